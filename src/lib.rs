@@ -1,0 +1,47 @@
+//! whiteboard: a self-hosted, real-time collaborative whiteboard.
+//!
+//! # Layout
+//!
+//! One crate, compiled twice: as the server (feature `ssr`) and as the
+//! WebAssembly client (feature `hydrate`). See `ARCHITECTURE.md` for the data
+//! flow and invariants.
+//!
+//! Shared by both sides:
+//! - [`protocol`]: every message on the WebSocket, its validation and limits.
+//! - [`board`]: the board state machine (strokes, visibility, per-user undo).
+//! - [`geometry`]: hit testing for the eraser.
+//! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
+//!   with the canvas engine.
+//!
+//! Server only (`ssr`), in [`server`]:
+//! - `connection`: one WebSocket, decoding and validating every frame;
+//! - `hub` and `room`: one task per open board that orders, stores and fans out;
+//! - `store` (seam) with `redb_store`, the embedded on-disk implementation;
+//! - `bus` (seam) with `LocalBus`, the in-process implementation;
+//! - `http`, `error`, `config`, `shutdown`: the HTTP surface and process lifecycle.
+//!
+//! Browser only (`hydrate`), in `client`:
+//! - `engine`: pointer input, local state, pending operations, drawing;
+//! - `socket`: the reconnecting WebSocket loop;
+//! - `render`: stroke smoothing on the 2D canvas;
+//! - `storage`: session and local storage (user id, recent boards).
+
+pub mod app;
+pub mod board;
+pub mod geometry;
+pub mod pages;
+pub mod protocol;
+pub mod ui;
+
+#[cfg(feature = "hydrate")]
+pub mod client;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the WASM bundle: attaches the app to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,5 @@
+//! The two pages: the landing page and a board.
+
+pub mod board;
+pub mod home;
+mod icons;

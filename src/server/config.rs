@@ -1,0 +1,28 @@
+//! Server configuration from command-line flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A self-hosted, real-time collaborative whiteboard.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "whiteboard", version, about)]
+pub struct Config {
+    /// Address to listen on for HTTP and WebSocket connections.
+    #[arg(long, env = "WHITEBOARD_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+
+    /// Directory of the embedded store; created if missing.
+    #[arg(long, env = "WHITEBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `whiteboard=debug`.
+    #[arg(long, env = "WHITEBOARD_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Directory holding the built site (`pkg/` with the WASM bundle and CSS).
+    /// cargo-leptos sets `LEPTOS_SITE_ROOT` when it runs the server.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}

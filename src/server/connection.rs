@@ -1,0 +1,204 @@
+//! One client's WebSocket, from `hello` to close.
+//!
+//! The connection task decodes and validates every frame before anything
+//! reaches the room, so bad input costs the sender an error frame and nobody
+//! else anything. It writes the frames its room queues for it, and closes
+//! with a proper close frame when the server shuts down (1001), when the room
+//! dropped it for being too slow (1013), or when it keeps sending garbage (1008).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::hub::Hub;
+use super::room::{ConnectionId, JoinRequest, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY};
+use crate::protocol::{
+    close_code, BoardId, ClientMessage, ErrorCode, ProtocolError, ServerMessage, PROTOCOL_VERSION,
+};
+
+/// How long a client may take to send `hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Invalid frames tolerated on one connection before it is closed as abusive.
+pub const MAX_INVALID_FRAMES: u32 = 20;
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// What happened to one incoming frame.
+enum Verdict {
+    Continue,
+    Close,
+}
+
+struct Connection {
+    id: ConnectionId,
+    board: BoardId,
+    socket: WebSocket,
+    hub: Hub,
+    room: Option<RoomHandle>,
+    outbox: mpsc::Sender<Arc<str>>,
+    invalid_frames: u32,
+}
+
+/// Serves one upgraded WebSocket until it closes.
+pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: CancellationToken) {
+    let (outbox, mut queue) = mpsc::channel(CLIENT_QUEUE_CAPACITY);
+    let mut connection = Connection {
+        id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
+        board,
+        socket,
+        hub,
+        room: None,
+        outbox,
+        invalid_frames: 0,
+    };
+    debug!(conn = connection.id, board = %connection.board, "connection opened");
+    let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(hello_deadline);
+    loop {
+        let joined = connection.room.is_some();
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                connection.close(close_code::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            _ = &mut hello_deadline, if !joined => {
+                connection.close(close_code::POLICY_VIOLATION, "no hello in time").await;
+                break;
+            }
+            queued = queue.recv(), if joined => match queued {
+                Some(frame) => {
+                    if connection.socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            incoming = connection.socket.recv() => {
+                let verdict = match incoming {
+                    Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        connection.reject(ProtocolError::new(ErrorCode::Malformed, "binary frames are not supported")).await
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Verdict::Continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Verdict::Close,
+                };
+                if matches!(verdict, Verdict::Close) {
+                    break;
+                }
+            }
+        }
+        // The room drops its copy of our sender when it evicts us; only our
+        // own copy is left then. Tell the client to reconnect and catch up.
+        if connection.room.is_some() && connection.outbox.strong_count() == 1 && queue.is_empty() {
+            connection.close(close_code::TRY_AGAIN_LATER, "too far behind; reconnect").await;
+            break;
+        }
+    }
+    if let Some(room) = connection.room.take() {
+        room.send(RoomCommand::Leave { conn: connection.id }).await;
+    }
+    debug!(conn = connection.id, "connection closed");
+}
+
+impl Connection {
+    async fn on_text(&mut self, text: &str) -> Verdict {
+        let message = match ClientMessage::decode(text) {
+            Ok(message) => message,
+            Err(error) => return self.reject(error).await,
+        };
+        match (message, &self.room) {
+            (ClientMessage::Hello { protocol, user, last_seq }, None) => {
+                if protocol != PROTOCOL_VERSION {
+                    let error = ProtocolError::new(
+                        ErrorCode::UnsupportedVersion,
+                        format!("this server speaks protocol {PROTOCOL_VERSION}"),
+                    );
+                    self.send_error(&error).await;
+                    self.close(close_code::POLICY_VIOLATION, "unsupported protocol").await;
+                    return Verdict::Close;
+                }
+                let request = JoinRequest {
+                    conn: self.id,
+                    user,
+                    last_seq,
+                    outbox: self.outbox.clone(),
+                };
+                match self.hub.join(&self.board, request).await {
+                    Ok(room) => {
+                        self.room = Some(room);
+                        Verdict::Continue
+                    }
+                    Err(error) => {
+                        self.send_error(&error).await;
+                        self.close(close_code::TRY_AGAIN_LATER, "board unavailable").await;
+                        Verdict::Close
+                    }
+                }
+            }
+            (ClientMessage::Hello { .. }, Some(_)) => {
+                self.reject(ProtocolError::new(ErrorCode::UnexpectedMessage, "hello was already received")).await
+            }
+            (_, None) => {
+                self.reject(ProtocolError::new(ErrorCode::UnexpectedMessage, "the first message must be hello")).await
+            }
+            (message, Some(room)) => {
+                let command = match message {
+                    ephemeral @ (ClientMessage::Preview { .. } | ClientMessage::PreviewEnd { .. }) => {
+                        RoomCommand::Ephemeral {
+                            conn: self.id,
+                            message: ephemeral,
+                        }
+                    }
+                    durable => match durable.into_request() {
+                        Some((op_id, request)) => RoomCommand::Submit {
+                            conn: self.id,
+                            op_id,
+                            request,
+                        },
+                        None => return Verdict::Continue,
+                    },
+                };
+                if room.send(command).await {
+                    Verdict::Continue
+                } else {
+                    Verdict::Close
+                }
+            }
+        }
+    }
+
+    /// Answers an invalid frame; closes the connection once it looks abusive.
+    async fn reject(&mut self, error: ProtocolError) -> Verdict {
+        self.invalid_frames += 1;
+        debug!(conn = self.id, %error, "invalid frame");
+        self.send_error(&error).await;
+        if self.invalid_frames >= MAX_INVALID_FRAMES {
+            self.close(close_code::POLICY_VIOLATION, "too many invalid frames").await;
+            return Verdict::Close;
+        }
+        Verdict::Continue
+    }
+
+    async fn send_error(&mut self, error: &ProtocolError) {
+        let frame = ServerMessage::Error {
+            code: error.code,
+            message: error.message.clone(),
+            op_id: None,
+        }
+        .encode();
+        let _ = self.socket.send(Message::Text(frame.into())).await;
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.socket.send(Message::Close(Some(frame))).await;
+    }
+}

@@ -1,0 +1,84 @@
+//! HTTP handlers that are not Leptos pages: the WebSocket endpoint, board
+//! creation and the health check. Thin by design: they parse, then hand over.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::connection;
+use super::error::AppError;
+use super::AppState;
+use crate::protocol::{limits, BoardId};
+
+/// Frames larger than this are refused by the WebSocket layer itself; frames
+/// between [`limits::MAX_FRAME_BYTES`] and this get a `frame_too_large` error.
+const HARD_FRAME_LIMIT: usize = 4 * limits::MAX_FRAME_BYTES;
+
+/// `GET /ws/{session_id}`: the board's real-time channel.
+pub async fn websocket(
+    ws: WebSocketUpgrade,
+    Path(session_id): Path<String>,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
+    let board = BoardId::parse(&session_id).map_err(AppError::InvalidBoardId)?;
+    let tracker = state.tracker.clone();
+    Ok(ws
+        .max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| {
+            tracker.track_future(connection::serve(socket, board, state.hub, state.shutdown))
+        }))
+}
+
+/// `GET /new`: a fresh board with an unguessable id.
+pub async fn new_board() -> Result<Redirect, AppError> {
+    let id = new_board_id()?;
+    Ok(Redirect::to(&format!("/b/{id}")))
+}
+
+/// `GET /healthz`: whether this instance can serve.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    format!("ok\nstore: {}\nbus: {}\n", state.store_description, state.bus_description)
+}
+
+/// 128 random bits, base64url without padding: 22 characters.
+pub fn new_board_id() -> Result<BoardId, AppError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Random(e.to_string()))?;
+    Ok(BoardId::from_trusted(base64url(&bytes)))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_matches_known_vectors() {
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn board_ids_are_22_url_safe_characters_and_differ() {
+        let a = new_board_id().unwrap();
+        let b = new_board_id().unwrap();
+        assert_eq!(a.as_str().len(), 22);
+        assert!(BoardId::parse(a.as_str()).is_ok());
+        assert_ne!(a, b);
+    }
+}

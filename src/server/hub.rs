@@ -1,0 +1,120 @@
+//! The hub: finds or opens the room of a board.
+//!
+//! Rooms open on the first join and close themselves after being empty for a
+//! while. A join that races with a closing room is turned away by that room
+//! and retried here, landing in a fresh room.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::bus::{Bus, InstanceId};
+use super::room::{JoinRequest, Room, RoomCommand, RoomHandle, ROOM_COMMAND_CAPACITY};
+use super::store::Store;
+use crate::protocol::{BoardId, ErrorCode, ProtocolError};
+
+/// What rooms share: the seams and this instance's identity.
+pub(super) struct HubShared {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) bus: Arc<dyn Bus>,
+    pub(super) instance: InstanceId,
+    rooms: Mutex<HashMap<BoardId, (u64, RoomHandle)>>,
+    next_generation: AtomicU64,
+}
+
+impl HubShared {
+    /// Unlists a room, unless a newer room for the board replaced it already.
+    pub(super) fn retire(&self, board: &BoardId, generation: u64) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(board).is_some_and(|(g, _)| *g == generation) {
+            rooms.remove(board);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<HubShared>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// How often a join is retried when it races with a closing room.
+const JOIN_ATTEMPTS: usize = 5;
+
+impl Hub {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        instance: InstanceId,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            shared: Arc::new(HubShared {
+                store,
+                bus,
+                instance,
+                rooms: Mutex::new(HashMap::new()),
+                next_generation: AtomicU64::new(1),
+            }),
+            tracker,
+            shutdown,
+        }
+    }
+
+    /// Number of open rooms (for logs and tests).
+    pub fn open_rooms(&self) -> usize {
+        self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn room(&self, board: &BoardId) -> (u64, RoomHandle) {
+        let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((generation, handle)) = rooms.get(board) {
+            if !handle.commands.is_closed() {
+                return (*generation, handle.clone());
+            }
+        }
+        let generation = self.shared.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::channel(ROOM_COMMAND_CAPACITY);
+        let handle = RoomHandle { commands: sender };
+        rooms.insert(board.clone(), (generation, handle.clone()));
+        self.tracker.spawn(Room::run(
+            board.clone(),
+            receiver,
+            Arc::clone(&self.shared),
+            generation,
+            self.shutdown.clone(),
+        ));
+        (generation, handle)
+    }
+
+    /// Adds a connection to a board's room; the room sends it `welcome` first.
+    pub async fn join(&self, board: &BoardId, request: JoinRequest) -> Result<RoomHandle, ProtocolError> {
+        for _ in 0..JOIN_ATTEMPTS {
+            let (generation, handle) = self.room(board);
+            let (accepted, answer) = oneshot::channel();
+            let command = RoomCommand::Join {
+                request: request.clone(),
+                accepted,
+            };
+            if !handle.send(command).await {
+                self.shared.retire(board, generation);
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(())) => return Ok(handle),
+                Ok(Err(refusal)) => return Err(refusal),
+                Err(_) => continue, // The room closed while we queued: retry.
+            }
+        }
+        Err(ProtocolError::new(
+            ErrorCode::StorageUnavailable,
+            "the board is busy; try again",
+        ))
+    }
+}

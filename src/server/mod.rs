@@ -1,0 +1,152 @@
+//! The server: HTTP and WebSocket front, rooms, and the two seams (bus, store).
+//!
+//! [`run`] wires the pieces together and owns the shutdown sequence:
+//! 1. a signal cancels the shared token;
+//! 2. the listener stops accepting, connections send close frames and leave,
+//!    rooms write their snapshots and end;
+//! 3. `run` waits for every tracked task, then flushes the store.
+
+pub mod bus;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod redb_store;
+pub mod room;
+pub mod shutdown;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use self::bus::{Bus, InstanceId, LocalBus};
+use self::config::Config;
+use self::hub::Hub;
+use self::redb_store::RedbStore;
+use self::store::{Store, StoreError};
+use crate::app::{shell, App};
+
+/// How long shutdown waits for connections and rooms to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("could not open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("random number generator failed: {0}")]
+    Random(String),
+}
+
+/// Everything handlers need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Hub,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    pub store_description: Arc<str>,
+    pub bus_description: Arc<str>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("whiteboard").build());
+    if options.output_name.is_empty() {
+        options.output_name = "whiteboard".into();
+    }
+    options.site_root = config.site_root.as_str().into();
+    options.site_addr = config.addr;
+    options
+}
+
+fn random_instance_id() -> Result<InstanceId, ServerError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| ServerError::Random(e.to_string()))?;
+    Ok(InstanceId(u64::from_le_bytes(bytes)))
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+    info!(store = %store.describe(), bus = %bus.describe(), "seams ready");
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let hub = Hub::new(
+        Arc::clone(&store),
+        Arc::clone(&bus),
+        random_instance_id()?,
+        tracker.clone(),
+        shutdown.clone(),
+    );
+    let state = AppState {
+        leptos_options: leptos_options(&config),
+        hub,
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+        store_description: store.describe().into(),
+        bus_description: bus.describe().into(),
+    };
+
+    let routes = generate_route_list(App);
+    let app = Router::new()
+        .route("/ws/{session_id}", get(http::websocket))
+        .route("/new", get(http::new_board))
+        .route("/healthz", get(http::healthz))
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state);
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    info!(addr = %config.addr, "listening on http://{}", config.addr);
+
+    tokio::spawn(shutdown::cancel_on_signal(shutdown.clone()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .map_err(ServerError::Serve)?;
+
+    // The listener is closed; wait for connections and rooms to finish.
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!("some connections or rooms did not finish in time");
+    }
+    store.flush().await?;
+    info!("shut down cleanly");
+    Ok(())
+}

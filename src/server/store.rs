@@ -1,0 +1,69 @@
+//! The store seam: where boards live between server runs.
+//!
+//! A board is stored as an append-only log of [`Operation`]s plus, from time
+//! to time, a snapshot of the whole [`Board`] so that loading does not replay
+//! the full history. Rooms talk to a `dyn Store` and never know which
+//! implementation they have: the embedded [`redb`](super::redb_store) store
+//! today, MongoDB next.
+//!
+//! Contract (checked by `tests/store_contract.rs` for every implementation):
+//! - `append` is all-or-nothing, durable when it returns `Ok`, and refuses an
+//!   operation whose sequence number is not exactly one more than the last
+//!   stored one ([`StoreError::SequenceConflict`]); the log never has gaps.
+//! - `load` returns the newest snapshot and every operation after it.
+//! - snapshots never move backwards.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::board::Board;
+use crate::protocol::{BoardId, Operation};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("operation {got} does not follow the stored sequence number {stored}")]
+    SequenceConflict { stored: u64, got: u64 },
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A board as stored: the newest snapshot (if any) and the operations after it.
+#[derive(Debug, Default)]
+pub struct StoredBoard {
+    pub snapshot: Option<Board>,
+    pub ops: Vec<Operation>,
+}
+
+impl StoredBoard {
+    /// Replays the operations onto the snapshot.
+    pub fn into_board(self) -> Board {
+        let mut board = self.snapshot.unwrap_or_default();
+        for op in &self.ops {
+            board.apply(op);
+        }
+        board
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short description for logs, such as `redb at ./data/whiteboard.redb`.
+    fn describe(&self) -> String;
+
+    /// Appends operations (consecutive sequence numbers) to a board's log.
+    async fn append(&self, board: &BoardId, ops: &[Operation]) -> Result<(), StoreError>;
+
+    /// The newest snapshot and the operations after it.
+    async fn load(&self, board: &BoardId) -> Result<StoredBoard, StoreError>;
+
+    /// Operations with a sequence number greater than `after`, in order.
+    async fn ops_after(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError>;
+
+    /// Replaces the board's snapshot if `board` is newer than the stored one.
+    async fn save_snapshot(&self, id: &BoardId, board: &Board) -> Result<(), StoreError>;
+
+    /// Makes everything written so far durable; called on shutdown.
+    async fn flush(&self) -> Result<(), StoreError>;
+}
