@@ -73,12 +73,20 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {
-    let mut options = leptos::config::get_configuration(None)
-        .map(|conf| conf.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("whiteboard").build());
-    if options.output_name.is_empty() {
-        options.output_name = "whiteboard".into();
-    }
+    // cargo-leptos bakes LEPTOS_OUTPUT_NAME into the build and sets the other
+    // LEPTOS_* variables; a plain `cargo build` (tests) has neither, and then
+    // the defaults below are right.
+    let from_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some() || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let configured = from_cargo_leptos
+        .then(|| leptos::config::get_configuration(None).ok())
+        .flatten()
+        .map(|conf| conf.leptos_options);
+    let mut options = configured.unwrap_or_else(|| {
+        LeptosOptions::builder()
+            .output_name("whiteboard")
+            .env(leptos::config::Env::PROD)
+            .build()
+    });
     options.site_root = config.site_root.as_str().into();
     options.site_addr = config.addr;
     options

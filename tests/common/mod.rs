@@ -1,0 +1,278 @@
+//! Helpers for integration tests: a real server process and real WebSocket clients.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream as TokioTcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use whiteboard::protocol::{
+    BoardId, ClientMessage, Color, OpId, Operation, Point, ServerMessage, Stroke, StrokeId,
+    StrokeStyle, UserId, PROTOCOL_VERSION,
+};
+
+/// How long any single expected message may take.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server binary running as a child process on a free loopback port.
+pub struct ServerProcess {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_at(data_dir, SocketAddr::from(([127, 0, 0, 1], free_port())))
+    }
+
+    pub fn start_at(data_dir: &Path, addr: SocketAddr) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_whiteboard"))
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--log")
+            .arg("warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the server binary");
+        let server = Self {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "server did not open {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -{signal} failed");
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns whether it exited with success.
+    pub fn stop(&mut self) -> bool {
+        self.signal("TERM");
+        self.wait()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        self.signal("KILL");
+        self.wait();
+    }
+
+    fn wait(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for server") {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("server did not exit in time");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn board_id(name: &str) -> BoardId {
+    BoardId::parse(&format!("test-board-{name}-0000000")).expect("valid board id")
+}
+
+pub fn user(name: &str) -> UserId {
+    UserId::parse(name).expect("valid user id")
+}
+
+pub fn stroke(id: &str, y: f32) -> Stroke {
+    Stroke {
+        id: StrokeId::parse(id).expect("valid stroke id"),
+        style: StrokeStyle {
+            color: Color::parse("#1971c2").expect("valid colour"),
+            width: 4.0,
+        },
+        points: (0..20).map(|i| Point::new(10.0 + i as f32 * 5.0, y, 0.5)).collect(),
+    }
+}
+
+pub fn add_stroke(op_id: &str, stroke: Stroke) -> ClientMessage {
+    ClientMessage::AddStroke {
+        op_id: OpId::parse(op_id).expect("valid op id"),
+        stroke,
+    }
+}
+
+pub fn op_id(raw: &str) -> OpId {
+    OpId::parse(raw).expect("valid op id")
+}
+
+/// A WebSocket client speaking the protocol.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TokioTcpStream>>,
+    pub user: UserId,
+}
+
+/// A frame as the test sees it.
+#[derive(Debug)]
+pub enum Received {
+    Message(ServerMessage),
+    Closed(Option<u16>),
+}
+
+impl Client {
+    /// Connects without saying hello.
+    pub async fn open(addr: SocketAddr, board: &BoardId, user: UserId) -> Self {
+        let url = format!("ws://{addr}/ws/{board}");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Self { ws, user }
+    }
+
+    /// Connects, says hello, and returns the client with its `welcome`.
+    pub async fn join(addr: SocketAddr, board: &BoardId, name: &str, last_seq: Option<u64>) -> (Self, ServerMessage) {
+        let mut client = Self::open(addr, board, user(name)).await;
+        client
+            .send(&ClientMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+                user: client.user.clone(),
+                last_seq,
+            })
+            .await;
+        let welcome = client.recv_matching(|m| matches!(m, ServerMessage::Welcome { .. })).await;
+        (client, welcome)
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.send_raw(&message.encode()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.to_owned().into())).await.expect("send frame");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::Binary(bytes.into())).await.expect("send frame");
+    }
+
+    /// The next message or close, failing the test after [`RECV_TIMEOUT`].
+    pub async fn recv(&mut self) -> Received {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .expect("a frame within the timeout");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Received::Message(ServerMessage::decode(text.as_str()).expect("server frames decode"));
+                }
+                Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Received::Closed(None),
+            }
+        }
+    }
+
+    pub async fn recv_message(&mut self) -> ServerMessage {
+        match self.recv().await {
+            Received::Message(message) => message,
+            Received::Closed(code) => panic!("connection closed ({code:?}) while a message was expected"),
+        }
+    }
+
+    /// Skips messages until one matches.
+    pub async fn recv_matching(&mut self, wanted: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+        loop {
+            let message = self.recv_message().await;
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Collects durable operations until the board reaches `seq`.
+    pub async fn ops_until(&mut self, seq: u64) -> Vec<Operation> {
+        let mut ops = Vec::new();
+        while ops.last().is_none_or(|op: &Operation| op.seq < seq) {
+            if let ServerMessage::Op { op } = self.recv_matching(|m| matches!(m, ServerMessage::Op { .. })).await {
+                ops.push(op);
+            }
+        }
+        ops
+    }
+
+    /// Sends a durable message and waits for its acknowledgement.
+    pub async fn commit(&mut self, message: ClientMessage) -> u64 {
+        self.send(&message).await;
+        match self.recv_matching(|m| matches!(m, ServerMessage::Ack { .. } | ServerMessage::Error { .. })).await {
+            ServerMessage::Ack { seq, .. } => seq,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+
+    /// Waits for the server's close frame and returns its code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Received::Closed(code) = self.recv().await {
+                return code;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// Rebuilds the board a client would hold from its welcome.
+pub fn board_from_welcome(welcome: &ServerMessage) -> whiteboard::board::Board {
+    let ServerMessage::Welcome { snapshot, ops, .. } = welcome else {
+        panic!("not a welcome: {welcome:?}");
+    };
+    let mut board = snapshot
+        .clone()
+        .map(whiteboard::board::Board::from_snapshot)
+        .unwrap_or_default();
+    for op in ops {
+        board.apply(op);
+    }
+    board
+}

@@ -1,0 +1,361 @@
+//! Integration tests: real WebSocket clients against the real server binary.
+
+mod common;
+
+use common::*;
+use whiteboard::protocol::{close_code, limits, Change, ClientMessage, ErrorCode, ServerMessage, StrokeId};
+
+fn error_code(message: &ServerMessage) -> ErrorCode {
+    match message {
+        ServerMessage::Error { code, .. } => *code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn two_clients_receive_the_same_operations_in_the_same_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("order");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+
+    // Interleave sends from both without waiting, so the server must order them.
+    for i in 0..10 {
+        alice.send(&add_stroke(&format!("a-op{i}"), stroke(&format!("a{i}"), i as f32))).await;
+        bob.send(&add_stroke(&format!("b-op{i}"), stroke(&format!("b{i}"), 100.0 + i as f32))).await;
+    }
+    let seen_by_alice = alice.ops_until(20).await;
+    let seen_by_bob = bob.ops_until(20).await;
+    assert_eq!(seen_by_alice, seen_by_bob);
+    let seqs: Vec<u64> = seen_by_alice.iter().map(|op| op.seq).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "sequence numbers are consecutive");
+}
+
+#[tokio::test]
+async fn presence_counts_people_on_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("presence");
+    let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
+    assert!(matches!(welcome, ServerMessage::Welcome { presence: 1, .. }));
+    let (bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    alice.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 })).await;
+    bob.close().await;
+    alice.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1 })).await;
+}
+
+#[tokio::test]
+async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("preview");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    let live = stroke("live", 5.0);
+    alice
+        .send(&ClientMessage::Preview {
+            stroke: live.id.clone(),
+            style: live.style.clone(),
+            points: live.points[..3].to_vec(),
+        })
+        .await;
+    match bob.recv_matching(|m| matches!(m, ServerMessage::Preview { .. })).await {
+        ServerMessage::Preview { author, points, .. } => {
+            assert_eq!(author, alice.user);
+            assert_eq!(points, live.points[..3].to_vec());
+        }
+        _ => unreachable!(),
+    }
+    // Alice gets no echo of her own preview: the next thing she sees is her ack.
+    let seq = alice.commit(add_stroke("op1", stroke("after", 9.0))).await;
+    assert_eq!(seq, 1, "the preview did not consume a sequence number");
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    let board_state = board_from_welcome(&welcome);
+    let ids: Vec<&str> = board_state.visible_strokes().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["after"]);
+}
+
+#[tokio::test]
+async fn a_late_joiner_receives_the_same_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("late");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    for i in 0..5 {
+        alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32 * 10.0))).await;
+    }
+    alice
+        .commit(ClientMessage::Erase {
+            op_id: op_id("erase"),
+            stroke_ids: vec![StrokeId::parse("s1").unwrap()],
+        })
+        .await;
+    let (_late, welcome) = Client::join(server.addr, &board, "late", None).await;
+    let late_board = board_from_welcome(&welcome);
+    let ids: Vec<&str> = late_board.visible_strokes().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["s0", "s2", "s3", "s4"]);
+    assert_eq!(late_board.seq(), 6);
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("resume");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    alice.commit(add_stroke("op1", stroke("s1", 1.0))).await;
+    alice.commit(add_stroke("op2", stroke("s2", 2.0))).await;
+    let bob_has = bob.ops_until(2).await;
+    bob.close().await;
+
+    alice.commit(add_stroke("op3", stroke("s3", 3.0))).await;
+    alice.commit(ClientMessage::Undo { op_id: op_id("op4") }).await;
+    alice.commit(add_stroke("op5", stroke("s5", 5.0))).await;
+
+    let (_bob, welcome) = Client::join(server.addr, &board, "bob", Some(2)).await;
+    let ServerMessage::Welcome { snapshot, ops, seq, .. } = &welcome else {
+        unreachable!()
+    };
+    assert!(snapshot.is_none(), "a short absence is answered with operations, not a snapshot");
+    assert_eq!(*seq, 5);
+    let seqs: Vec<u64> = ops.iter().map(|op| op.seq).collect();
+    assert_eq!(seqs, vec![3, 4, 5], "no gaps and no duplicates");
+    assert!(matches!(ops[1].change, Change::Undo { target: 3, .. }));
+
+    // Bob's replica equals a fresh joiner's.
+    let mut bob_board = whiteboard::board::Board::new();
+    for op in bob_has.iter().chain(ops.iter()) {
+        bob_board.apply(op);
+    }
+    let (_fresh, fresh_welcome) = Client::join(server.addr, &board, "fresh", None).await;
+    assert_eq!(bob_board.snapshot(), board_from_welcome(&fresh_welcome).snapshot());
+}
+
+#[tokio::test]
+async fn undo_and_redo_are_per_user_and_seen_by_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("undo");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    let (mut carol, _) = Client::join(server.addr, &board, "carol", None).await;
+    alice.commit(add_stroke("a1", stroke("alice-stroke", 1.0))).await;
+    bob.commit(add_stroke("b1", stroke("bob-stroke", 2.0))).await;
+    alice.commit(ClientMessage::Undo { op_id: op_id("a2") }).await;
+    let ops = carol.ops_until(3).await;
+    match &ops[2].change {
+        Change::Undo { target, hide, show } => {
+            assert_eq!(*target, 1, "alice's undo takes back alice's stroke, not bob's later one");
+            assert_eq!(hide, &vec![StrokeId::parse("alice-stroke").unwrap()]);
+            assert!(show.is_empty());
+        }
+        other => panic!("expected an undo, got {other:?}"),
+    }
+    // Nothing left for alice to undo: an error for her, nothing for anyone else.
+    alice.send(&ClientMessage::Undo { op_id: op_id("a3") }).await;
+    let refusal = alice.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+    assert_eq!(error_code(&refusal), ErrorCode::Rejected);
+    alice.commit(ClientMessage::Redo { op_id: op_id("a4") }).await;
+    let ops = carol.ops_until(4).await;
+    assert!(matches!(&ops[0].change, Change::Redo { target: 1, .. }));
+}
+
+#[tokio::test]
+async fn resending_an_operation_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("idem");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let first = alice.commit(add_stroke("same-op", stroke("s1", 1.0))).await;
+    alice.close().await;
+    // Same user, same op id, new connection: as after a lost acknowledgement.
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", Some(1)).await;
+    let second = alice.commit(add_stroke("same-op", stroke("s1", 1.0))).await;
+    assert_eq!(first, second);
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    assert_eq!(board_from_welcome(&welcome).seq(), 1, "stored once");
+}
+
+#[tokio::test]
+async fn boards_survive_a_restart_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = board_id("restart");
+    let before = {
+        let mut server = ServerProcess::start(dir.path());
+        let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+        for i in 0..4 {
+            alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32))).await;
+        }
+        alice
+            .commit(ClientMessage::Erase {
+                op_id: op_id("erase"),
+                stroke_ids: vec![StrokeId::parse("s2").unwrap()],
+            })
+            .await;
+        let (_bob, welcome) = Client::join(server.addr, &board, "bob", None).await;
+        assert!(server.stop(), "SIGTERM shuts the server down cleanly");
+        board_from_welcome(&welcome).snapshot()
+    };
+    let server = ServerProcess::start(dir.path());
+    let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
+    assert_eq!(board_from_welcome(&welcome).snapshot(), before);
+    // Undo history survives too: alice's last action was the erase.
+    alice.commit(ClientMessage::Undo { op_id: op_id("after-restart") }).await;
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    assert_eq!(board_from_welcome(&welcome).visible_strokes().count(), 4);
+}
+
+#[tokio::test]
+async fn acknowledged_operations_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = board_id("kill9");
+    let mut server = ServerProcess::start(dir.path());
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    for i in 0..10 {
+        alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32))).await;
+    }
+    server.kill();
+    let server = ServerProcess::start(dir.path());
+    let (_alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
+    assert_eq!(board_from_welcome(&welcome).visible_strokes().count(), 10);
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_going_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path());
+    let board = board_id("shutdown");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    // Keep the server busy with a reader while it stops.
+    let stopper = std::thread::spawn(move || server.stop());
+    assert_eq!(alice.closed().await, Some(close_code::GOING_AWAY));
+    assert!(stopper.join().unwrap(), "exit status is success");
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_while_another_client_keeps_drawing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path());
+    let board = board_id("bad");
+    let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+
+    // Compact points so that the frame stays under the size limit and only
+    // the point limit is exceeded.
+    let points = vec!["[1,1,0]"; limits::MAX_STROKE_POINTS + 1].join(",");
+    let long_frame = format!(
+        r##"{{"type":"add_stroke","op_id":"long","stroke":{{"id":"long","color":"#000000","width":2,"points":[{points}]}}}}"##
+    );
+    assert!(long_frame.len() < limits::MAX_FRAME_BYTES);
+
+    let cases: Vec<(String, ErrorCode)> = vec![
+        ("definitely not json".into(), ErrorCode::Malformed),
+        (r#"{"type":"teleport","to":"mars"}"#.into(), ErrorCode::Malformed),
+        (
+            r##"{"type":"add_stroke","op_id":"x1","stroke":{"id":"n","color":"#000000","width":2,"points":[[NaN,1,0.5]]}}"##.into(),
+            ErrorCode::Malformed,
+        ),
+        (
+            r##"{"type":"add_stroke","op_id":"x2","stroke":{"id":"n","color":"#000000","width":2,"points":[[1e39,1,0.5]]}}"##.into(),
+            ErrorCode::Invalid,
+        ),
+        (
+            r##"{"type":"add_stroke","op_id":"x3","stroke":{"id":"n","color":"red","width":2,"points":[[1,1,0.5]]}}"##.into(),
+            ErrorCode::Invalid,
+        ),
+        (format!(r#"{{"type":"clear","op_id":"{}"}}"#, "x".repeat(limits::MAX_FRAME_BYTES)), ErrorCode::FrameTooLarge),
+        (long_frame, ErrorCode::Invalid),
+        (
+            r#"{"type":"hello","protocol":1,"user":"mallory"}"#.into(),
+            ErrorCode::UnexpectedMessage,
+        ),
+    ];
+    for (i, (frame, expected)) in cases.iter().enumerate() {
+        mallory.send_raw(frame).await;
+        let reply = mallory.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+        assert_eq!(error_code(&reply), *expected, "case {i}");
+        // Alice keeps drawing, unaffected.
+        alice.commit(add_stroke(&format!("ok{i}"), stroke(&format!("ok{i}"), i as f32))).await;
+    }
+    mallory.send_binary(vec![1, 2, 3]).await;
+    let reply = mallory.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+    assert_eq!(error_code(&reply), ErrorCode::Malformed);
+
+    // Nothing of mallory's was stored.
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    let stored = board_from_welcome(&welcome);
+    assert_eq!(stored.seq(), cases.len() as u64);
+    assert!(stored.visible_strokes().all(|s| s.id.as_str().starts_with("ok")));
+    assert!(server.is_running());
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_sending_garbage_is_closed_as_a_policy_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path());
+    let board = board_id("abuse");
+    let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
+    for _ in 0..whiteboard::server::connection::MAX_INVALID_FRAMES {
+        mallory.send_raw("garbage").await;
+    }
+    assert_eq!(mallory.closed().await, Some(close_code::POLICY_VIOLATION));
+    assert!(server.is_running());
+}
+
+#[tokio::test]
+async fn the_first_message_must_be_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let board = board_id("nohello");
+    let mut client = Client::open(server.addr, &board, user("eve")).await;
+    client.send(&add_stroke("op", stroke("s", 1.0))).await;
+    let reply = client.recv_message().await;
+    assert_eq!(error_code(&reply), ErrorCode::UnexpectedMessage);
+    client
+        .send_raw(r#"{"type":"hello","protocol":99,"user":"eve"}"#)
+        .await;
+    let reply = client.recv_message().await;
+    assert_eq!(error_code(&reply), ErrorCode::UnsupportedVersion);
+    assert_eq!(client.closed().await, Some(close_code::POLICY_VIOLATION));
+}
+
+#[tokio::test]
+async fn malformed_board_ids_are_refused_before_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    for bad in ["short", "has%20space-aaaaaaaaaaaa", &"x".repeat(65)] {
+        let url = format!("ws://{}/ws/{bad}", server.addr);
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 400, "board id {bad}");
+            }
+            other => panic!("board id {bad} was not refused: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_board_redirects_to_a_fresh_unguessable_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let location = |addr: std::net::SocketAddr| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(stream, "GET /new HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+        response
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .expect("a location header")
+            .to_owned()
+    };
+    let (first, second) = (location(server.addr), location(server.addr));
+    assert_ne!(first, second);
+    let id = first.strip_prefix("/b/").expect("a board path");
+    assert_eq!(id.len(), 22, "128 random bits in base64url");
+    assert!(whiteboard::protocol::BoardId::parse(id).is_ok());
+}

@@ -1,0 +1,97 @@
+//! The store contract, run against every store implementation.
+//!
+//! Each implementation gets the same checks through [`check_contract`];
+//! MongoDB joins the list when its store lands.
+
+use std::sync::Arc;
+
+use whiteboard::board::Board;
+use whiteboard::protocol::{BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId};
+use whiteboard::server::redb_store::RedbStore;
+use whiteboard::server::store::{Store, StoreError};
+
+fn board(name: &str) -> BoardId {
+    BoardId::parse(&format!("contract-{name}-000000")).unwrap()
+}
+
+fn op(seq: u64) -> Operation {
+    Operation {
+        seq,
+        author: UserId::parse("alice").unwrap(),
+        op_id: OpId::parse(&format!("op{seq}")).unwrap(),
+        change: Change::AddStroke {
+            stroke: Stroke {
+                id: StrokeId::parse(&format!("s{seq}")).unwrap(),
+                style: StrokeStyle {
+                    color: Color::parse("#000000").unwrap(),
+                    width: 2.0,
+                },
+                points: vec![Point::new(seq as f32, 1.0, 0.5)],
+            },
+        },
+    }
+}
+
+async fn check_contract(store: Arc<dyn Store>) {
+    // An unknown board is empty.
+    let loaded = store.load(&board("empty")).await.unwrap();
+    assert!(loaded.snapshot.is_none() && loaded.ops.is_empty());
+
+    // Appends are ordered and gap-free.
+    let id = board("main");
+    store.append(&id, &[op(1), op(2)]).await.unwrap();
+    store.append(&id, &[op(3)]).await.unwrap();
+    let gap = store.append(&id, &[op(5)]).await;
+    assert!(matches!(gap, Err(StoreError::SequenceConflict { stored: 3, got: 5 })));
+    let replay = store.append(&id, &[op(3)]).await;
+    assert!(matches!(replay, Err(StoreError::SequenceConflict { stored: 3, got: 3 })));
+    // A batch with a bad member is rejected whole.
+    assert!(store.append(&id, &[op(4), op(6)]).await.is_err());
+    assert_eq!(store.ops_after(&id, 0).await.unwrap().len(), 3);
+
+    assert_eq!(store.ops_after(&id, 1).await.unwrap(), vec![op(2), op(3)]);
+    assert!(store.ops_after(&id, 3).await.unwrap().is_empty());
+
+    // Boards are independent.
+    store.append(&board("other"), &[op(1)]).await.unwrap();
+    assert_eq!(store.ops_after(&id, 0).await.unwrap().len(), 3);
+
+    // Snapshot plus later operations load as the same board.
+    let mut expected = Board::new();
+    for seq in 1..=3 {
+        expected.apply(&op(seq));
+    }
+    store.save_snapshot(&id, &expected).await.unwrap();
+    store.append(&id, &[op(4)]).await.unwrap();
+    expected.apply(&op(4));
+    let loaded = store.load(&id).await.unwrap();
+    assert_eq!(loaded.snapshot.as_ref().map(Board::seq), Some(3));
+    assert_eq!(loaded.ops, vec![op(4)]);
+    assert_eq!(loaded.into_board(), expected);
+
+    // Snapshots never move backwards.
+    let mut older = Board::new();
+    older.apply(&op(1));
+    store.save_snapshot(&id, &older).await.unwrap();
+    assert_eq!(store.load(&id).await.unwrap().snapshot.map(|b| b.seq()), Some(3));
+
+    store.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn redb_store_fulfils_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    check_contract(Arc::new(RedbStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+async fn redb_store_keeps_data_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = board("reopen");
+    {
+        let store = RedbStore::open(dir.path()).unwrap();
+        store.append(&id, &[op(1), op(2)]).await.unwrap();
+    }
+    let store = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(store.ops_after(&id, 0).await.unwrap(), vec![op(1), op(2)]);
+}
