@@ -104,9 +104,7 @@ impl Board {
     }
 
     pub fn is_visible(&self, id: &StrokeId) -> bool {
-        self.index
-            .get(id)
-            .is_some_and(|&i| self.strokes[i].visible)
+        self.index.get(id).is_some_and(|&i| self.strokes[i].visible)
     }
 
     pub fn contains(&self, id: &StrokeId) -> bool {
@@ -209,7 +207,10 @@ impl Board {
     }
 
     fn filter_visible(&self, ids: &[StrokeId]) -> Vec<StrokeId> {
-        ids.iter().filter(|id| self.is_visible(id)).cloned().collect()
+        ids.iter()
+            .filter(|id| self.is_visible(id))
+            .cloned()
+            .collect()
     }
 
     /// Applies an operation. Operations at or below the current sequence
@@ -232,17 +233,23 @@ impl Board {
                     stroke: stroke.clone(),
                     visible: true,
                 });
-                self.record_undoable(op, Effect {
-                    show: vec![stroke.id.clone()],
-                    hide: vec![],
-                });
+                self.record_undoable(
+                    op,
+                    Effect {
+                        show: vec![stroke.id.clone()],
+                        hide: vec![],
+                    },
+                );
             }
             Change::Erase { stroke_ids } | Change::Clear { stroke_ids } => {
                 self.set_visible(stroke_ids, false);
-                self.record_undoable(op, Effect {
-                    show: vec![],
-                    hide: stroke_ids.clone(),
-                });
+                self.record_undoable(
+                    op,
+                    Effect {
+                        show: vec![],
+                        hide: stroke_ids.clone(),
+                    },
+                );
             }
             Change::Undo { target, show, hide } => {
                 self.set_visible(show, true);
@@ -310,7 +317,11 @@ mod tests {
     }
 
     /// Resolves and applies like the server does; returns the operation.
-    fn submit(board: &mut Board, author: &UserId, request: Request) -> Result<Operation, ProtocolError> {
+    fn submit(
+        board: &mut Board,
+        author: &UserId,
+        request: Request,
+    ) -> Result<Operation, ProtocolError> {
         let change = board.resolve(author, request)?;
         let op = Operation {
             seq: board.seq() + 1,
@@ -370,7 +381,12 @@ mod tests {
         let (alice, bob) = (user("alice"), user("bob"));
         submit(&mut board, &alice, Request::AddStroke(line("a1", 0.0))).unwrap();
         submit(&mut board, &bob, Request::AddStroke(line("b1", 10.0))).unwrap();
-        submit(&mut board, &bob, Request::Erase(vec![StrokeId::parse("a1").unwrap()])).unwrap();
+        submit(
+            &mut board,
+            &bob,
+            Request::Erase(vec![StrokeId::parse("a1").unwrap()]),
+        )
+        .unwrap();
         assert_eq!(visible_ids(&board), vec!["b1"]);
         submit(&mut board, &alice, Request::Clear).unwrap();
         assert!(visible_ids(&board).is_empty());
@@ -396,7 +412,12 @@ mod tests {
         let mut board = Board::new();
         let alice = user("alice");
         for i in 0..UNDO_DEPTH + 5 {
-            submit(&mut board, &alice, Request::AddStroke(line(&format!("s{i}"), i as f32))).unwrap();
+            submit(
+                &mut board,
+                &alice,
+                Request::AddStroke(line(&format!("s{i}"), i as f32)),
+            )
+            .unwrap();
         }
         for _ in 0..UNDO_DEPTH {
             submit(&mut board, &alice, Request::Undo).unwrap();
@@ -413,9 +434,14 @@ mod tests {
         assert!(board.resolve(&alice, Request::Clear).is_err());
         submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
         let before = board.clone();
-        assert!(board.resolve(&alice, Request::AddStroke(line("a", 3.0))).is_err());
         assert!(board
-            .resolve(&alice, Request::Erase(vec![StrokeId::parse("ghost").unwrap()]))
+            .resolve(&alice, Request::AddStroke(line("a", 3.0)))
+            .is_err());
+        assert!(board
+            .resolve(
+                &alice,
+                Request::Erase(vec![StrokeId::parse("ghost").unwrap()])
+            )
             .is_err());
         assert_eq!(board, before);
     }
@@ -434,8 +460,14 @@ mod tests {
         let mut board = Board::new();
         let alice = user("alice");
         submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
-        submit(&mut board, &alice, Request::Erase(vec![StrokeId::parse("a").unwrap()])).unwrap();
-        let mut restored: Board = serde_json::from_str(&serde_json::to_string(&board).unwrap()).unwrap();
+        submit(
+            &mut board,
+            &alice,
+            Request::Erase(vec![StrokeId::parse("a").unwrap()]),
+        )
+        .unwrap();
+        let mut restored: Board =
+            serde_json::from_str(&serde_json::to_string(&board).unwrap()).unwrap();
         restored.reindex();
         assert_eq!(restored, board);
         submit(&mut restored, &alice, Request::Undo).unwrap();
@@ -448,7 +480,12 @@ mod tests {
         let alice = user("alice");
         submit(&mut server, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
         let mut client = Board::from_snapshot(server.snapshot());
-        let op = submit(&mut server, &alice, Request::Erase(vec![StrokeId::parse("a").unwrap()])).unwrap();
+        let op = submit(
+            &mut server,
+            &alice,
+            Request::Erase(vec![StrokeId::parse("a").unwrap()]),
+        )
+        .unwrap();
         client.apply(&op);
         let op = submit(&mut server, &alice, Request::Undo).unwrap();
         client.apply(&op);
@@ -462,7 +499,10 @@ mod tests {
         submit(&mut board, &alice, Request::AddStroke(line("top", 0.0))).unwrap();
         submit(&mut board, &alice, Request::AddStroke(line("bottom", 50.0))).unwrap();
         let swipe = [Point::new(50.0, -20.0, 0.5), Point::new(50.0, 20.0, 0.5)];
-        assert_eq!(board.strokes_hit_by(&swipe, 4.0), vec![StrokeId::parse("top").unwrap()]);
+        assert_eq!(
+            board.strokes_hit_by(&swipe, 4.0),
+            vec![StrokeId::parse("top").unwrap()]
+        );
         let miss = [Point::new(200.0, 0.0, 0.5)];
         assert!(board.strokes_hit_by(&miss, 4.0).is_empty());
     }

@@ -60,7 +60,8 @@ pub fn distance_sq_segments(a: (f32, f32), b: (f32, f32), c: (f32, f32), d: (f32
 
 /// Consecutive point pairs; a single point is a segment of length zero.
 fn segments(points: &[Point]) -> impl Iterator<Item = ((f32, f32), (f32, f32))> + '_ {
-    let single = (points.len() == 1).then(|| ((points[0].x, points[0].y), (points[0].x, points[0].y)));
+    let single =
+        (points.len() == 1).then(|| ((points[0].x, points[0].y), (points[0].x, points[0].y)));
     single.into_iter().chain(
         points
             .windows(2)
@@ -74,12 +75,17 @@ pub fn path_touches_stroke(path: &[Point], radius: f32, stroke: &Stroke) -> bool
     let (Some(pb), Some(sb)) = (bounds(path), bounds(&stroke.points)) else {
         return false;
     };
-    let overlaps = pb.0 - reach <= sb.2 && sb.0 <= pb.2 + reach && pb.1 - reach <= sb.3 && sb.1 <= pb.3 + reach;
+    let overlaps = pb.0 - reach <= sb.2
+        && sb.0 <= pb.2 + reach
+        && pb.1 - reach <= sb.3
+        && sb.1 <= pb.3 + reach;
     if !overlaps {
         return false;
     }
     let reach_sq = reach * reach;
-    segments(path).any(|(a, b)| segments(&stroke.points).any(|(c, d)| distance_sq_segments(a, b, c, d) <= reach_sq))
+    segments(path).any(|(a, b)| {
+        segments(&stroke.points).any(|(c, d)| distance_sq_segments(a, b, c, d) <= reach_sq)
+    })
 }
 
 #[cfg(test)]
@@ -104,15 +110,28 @@ mod tests {
 
     #[test]
     fn point_segment_distance() {
-        assert_eq!(distance_sq_point_segment((5.0, 3.0), (0.0, 0.0), (10.0, 0.0)), 9.0);
-        assert_eq!(distance_sq_point_segment((-3.0, 4.0), (0.0, 0.0), (10.0, 0.0)), 25.0);
-        assert_eq!(distance_sq_point_segment((1.0, 1.0), (0.0, 0.0), (0.0, 0.0)), 2.0);
+        assert_eq!(
+            distance_sq_point_segment((5.0, 3.0), (0.0, 0.0), (10.0, 0.0)),
+            9.0
+        );
+        assert_eq!(
+            distance_sq_point_segment((-3.0, 4.0), (0.0, 0.0), (10.0, 0.0)),
+            25.0
+        );
+        assert_eq!(
+            distance_sq_point_segment((1.0, 1.0), (0.0, 0.0), (0.0, 0.0)),
+            2.0
+        );
     }
 
     #[test]
     fn crossing_segments_touch_even_with_zero_radius() {
         let s = stroke(&[(0.0, 0.0), (10.0, 10.0)], 0.5);
-        assert!(path_touches_stroke(&path(&[(0.0, 10.0), (10.0, 0.0)]), 0.0, &s));
+        assert!(path_touches_stroke(
+            &path(&[(0.0, 10.0), (10.0, 0.0)]),
+            0.0,
+            &s
+        ));
     }
 
     #[test]
@@ -121,14 +140,26 @@ mod tests {
         // Stroke reaches 3 units from its centre line (4 * 1.5 / 2).
         assert!(path_touches_stroke(&path(&[(50.0, 5.0)]), 2.5, &s));
         assert!(!path_touches_stroke(&path(&[(50.0, 6.0)]), 2.5, &s));
-        assert!(!path_touches_stroke(&path(&[(150.0, 0.0), (150.0, 50.0)]), 10.0, &s));
+        assert!(!path_touches_stroke(
+            &path(&[(150.0, 0.0), (150.0, 50.0)]),
+            10.0,
+            &s
+        ));
     }
 
     #[test]
     fn single_point_strokes_are_dots() {
         let dot = stroke(&[(10.0, 10.0)], 2.0);
-        assert!(path_touches_stroke(&path(&[(0.0, 10.0), (20.0, 10.0)]), 1.0, &dot));
-        assert!(!path_touches_stroke(&path(&[(0.0, 20.0), (20.0, 20.0)]), 1.0, &dot));
+        assert!(path_touches_stroke(
+            &path(&[(0.0, 10.0), (20.0, 10.0)]),
+            1.0,
+            &dot
+        ));
+        assert!(!path_touches_stroke(
+            &path(&[(0.0, 20.0), (20.0, 20.0)]),
+            1.0,
+            &dot
+        ));
     }
 
     #[test]

@@ -9,7 +9,10 @@ async fn main() -> std::process::ExitCode {
 
     let config = Config::parse();
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

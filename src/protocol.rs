@@ -308,12 +308,26 @@ pub enum ClientMessage {
         points: Vec<Point>,
     },
     /// Ephemeral: a stroke being drawn was abandoned.
-    PreviewEnd { stroke: StrokeId },
-    AddStroke { op_id: OpId, stroke: Stroke },
-    Erase { op_id: OpId, stroke_ids: Vec<StrokeId> },
-    Clear { op_id: OpId },
-    Undo { op_id: OpId },
-    Redo { op_id: OpId },
+    PreviewEnd {
+        stroke: StrokeId,
+    },
+    AddStroke {
+        op_id: OpId,
+        stroke: Stroke,
+    },
+    Erase {
+        op_id: OpId,
+        stroke_ids: Vec<StrokeId>,
+    },
+    Clear {
+        op_id: OpId,
+    },
+    Undo {
+        op_id: OpId,
+    },
+    Redo {
+        op_id: OpId,
+    },
 }
 
 impl ClientMessage {
@@ -495,7 +509,8 @@ impl ServerMessage {
     }
 
     pub fn decode(frame: &str) -> Result<Self, ProtocolError> {
-        serde_json::from_str(frame).map_err(|e| ProtocolError::new(ErrorCode::Malformed, e.to_string()))
+        serde_json::from_str(frame)
+            .map_err(|e| ProtocolError::new(ErrorCode::Malformed, e.to_string()))
     }
 }
 
@@ -551,7 +566,10 @@ mod tests {
             },
             ClientMessage::AddStroke {
                 op_id: OpId::parse("o1").unwrap(),
-                stroke: stroke("s1", vec![Point::new(0.0, 0.0, 0.5), Point::new(3.0, 4.0, 0.5)]),
+                stroke: stroke(
+                    "s1",
+                    vec![Point::new(0.0, 0.0, 0.5), Point::new(3.0, 4.0, 0.5)],
+                ),
             },
             ClientMessage::Erase {
                 op_id: OpId::parse("o2").unwrap(),
@@ -649,16 +667,31 @@ mod tests {
     fn rejects_non_finite_and_out_of_range_coordinates() {
         // JSON has no NaN or Infinity literal: they arrive as tokens serde refuses,
         // or as numbers too large for f32.
-        assert_code(&add_stroke_frame("[[NaN,1,0.5]]", "#000000", "2"), ErrorCode::Malformed);
-        assert_code(&add_stroke_frame("[[1e39,1,0.5]]", "#000000", "2"), ErrorCode::Invalid);
-        assert_code(&add_stroke_frame("[[2000000,1,0.5]]", "#000000", "2"), ErrorCode::Invalid);
-        assert_code(&add_stroke_frame("[[1,1,1.5]]", "#000000", "2"), ErrorCode::Invalid);
+        assert_code(
+            &add_stroke_frame("[[NaN,1,0.5]]", "#000000", "2"),
+            ErrorCode::Malformed,
+        );
+        assert_code(
+            &add_stroke_frame("[[1e39,1,0.5]]", "#000000", "2"),
+            ErrorCode::Invalid,
+        );
+        assert_code(
+            &add_stroke_frame("[[2000000,1,0.5]]", "#000000", "2"),
+            ErrorCode::Invalid,
+        );
+        assert_code(
+            &add_stroke_frame("[[1,1,1.5]]", "#000000", "2"),
+            ErrorCode::Invalid,
+        );
         assert_code(&add_stroke_frame("[]", "#000000", "2"), ErrorCode::Invalid);
     }
 
     #[test]
     fn rejects_oversized_frames_and_strokes() {
-        let huge = format!("{{\"type\":\"clear\",\"op_id\":\"{}\"}}", "a".repeat(limits::MAX_FRAME_BYTES));
+        let huge = format!(
+            "{{\"type\":\"clear\",\"op_id\":\"{}\"}}",
+            "a".repeat(limits::MAX_FRAME_BYTES)
+        );
         assert_code(&huge, ErrorCode::FrameTooLarge);
         let many: Vec<Point> = (0..=limits::MAX_STROKE_POINTS)
             .map(|i| Point::new(i as f32, 0.0, 0.5))
@@ -673,10 +706,16 @@ mod tests {
     #[test]
     fn rejects_malformed_colours_and_widths() {
         for color in ["red", "#12345", "#12345g", "123456", "#1234567"] {
-            assert_code(&add_stroke_frame("[[1,1,0.5]]", color, "2"), ErrorCode::Invalid);
+            assert_code(
+                &add_stroke_frame("[[1,1,0.5]]", color, "2"),
+                ErrorCode::Invalid,
+            );
         }
         for width in ["0", "-1", "1000"] {
-            assert_code(&add_stroke_frame("[[1,1,0.5]]", "#000000", width), ErrorCode::Invalid);
+            assert_code(
+                &add_stroke_frame("[[1,1,0.5]]", "#000000", width),
+                ErrorCode::Invalid,
+            );
         }
     }
 

@@ -45,7 +45,12 @@ pub const PALETTE: [(&str, &str); 6] = [
 ];
 
 /// Stroke widths offered by the toolbar, with their accessible names.
-pub const WIDTHS: [(f32, &str); 4] = [(2.0, "Thin"), (4.0, "Medium"), (8.0, "Bold"), (16.0, "Extra bold")];
+pub const WIDTHS: [(f32, &str); 4] = [
+    (2.0, "Thin"),
+    (4.0, "Medium"),
+    (8.0, "Bold"),
+    (16.0, "Extra bold"),
+];
 
 /// Eraser radius in board units.
 pub const ERASER_RADIUS: f32 = 10.0;

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use whiteboard::protocol::{close_code, limits, Change, ClientMessage, ErrorCode, ServerMessage, StrokeId};
+use whiteboard::protocol::{
+    close_code, limits, Change, ClientMessage, ErrorCode, ServerMessage, StrokeId,
+};
 
 fn error_code(message: &ServerMessage) -> ErrorCode {
     match message {
@@ -22,14 +24,27 @@ async fn two_clients_receive_the_same_operations_in_the_same_order() {
 
     // Interleave sends from both without waiting, so the server must order them.
     for i in 0..10 {
-        alice.send(&add_stroke(&format!("a-op{i}"), stroke(&format!("a{i}"), i as f32))).await;
-        bob.send(&add_stroke(&format!("b-op{i}"), stroke(&format!("b{i}"), 100.0 + i as f32))).await;
+        alice
+            .send(&add_stroke(
+                &format!("a-op{i}"),
+                stroke(&format!("a{i}"), i as f32),
+            ))
+            .await;
+        bob.send(&add_stroke(
+            &format!("b-op{i}"),
+            stroke(&format!("b{i}"), 100.0 + i as f32),
+        ))
+        .await;
     }
     let seen_by_alice = alice.ops_until(20).await;
     let seen_by_bob = bob.ops_until(20).await;
     assert_eq!(seen_by_alice, seen_by_bob);
     let seqs: Vec<u64> = seen_by_alice.iter().map(|op| op.seq).collect();
-    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "sequence numbers are consecutive");
+    assert_eq!(
+        seqs,
+        (1..=20).collect::<Vec<_>>(),
+        "sequence numbers are consecutive"
+    );
 }
 
 #[tokio::test]
@@ -38,11 +53,18 @@ async fn presence_counts_people_on_the_board() {
     let server = ServerProcess::start(dir.path());
     let board = board_id("presence");
     let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
-    assert!(matches!(welcome, ServerMessage::Welcome { presence: 1, .. }));
+    assert!(matches!(
+        welcome,
+        ServerMessage::Welcome { presence: 1, .. }
+    ));
     let (bob, _) = Client::join(server.addr, &board, "bob", None).await;
-    alice.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 })).await;
+    alice
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 }))
+        .await;
     bob.close().await;
-    alice.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1 })).await;
+    alice
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1 }))
+        .await;
 }
 
 #[tokio::test]
@@ -60,7 +82,10 @@ async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
             points: live.points[..3].to_vec(),
         })
         .await;
-    match bob.recv_matching(|m| matches!(m, ServerMessage::Preview { .. })).await {
+    match bob
+        .recv_matching(|m| matches!(m, ServerMessage::Preview { .. }))
+        .await
+    {
         ServerMessage::Preview { author, points, .. } => {
             assert_eq!(author, alice.user);
             assert_eq!(points, live.points[..3].to_vec());
@@ -72,7 +97,10 @@ async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
     assert_eq!(seq, 1, "the preview did not consume a sequence number");
     let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
     let board_state = board_from_welcome(&welcome);
-    let ids: Vec<&str> = board_state.visible_strokes().map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = board_state
+        .visible_strokes()
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(ids, vec!["after"]);
 }
 
@@ -83,7 +111,12 @@ async fn a_late_joiner_receives_the_same_board() {
     let board = board_id("late");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     for i in 0..5 {
-        alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32 * 10.0))).await;
+        alice
+            .commit(add_stroke(
+                &format!("op{i}"),
+                stroke(&format!("s{i}"), i as f32 * 10.0),
+            ))
+            .await;
     }
     alice
         .commit(ClientMessage::Erase {
@@ -93,7 +126,10 @@ async fn a_late_joiner_receives_the_same_board() {
         .await;
     let (_late, welcome) = Client::join(server.addr, &board, "late", None).await;
     let late_board = board_from_welcome(&welcome);
-    let ids: Vec<&str> = late_board.visible_strokes().map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = late_board
+        .visible_strokes()
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(ids, vec!["s0", "s2", "s3", "s4"]);
     assert_eq!(late_board.seq(), 6);
 }
@@ -111,14 +147,24 @@ async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
     bob.close().await;
 
     alice.commit(add_stroke("op3", stroke("s3", 3.0))).await;
-    alice.commit(ClientMessage::Undo { op_id: op_id("op4") }).await;
+    alice
+        .commit(ClientMessage::Undo {
+            op_id: op_id("op4"),
+        })
+        .await;
     alice.commit(add_stroke("op5", stroke("s5", 5.0))).await;
 
     let (_bob, welcome) = Client::join(server.addr, &board, "bob", Some(2)).await;
-    let ServerMessage::Welcome { snapshot, ops, seq, .. } = &welcome else {
+    let ServerMessage::Welcome {
+        snapshot, ops, seq, ..
+    } = &welcome
+    else {
         unreachable!()
     };
-    assert!(snapshot.is_none(), "a short absence is answered with operations, not a snapshot");
+    assert!(
+        snapshot.is_none(),
+        "a short absence is answered with operations, not a snapshot"
+    );
     assert_eq!(*seq, 5);
     let seqs: Vec<u64> = ops.iter().map(|op| op.seq).collect();
     assert_eq!(seqs, vec![3, 4, 5], "no gaps and no duplicates");
@@ -130,7 +176,10 @@ async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
         bob_board.apply(op);
     }
     let (_fresh, fresh_welcome) = Client::join(server.addr, &board, "fresh", None).await;
-    assert_eq!(bob_board.snapshot(), board_from_welcome(&fresh_welcome).snapshot());
+    assert_eq!(
+        bob_board.snapshot(),
+        board_from_welcome(&fresh_welcome).snapshot()
+    );
 }
 
 #[tokio::test]
@@ -141,23 +190,37 @@ async fn undo_and_redo_are_per_user_and_seen_by_everyone() {
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
     let (mut carol, _) = Client::join(server.addr, &board, "carol", None).await;
-    alice.commit(add_stroke("a1", stroke("alice-stroke", 1.0))).await;
-    bob.commit(add_stroke("b1", stroke("bob-stroke", 2.0))).await;
-    alice.commit(ClientMessage::Undo { op_id: op_id("a2") }).await;
+    alice
+        .commit(add_stroke("a1", stroke("alice-stroke", 1.0)))
+        .await;
+    bob.commit(add_stroke("b1", stroke("bob-stroke", 2.0)))
+        .await;
+    alice
+        .commit(ClientMessage::Undo { op_id: op_id("a2") })
+        .await;
     let ops = carol.ops_until(3).await;
     match &ops[2].change {
         Change::Undo { target, hide, show } => {
-            assert_eq!(*target, 1, "alice's undo takes back alice's stroke, not bob's later one");
+            assert_eq!(
+                *target, 1,
+                "alice's undo takes back alice's stroke, not bob's later one"
+            );
             assert_eq!(hide, &vec![StrokeId::parse("alice-stroke").unwrap()]);
             assert!(show.is_empty());
         }
         other => panic!("expected an undo, got {other:?}"),
     }
     // Nothing left for alice to undo: an error for her, nothing for anyone else.
-    alice.send(&ClientMessage::Undo { op_id: op_id("a3") }).await;
-    let refusal = alice.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+    alice
+        .send(&ClientMessage::Undo { op_id: op_id("a3") })
+        .await;
+    let refusal = alice
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
     assert_eq!(error_code(&refusal), ErrorCode::Rejected);
-    alice.commit(ClientMessage::Redo { op_id: op_id("a4") }).await;
+    alice
+        .commit(ClientMessage::Redo { op_id: op_id("a4") })
+        .await;
     let ops = carol.ops_until(4).await;
     assert!(matches!(&ops[0].change, Change::Redo { target: 1, .. }));
 }
@@ -186,7 +249,12 @@ async fn boards_survive_a_restart_exactly() {
         let mut server = ServerProcess::start(dir.path());
         let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
         for i in 0..4 {
-            alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32))).await;
+            alice
+                .commit(add_stroke(
+                    &format!("op{i}"),
+                    stroke(&format!("s{i}"), i as f32),
+                ))
+                .await;
         }
         alice
             .commit(ClientMessage::Erase {
@@ -202,7 +270,11 @@ async fn boards_survive_a_restart_exactly() {
     let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
     assert_eq!(board_from_welcome(&welcome).snapshot(), before);
     // Undo history survives too: alice's last action was the erase.
-    alice.commit(ClientMessage::Undo { op_id: op_id("after-restart") }).await;
+    alice
+        .commit(ClientMessage::Undo {
+            op_id: op_id("after-restart"),
+        })
+        .await;
     let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
     assert_eq!(board_from_welcome(&welcome).visible_strokes().count(), 4);
 }
@@ -214,7 +286,12 @@ async fn acknowledged_operations_survive_kill_9() {
     let mut server = ServerProcess::start(dir.path());
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     for i in 0..10 {
-        alice.commit(add_stroke(&format!("op{i}"), stroke(&format!("s{i}"), i as f32))).await;
+        alice
+            .commit(add_stroke(
+                &format!("op{i}"),
+                stroke(&format!("s{i}"), i as f32),
+            ))
+            .await;
     }
     server.kill();
     let server = ServerProcess::start(dir.path());
@@ -274,20 +351,31 @@ async fn bad_input_is_rejected_while_another_client_keeps_drawing() {
     ];
     for (i, (frame, expected)) in cases.iter().enumerate() {
         mallory.send_raw(frame).await;
-        let reply = mallory.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+        let reply = mallory
+            .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+            .await;
         assert_eq!(error_code(&reply), *expected, "case {i}");
         // Alice keeps drawing, unaffected.
-        alice.commit(add_stroke(&format!("ok{i}"), stroke(&format!("ok{i}"), i as f32))).await;
+        alice
+            .commit(add_stroke(
+                &format!("ok{i}"),
+                stroke(&format!("ok{i}"), i as f32),
+            ))
+            .await;
     }
     mallory.send_binary(vec![1, 2, 3]).await;
-    let reply = mallory.recv_matching(|m| matches!(m, ServerMessage::Error { .. })).await;
+    let reply = mallory
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
     assert_eq!(error_code(&reply), ErrorCode::Malformed);
 
     // Nothing of mallory's was stored.
     let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
     let stored = board_from_welcome(&welcome);
     assert_eq!(stored.seq(), cases.len() as u64);
-    assert!(stored.visible_strokes().all(|s| s.id.as_str().starts_with("ok")));
+    assert!(stored
+        .visible_strokes()
+        .all(|s| s.id.as_str().starts_with("ok")));
     assert!(server.is_running());
 }
 
@@ -343,7 +431,11 @@ async fn new_board_redirects_to_a_fresh_unguessable_id() {
     let location = |addr: std::net::SocketAddr| {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        write!(stream, "GET /new HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET /new HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 303"), "{response}");

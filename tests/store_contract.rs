@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use whiteboard::board::Board;
-use whiteboard::protocol::{BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId};
+use whiteboard::protocol::{
+    BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId,
+};
 use whiteboard::server::redb_store::RedbStore;
 use whiteboard::server::store::{Store, StoreError};
 
@@ -42,9 +44,15 @@ async fn check_contract(store: Arc<dyn Store>) {
     store.append(&id, &[op(1), op(2)]).await.unwrap();
     store.append(&id, &[op(3)]).await.unwrap();
     let gap = store.append(&id, &[op(5)]).await;
-    assert!(matches!(gap, Err(StoreError::SequenceConflict { stored: 3, got: 5 })));
+    assert!(matches!(
+        gap,
+        Err(StoreError::SequenceConflict { stored: 3, got: 5 })
+    ));
     let replay = store.append(&id, &[op(3)]).await;
-    assert!(matches!(replay, Err(StoreError::SequenceConflict { stored: 3, got: 3 })));
+    assert!(matches!(
+        replay,
+        Err(StoreError::SequenceConflict { stored: 3, got: 3 })
+    ));
     // A batch with a bad member is rejected whole.
     assert!(store.append(&id, &[op(4), op(6)]).await.is_err());
     assert_eq!(store.ops_after(&id, 0).await.unwrap().len(), 3);
@@ -73,7 +81,10 @@ async fn check_contract(store: Arc<dyn Store>) {
     let mut older = Board::new();
     older.apply(&op(1));
     store.save_snapshot(&id, &older).await.unwrap();
-    assert_eq!(store.load(&id).await.unwrap().snapshot.map(|b| b.seq()), Some(3));
+    assert_eq!(
+        store.load(&id).await.unwrap().snapshot.map(|b| b.seq()),
+        Some(3)
+    );
 
     store.flush().await.unwrap();
 }

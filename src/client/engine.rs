@@ -111,13 +111,18 @@ fn sample(event: &PointerEvent) -> Point {
         _ => Point::DEFAULT_PRESSURE,
     };
     let pressure = (pressure * 1000.0).round() / 1000.0;
-    Point::new(quantize(offset(event, "offsetX")), quantize(offset(event, "offsetY")), pressure)
+    Point::new(
+        quantize(offset(event, "offsetX")),
+        quantize(offset(event, "offsetY")),
+        pressure,
+    )
 }
 
 /// The event's coalesced samples (all pointer positions since the last
 /// event, for smooth fast strokes), or the event itself.
 fn samples(event: &PointerEvent) -> Vec<Point> {
-    let has_coalesced = js_sys::Reflect::has(event, &JsValue::from_str("getCoalescedEvents")).unwrap_or(false);
+    let has_coalesced =
+        js_sys::Reflect::has(event, &JsValue::from_str("getCoalescedEvents")).unwrap_or(false);
     if has_coalesced {
         let events = event.get_coalesced_events();
         let points: Vec<Point> = events
@@ -141,7 +146,11 @@ fn far_enough(last: Option<&Point>, next: &Point) -> bool {
 
 impl EngineHandle {
     /// Sets up the canvas, listeners and the connection loop.
-    pub fn start(board_id: BoardId, canvas: HtmlCanvasElement, ui: BoardUi) -> Result<Self, JsValue> {
+    pub fn start(
+        board_id: BoardId,
+        canvas: HtmlCanvasElement,
+        ui: BoardUi,
+    ) -> Result<Self, JsValue> {
         let ctx = canvas
             .get_context("2d")?
             .ok_or_else(|| JsValue::from_str("no 2d context"))?
@@ -185,7 +194,10 @@ impl EngineHandle {
             })
         };
         for (name, handler) in [
-            ("pointerdown", Engine::on_pointer_down as fn(&mut Engine, &PointerEvent)),
+            (
+                "pointerdown",
+                Engine::on_pointer_down as fn(&mut Engine, &PointerEvent),
+            ),
             ("pointermove", Engine::on_pointer_move),
             ("pointerup", Engine::on_pointer_up),
             ("pointercancel", Engine::on_pointer_up),
@@ -226,7 +238,11 @@ impl EngineHandle {
 
     fn schedule_frame(&self) {
         let mut engine = self.0.borrow_mut();
-        let wants_frame = engine.dirty || engine.drawing.as_ref().is_some_and(|d| d.previewed < d.stroke.points.len());
+        let wants_frame = engine.dirty
+            || engine
+                .drawing
+                .as_ref()
+                .is_some_and(|d| d.previewed < d.stroke.points.len());
         if engine.frame_requested || !wants_frame || engine.stopped {
             return;
         }
@@ -415,7 +431,10 @@ impl Engine {
             Tool::Pen => {
                 let style = StrokeStyle {
                     color: crate::protocol::Color::parse(&self.ui.color.get_untracked())
-                        .unwrap_or_else(|_| crate::protocol::Color::parse(crate::ui::PALETTE[0].0).expect("palette colours are valid")),
+                        .unwrap_or_else(|_| {
+                            crate::protocol::Color::parse(crate::ui::PALETTE[0].0)
+                                .expect("palette colours are valid")
+                        }),
                     width: self.ui.width.get_untracked(),
                 };
                 self.begin_stroke(event.pointer_id(), style, point);
@@ -451,11 +470,19 @@ impl Engine {
         if self.ui.tool.get_untracked() == Tool::Eraser {
             self.dirty = true;
         }
-        if self.drawing.as_ref().is_some_and(|d| d.pointer_id == event.pointer_id()) {
+        if self
+            .drawing
+            .as_ref()
+            .is_some_and(|d| d.pointer_id == event.pointer_id())
+        {
             for point in samples(event) {
                 self.add_sample(point);
             }
-        } else if self.erasing.as_ref().is_some_and(|e| e.pointer_id == event.pointer_id()) {
+        } else if self
+            .erasing
+            .as_ref()
+            .is_some_and(|e| e.pointer_id == event.pointer_id())
+        {
             let path = samples(event);
             self.erase_along(&path);
         }
@@ -487,7 +514,9 @@ impl Engine {
         let hits: Vec<StrokeId> = self
             .visible_strokes()
             .into_iter()
-            .filter(|(stroke, _)| crate::geometry::path_touches_stroke(&swept, ERASER_RADIUS, stroke))
+            .filter(|(stroke, _)| {
+                crate::geometry::path_touches_stroke(&swept, ERASER_RADIUS, stroke)
+            })
             .map(|(stroke, _)| stroke.id.clone())
             .collect();
         let Some(erasing) = self.erasing.as_mut() else {
@@ -503,10 +532,18 @@ impl Engine {
     }
 
     fn on_pointer_up(&mut self, event: &PointerEvent) {
-        if self.drawing.as_ref().is_some_and(|d| d.pointer_id == event.pointer_id()) {
+        if self
+            .drawing
+            .as_ref()
+            .is_some_and(|d| d.pointer_id == event.pointer_id())
+        {
             self.finish_stroke();
         }
-        if self.erasing.as_ref().is_some_and(|e| e.pointer_id == event.pointer_id()) {
+        if self
+            .erasing
+            .as_ref()
+            .is_some_and(|e| e.pointer_id == event.pointer_id())
+        {
             if let Some(erasing) = self.erasing.take() {
                 if !erasing.hits.is_empty() {
                     self.submit(crate::protocol::Request::Erase(erasing.hits));
@@ -586,7 +623,11 @@ impl Engine {
                 self.dirty |= self.previews.remove(&stroke).is_some();
             }
             ServerMessage::Presence { count } => self.ui.presence.set(count),
-            ServerMessage::Error { code, message, op_id } => self.on_error(code, message, op_id),
+            ServerMessage::Error {
+                code,
+                message,
+                op_id,
+            } => self.on_error(code, message, op_id),
         }
     }
 
@@ -626,7 +667,8 @@ impl Engine {
     /// minus what pending erases and the eraser in progress remove. The flag
     /// tells whether the server has confirmed the stroke.
     fn visible_strokes(&self) -> Vec<(&Stroke, bool)> {
-        let mut strokes: Vec<(&Stroke, bool)> = self.board.visible_strokes().map(|s| (s, true)).collect();
+        let mut strokes: Vec<(&Stroke, bool)> =
+            self.board.visible_strokes().map(|s| (s, true)).collect();
         for pending in &self.pending {
             match &pending.message {
                 ClientMessage::AddStroke { stroke, .. } if !self.board.contains(&stroke.id) => {
@@ -696,7 +738,12 @@ impl Engine {
         }
         if self.ui.tool.get_untracked() == Tool::Eraser {
             if let Some((x, y)) = self.hover {
-                render::draw_eraser_cursor(ctx, f64::from(x), f64::from(y), f64::from(ERASER_RADIUS));
+                render::draw_eraser_cursor(
+                    ctx,
+                    f64::from(x),
+                    f64::from(y),
+                    f64::from(ERASER_RADIUS),
+                );
             }
         }
         ctx.set_global_alpha(1.0);

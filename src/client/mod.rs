@@ -26,7 +26,14 @@ pub fn copy_link(ui: BoardUi) {
         let promise = navigator.clipboard().write_text(&href);
         wasm_bindgen_futures::spawn_local(async move {
             let copied = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
-            ui.notice.set(Some(if copied { "Link copied" } else { "Could not copy the link" }.into()));
+            ui.notice.set(Some(
+                if copied {
+                    "Link copied"
+                } else {
+                    "Could not copy the link"
+                }
+                .into(),
+            ));
         });
     } else {
         let _ = window.prompt_with_message_and_default("Copy this link:", &href);

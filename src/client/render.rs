@@ -16,7 +16,12 @@ fn midpoint(a: &Point, b: &Point) -> (f64, f64) {
 }
 
 /// Draws one stroke in board coordinates (the caller sets the transform).
-pub fn draw_stroke(ctx: &CanvasRenderingContext2d, style: &StrokeStyle, points: &[Point], alpha: f64) {
+pub fn draw_stroke(
+    ctx: &CanvasRenderingContext2d,
+    style: &StrokeStyle,
+    points: &[Point],
+    alpha: f64,
+) {
     let Some(first) = points.first() else {
         return;
     };
@@ -29,7 +34,13 @@ pub fn draw_stroke(ctx: &CanvasRenderingContext2d, style: &StrokeStyle, points: 
     if points.len() == 1 {
         let radius = f64::from(pressure_width(style.width, first.pressure)) / 2.0;
         ctx.begin_path();
-        let _ = ctx.arc(f64::from(first.x), f64::from(first.y), radius, 0.0, std::f64::consts::TAU);
+        let _ = ctx.arc(
+            f64::from(first.x),
+            f64::from(first.y),
+            radius,
+            0.0,
+            std::f64::consts::TAU,
+        );
         ctx.fill();
         return;
     }

@@ -49,7 +49,10 @@ impl EngineSlot {
         #[cfg(feature = "hydrate")]
         {
             let confirmed = web_sys::window()
-                .and_then(|w| w.confirm_with_message("Clear the board for everyone? You can undo this.").ok())
+                .and_then(|w| {
+                    w.confirm_with_message("Clear the board for everyone? You can undo this.")
+                        .ok()
+                })
                 .unwrap_or(false);
             if confirmed {
                 self.with(EngineHandle::clear);
@@ -108,29 +111,39 @@ fn Board(board: BoardId) -> impl IntoView {
         // Notices fade after a few seconds.
         Effect::new(move |_| {
             if ui.notice.read().is_some() {
-                set_timeout(move || ui.notice.set(None), std::time::Duration::from_millis(2_500));
+                set_timeout(
+                    move || ui.notice.set(None),
+                    std::time::Duration::from_millis(2_500),
+                );
             }
         });
     }
     let _ = &board;
 
-    let tool_button = move |tool: Tool, label: &'static str, shortcut: &'static str, icon: AnyView| {
-        view! {
-            <button
-                class="tool"
-                aria-label=label
-                title=format!("{label} ({shortcut})")
-                aria-pressed=move || (ui.tool.get() == tool).to_string()
-                on:click=move |_| ui.tool.set(tool)
-            >
-                {icon}
-            </button>
-        }
-    };
+    let tool_button =
+        move |tool: Tool, label: &'static str, shortcut: &'static str, icon: AnyView| {
+            view! {
+                <button
+                    class="tool"
+                    aria-label=label
+                    title=format!("{label} ({shortcut})")
+                    aria-pressed=move || (ui.tool.get() == tool).to_string()
+                    on:click=move |_| ui.tool.set(tool)
+                >
+                    {icon}
+                </button>
+            }
+        };
 
     let status_label = move || ui.status.get().label();
     let status_class = move || format!("status-dot {}", ui.status.get().label());
-    let presence_text = move || if ui.presence.get() == 1 { "person here" } else { "people here" };
+    let presence_text = move || {
+        if ui.presence.get() == 1 {
+            "person here"
+        } else {
+            "people here"
+        }
+    };
 
     view! {
         <div class="board-page" class:eraser=move || ui.tool.get() == Tool::Eraser>

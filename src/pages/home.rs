@@ -22,7 +22,8 @@ pub fn HomePage() -> impl IntoView {
             .into_iter()
             .map(|RecentBoard { id, opened_at }| RecentEntry {
                 opened: String::from(
-                    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(opened_at)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED),
+                    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(opened_at))
+                        .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED),
                 ),
                 id,
             })

@@ -123,8 +123,24 @@ mod tests {
         let mut sub_a = bus.subscribe(&a).await.unwrap();
         let mut sub_b = bus.subscribe(&b).await.unwrap();
         let origin = InstanceId(1);
-        bus.publish(&a, Envelope { origin, frame: "for a".into() }).await.unwrap();
-        bus.publish(&b, Envelope { origin, frame: "for b".into() }).await.unwrap();
+        bus.publish(
+            &a,
+            Envelope {
+                origin,
+                frame: "for a".into(),
+            },
+        )
+        .await
+        .unwrap();
+        bus.publish(
+            &b,
+            Envelope {
+                origin,
+                frame: "for b".into(),
+            },
+        )
+        .await
+        .unwrap();
         match sub_a.next().await {
             BusEvent::Frame(e) => assert_eq!(&*e.frame, "for a"),
             other => panic!("unexpected {other:?}"),
@@ -142,7 +158,15 @@ mod tests {
         let mut sub = bus.subscribe(&a).await.unwrap();
         for i in 0..SUBSCRIBER_BUFFER + 10 {
             let frame: Arc<str> = i.to_string().into();
-            bus.publish(&a, Envelope { origin: InstanceId(1), frame }).await.unwrap();
+            bus.publish(
+                &a,
+                Envelope {
+                    origin: InstanceId(1),
+                    frame,
+                },
+            )
+            .await
+            .unwrap();
         }
         assert!(matches!(sub.next().await, BusEvent::Lagged(10)));
     }

@@ -95,12 +95,17 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
         // The room drops its copy of our sender when it evicts us; only our
         // own copy is left then. Tell the client to reconnect and catch up.
         if connection.room.is_some() && connection.outbox.strong_count() == 1 && queue.is_empty() {
-            connection.close(close_code::TRY_AGAIN_LATER, "too far behind; reconnect").await;
+            connection
+                .close(close_code::TRY_AGAIN_LATER, "too far behind; reconnect")
+                .await;
             break;
         }
     }
     if let Some(room) = connection.room.take() {
-        room.send(RoomCommand::Leave { conn: connection.id }).await;
+        room.send(RoomCommand::Leave {
+            conn: connection.id,
+        })
+        .await;
     }
     debug!(conn = connection.id, "connection closed");
 }
@@ -112,14 +117,22 @@ impl Connection {
             Err(error) => return self.reject(error).await,
         };
         match (message, &self.room) {
-            (ClientMessage::Hello { protocol, user, last_seq }, None) => {
+            (
+                ClientMessage::Hello {
+                    protocol,
+                    user,
+                    last_seq,
+                },
+                None,
+            ) => {
                 if protocol != PROTOCOL_VERSION {
                     let error = ProtocolError::new(
                         ErrorCode::UnsupportedVersion,
                         format!("this server speaks protocol {PROTOCOL_VERSION}"),
                     );
                     self.send_error(&error).await;
-                    self.close(close_code::POLICY_VIOLATION, "unsupported protocol").await;
+                    self.close(close_code::POLICY_VIOLATION, "unsupported protocol")
+                        .await;
                     return Verdict::Close;
                 }
                 let request = JoinRequest {
@@ -135,25 +148,33 @@ impl Connection {
                     }
                     Err(error) => {
                         self.send_error(&error).await;
-                        self.close(close_code::TRY_AGAIN_LATER, "board unavailable").await;
+                        self.close(close_code::TRY_AGAIN_LATER, "board unavailable")
+                            .await;
                         Verdict::Close
                     }
                 }
             }
             (ClientMessage::Hello { .. }, Some(_)) => {
-                self.reject(ProtocolError::new(ErrorCode::UnexpectedMessage, "hello was already received")).await
+                self.reject(ProtocolError::new(
+                    ErrorCode::UnexpectedMessage,
+                    "hello was already received",
+                ))
+                .await
             }
             (_, None) => {
-                self.reject(ProtocolError::new(ErrorCode::UnexpectedMessage, "the first message must be hello")).await
+                self.reject(ProtocolError::new(
+                    ErrorCode::UnexpectedMessage,
+                    "the first message must be hello",
+                ))
+                .await
             }
             (message, Some(room)) => {
                 let command = match message {
-                    ephemeral @ (ClientMessage::Preview { .. } | ClientMessage::PreviewEnd { .. }) => {
-                        RoomCommand::Ephemeral {
-                            conn: self.id,
-                            message: ephemeral,
-                        }
-                    }
+                    ephemeral @ (ClientMessage::Preview { .. }
+                    | ClientMessage::PreviewEnd { .. }) => RoomCommand::Ephemeral {
+                        conn: self.id,
+                        message: ephemeral,
+                    },
                     durable => match durable.into_request() {
                         Some((op_id, request)) => RoomCommand::Submit {
                             conn: self.id,
@@ -178,7 +199,8 @@ impl Connection {
         debug!(conn = self.id, %error, "invalid frame");
         self.send_error(&error).await;
         if self.invalid_frames >= MAX_INVALID_FRAMES {
-            self.close(close_code::POLICY_VIOLATION, "too many invalid frames").await;
+            self.close(close_code::POLICY_VIOLATION, "too many invalid frames")
+                .await;
             return Verdict::Close;
         }
         Verdict::Continue

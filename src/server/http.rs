@@ -38,7 +38,10 @@ pub async fn new_board() -> Result<Redirect, AppError> {
 
 /// `GET /healthz`: whether this instance can serve.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    format!("ok\nstore: {}\nbus: {}\n", state.store_description, state.bus_description)
+    format!(
+        "ok\nstore: {}\nbus: {}\n",
+        state.store_description, state.bus_description
+    )
 }
 
 /// 128 random bits, base64url without padding: 22 characters.
@@ -52,7 +55,10 @@ fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         let chars = chunk.len() + 1;
         for i in 0..chars {
             out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);

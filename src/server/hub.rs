@@ -69,7 +69,11 @@ impl Hub {
 
     /// Number of open rooms (for logs and tests).
     pub fn open_rooms(&self) -> usize {
-        self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.shared
+            .rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     fn room(&self, board: &BoardId) -> (u64, RoomHandle) {
@@ -94,7 +98,11 @@ impl Hub {
     }
 
     /// Adds a connection to a board's room; the room sends it `welcome` first.
-    pub async fn join(&self, board: &BoardId, request: JoinRequest) -> Result<RoomHandle, ProtocolError> {
+    pub async fn join(
+        &self,
+        board: &BoardId,
+        request: JoinRequest,
+    ) -> Result<RoomHandle, ProtocolError> {
         for _ in 0..JOIN_ATTEMPTS {
             let (generation, handle) = self.room(board);
             let (accepted, answer) = oneshot::channel();

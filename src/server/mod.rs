@@ -76,7 +76,8 @@ fn leptos_options(config: &Config) -> LeptosOptions {
     // cargo-leptos bakes LEPTOS_OUTPUT_NAME into the build and sets the other
     // LEPTOS_* variables; a plain `cargo build` (tests) has neither, and then
     // the defaults below are right.
-    let from_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some() || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let from_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
     let configured = from_cargo_leptos
         .then(|| leptos::config::get_configuration(None).ok())
         .flatten()
@@ -151,7 +152,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     // The listener is closed; wait for connections and rooms to finish.
     shutdown.cancel();
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!("some connections or rooms did not finish in time");
     }
     store.flush().await?;

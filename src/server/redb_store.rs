@@ -160,7 +160,8 @@ impl Store for RedbStore {
 
     async fn ops_after(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError> {
         let board = board.as_str().to_owned();
-        self.blocking(move |db| read_ops_after(db, &board, after)).await
+        self.blocking(move |db| read_ops_after(db, &board, after))
+            .await
     }
 
     async fn save_snapshot(&self, id: &BoardId, board: &Board) -> Result<(), StoreError> {

@@ -128,7 +128,12 @@ impl Room {
     ) {
         let loaded = async {
             let subscription = hub.bus.subscribe(&id).await.map_err(|e| e.to_string())?;
-            let board = hub.store.load(&id).await.map_err(|e| e.to_string())?.into_board();
+            let board = hub
+                .store
+                .load(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_board();
             Ok::<_, String>((subscription, board))
         }
         .await;
@@ -137,7 +142,10 @@ impl Room {
             Err(error) => {
                 warn!(board = %id, %error, "could not open board");
                 hub.retire(&id, generation);
-                let refusal = ProtocolError::new(ErrorCode::StorageUnavailable, "the board could not be loaded; try again");
+                let refusal = ProtocolError::new(
+                    ErrorCode::StorageUnavailable,
+                    "the board could not be loaded; try again",
+                );
                 commands.close();
                 while let Some(command) = commands.recv().await {
                     if let RoomCommand::Join { accepted, .. } = command {
@@ -159,7 +167,8 @@ impl Room {
             bus: Arc::clone(&hub.bus),
             instance: hub.instance,
         };
-        room.serve(&mut commands, subscription, &hub, generation, &shutdown).await;
+        room.serve(&mut commands, subscription, &hub, generation, &shutdown)
+            .await;
         room.save_snapshot().await;
         debug!(board = %room.id, "room closed");
     }
@@ -236,7 +245,8 @@ impl Room {
             seq: self.board.seq(),
             snapshot,
             ops,
-            presence: self.presence() + u32::from(!self.clients.values().any(|c| c.user == request.user)),
+            presence: self.presence()
+                + u32::from(!self.clients.values().any(|c| c.user == request.user)),
         };
         // The queue is new and empty, so this only fails if the client is gone.
         if request.outbox.try_send(encode(&welcome)).is_err() {
@@ -351,7 +361,10 @@ impl Room {
             if matches!(error, StoreError::SequenceConflict { .. }) {
                 self.catch_up_from_store().await;
             }
-            let refusal = ProtocolError::new(ErrorCode::StorageUnavailable, "the operation could not be saved; resend it");
+            let refusal = ProtocolError::new(
+                ErrorCode::StorageUnavailable,
+                "the operation could not be saved; resend it",
+            );
             self.send_to(conn, error_frame(&refusal, Some(op_id)));
             return;
         }

@@ -132,7 +132,9 @@ pub fn stroke(id: &str, y: f32) -> Stroke {
             color: Color::parse("#1971c2").expect("valid colour"),
             width: 4.0,
         },
-        points: (0..20).map(|i| Point::new(10.0 + i as f32 * 5.0, y, 0.5)).collect(),
+        points: (0..20)
+            .map(|i| Point::new(10.0 + i as f32 * 5.0, y, 0.5))
+            .collect(),
     }
 }
 
@@ -164,12 +166,19 @@ impl Client {
     /// Connects without saying hello.
     pub async fn open(addr: SocketAddr, board: &BoardId, user: UserId) -> Self {
         let url = format!("ws://{addr}/ws/{board}");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
         Self { ws, user }
     }
 
     /// Connects, says hello, and returns the client with its `welcome`.
-    pub async fn join(addr: SocketAddr, board: &BoardId, name: &str, last_seq: Option<u64>) -> (Self, ServerMessage) {
+    pub async fn join(
+        addr: SocketAddr,
+        board: &BoardId,
+        name: &str,
+        last_seq: Option<u64>,
+    ) -> (Self, ServerMessage) {
         let mut client = Self::open(addr, board, user(name)).await;
         client
             .send(&ClientMessage::Hello {
@@ -178,7 +187,9 @@ impl Client {
                 last_seq,
             })
             .await;
-        let welcome = client.recv_matching(|m| matches!(m, ServerMessage::Welcome { .. })).await;
+        let welcome = client
+            .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+            .await;
         (client, welcome)
     }
 
@@ -187,11 +198,17 @@ impl Client {
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_owned().into())).await.expect("send frame");
+        self.ws
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("send frame");
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
-        self.ws.send(Message::Binary(bytes.into())).await.expect("send frame");
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send frame");
     }
 
     /// The next message or close, failing the test after [`RECV_TIMEOUT`].
@@ -202,9 +219,13 @@ impl Client {
                 .expect("a frame within the timeout");
             match frame {
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Message(ServerMessage::decode(text.as_str()).expect("server frames decode"));
+                    return Received::Message(
+                        ServerMessage::decode(text.as_str()).expect("server frames decode"),
+                    );
                 }
-                Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(Message::Close(frame))) => {
+                    return Received::Closed(frame.map(|f| u16::from(f.code)))
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Closed(None),
             }
@@ -214,12 +235,17 @@ impl Client {
     pub async fn recv_message(&mut self) -> ServerMessage {
         match self.recv().await {
             Received::Message(message) => message,
-            Received::Closed(code) => panic!("connection closed ({code:?}) while a message was expected"),
+            Received::Closed(code) => {
+                panic!("connection closed ({code:?}) while a message was expected")
+            }
         }
     }
 
     /// Skips messages until one matches.
-    pub async fn recv_matching(&mut self, wanted: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+    pub async fn recv_matching(
+        &mut self,
+        wanted: impl Fn(&ServerMessage) -> bool,
+    ) -> ServerMessage {
         loop {
             let message = self.recv_message().await;
             if wanted(&message) {
@@ -232,7 +258,10 @@ impl Client {
     pub async fn ops_until(&mut self, seq: u64) -> Vec<Operation> {
         let mut ops = Vec::new();
         while ops.last().is_none_or(|op: &Operation| op.seq < seq) {
-            if let ServerMessage::Op { op } = self.recv_matching(|m| matches!(m, ServerMessage::Op { .. })).await {
+            if let ServerMessage::Op { op } = self
+                .recv_matching(|m| matches!(m, ServerMessage::Op { .. }))
+                .await
+            {
                 ops.push(op);
             }
         }
@@ -242,7 +271,10 @@ impl Client {
     /// Sends a durable message and waits for its acknowledgement.
     pub async fn commit(&mut self, message: ClientMessage) -> u64 {
         self.send(&message).await;
-        match self.recv_matching(|m| matches!(m, ServerMessage::Ack { .. } | ServerMessage::Error { .. })).await {
+        match self
+            .recv_matching(|m| matches!(m, ServerMessage::Ack { .. } | ServerMessage::Error { .. }))
+            .await
+        {
             ServerMessage::Ack { seq, .. } => seq,
             other => panic!("expected an ack, got {other:?}"),
         }

@@ -1,0 +1,214 @@
+// Two people on one board, in a real Chromium, against the real server.
+import { test, expect, Browser, Page } from "@playwright/test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Screenshots worth looking at land here (and in the test's output dir). */
+const SCREENSHOT_DIR = path.resolve(__dirname, "..", "screenshots");
+
+/** Opens a board in a fresh browser context (a different person) and waits until it is live. */
+async function openBoard(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await expect(page.getByTestId("connection-status")).toHaveText("connected");
+  return page;
+}
+
+async function newBoardUrl(page: Page): Promise<string> {
+  await page.goto("/");
+  await page.getByRole("button", { name: "New board" }).click();
+  await expect(page).toHaveURL(/\/b\/[A-Za-z0-9_-]{22}$/);
+  return page.url();
+}
+
+/** Number of canvas pixels with any ink, optionally inside a region (CSS px). */
+async function ink(page: Page, region?: { x: number; y: number; w: number; h: number }): Promise<number> {
+  return page.evaluate((region) => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+    const ctx = canvas.getContext("2d")!;
+    const scale = canvas.width / canvas.clientWidth;
+    const r = region ?? { x: 0, y: 0, w: canvas.clientWidth, h: canvas.clientHeight };
+    const data = ctx.getImageData(r.x * scale, r.y * scale, r.w * scale, r.h * scale).data;
+    let count = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
+    return count;
+  }, region);
+}
+
+/** The colour of the pixel with the most ink near a point, as [r, g, b, a]. */
+async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
+  return page.evaluate(
+    ([x, y]) => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+      const scale = canvas.width / canvas.clientWidth;
+      return Array.from(canvas.getContext("2d")!.getImageData(x * scale, y * scale, 1, 1).data);
+    },
+    [x, y],
+  );
+}
+
+/** A wavy drag from (x0, y) over `width` pixels; leaves the button down if asked. */
+async function scribble(page: Page, x0: number, y: number, width: number, release = true) {
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 30; i++) {
+    await page.mouse.move(x0 + (width * i) / 30, y + Math.sin(i / 3) * 25, { steps: 2 });
+  }
+  if (release) await page.mouse.up();
+}
+
+test("the landing page creates boards and remembers them", async ({ page }) => {
+  const url = await newBoardUrl(page);
+  await expect(page.getByTestId("connection-status")).toHaveText("connected");
+  const id = url.split("/b/")[1];
+  await page.goto("/");
+  await expect(page.getByRole("link", { name: new RegExp(`Board ${id.slice(0, 8)}`) })).toBeVisible();
+  const second = await newBoardUrl(page);
+  expect(second).not.toEqual(url);
+});
+
+test("a stroke appears on the other screen while it is drawn, and undo removes it", async ({ browser }, testInfo) => {
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  await expect(alice.getByTestId("presence-count")).toHaveText("2");
+  await expect(bob.getByTestId("presence-count")).toHaveText("2");
+  expect(await ink(bob)).toBe(0);
+
+  // Alice draws; Bob sees ink before she lifts the pen.
+  await alice.getByRole("button", { name: "Red" }).click();
+  await scribble(alice, 300, 400, 500, false);
+  await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBeGreaterThan(200);
+  await alice.mouse.up();
+  await expect.poll(() => ink(bob)).toBeGreaterThan(500);
+  // Same colour on both screens.
+  const bobPixel = await pixelAt(bob, 300, 400);
+  expect(bobPixel[0]).toBeGreaterThan(180);
+  expect(bobPixel[1]).toBeLessThan(120);
+
+  // Bob draws too, in blue, with a bold pen.
+  await bob.getByRole("button", { name: "Blue" }).click();
+  await bob.getByRole("button", { name: "Bold" }).click();
+  await scribble(bob, 300, 600, 600);
+  await expect.poll(() => ink(alice, { x: 280, y: 540, w: 640, h: 120 })).toBeGreaterThan(500);
+
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  for (const [name, page] of [["alice", alice], ["bob", bob]] as const) {
+    const shot = await page.screenshot();
+    fs.writeFileSync(path.join(SCREENSHOT_DIR, `two-people-${name}.png`), shot);
+    await testInfo.attach(`board-${name}`, { body: shot, contentType: "image/png" });
+  }
+
+  // Alice's undo takes back her stroke only, on both screens.
+  await alice.getByRole("button", { name: "Undo" }).click();
+  await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBe(0);
+  expect(await ink(bob, { x: 280, y: 540, w: 640, h: 120 })).toBeGreaterThan(500);
+  await alice.getByRole("button", { name: "Redo" }).click();
+  await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBeGreaterThan(200);
+
+  // Reloading shows the same board.
+  const before = await ink(bob);
+  await bob.reload();
+  await expect(bob.getByTestId("connection-status")).toHaveText("connected");
+  await expect.poll(() => ink(bob)).toBe(before);
+});
+
+test("the eraser and clear board act for everyone", async ({ browser }) => {
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+
+  await scribble(alice, 200, 300, 300);
+  await scribble(alice, 200, 550, 300);
+  await expect.poll(() => ink(bob)).toBeGreaterThan(500);
+  const top = { x: 180, y: 250, w: 340, h: 100 };
+  const bottom = { x: 180, y: 500, w: 340, h: 100 };
+
+  // Erase the top stroke with a vertical swipe across it.
+  await bob.getByRole("button", { name: "Eraser" }).click();
+  await expect(bob.getByRole("button", { name: "Eraser" })).toHaveAttribute("aria-pressed", "true");
+  await bob.mouse.move(350, 240);
+  await bob.mouse.down();
+  await bob.mouse.move(350, 360, { steps: 10 });
+  await bob.mouse.up();
+  await expect.poll(() => ink(alice, top)).toBe(0);
+  expect(await ink(alice, bottom)).toBeGreaterThan(200);
+
+  // Clear asks first; declining changes nothing.
+  bob.once("dialog", (dialog) => dialog.dismiss());
+  await bob.getByRole("button", { name: "Clear board" }).click();
+  await alice.waitForTimeout(300);
+  expect(await ink(alice, bottom)).toBeGreaterThan(200);
+  bob.once("dialog", (dialog) => dialog.accept());
+  await bob.getByRole("button", { name: "Clear board" }).click();
+  await expect.poll(() => ink(alice)).toBe(0);
+
+  // Bob's undo brings the board back (his clear was his last action).
+  await bob.keyboard.press("Control+z");
+  await expect.poll(() => ink(alice, bottom)).toBeGreaterThan(200);
+});
+
+test("drawing during a network drop is kept and sent after reconnecting", async ({ browser }) => {
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
+  const bob = await openBoard(browser, url);
+
+  // Alice's WebSocket goes through a proxy that the test can cut.
+  const context = await browser.newContext();
+  const alice = await context.newPage();
+  let online = true;
+  const sockets: { close: () => Promise<void> }[] = [];
+  await alice.routeWebSocket(/\/ws\//, (ws) => {
+    if (!online) {
+      ws.close();
+      return;
+    }
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  await alice.goto(url);
+  await expect(alice.getByTestId("connection-status")).toHaveText("connected");
+
+  online = false;
+  await Promise.all(sockets.map((s) => s.close()));
+  await expect(alice.getByTestId("connection-status")).toHaveText("reconnecting");
+  await scribble(alice, 300, 400, 400);
+  expect(await ink(alice)).toBeGreaterThan(300);
+  await alice.waitForTimeout(500);
+  expect(await ink(bob)).toBe(0);
+
+  online = true;
+  await expect(alice.getByTestId("connection-status")).toHaveText("connected", { timeout: 15_000 });
+  await expect.poll(() => ink(bob)).toBeGreaterThan(300);
+  // Exactly one copy: after a reload Bob's board has the same ink.
+  const seen = await ink(bob);
+  await bob.reload();
+  await expect(bob.getByTestId("connection-status")).toHaveText("connected");
+  await expect.poll(() => ink(bob)).toBe(seen);
+});
+
+test("keyboard shortcuts switch tools and the toolbar is accessible", async ({ browser }) => {
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
+  const page = await openBoard(browser, url);
+  for (const name of ["Pen", "Eraser", "Undo", "Redo", "Clear board", "Copy link"]) {
+    await expect(page.getByRole("button", { name, exact: true })).toBeVisible();
+  }
+  await expect(page.getByRole("button", { name: "Pen" })).toHaveAttribute("aria-pressed", "true");
+  await page.keyboard.press("e");
+  await expect(page.getByRole("button", { name: "Eraser" })).toHaveAttribute("aria-pressed", "true");
+  await page.keyboard.press("p");
+  await expect(page.getByRole("button", { name: "Pen" })).toHaveAttribute("aria-pressed", "true");
+});
+
+test("an invalid board link says so", async ({ page }) => {
+  await page.goto("/b/nope");
+  await expect(page.getByRole("heading", { name: "This board link is not valid" })).toBeVisible();
+});

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy (server and WASM client),
+# unit and integration tests (real server processes, real WebSockets), and
+# Playwright in Debian's Chromium against the release build.
+# Installs what it needs first; safe to run again.
+
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+ensure_build_tools
+ensure_apt chromium
+
+cd "$ROOT"
+log "cargo fmt --check"
+cargo fmt --check
+
+log "cargo clippy (server)"
+cargo clippy --features ssr --all-targets -- -D warnings
+log "cargo clippy (WASM client)"
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+log "cargo test (unit, store contract, server integration)"
+cargo test --features ssr
+
+build_release
+
+log "playwright (Chromium)"
+E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export E2E_PORT
+(cd "$ROOT/end2end" && npx playwright test)
+
+log "all tests passed"
