@@ -17,7 +17,7 @@ async function openBoard(browser: Browser, url: string): Promise<Page> {
 
 async function newBoardUrl(page: Page): Promise<string> {
   await page.goto("/");
-  await page.getByRole("button", { name: "New board" }).click();
+  await page.getByRole("button", { name: "New board", exact: true }).click();
   await expect(page).toHaveURL(/\/b\/[A-Za-z0-9_-]{22}$/);
   return page.url();
 }
@@ -64,6 +64,8 @@ test("the landing page creates boards and remembers them", async ({ page }) => {
   const id = url.split("/b/")[1];
   await page.goto("/");
   await expect(page.getByRole("link", { name: new RegExp(`Board ${id.slice(0, 8)}`) })).toBeVisible();
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, "landing.png") });
   const second = await newBoardUrl(page);
   expect(second).not.toEqual(url);
 });
@@ -79,7 +81,7 @@ test("a stroke appears on the other screen while it is drawn, and undo removes i
   expect(await ink(bob)).toBe(0);
 
   // Alice draws; Bob sees ink before she lifts the pen.
-  await alice.getByRole("button", { name: "Red" }).click();
+  await alice.getByRole("button", { name: "Red", exact: true }).click();
   await scribble(alice, 300, 400, 500, false);
   await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBeGreaterThan(200);
   await alice.mouse.up();
@@ -90,8 +92,8 @@ test("a stroke appears on the other screen while it is drawn, and undo removes i
   expect(bobPixel[1]).toBeLessThan(120);
 
   // Bob draws too, in blue, with a bold pen.
-  await bob.getByRole("button", { name: "Blue" }).click();
-  await bob.getByRole("button", { name: "Bold" }).click();
+  await bob.getByRole("button", { name: "Blue", exact: true }).click();
+  await bob.getByRole("button", { name: "Bold", exact: true }).click();
   await scribble(bob, 300, 600, 600);
   await expect.poll(() => ink(alice, { x: 280, y: 540, w: 640, h: 120 })).toBeGreaterThan(500);
 
@@ -103,10 +105,10 @@ test("a stroke appears on the other screen while it is drawn, and undo removes i
   }
 
   // Alice's undo takes back her stroke only, on both screens.
-  await alice.getByRole("button", { name: "Undo" }).click();
+  await alice.getByRole("button", { name: "Undo", exact: true }).click();
   await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBe(0);
   expect(await ink(bob, { x: 280, y: 540, w: 640, h: 120 })).toBeGreaterThan(500);
-  await alice.getByRole("button", { name: "Redo" }).click();
+  await alice.getByRole("button", { name: "Redo", exact: true }).click();
   await expect.poll(() => ink(bob, { x: 280, y: 340, w: 540, h: 120 })).toBeGreaterThan(200);
 
   // Reloading shows the same board.
@@ -130,8 +132,8 @@ test("the eraser and clear board act for everyone", async ({ browser }) => {
   const bottom = { x: 180, y: 500, w: 340, h: 100 };
 
   // Erase the top stroke with a vertical swipe across it.
-  await bob.getByRole("button", { name: "Eraser" }).click();
-  await expect(bob.getByRole("button", { name: "Eraser" })).toHaveAttribute("aria-pressed", "true");
+  await bob.getByRole("button", { name: "Eraser", exact: true }).click();
+  await expect(bob.getByRole("button", { name: "Eraser", exact: true })).toHaveAttribute("aria-pressed", "true");
   await bob.mouse.move(350, 240);
   await bob.mouse.down();
   await bob.mouse.move(350, 360, { steps: 10 });
@@ -141,11 +143,11 @@ test("the eraser and clear board act for everyone", async ({ browser }) => {
 
   // Clear asks first; declining changes nothing.
   bob.once("dialog", (dialog) => dialog.dismiss());
-  await bob.getByRole("button", { name: "Clear board" }).click();
+  await bob.getByRole("button", { name: "Clear board", exact: true }).click();
   await alice.waitForTimeout(300);
   expect(await ink(alice, bottom)).toBeGreaterThan(200);
   bob.once("dialog", (dialog) => dialog.accept());
-  await bob.getByRole("button", { name: "Clear board" }).click();
+  await bob.getByRole("button", { name: "Clear board", exact: true }).click();
   await expect.poll(() => ink(alice)).toBe(0);
 
   // Bob's undo brings the board back (his clear was his last action).
@@ -201,11 +203,11 @@ test("keyboard shortcuts switch tools and the toolbar is accessible", async ({ b
   for (const name of ["Pen", "Eraser", "Undo", "Redo", "Clear board", "Copy link"]) {
     await expect(page.getByRole("button", { name, exact: true })).toBeVisible();
   }
-  await expect(page.getByRole("button", { name: "Pen" })).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByRole("button", { name: "Pen", exact: true })).toHaveAttribute("aria-pressed", "true");
   await page.keyboard.press("e");
-  await expect(page.getByRole("button", { name: "Eraser" })).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByRole("button", { name: "Eraser", exact: true })).toHaveAttribute("aria-pressed", "true");
   await page.keyboard.press("p");
-  await expect(page.getByRole("button", { name: "Pen" })).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByRole("button", { name: "Pen", exact: true })).toHaveAttribute("aria-pressed", "true");
 });
 
 test("an invalid board link says so", async ({ page }) => {
