@@ -172,12 +172,8 @@ impl Board {
                     .get(author)
                     .and_then(|h| h.undo.back().copied())
                     .ok_or_else(|| rejected("nothing to undo"))?;
-                let effect = self.effect_of(target);
-                Ok(Change::Undo {
-                    target,
-                    show: self.filter_hidden(&effect.hide),
-                    hide: self.filter_visible(&effect.show),
-                })
+                let (show, hide) = self.replay_effect(target, false);
+                Ok(Change::Undo { target, show, hide })
             }
             Request::Redo => {
                 let target = self
@@ -185,32 +181,31 @@ impl Board {
                     .get(author)
                     .and_then(|h| h.redo.last().copied())
                     .ok_or_else(|| rejected("nothing to redo"))?;
-                let effect = self.effect_of(target);
-                Ok(Change::Redo {
-                    target,
-                    show: self.filter_hidden(&effect.show),
-                    hide: self.filter_visible(&effect.hide),
-                })
+                let (show, hide) = self.replay_effect(target, true);
+                Ok(Change::Redo { target, show, hide })
             }
         }
     }
 
-    fn effect_of(&self, seq: u64) -> Effect {
-        self.effects.get(&seq).cloned().unwrap_or_default()
-    }
-
-    fn filter_hidden(&self, ids: &[StrokeId]) -> Vec<StrokeId> {
-        ids.iter()
+    /// The strokes to show and hide to re-apply (`forward`) or take back the
+    /// effect of operation `target`, limited to strokes whose visibility
+    /// would actually change.
+    fn replay_effect(&self, target: u64, forward: bool) -> (Vec<StrokeId>, Vec<StrokeId>) {
+        let effect = self.effects.get(&target).cloned().unwrap_or_default();
+        let (to_show, to_hide) = if forward {
+            (effect.show, effect.hide)
+        } else {
+            (effect.hide, effect.show)
+        };
+        let show = to_show
+            .into_iter()
             .filter(|id| self.contains(id) && !self.is_visible(id))
-            .cloned()
-            .collect()
-    }
-
-    fn filter_visible(&self, ids: &[StrokeId]) -> Vec<StrokeId> {
-        ids.iter()
+            .collect();
+        let hide = to_hide
+            .into_iter()
             .filter(|id| self.is_visible(id))
-            .cloned()
-            .collect()
+            .collect();
+        (show, hide)
     }
 
     /// Applies an operation. Operations at or below the current sequence

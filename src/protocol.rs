@@ -667,23 +667,16 @@ mod tests {
     fn rejects_non_finite_and_out_of_range_coordinates() {
         // JSON has no NaN or Infinity literal: they arrive as tokens serde refuses,
         // or as numbers too large for f32.
-        assert_code(
-            &add_stroke_frame("[[NaN,1,0.5]]", "#000000", "2"),
-            ErrorCode::Malformed,
-        );
-        assert_code(
-            &add_stroke_frame("[[1e39,1,0.5]]", "#000000", "2"),
-            ErrorCode::Invalid,
-        );
-        assert_code(
-            &add_stroke_frame("[[2000000,1,0.5]]", "#000000", "2"),
-            ErrorCode::Invalid,
-        );
-        assert_code(
-            &add_stroke_frame("[[1,1,1.5]]", "#000000", "2"),
-            ErrorCode::Invalid,
-        );
-        assert_code(&add_stroke_frame("[]", "#000000", "2"), ErrorCode::Invalid);
+        let cases = [
+            ("[[NaN,1,0.5]]", ErrorCode::Malformed),
+            ("[[1e39,1,0.5]]", ErrorCode::Invalid),
+            ("[[2000000,1,0.5]]", ErrorCode::Invalid),
+            ("[[1,1,1.5]]", ErrorCode::Invalid),
+            ("[]", ErrorCode::Invalid),
+        ];
+        for (points, code) in cases {
+            assert_code(&add_stroke_frame(points, "#000000", "2"), code);
+        }
     }
 
     #[test]

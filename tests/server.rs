@@ -7,6 +7,13 @@ use whiteboard::protocol::{
     close_code, limits, Change, ClientMessage, ErrorCode, ServerMessage, StrokeId,
 };
 
+/// A server on a fresh data directory (deleted when the guard drops).
+fn start_server() -> (tempfile::TempDir, ServerProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    (dir, server)
+}
+
 fn error_code(message: &ServerMessage) -> ErrorCode {
     match message {
         ServerMessage::Error { code, .. } => *code,
@@ -16,8 +23,7 @@ fn error_code(message: &ServerMessage) -> ErrorCode {
 
 #[tokio::test]
 async fn two_clients_receive_the_same_operations_in_the_same_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("order");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
@@ -49,8 +55,7 @@ async fn two_clients_receive_the_same_operations_in_the_same_order() {
 
 #[tokio::test]
 async fn presence_counts_people_on_the_board() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("presence");
     let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
     assert!(matches!(
@@ -69,8 +74,7 @@ async fn presence_counts_people_on_the_board() {
 
 #[tokio::test]
 async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("preview");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
@@ -106,8 +110,7 @@ async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
 
 #[tokio::test]
 async fn a_late_joiner_receives_the_same_board() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("late");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     for i in 0..5 {
@@ -136,8 +139,7 @@ async fn a_late_joiner_receives_the_same_board() {
 
 #[tokio::test]
 async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("resume");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
@@ -184,8 +186,7 @@ async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
 
 #[tokio::test]
 async fn undo_and_redo_are_per_user_and_seen_by_everyone() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("undo");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
@@ -227,8 +228,7 @@ async fn undo_and_redo_are_per_user_and_seen_by_everyone() {
 
 #[tokio::test]
 async fn resending_an_operation_is_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("idem");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let first = alice.commit(add_stroke("same-op", stroke("s1", 1.0))).await;
@@ -301,8 +301,7 @@ async fn acknowledged_operations_survive_kill_9() {
 
 #[tokio::test]
 async fn shutdown_closes_sockets_with_going_away() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path());
+    let (_dir, mut server) = start_server();
     let board = board_id("shutdown");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     // Keep the server busy with a reader while it stops.
@@ -313,8 +312,7 @@ async fn shutdown_closes_sockets_with_going_away() {
 
 #[tokio::test]
 async fn bad_input_is_rejected_while_another_client_keeps_drawing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path());
+    let (_dir, mut server) = start_server();
     let board = board_id("bad");
     let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
@@ -381,8 +379,7 @@ async fn bad_input_is_rejected_while_another_client_keeps_drawing() {
 
 #[tokio::test]
 async fn a_client_that_keeps_sending_garbage_is_closed_as_a_policy_violation() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path());
+    let (_dir, mut server) = start_server();
     let board = board_id("abuse");
     let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
     for _ in 0..whiteboard::server::connection::MAX_INVALID_FRAMES {
@@ -394,8 +391,7 @@ async fn a_client_that_keeps_sending_garbage_is_closed_as_a_policy_violation() {
 
 #[tokio::test]
 async fn the_first_message_must_be_hello() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let board = board_id("nohello");
     let mut client = Client::open(server.addr, &board, user("eve")).await;
     client.send(&add_stroke("op", stroke("s", 1.0))).await;
@@ -411,8 +407,7 @@ async fn the_first_message_must_be_hello() {
 
 #[tokio::test]
 async fn malformed_board_ids_are_refused_before_the_upgrade() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     for bad in ["short", "has%20space-aaaaaaaaaaaa", &"x".repeat(65)] {
         let url = format!("ws://{}/ws/{bad}", server.addr);
         match tokio_tungstenite::connect_async(url).await {
@@ -426,8 +421,7 @@ async fn malformed_board_ids_are_refused_before_the_upgrade() {
 
 #[tokio::test]
 async fn new_board_redirects_to_a_fresh_unguessable_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path());
+    let (_dir, server) = start_server();
     let location = |addr: std::net::SocketAddr| {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -450,4 +444,69 @@ async fn new_board_redirects_to_a_fresh_unguessable_id() {
     let id = first.strip_prefix("/b/").expect("a board path");
     assert_eq!(id.len(), 22, "128 random bits in base64url");
     assert!(whiteboard::protocol::BoardId::parse(id).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_client_is_dropped_without_stalling_the_room() {
+    let (_dir, server) = start_server();
+    let board = board_id("stuck");
+    // Joins, then never reads again.
+    let (mut stuck, _) = Client::join(server.addr, &board, "stuck", None).await;
+    let (mut flooder, _) = Client::join(server.addr, &board, "flooder", None).await;
+    let (mut observer, _) = Client::join(server.addr, &board, "observer", None).await;
+
+    // The observer keeps reading, and reports when the room has let go of
+    // the stuck client (presence falls from 3 to 2).
+    let watcher = tokio::spawn(async move {
+        let mut previews = 0usize;
+        loop {
+            match observer.recv_message().await {
+                ServerMessage::Preview { .. } => previews += 1,
+                ServerMessage::Presence { count: 2 } => return (observer, previews),
+                _ => {}
+            }
+        }
+    });
+
+    // Each preview is about 12 KB; a few thousand overflow the stuck
+    // client's socket buffers and then its queue.
+    let points: Vec<whiteboard::protocol::Point> = (0..limits::MAX_PREVIEW_POINTS)
+        .map(|i| whiteboard::protocol::Point::new(123_456.5 + i as f32, 654_321.5, 0.5))
+        .collect();
+    let style = stroke("x", 0.0).style;
+    let mut sent = 0;
+    while !watcher.is_finished() && sent < 20_000 {
+        flooder
+            .send(&ClientMessage::Preview {
+                stroke: StrokeId::parse("flood").unwrap(),
+                style: style.clone(),
+                points: points.clone(),
+            })
+            .await;
+        sent += 1;
+        if sent % 16 == 0 {
+            // Pace the flood so that a client that does read keeps up.
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        }
+    }
+    let (mut observer, previews) = tokio::time::timeout(RECV_TIMEOUT, watcher)
+        .await
+        .expect("the stuck client is dropped")
+        .unwrap();
+    assert!(
+        previews > 0,
+        "the observer kept receiving while the stuck client lagged"
+    );
+
+    // The room still works for everyone else.
+    let seq = flooder
+        .commit(add_stroke("after-flood", stroke("after", 1.0)))
+        .await;
+    assert_eq!(seq, 1);
+    observer
+        .recv_matching(|m| matches!(m, ServerMessage::Op { .. }))
+        .await;
+
+    // The stuck client finds a close frame asking it to reconnect.
+    assert_eq!(stuck.closed().await, Some(close_code::TRY_AGAIN_LATER));
 }

@@ -48,6 +48,12 @@ async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
   );
 }
 
+/** A fresh board's URL, created through the landing page. */
+async function freshBoard(browser: Browser): Promise<string> {
+  const url = await freshBoard(browser);
+  return url;
+}
+
 /** A wavy drag from (x0, y) over `width` pixels; leaves the button down if asked. */
 async function scribble(page: Page, x0: number, y: number, width: number, release = true) {
   await page.mouse.move(x0, y);
@@ -71,9 +77,7 @@ test("the landing page creates boards and remembers them", async ({ page }) => {
 });
 
 test("a stroke appears on the other screen while it is drawn, and undo removes it", async ({ browser }, testInfo) => {
-  const setup = await browser.newPage();
-  const url = await newBoardUrl(setup);
-  await setup.close();
+  const url = await freshBoard(browser);
   const alice = await openBoard(browser, url);
   const bob = await openBoard(browser, url);
   await expect(alice.getByTestId("presence-count")).toHaveText("2");
@@ -119,9 +123,7 @@ test("a stroke appears on the other screen while it is drawn, and undo removes i
 });
 
 test("the eraser and clear board act for everyone", async ({ browser }) => {
-  const setup = await browser.newPage();
-  const url = await newBoardUrl(setup);
-  await setup.close();
+  const url = await freshBoard(browser);
   const alice = await openBoard(browser, url);
   const bob = await openBoard(browser, url);
 
@@ -156,9 +158,7 @@ test("the eraser and clear board act for everyone", async ({ browser }) => {
 });
 
 test("drawing during a network drop is kept and sent after reconnecting", async ({ browser }) => {
-  const setup = await browser.newPage();
-  const url = await newBoardUrl(setup);
-  await setup.close();
+  const url = await freshBoard(browser);
   const bob = await openBoard(browser, url);
 
   // Alice's WebSocket goes through a proxy that the test can cut.
@@ -196,9 +196,7 @@ test("drawing during a network drop is kept and sent after reconnecting", async 
 });
 
 test("keyboard shortcuts switch tools and the toolbar is accessible", async ({ browser }) => {
-  const setup = await browser.newPage();
-  const url = await newBoardUrl(setup);
-  await setup.close();
+  const url = await freshBoard(browser);
   const page = await openBoard(browser, url);
   for (const name of ["Pen", "Eraser", "Undo", "Redo", "Clear board", "Copy link"]) {
     await expect(page.getByRole("button", { name, exact: true })).toBeVisible();

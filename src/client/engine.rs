@@ -144,6 +144,15 @@ fn far_enough(last: Option<&Point>, next: &Point) -> bool {
     })
 }
 
+/// "nothing to undo" → "Nothing to undo", for notices.
+fn sentence_case(message: &str) -> String {
+    let mut chars = message.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 impl EngineHandle {
     /// Sets up the canvas, listeners and the connection loop.
     pub fn start(
@@ -655,7 +664,7 @@ impl Engine {
             }
             (_, Some(op_id)) => {
                 self.confirm(&op_id);
-                self.ui.notice.set(Some(message));
+                self.ui.notice.set(Some(sentence_case(&message)));
             }
             (_, None) => leptos::logging::warn!("server error {code:?}: {message}"),
         }

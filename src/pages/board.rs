@@ -68,6 +68,28 @@ impl EngineSlot {
     }
 }
 
+/// A toolbar button whose `aria-pressed` follows `pressed`.
+fn toggle_button(
+    class: &'static str,
+    label: &'static str,
+    title: String,
+    pressed: impl Fn() -> bool + Send + Sync + 'static,
+    press: impl Fn() + 'static,
+    content: AnyView,
+) -> impl IntoView {
+    view! {
+        <button
+            class=class
+            aria-label=label
+            title=title
+            aria-pressed=move || pressed().to_string()
+            on:click=move |_| press()
+        >
+            {content}
+        </button>
+    }
+}
+
 #[component]
 pub fn BoardPage() -> impl IntoView {
     let params = use_params_map();
@@ -122,17 +144,14 @@ fn Board(board: BoardId) -> impl IntoView {
 
     let tool_button =
         move |tool: Tool, label: &'static str, shortcut: &'static str, icon: AnyView| {
-            view! {
-                <button
-                    class="tool"
-                    aria-label=label
-                    title=format!("{label} ({shortcut})")
-                    aria-pressed=move || (ui.tool.get() == tool).to_string()
-                    on:click=move |_| ui.tool.set(tool)
-                >
-                    {icon}
-                </button>
-            }
+            toggle_button(
+                "tool",
+                label,
+                format!("{label} ({shortcut})"),
+                move || ui.tool.get() == tool,
+                move || ui.tool.set(tool),
+                icon,
+            )
         };
 
     let status_label = move || ui.status.get().label();
@@ -202,17 +221,17 @@ fn Board(board: BoardId) -> impl IntoView {
                         .iter()
                         .map(|&(width, name)| {
                             let dot = (width.min(14.0) + 2.0).to_string();
-                            view! {
-                                <button
-                                    class="tool width"
-                                    aria-label=name
-                                    title=format!("{name} stroke")
-                                    aria-pressed=move || (ui.width.get() == width).to_string()
-                                    on:click=move |_| ui.width.set(width)
-                                >
-                                    <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
-                                </button>
-                            }
+                            let dot = view! {
+                                <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
+                            };
+                            toggle_button(
+                                "tool width",
+                                name,
+                                format!("{name} stroke"),
+                                move || ui.width.get() == width,
+                                move || ui.width.set(width),
+                                dot.into_any(),
+                            )
                         })
                         .collect_view()}
                 </div>

@@ -62,6 +62,9 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
     loop {
         let joined = connection.room.is_some();
         tokio::select! {
+            // Shutdown first, so a room closing for shutdown is not mistaken
+            // for an eviction below.
+            biased;
             _ = shutdown.cancelled() => {
                 connection.close(close_code::GOING_AWAY, "server shutting down").await;
                 break;
@@ -94,7 +97,9 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
         }
         // The room drops its copy of our sender when it evicts us; only our
         // own copy is left then. Tell the client to reconnect and catch up.
-        if connection.room.is_some() && connection.outbox.strong_count() == 1 && queue.is_empty() {
+        let evicted =
+            connection.room.is_some() && connection.outbox.strong_count() == 1 && queue.is_empty();
+        if evicted && !shutdown.is_cancelled() {
             connection
                 .close(close_code::TRY_AGAIN_LATER, "too far behind; reconnect")
                 .await;

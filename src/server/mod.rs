@@ -141,7 +141,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             addr: config.addr,
             source,
         })?;
-    info!(addr = %config.addr, "listening on http://{}", config.addr);
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    info!(addr = %local_addr, "listening");
+    // One line on stdout, always: people see where to point a browser, and
+    // tests started with port 0 learn which port they got.
+    println!("whiteboard listening on http://{local_addr}");
 
     tokio::spawn(shutdown::cancel_on_signal(shutdown.clone()));
     axum::serve(listener, app)

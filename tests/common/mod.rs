@@ -2,7 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,39 +27,44 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr").port()
-}
-
 impl ServerProcess {
+    /// Starts the server on a port the OS picks, and learns the port from the
+    /// line the server prints once it listens (no race for "free" ports).
     pub fn start(data_dir: &Path) -> Self {
-        Self::start_at(data_dir, SocketAddr::from(([127, 0, 0, 1], free_port())))
-    }
-
-    pub fn start_at(data_dir: &Path, addr: SocketAddr) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_whiteboard"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_whiteboard"))
             .arg("--addr")
-            .arg(addr.to_string())
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--log")
             .arg("warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the server binary");
-        let server = Self {
-            child: Some(child),
-            addr,
-            data_dir: data_dir.to_owned(),
-        };
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines
+            .next()
+            .expect("the server prints where it listens")
+            .expect("read the server's stdout");
+        let addr: SocketAddr = first
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {first}"));
+        // Keep draining stdout so the server can never block on it.
+        std::thread::spawn(move || lines.for_each(drop));
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(addr).is_err() {
             assert!(Instant::now() < deadline, "server did not open {addr}");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        Self {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_owned(),
+        }
     }
 
     fn signal(&self, signal: &str) {
