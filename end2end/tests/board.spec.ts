@@ -50,7 +50,9 @@ async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
 
 /** A fresh board's URL, created through the landing page. */
 async function freshBoard(browser: Browser): Promise<string> {
-  const url = await freshBoard(browser);
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
   return url;
 }
 
