@@ -9,6 +9,7 @@ use whiteboard::board::Board;
 use whiteboard::protocol::{
     BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId,
 };
+use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::redb_store::RedbStore;
 use whiteboard::server::store::{Store, StoreError};
 
@@ -105,4 +106,61 @@ async fn redb_store_keeps_data_across_reopen() {
     }
     let store = RedbStore::open(dir.path()).unwrap();
     assert_eq!(store.ops_after(&id, 0).await.unwrap(), vec![op(1), op(2)]);
+}
+
+/// The MongoDB-protocol server the test command started, if any. Without one
+/// the MongoDB tests are skipped with a message, unless the test command asked
+/// for services to be required (then a missing one fails the test).
+pub fn mongodb_uri() -> Option<String> {
+    match std::env::var("WHITEBOARD_TEST_MONGODB_URI") {
+        Ok(uri) => Some(uri),
+        Err(_) => {
+            assert!(
+                std::env::var_os("WHITEBOARD_REQUIRE_SERVICES").is_none(),
+                "WHITEBOARD_TEST_MONGODB_URI is not set but services are required"
+            );
+            eprintln!("skipped: WHITEBOARD_TEST_MONGODB_URI is not set (scripts/test.sh starts a server and sets it)");
+            None
+        }
+    }
+}
+
+fn unique_database(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("wb_test_{name}_{nanos}_{}", std::process::id())
+}
+
+#[tokio::test]
+async fn mongo_store_fulfils_the_contract() {
+    let Some(uri) = mongodb_uri() else { return };
+    let store = MongoStore::connect(&uri, &unique_database("contract")).await.unwrap();
+    check_contract(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn mongo_store_splits_large_snapshots_into_chunks() {
+    let Some(uri) = mongodb_uri() else { return };
+    let database = unique_database("chunks");
+    let store = MongoStore::connect(&uri, &database).await.unwrap();
+    let id = board("big");
+    // About 2.5 MiB of strokes: three chunks.
+    let mut big = Board::new();
+    let mut ops = Vec::new();
+    for seq in 1..=60 {
+        let mut operation = op(seq);
+        if let Change::AddStroke { stroke } = &mut operation.change {
+            stroke.points = (0..2_000).map(|i| Point::new(i as f32 * 1.25, seq as f32, 0.5)).collect();
+        }
+        big.apply(&operation);
+        ops.push(operation);
+    }
+    store.append(&id, &ops).await.unwrap();
+    store.save_snapshot(&id, &big).await.unwrap();
+    let reopened = MongoStore::connect(&uri, &database).await.unwrap();
+    let loaded = reopened.load(&id).await.unwrap();
+    assert!(loaded.ops.is_empty());
+    assert_eq!(loaded.snapshot.unwrap(), big);
 }

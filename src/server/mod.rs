@@ -12,6 +12,7 @@ pub mod connection;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod mongo_store;
 pub mod redb_store;
 pub mod room;
 pub mod shutdown;

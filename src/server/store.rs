@@ -7,9 +7,14 @@
 //! today, MongoDB next.
 //!
 //! Contract (checked by `tests/store_contract.rs` for every implementation):
-//! - `append` is all-or-nothing, durable when it returns `Ok`, and refuses an
-//!   operation whose sequence number is not exactly one more than the last
-//!   stored one ([`StoreError::SequenceConflict`]); the log never has gaps.
+//! - `append` is durable when it returns `Ok`, and refuses an operation whose
+//!   sequence number is not exactly one more than the last stored one
+//!   ([`StoreError::SequenceConflict`]); the log never has gaps and never two
+//!   operations with one number, even with several writers.
+//! - After an `Err`, a prefix of the batch may be stored (a writer that raced
+//!   on the same board, a connection lost mid-write). Callers must reload
+//!   from the store before going on; operation ids make the requests of a
+//!   stored prefix recognisable when they are retried.
 //! - `load` returns the newest snapshot and every operation after it.
 //! - snapshots never move backwards.
 
