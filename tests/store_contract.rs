@@ -136,7 +136,9 @@ fn unique_database(name: &str) -> String {
 #[tokio::test]
 async fn mongo_store_fulfils_the_contract() {
     let Some(uri) = mongodb_uri() else { return };
-    let store = MongoStore::connect(&uri, &unique_database("contract")).await.unwrap();
+    let store = MongoStore::connect(&uri, &unique_database("contract"))
+        .await
+        .unwrap();
     check_contract(Arc::new(store)).await;
 }
 
@@ -152,7 +154,9 @@ async fn mongo_store_splits_large_snapshots_into_chunks() {
     for seq in 1..=60 {
         let mut operation = op(seq);
         if let Change::AddStroke { stroke } = &mut operation.change {
-            stroke.points = (0..2_000).map(|i| Point::new(i as f32 * 1.25, seq as f32, 0.5)).collect();
+            stroke.points = (0..2_000)
+                .map(|i| Point::new(i as f32 * 1.25, seq as f32, 0.5))
+                .collect();
         }
         big.apply(&operation);
         ops.push(operation);

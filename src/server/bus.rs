@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use thiserror::Error;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use crate::protocol::BoardId;
+use crate::protocol::{BoardId, UserId};
 
 /// How many frames a subscriber may fall behind before it is told it lagged.
 pub const SUBSCRIBER_BUFFER: usize = 1024;
@@ -22,12 +22,51 @@ pub const SUBSCRIBER_BUFFER: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InstanceId(pub u64);
 
-/// One frame on the bus: an encoded [`ServerMessage`](crate::protocol::ServerMessage)
-/// and who published it.
-#[derive(Debug, Clone)]
+/// What travels between instances.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// An encoded [`ServerMessage`](crate::protocol::ServerMessage) for the
+    /// board's clients: an `op`, a `preview`, a `preview_end`.
+    Relay(Arc<str>),
+    /// The users connected to the publishing instance for this board; sent
+    /// on change and periodically, so that presence counts everyone.
+    Roster(Vec<UserId>),
+}
+
+/// One frame on the bus and who published it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     pub origin: InstanceId,
-    pub frame: Arc<str>,
+    pub payload: Payload,
+}
+
+impl Envelope {
+    /// Text form for buses that carry strings: 16 hex digits of the origin,
+    /// `F` (relayed frame) or `R` (roster, a JSON array), then the body.
+    pub fn encode(&self) -> String {
+        match &self.payload {
+            Payload::Relay(frame) => format!("{:016x}F{frame}", self.origin.0),
+            Payload::Roster(users) => format!(
+                "{:016x}R{}",
+                self.origin.0,
+                serde_json::to_string(users).unwrap_or_else(|_| "[]".into())
+            ),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let origin = u64::from_str_radix(text.get(..16)?, 16).ok()?;
+        let body = text.get(17..)?;
+        let payload = match text.get(16..17)? {
+            "F" => Payload::Relay(body.into()),
+            "R" => Payload::Roster(serde_json::from_str(body).ok()?),
+            _ => return None,
+        };
+        Some(Self {
+            origin: InstanceId(origin),
+            payload,
+        })
+    }
 }
 
 #[derive(Debug, Error)]
@@ -43,23 +82,51 @@ pub enum BusEvent {
     /// `n` frames were dropped because the subscriber was too slow; durable
     /// state must be refetched from the store.
     Lagged(u64),
-    /// The subscription ended (the bus shut down).
+    /// The bus reconnected after an outage: frames may have been missed.
+    Resync,
+    /// The subscription ended; subscribe again.
     Closed,
 }
 
-/// A live subscription to one board's frames; unsubscribes when dropped.
+/// What a bus hands to its subscribers' channels.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Frame(Envelope),
+    Resync,
+}
+
+/// A live subscription to one board's frames.
 pub struct Subscription {
-    receiver: broadcast::Receiver<Envelope>,
+    receiver: broadcast::Receiver<Delivery>,
+    /// Tells the bus when this subscription is dropped, so it can stop
+    /// listening for a board nobody here cares about any more.
+    _release: Option<ReleaseGuard>,
+}
+
+/// Sends `board` back to the bus when dropped.
+pub struct ReleaseGuard {
+    pub board: BoardId,
+    pub releases: mpsc::UnboundedSender<BoardId>,
+}
+
+impl Drop for ReleaseGuard {
+    fn drop(&mut self) {
+        let _ = self.releases.send(self.board.clone());
+    }
 }
 
 impl Subscription {
-    pub fn new(receiver: broadcast::Receiver<Envelope>) -> Self {
-        Self { receiver }
+    pub fn new(receiver: broadcast::Receiver<Delivery>, release: Option<ReleaseGuard>) -> Self {
+        Self {
+            receiver,
+            _release: release,
+        }
     }
 
     pub async fn next(&mut self) -> BusEvent {
         match self.receiver.recv().await {
-            Ok(envelope) => BusEvent::Frame(envelope),
+            Ok(Delivery::Frame(envelope)) => BusEvent::Frame(envelope),
+            Ok(Delivery::Resync) => BusEvent::Resync,
             Err(broadcast::error::RecvError::Lagged(n)) => BusEvent::Lagged(n),
             Err(broadcast::error::RecvError::Closed) => BusEvent::Closed,
         }
@@ -71,12 +138,16 @@ pub trait Bus: Send + Sync + 'static {
     fn describe(&self) -> String;
     async fn publish(&self, board: &BoardId, envelope: Envelope) -> Result<(), BusError>;
     async fn subscribe(&self, board: &BoardId) -> Result<Subscription, BusError>;
+    /// Whether the bus is reachable now (for `/healthz`).
+    async fn healthy(&self) -> bool {
+        true
+    }
 }
 
 /// The in-process bus: one broadcast channel per board with subscribers.
 #[derive(Default)]
 pub struct LocalBus {
-    channels: Mutex<HashMap<BoardId, broadcast::Sender<Envelope>>>,
+    channels: Mutex<HashMap<BoardId, broadcast::Sender<Delivery>>>,
 }
 
 impl LocalBus {
@@ -94,7 +165,7 @@ impl Bus for LocalBus {
     async fn publish(&self, board: &BoardId, envelope: Envelope) -> Result<(), BusError> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = channels.get(board) {
-            if sender.send(envelope).is_err() {
+            if sender.send(Delivery::Frame(envelope)).is_err() {
                 // Nobody listens any more: forget the channel.
                 channels.remove(board);
             }
@@ -107,13 +178,20 @@ impl Bus for LocalBus {
         let sender = channels
             .entry(board.clone())
             .or_insert_with(|| broadcast::channel(SUBSCRIBER_BUFFER).0);
-        Ok(Subscription::new(sender.subscribe()))
+        Ok(Subscription::new(sender.subscribe(), None))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn relay(text: &str) -> Envelope {
+        Envelope {
+            origin: InstanceId(1),
+            payload: Payload::Relay(text.into()),
+        }
+    }
 
     #[tokio::test]
     async fn subscribers_receive_frames_of_their_board_only() {
@@ -122,31 +200,14 @@ mod tests {
         let b = BoardId::parse("bbbbbbbbbbbbbbbb").unwrap();
         let mut sub_a = bus.subscribe(&a).await.unwrap();
         let mut sub_b = bus.subscribe(&b).await.unwrap();
-        let origin = InstanceId(1);
-        bus.publish(
-            &a,
-            Envelope {
-                origin,
-                frame: "for a".into(),
-            },
-        )
-        .await
-        .unwrap();
-        bus.publish(
-            &b,
-            Envelope {
-                origin,
-                frame: "for b".into(),
-            },
-        )
-        .await
-        .unwrap();
+        bus.publish(&a, relay("for a")).await.unwrap();
+        bus.publish(&b, relay("for b")).await.unwrap();
         match sub_a.next().await {
-            BusEvent::Frame(e) => assert_eq!(&*e.frame, "for a"),
+            BusEvent::Frame(e) => assert_eq!(e, relay("for a")),
             other => panic!("unexpected {other:?}"),
         }
         match sub_b.next().await {
-            BusEvent::Frame(e) => assert_eq!(&*e.frame, "for b"),
+            BusEvent::Frame(e) => assert_eq!(e, relay("for b")),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -157,17 +218,21 @@ mod tests {
         let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
         let mut sub = bus.subscribe(&a).await.unwrap();
         for i in 0..SUBSCRIBER_BUFFER + 10 {
-            let frame: Arc<str> = i.to_string().into();
-            bus.publish(
-                &a,
-                Envelope {
-                    origin: InstanceId(1),
-                    frame,
-                },
-            )
-            .await
-            .unwrap();
+            bus.publish(&a, relay(&i.to_string())).await.unwrap();
         }
         assert!(matches!(sub.next().await, BusEvent::Lagged(10)));
+    }
+
+    #[test]
+    fn envelopes_round_trip_as_text() {
+        let roster = Envelope {
+            origin: InstanceId(u64::MAX),
+            payload: Payload::Roster(vec![UserId::parse("alice").unwrap()]),
+        };
+        for envelope in [relay(r#"{"type":"presence","count":2}"#), roster] {
+            assert_eq!(Envelope::decode(&envelope.encode()), Some(envelope));
+        }
+        assert_eq!(Envelope::decode("garbage"), None);
+        assert_eq!(Envelope::decode("00000000000000zzF{}"), None);
     }
 }

@@ -21,6 +21,21 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_LOG", default_value = "info")]
     pub log: String,
 
+    /// Redis URL (e.g. `redis://127.0.0.1:6379`). When set, instances relay
+    /// board traffic to each other over Redis pub/sub; otherwise the bus is
+    /// in-process and this instance is on its own.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// MongoDB connection string. When set, boards are stored in MongoDB
+    /// (shared by all instances); otherwise in the embedded store in `--data-dir`.
+    #[arg(long, env = "MONGODB_URI")]
+    pub mongodb_uri: Option<String>,
+
+    /// MongoDB database name.
+    #[arg(long, env = "MONGODB_DB", default_value = "whiteboard")]
+    pub mongodb_db: String,
+
     /// Directory holding the built site (`pkg/` with the WASM bundle and CSS).
     /// cargo-leptos sets `LEPTOS_SITE_ROOT` when it runs the server.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]

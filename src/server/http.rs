@@ -3,6 +3,7 @@
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::connection;
@@ -36,12 +37,24 @@ pub async fn new_board() -> Result<Redirect, AppError> {
     Ok(Redirect::to(&format!("/b/{id}")))
 }
 
-/// `GET /healthz`: whether this instance can serve.
+/// `GET /healthz`: whether this instance can reach its store and bus:
+/// 200 and `ok` when both answer, 503 and `degraded` otherwise.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    format!(
-        "ok\nstore: {}\nbus: {}\n",
-        state.store_description, state.bus_description
-    )
+    let (store_ok, bus_ok) = tokio::join!(state.store.healthy(), state.bus.healthy());
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let (status, summary) = if store_ok && bus_ok {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+    };
+    let body = format!(
+        "{summary}\nstore: {} ({})\nbus: {} ({})\n",
+        word(store_ok),
+        state.store.describe(),
+        word(bus_ok),
+        state.bus.describe(),
+    );
+    (status, body)
 }
 
 /// 128 random bits, base64url without padding: 22 characters.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod mongo_store;
 pub mod redb_store;
+pub mod redis_bus;
 pub mod room;
 pub mod shutdown;
 pub mod store;
@@ -31,10 +32,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use self::bus::{Bus, InstanceId, LocalBus};
+use self::bus::{Bus, BusError, InstanceId, LocalBus};
 use self::config::Config;
 use self::hub::Hub;
+use self::mongo_store::MongoStore;
 use self::redb_store::RedbStore;
+use self::redis_bus::RedisBus;
 use self::store::{Store, StoreError};
 use crate::app::{shell, App};
 
@@ -45,6 +48,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub enum ServerError {
     #[error("could not open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("could not connect the bus: {0}")]
+    Bus(#[from] BusError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -63,8 +68,8 @@ pub struct AppState {
     pub hub: Hub,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
-    pub store_description: Arc<str>,
-    pub bus_description: Arc<str>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -102,11 +107,17 @@ fn random_instance_id() -> Result<InstanceId, ServerError> {
 
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServerError> {
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
-    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+    let shutdown = CancellationToken::new();
+    let store: Arc<dyn Store> = match &config.mongodb_uri {
+        Some(uri) => Arc::new(MongoStore::connect(uri, &config.mongodb_db).await?),
+        None => Arc::new(RedbStore::open(&config.data_dir)?),
+    };
+    let bus: Arc<dyn Bus> = match &config.redis_url {
+        Some(url) => Arc::new(RedisBus::connect(url, shutdown.clone()).await?),
+        None => Arc::new(LocalBus::new()),
+    };
     info!(store = %store.describe(), bus = %bus.describe(), "seams ready");
 
-    let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let hub = Hub::new(
         Arc::clone(&store),
@@ -120,8 +131,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         hub,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-        store_description: store.describe().into(),
-        bus_description: bus.describe().into(),
+        store: Arc::clone(&store),
+        bus: Arc::clone(&bus),
     };
 
     let routes = generate_route_list(App);

@@ -80,8 +80,12 @@ impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes.
     pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri).await.map_err(backend)?;
-        options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
-        options.app_name.get_or_insert_with(|| "whiteboard".to_owned());
+        options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .app_name
+            .get_or_insert_with(|| "whiteboard".to_owned());
         let client = Client::with_options(options).map_err(backend)?;
         let durable = WriteConcern::builder().journal(true).build();
         let database = client.database_with_options(
@@ -115,12 +119,21 @@ impl MongoStore {
     async fn create_indexes(&self) -> Result<(), StoreError> {
         let unique = IndexModel::builder()
             .keys(doc! { "board": 1, "seq": 1 })
-            .options(IndexOptions::builder().unique(true).name("board_seq_unique".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("board_seq_unique".to_owned())
+                    .build(),
+            )
             .build();
         self.ops.create_index(unique).await.map_err(backend)?;
         let chunks = IndexModel::builder()
             .keys(doc! { "board": 1, "seq": 1, "index": 1 })
-            .options(IndexOptions::builder().name("board_seq_index".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .name("board_seq_index".to_owned())
+                    .build(),
+            )
             .build();
         self.chunks.create_index(chunks).await.map_err(backend)?;
         Ok(())
@@ -142,7 +155,11 @@ impl MongoStore {
     }
 
     fn cached_last_seq(&self, board: &BoardId) -> Option<u64> {
-        self.last_seq.lock().unwrap_or_else(|e| e.into_inner()).get(board).copied()
+        self.last_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(board)
+            .copied()
     }
 
     fn remember_last_seq(&self, board: &BoardId, seq: Option<u64>) {
@@ -159,7 +176,12 @@ impl MongoStore {
 
     /// `(snapshot_seq, snapshot_chunks)` from the board's metadata document.
     async fn board_meta(&self, board: &BoardId) -> Result<Option<(u64, u32)>, StoreError> {
-        let Some(meta) = self.boards.find_one(doc! { "_id": board.as_str() }).await.map_err(backend)? else {
+        let Some(meta) = self
+            .boards
+            .find_one(doc! { "_id": board.as_str() })
+            .await
+            .map_err(backend)?
+        else {
             return Ok(None);
         };
         let seq = meta.get_i64("snapshot_seq").unwrap_or(0);
@@ -268,7 +290,10 @@ impl Store for MongoStore {
             Err(error) if is_duplicate_key(&error) => {
                 self.remember_last_seq(board, None);
                 let stored = self.stored_last_seq(board).await.unwrap_or(stored);
-                return Err(StoreError::SequenceConflict { stored, got: first.seq });
+                return Err(StoreError::SequenceConflict {
+                    stored,
+                    got: first.seq,
+                });
             }
             Err(error) => {
                 self.remember_last_seq(board, None);
@@ -332,7 +357,10 @@ impl Store for MongoStore {
         let count = chunks.len() as i32;
         // Chunks first, then the pointer to them, then the old chunks: a
         // reader following the pointer always finds a complete snapshot.
-        self.chunks.delete_many(doc! { "board": id.as_str(), "seq": seq }).await.map_err(backend)?;
+        self.chunks
+            .delete_many(doc! { "board": id.as_str(), "seq": seq })
+            .await
+            .map_err(backend)?;
         self.chunks.insert_many(chunks).await.map_err(backend)?;
         let now = DateTime::now();
         self.boards
@@ -357,5 +385,9 @@ impl Store for MongoStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // Every write was acknowledged as journaled before it returned.
         Ok(())
+    }
+
+    async fn healthy(&self) -> bool {
+        self.ping().await.is_ok()
     }
 }

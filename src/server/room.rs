@@ -9,16 +9,25 @@
 //! Clients are reached through bounded queues filled with `try_send`: a client
 //! whose queue is full is dropped (it reconnects and catches up) instead of
 //! slowing the room down for everyone else.
+//!
+//! With several instances, each has its own room for the board and the store
+//! is the single authority on sequence numbers: an append that loses a race
+//! fails with a sequence conflict, the room reloads what the store holds
+//! (delivering the winner's operations to its clients) and resolves its
+//! requests again. Requests queued together are stored with one append
+//! (group commit).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::bus::{Bus, BusEvent, Envelope, InstanceId, Subscription};
+use super::bus::{Bus, BusEvent, Envelope, InstanceId, Payload, Subscription};
 use super::hub::HubShared;
 use super::store::{Store, StoreError};
 use crate::board::Board;
@@ -37,6 +46,15 @@ pub const RECENT_OPS: usize = 2_000;
 pub const SNAPSHOT_INTERVAL: u64 = 500;
 /// How long an empty room stays open for people who come back.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most durable requests stored with one append.
+pub const MAX_BATCH: usize = 64;
+/// How often a batch is retried after losing a race to another instance.
+const MAX_ATTEMPTS: usize = 5;
+/// A room tells other instances who is connected here this often...
+const ROSTER_INTERVAL: Duration = Duration::from_secs(5);
+/// ...and forgets another instance's roster it has not heard for this long
+/// (that instance died, or the bus is down).
+const ROSTER_TTL: Duration = Duration::from_secs(15);
 
 /// Identifies one WebSocket connection within this process.
 pub type ConnectionId = u64;
@@ -100,9 +118,30 @@ pub(super) struct Room {
     clients: HashMap<ConnectionId, Client>,
     ops_since_snapshot: u64,
     presence_dirty: bool,
+    /// Last presence count sent to clients.
+    presence_sent: u32,
+    /// Users connected to other instances, by instance, with when we heard.
+    remote_rosters: HashMap<InstanceId, (HashSet<UserId>, Instant)>,
+    /// The board holds speculative changes that the store refused and could
+    /// not be reloaded: the room must close.
+    poisoned: bool,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     instance: InstanceId,
+}
+
+/// One request of a batch after resolution.
+enum Staged {
+    /// A new operation, applied speculatively, to be stored.
+    Op { conn: ConnectionId, op: Operation },
+    /// Already stored earlier: acknowledge again.
+    Ack {
+        conn: ConnectionId,
+        op_id: OpId,
+        seq: u64,
+    },
+    /// Refused: send this error.
+    Refused { conn: ConnectionId, frame: Arc<str> },
 }
 
 fn encode(message: &ServerMessage) -> Arc<str> {
@@ -126,6 +165,7 @@ impl Room {
         generation: u64,
         shutdown: CancellationToken,
     ) {
+        // Subscribe before loading, so nothing published in between is missed.
         let loaded = async {
             let subscription = hub.bus.subscribe(&id).await.map_err(|e| e.to_string())?;
             let board = hub
@@ -163,12 +203,19 @@ impl Room {
             clients: HashMap::new(),
             ops_since_snapshot: 0,
             presence_dirty: false,
+            presence_sent: 0,
+            remote_rosters: HashMap::new(),
+            poisoned: false,
             store: Arc::clone(&hub.store),
             bus: Arc::clone(&hub.bus),
             instance: hub.instance,
         };
         room.serve(&mut commands, subscription, &hub, generation, &shutdown)
             .await;
+        if room.poisoned {
+            hub.retire(&room.id, generation);
+            return;
+        }
         room.save_snapshot().await;
         debug!(board = %room.id, "room closed");
     }
@@ -181,15 +228,51 @@ impl Room {
         generation: u64,
         shutdown: &CancellationToken,
     ) {
+        let mut roster_timer = tokio::time::interval(ROSTER_INTERVAL);
         loop {
             let idle = self.clients.is_empty();
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 command = commands.recv() => match command {
+                    Some(RoomCommand::Submit { conn, op_id, request }) => {
+                        // Group commit: take the requests already queued too.
+                        let mut batch = vec![(conn, op_id, request)];
+                        let mut interrupted_by = None;
+                        while batch.len() < MAX_BATCH {
+                            match commands.try_recv() {
+                                Ok(RoomCommand::Submit { conn, op_id, request }) => batch.push((conn, op_id, request)),
+                                Ok(other) => {
+                                    interrupted_by = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        self.submit_batch(batch).await;
+                        if let Some(command) = interrupted_by {
+                            self.handle(command).await;
+                        }
+                    }
                     Some(command) => self.handle(command).await,
                     None => return,
                 },
-                event = subscription.next() => self.handle_bus(event).await,
+                event = subscription.next() => {
+                    if matches!(event, BusEvent::Closed) {
+                        // The bus dropped us: subscribe again and catch up.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        match self.bus.subscribe(&self.id).await {
+                            Ok(fresh) => subscription = fresh,
+                            Err(error) => warn!(board = %self.id, %error, "could not resubscribe"),
+                        }
+                        self.catch_up_from_store().await;
+                    } else {
+                        self.handle_bus(event).await;
+                    }
+                }
+                _ = roster_timer.tick() => {
+                    self.publish_roster().await;
+                    self.expire_rosters();
+                }
                 _ = tokio::time::sleep(IDLE_TIMEOUT), if idle => {
                     // Unlist the room first so no new joins reach it, then turn
                     // away joins that were already queued: they retry and get a
@@ -205,17 +288,50 @@ impl Room {
                     return;
                 }
             }
-            while self.presence_dirty {
+            if self.poisoned {
+                warn!(board = %self.id, "closing the room: its board could not be reloaded");
+                self.clients.clear(); // Their connections close with 1013 and retry.
+                return;
+            }
+            if self.presence_dirty {
                 self.presence_dirty = false;
-                let count = self.presence();
-                self.deliver(encode(&ServerMessage::Presence { count }), None);
+                self.publish_roster().await;
+                self.send_presence();
             }
         }
     }
 
+    /// People on the board across all instances.
     fn presence(&self) -> u32 {
-        let users: HashSet<&UserId> = self.clients.values().map(|c| &c.user).collect();
+        let mut users: HashSet<&UserId> = self.clients.values().map(|c| &c.user).collect();
+        for (roster, _) in self.remote_rosters.values() {
+            users.extend(roster.iter());
+        }
         u32::try_from(users.len()).unwrap_or(u32::MAX)
+    }
+
+    fn send_presence(&mut self) {
+        let count = self.presence();
+        if count != self.presence_sent {
+            self.presence_sent = count;
+            self.deliver(encode(&ServerMessage::Presence { count }), None);
+        }
+    }
+
+    async fn publish_roster(&self) {
+        let mut users: Vec<UserId> = self.clients.values().map(|c| c.user.clone()).collect();
+        users.sort();
+        users.dedup();
+        self.publish(Payload::Roster(users)).await;
+    }
+
+    fn expire_rosters(&mut self) {
+        let before = self.remote_rosters.len();
+        self.remote_rosters
+            .retain(|_, (_, heard)| heard.elapsed() < ROSTER_TTL);
+        if self.remote_rosters.len() != before {
+            self.send_presence();
+        }
     }
 
     async fn handle(&mut self, command: RoomCommand) {
@@ -229,12 +345,13 @@ impl Room {
                 conn,
                 op_id,
                 request,
-            } => self.submit(conn, op_id, request).await,
+            } => self.submit_batch(vec![(conn, op_id, request)]).await,
             RoomCommand::Ephemeral { conn, message } => self.relay(conn, message).await,
         }
     }
 
     fn join(&mut self, request: JoinRequest) {
+        let newcomer = !self.clients.values().any(|c| c.user == request.user);
         let (snapshot, ops) = match self.ops_since(request.last_seq) {
             Some(ops) => (None, ops),
             None => (Some(self.board.snapshot()), Vec::new()),
@@ -245,8 +362,7 @@ impl Room {
             seq: self.board.seq(),
             snapshot,
             ops,
-            presence: self.presence()
-                + u32::from(!self.clients.values().any(|c| c.user == request.user)),
+            presence: self.presence() + u32::from(newcomer),
         };
         // The queue is new and empty, so this only fails if the client is gone.
         if request.outbox.try_send(encode(&welcome)).is_err() {
@@ -324,72 +440,165 @@ impl Room {
         }
     }
 
-    async fn publish(&self, frame: Arc<str>) {
+    async fn publish(&self, payload: Payload) {
         let envelope = Envelope {
             origin: self.instance,
-            frame,
+            payload,
         };
         if let Err(error) = self.bus.publish(&self.id, envelope).await {
-            warn!(board = %self.id, %error, "could not publish to the bus");
+            debug!(board = %self.id, %error, "could not publish to the bus");
         }
     }
 
-    async fn submit(&mut self, conn: ConnectionId, op_id: OpId, request: Request) {
-        let Some(author) = self.clients.get(&conn).map(|c| c.user.clone()) else {
-            return;
-        };
-        if let Some(seq) = self.board.applied_seq(&author, &op_id) {
-            // A resend of something already stored: acknowledge it again.
-            self.send_to(conn, encode(&ServerMessage::Ack { op_id, seq }));
-            return;
-        }
-        let change = match self.board.resolve(&author, request) {
-            Ok(change) => change,
-            Err(error) => {
-                self.send_to(conn, error_frame(&error, Some(op_id)));
+    /// Resolves, stores and delivers a batch of durable requests.
+    async fn submit_batch(&mut self, batch: Vec<(ConnectionId, OpId, Request)>) {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let base_seq = self.board.seq();
+            let staged = self.stage(&batch);
+            let ops: Vec<Operation> = staged
+                .iter()
+                .filter_map(|s| match s {
+                    Staged::Op { op, .. } => Some(op.clone()),
+                    _ => None,
+                })
+                .collect();
+            let error = match self.store.append(&self.id, &ops).await {
+                Ok(()) => {
+                    self.finish(staged).await;
+                    return;
+                }
+                Err(error) => error,
+            };
+            let raced = matches!(error, StoreError::SequenceConflict { .. });
+            if raced {
+                debug!(board = %self.id, attempt, "lost a race for a sequence number; reloading");
+            } else {
+                warn!(board = %self.id, %error, "could not store operations");
+            }
+            // The board holds the batch speculatively: replace it with what
+            // the store really has (which may include a prefix of the batch,
+            // or another instance's operations).
+            if !self.reload(base_seq).await {
+                self.poisoned = true;
                 return;
             }
-        };
-        let op = Operation {
-            seq: self.board.seq() + 1,
-            author,
-            op_id: op_id.clone(),
-            change,
-        };
-        if let Err(error) = self.store.append(&self.id, std::slice::from_ref(&op)).await {
-            warn!(board = %self.id, %error, "could not store an operation");
-            if matches!(error, StoreError::SequenceConflict { .. }) {
-                self.catch_up_from_store().await;
-            }
-            let refusal = ProtocolError::new(
-                ErrorCode::StorageUnavailable,
-                "the operation could not be saved; resend it",
-            );
-            self.send_to(conn, error_frame(&refusal, Some(op_id)));
-            return;
-        }
-        if let crate::protocol::Change::AddStroke { stroke } = &op.change {
-            if let Some(client) = self.clients.get_mut(&conn) {
-                client.previews.remove(&stroke.id);
+            if !raced || attempt == MAX_ATTEMPTS {
+                break;
             }
         }
-        let seq = op.seq;
-        self.apply_stored(op).await;
-        self.send_to(conn, encode(&ServerMessage::Ack { op_id, seq }));
+        // Not stored: say so. Requests that did get in (a stored prefix) are
+        // recognised by their op ids and acknowledged instead.
+        let refusal = ProtocolError::new(
+            ErrorCode::StorageUnavailable,
+            "the operation could not be saved; resend it",
+        );
+        for (conn, op_id, _) in batch {
+            let Some(author) = self.clients.get(&conn).map(|c| c.user.clone()) else {
+                continue;
+            };
+            let frame = match self.board.applied_seq(&author, &op_id) {
+                Some(seq) => encode(&ServerMessage::Ack { op_id, seq }),
+                None => error_frame(&refusal, Some(op_id)),
+            };
+            self.send_to(conn, frame);
+        }
     }
 
-    /// Applies an operation that is in the store, delivers it locally and
-    /// publishes it to other instances.
-    async fn apply_stored(&mut self, op: Operation) {
-        self.board.apply(&op);
-        let frame = encode(&ServerMessage::Op { op: op.clone() });
-        self.remember(op);
-        self.deliver(Arc::clone(&frame), None);
-        self.publish(frame).await;
-        self.ops_since_snapshot += 1;
+    /// Resolves each request against the board and applies it speculatively.
+    fn stage(&mut self, batch: &[(ConnectionId, OpId, Request)]) -> Vec<Staged> {
+        let mut staged = Vec::with_capacity(batch.len());
+        for (conn, op_id, request) in batch {
+            let Some(author) = self.clients.get(conn).map(|c| c.user.clone()) else {
+                continue;
+            };
+            if let Some(seq) = self.board.applied_seq(&author, op_id) {
+                // A resend of something already stored: acknowledge it again.
+                staged.push(Staged::Ack {
+                    conn: *conn,
+                    op_id: op_id.clone(),
+                    seq,
+                });
+                continue;
+            }
+            match self.board.resolve(&author, request.clone()) {
+                Ok(change) => {
+                    let op = Operation {
+                        seq: self.board.seq() + 1,
+                        author,
+                        op_id: op_id.clone(),
+                        change,
+                    };
+                    self.board.apply(&op);
+                    staged.push(Staged::Op { conn: *conn, op });
+                }
+                Err(error) => staged.push(Staged::Refused {
+                    conn: *conn,
+                    frame: error_frame(&error, Some(op_id.clone())),
+                }),
+            }
+        }
+        staged
+    }
+
+    /// After a successful append: deliver, publish and acknowledge, in order.
+    async fn finish(&mut self, staged: Vec<Staged>) {
+        for entry in staged {
+            match entry {
+                Staged::Op { conn, op } => {
+                    if let crate::protocol::Change::AddStroke { stroke } = &op.change {
+                        if let Some(client) = self.clients.get_mut(&conn) {
+                            client.previews.remove(&stroke.id);
+                        }
+                    }
+                    let ack = encode(&ServerMessage::Ack {
+                        op_id: op.op_id.clone(),
+                        seq: op.seq,
+                    });
+                    let frame = encode(&ServerMessage::Op { op: op.clone() });
+                    self.remember(op);
+                    self.deliver(Arc::clone(&frame), None);
+                    self.publish(Payload::Relay(frame)).await;
+                    self.send_to(conn, ack);
+                    self.ops_since_snapshot += 1;
+                }
+                Staged::Ack { conn, op_id, seq } => {
+                    self.send_to(conn, encode(&ServerMessage::Ack { op_id, seq }))
+                }
+                Staged::Refused { conn, frame } => self.send_to(conn, frame),
+            }
+        }
         if self.ops_since_snapshot >= SNAPSHOT_INTERVAL {
             self.save_snapshot().await;
         }
+    }
+
+    /// Replaces the board with the store's and delivers the stored
+    /// operations after `base_seq` to local clients. `false` if the store
+    /// cannot be read.
+    async fn reload(&mut self, base_seq: u64) -> bool {
+        let stored = match self.store.load(&self.id).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                warn!(board = %self.id, %error, "could not reload the board");
+                return false;
+            }
+        };
+        let missed = match self.store.ops_after(&self.id, base_seq).await {
+            Ok(missed) => missed,
+            Err(error) => {
+                warn!(board = %self.id, %error, "could not reload the board");
+                return false;
+            }
+        };
+        self.board = stored.into_board();
+        for op in missed {
+            if op.seq <= self.board.seq() {
+                let frame = encode(&ServerMessage::Op { op: op.clone() });
+                self.remember(op);
+                self.deliver(frame, None);
+            }
+        }
+        true
     }
 
     fn remember(&mut self, op: Operation) {
@@ -436,36 +645,53 @@ impl Room {
         };
         let frame = encode(&outgoing);
         self.deliver(Arc::clone(&frame), Some(conn));
-        self.publish(frame).await;
+        self.publish(Payload::Relay(frame)).await;
     }
 
-    /// A frame published by another instance for this board.
+    /// Something another instance published for this board.
     async fn handle_bus(&mut self, event: BusEvent) {
         let envelope = match event {
             BusEvent::Frame(envelope) if envelope.origin != self.instance => envelope,
-            BusEvent::Frame(_) => return,
+            BusEvent::Frame(_) | BusEvent::Closed => return,
             BusEvent::Lagged(missed) => {
                 warn!(board = %self.id, missed, "bus subscriber lagged; catching up from the store");
                 self.catch_up_from_store().await;
                 return;
             }
-            BusEvent::Closed => return,
+            BusEvent::Resync => {
+                self.catch_up_from_store().await;
+                self.publish_roster().await;
+                return;
+            }
         };
-        match ServerMessage::decode(&envelope.frame) {
-            Ok(ServerMessage::Op { op }) => {
-                if op.seq == self.board.seq() + 1 {
-                    self.board.apply(&op);
-                    self.remember(op);
-                    self.deliver(envelope.frame, None);
-                } else if op.seq > self.board.seq() {
-                    self.catch_up_from_store().await;
+        match envelope.payload {
+            Payload::Roster(users) => {
+                let users: HashSet<UserId> = users.into_iter().collect();
+                if users.is_empty() {
+                    self.remote_rosters.remove(&envelope.origin);
+                } else {
+                    self.remote_rosters
+                        .insert(envelope.origin, (users, Instant::now()));
                 }
+                self.send_presence();
             }
-            Ok(ServerMessage::Preview { .. } | ServerMessage::PreviewEnd { .. }) => {
-                self.deliver(envelope.frame, None);
-            }
-            Ok(_) => {}
-            Err(error) => warn!(board = %self.id, %error, "undecodable frame on the bus"),
+            Payload::Relay(frame) => match ServerMessage::decode(&frame) {
+                Ok(ServerMessage::Op { op }) => {
+                    if op.seq == self.board.seq() + 1 {
+                        self.board.apply(&op);
+                        self.remember(op);
+                        self.deliver(frame, None);
+                    } else if op.seq > self.board.seq() {
+                        // A gap: fetch what we missed instead of applying out of order.
+                        self.catch_up_from_store().await;
+                    }
+                }
+                Ok(ServerMessage::Preview { .. } | ServerMessage::PreviewEnd { .. }) => {
+                    self.deliver(frame, None);
+                }
+                Ok(_) => {}
+                Err(error) => warn!(board = %self.id, %error, "undecodable frame on the bus"),
+            },
         }
     }
 

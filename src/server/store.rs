@@ -71,4 +71,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything written so far durable; called on shutdown.
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Whether the store is reachable now (for `/healthz`).
+    async fn healthy(&self) -> bool {
+        true
+    }
 }
