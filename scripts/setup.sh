@@ -81,6 +81,72 @@ ensure_build_tools() {
   ensure_wasm_bindgen
 }
 
+SECANTUS_VERSION="0.7.0b3"
+SECANTUS_VENV="$ROOT/.tools/secantus"
+
+# Redis and a MongoDB-wire-protocol server (SecantusDB, from PyPI) for tests.
+ensure_test_services() {
+  ensure_apt redis-server python3-venv
+  if [ ! -x "$SECANTUS_VENV/bin/secantusd-py" ]; then
+    log "pip: installing SecantusDB $SECANTUS_VERSION (MongoDB-protocol test server)"
+    python3 -m venv "$SECANTUS_VENV"
+    "$SECANTUS_VENV/bin/pip" install -q "SecantusDB==$SECANTUS_VERSION"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {
+  local port="$1" name="$2"
+  for _ in $(seq 1 150); do
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$name did not open port $port" >&2
+  return 1
+}
+
+# Starts redis-server and (unless MONGODB_URI names a real MongoDB) SecantusDB
+# on free loopback ports, exports their addresses for the tests, and stops
+# them when the calling script exits.
+start_test_services() {
+  SERVICES_DIR="$(mktemp -d)"
+  trap stop_test_services EXIT
+  local redis_port
+  redis_port="$(free_port)"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$SERVICES_DIR/redis.pid" --logfile "$SERVICES_DIR/redis.log"
+  wait_for_port "$redis_port" redis-server
+  export WHITEBOARD_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+  if [ -n "${MONGODB_URI:-}" ]; then
+    log "tests use the MongoDB at \$MONGODB_URI"
+    export WHITEBOARD_TEST_MONGODB_URI="$MONGODB_URI"
+  else
+    local mongo_port
+    mongo_port="$(free_port)"
+    "$SECANTUS_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mongo_port" \
+      --storage-path "$SERVICES_DIR/mongo" --cache-size 256M --log-level WARNING --sync-on-commit \
+      >"$SERVICES_DIR/mongo.log" 2>&1 &
+    echo $! >"$SERVICES_DIR/mongo.pid"
+    wait_for_port "$mongo_port" SecantusDB
+    export WHITEBOARD_TEST_MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
+  fi
+  # Tests that need these services fail instead of skipping.
+  export WHITEBOARD_REQUIRE_SERVICES=1
+  log "test services: Redis at $WHITEBOARD_TEST_REDIS_URL, MongoDB protocol at $WHITEBOARD_TEST_MONGODB_URI"
+}
+
+stop_test_services() {
+  [ -n "${SERVICES_DIR:-}" ] || return 0
+  for pidfile in "$SERVICES_DIR/redis.pid" "$SERVICES_DIR/mongo.pid"; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  sleep 0.5
+  rm -rf "$SERVICES_DIR"
+}
+
 # Builds the server binary and the site (WASM bundle, CSS, assets) in release mode.
 build_release() {
   log "cargo leptos build --release"

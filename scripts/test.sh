@@ -9,6 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 ensure_build_tools
 ensure_apt chromium
+ensure_test_services
+start_test_services
 
 cd "$ROOT"
 log "cargo fmt --check"
@@ -19,7 +21,7 @@ cargo clippy --features ssr --all-targets -- -D warnings
 log "cargo clippy (WASM client)"
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-log "cargo test (unit, store contract, server integration)"
+log "cargo test (unit, store contract, server integration, two instances over Redis and MongoDB)"
 cargo test --features ssr
 
 build_release

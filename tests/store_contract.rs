@@ -3,8 +3,11 @@
 //! Each implementation gets the same checks through [`check_contract`];
 //! MongoDB joins the list when its store lands.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{mongodb_uri, unique_database};
 use whiteboard::board::Board;
 use whiteboard::protocol::{
     BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId,
@@ -106,31 +109,6 @@ async fn redb_store_keeps_data_across_reopen() {
     }
     let store = RedbStore::open(dir.path()).unwrap();
     assert_eq!(store.ops_after(&id, 0).await.unwrap(), vec![op(1), op(2)]);
-}
-
-/// The MongoDB-protocol server the test command started, if any. Without one
-/// the MongoDB tests are skipped with a message, unless the test command asked
-/// for services to be required (then a missing one fails the test).
-pub fn mongodb_uri() -> Option<String> {
-    match std::env::var("WHITEBOARD_TEST_MONGODB_URI") {
-        Ok(uri) => Some(uri),
-        Err(_) => {
-            assert!(
-                std::env::var_os("WHITEBOARD_REQUIRE_SERVICES").is_none(),
-                "WHITEBOARD_TEST_MONGODB_URI is not set but services are required"
-            );
-            eprintln!("skipped: WHITEBOARD_TEST_MONGODB_URI is not set (scripts/test.sh starts a server and sets it)");
-            None
-        }
-    }
-}
-
-fn unique_database(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("wb_test_{name}_{nanos}_{}", std::process::id())
 }
 
 #[tokio::test]

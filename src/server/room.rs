@@ -42,6 +42,9 @@ pub const CLIENT_QUEUE_CAPACITY: usize = 512;
 pub const ROOM_COMMAND_CAPACITY: usize = 1024;
 /// Operations kept in memory to answer reconnects without a snapshot.
 pub const RECENT_OPS: usize = 2_000;
+/// A reconnect this many operations behind or less is answered with the
+/// operations from the store; further behind, with a snapshot.
+pub const MAX_STORE_CATCH_UP: u64 = 5_000;
 /// A snapshot is written after this many operations (and when the room closes).
 pub const SNAPSHOT_INTERVAL: u64 = 500;
 /// How long an empty room stays open for people who come back.
@@ -49,7 +52,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most durable requests stored with one append.
 pub const MAX_BATCH: usize = 64;
 /// How often a batch is retried after losing a race to another instance.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: usize = 12;
+/// Upper bound of the random pause before such a retry, so that two rooms
+/// racing for the same board do not keep colliding in lockstep.
+const MAX_RETRY_JITTER_MS: u64 = 25;
 /// A room tells other instances who is connected here this often...
 const ROSTER_INTERVAL: Duration = Duration::from_secs(5);
 /// ...and forgets another instance's roster it has not heard for this long
@@ -125,9 +131,23 @@ pub(super) struct Room {
     /// The board holds speculative changes that the store refused and could
     /// not be reloaded: the room must close.
     poisoned: bool,
+    retry_jitter: Jitter,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     instance: InstanceId,
+}
+
+/// A tiny xorshift generator for retry jitter; seeded per instance so that
+/// instances differ.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next_below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
 }
 
 /// One request of a batch after resolution.
@@ -206,6 +226,7 @@ impl Room {
             presence_sent: 0,
             remote_rosters: HashMap::new(),
             poisoned: false,
+            retry_jitter: Jitter(hub.instance.0 ^ 0x9e37_79b9_7f4a_7c15),
             store: Arc::clone(&hub.store),
             bus: Arc::clone(&hub.bus),
             instance: hub.instance,
@@ -337,7 +358,7 @@ impl Room {
     async fn handle(&mut self, command: RoomCommand) {
         match command {
             RoomCommand::Join { request, accepted } => {
-                self.join(request);
+                self.join(request).await;
                 let _ = accepted.send(Ok(()));
             }
             RoomCommand::Leave { conn } => self.leave(conn),
@@ -350,9 +371,13 @@ impl Room {
         }
     }
 
-    fn join(&mut self, request: JoinRequest) {
+    async fn join(&mut self, request: JoinRequest) {
         let newcomer = !self.clients.values().any(|c| c.user == request.user);
-        let (snapshot, ops) = match self.ops_since(request.last_seq) {
+        let missed = match self.ops_since(request.last_seq) {
+            Some(ops) => Some(ops),
+            None => self.stored_ops_since(request.last_seq).await,
+        };
+        let (snapshot, ops) = match missed {
             Some(ops) => (None, ops),
             None => (Some(self.board.snapshot()), Vec::new()),
         };
@@ -396,6 +421,27 @@ impl Room {
                 .cloned()
                 .collect()
         })
+    }
+
+    /// The operations after `last_seq` from the store, when there are not too
+    /// many (a client coming from another instance, or back after a while).
+    async fn stored_ops_since(&self, last_seq: Option<u64>) -> Option<Vec<Operation>> {
+        let last_seq = last_seq?;
+        let behind = self.board.seq().checked_sub(last_seq)?;
+        if behind > MAX_STORE_CATCH_UP {
+            return None;
+        }
+        let ops = self.store.ops_after(&self.id, last_seq).await.ok()?;
+        let ops: Vec<Operation> = ops
+            .into_iter()
+            .take_while(|op| op.seq <= self.board.seq())
+            .collect();
+        let complete = ops.len() as u64 == behind
+            && ops
+                .iter()
+                .zip(last_seq + 1..)
+                .all(|(op, seq)| op.seq == seq);
+        complete.then_some(ops)
     }
 
     fn leave(&mut self, conn: ConnectionId) {
@@ -485,6 +531,12 @@ impl Room {
             if !raced || attempt == MAX_ATTEMPTS {
                 break;
             }
+            let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
+            tokio::time::sleep(Duration::from_millis(jitter)).await;
+            if !self.reload_if_behind().await {
+                self.poisoned = true;
+                return;
+            }
         }
         // Not stored: say so. Requests that did get in (a stored prefix) are
         // recognised by their op ids and acknowledged instead.
@@ -569,6 +621,16 @@ impl Room {
         }
         if self.ops_since_snapshot >= SNAPSHOT_INTERVAL {
             self.save_snapshot().await;
+        }
+    }
+
+    /// After a pause, other instances may have stored more: catch up.
+    async fn reload_if_behind(&mut self) -> bool {
+        let base_seq = self.board.seq();
+        match self.store.ops_after(&self.id, base_seq).await {
+            Ok(ops) if ops.is_empty() => true,
+            Ok(_) => self.reload(base_seq).await,
+            Err(_) => self.reload(base_seq).await,
         }
     }
 

@@ -31,7 +31,13 @@ impl ServerProcess {
     /// Starts the server on a port the OS picks, and learns the port from the
     /// line the server prints once it listens (no race for "free" ports).
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts the server with extra environment, e.g. `REDIS_URL` and `MONGODB_URI`.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_whiteboard"))
+            .envs(env.iter().copied())
             .arg("--addr")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
@@ -313,4 +319,40 @@ pub fn board_from_welcome(welcome: &ServerMessage) -> whiteboard::board::Board {
         board.apply(op);
     }
     board
+}
+
+/// A test service the test command started, named by an environment
+/// variable. Without it the test is skipped with a message, unless the test
+/// command asked for services to be required (then it fails).
+pub fn service(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            assert!(
+                std::env::var_os("WHITEBOARD_REQUIRE_SERVICES").is_none(),
+                "{variable} is not set but services are required"
+            );
+            eprintln!(
+                "skipped: {variable} is not set (scripts/test.sh starts the service and sets it)"
+            );
+            None
+        }
+    }
+}
+
+pub fn mongodb_uri() -> Option<String> {
+    service("WHITEBOARD_TEST_MONGODB_URI")
+}
+
+pub fn redis_url() -> Option<String> {
+    service("WHITEBOARD_TEST_REDIS_URL")
+}
+
+/// A database name no other test uses.
+pub fn unique_database(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("wb_test_{name}_{nanos}_{}", std::process::id())
 }
