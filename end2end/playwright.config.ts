@@ -7,7 +7,41 @@ import * as fs from "node:fs";
 
 const port = Number(process.env.E2E_PORT ?? 8123);
 const root = path.resolve(__dirname, "..");
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "whiteboard-e2e-"));
+
+const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** A release server on `port`; `env` selects its bus and store. */
+function server(port: number, name: string, env: Record<string, string> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `whiteboard-e2e-${name}-`));
+  return {
+    command: `${root}/target/release/whiteboard --addr 127.0.0.1:${port} --data-dir ${dir} --log warn`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    env: { LEPTOS_SITE_ROOT: `${root}/target/site`, ...env },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+  };
+}
+
+// Two more instances sharing Redis and MongoDB, when the test command
+// started those services (scripts/test.sh sets these variables).
+const servers = [server(port, "embedded")];
+const redis = process.env.WHITEBOARD_TEST_REDIS_URL;
+const mongodb = process.env.WHITEBOARD_TEST_MONGODB_URI;
+if (redis && mongodb && process.env.E2E_PORT_A && process.env.E2E_PORT_B) {
+  const shared = { REDIS_URL: redis, MONGODB_URI: mongodb, MONGODB_DB: `wb_e2e_${Date.now()}` };
+  servers.push(server(Number(process.env.E2E_PORT_A), "a", shared));
+  servers.push(server(Number(process.env.E2E_PORT_B), "b", shared));
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -23,24 +57,8 @@ export default defineConfig({
     viewport: { width: 1280, height: 800 },
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: chromiumArgs,
     },
   },
-  webServer: {
-    command: `${root}/target/release/whiteboard --addr 127.0.0.1:${port} --data-dir ${dataDir} --log warn`,
-    url: `http://127.0.0.1:${port}/healthz`,
-    env: { LEPTOS_SITE_ROOT: `${root}/target/site` },
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: servers,
 });

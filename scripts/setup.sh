@@ -133,6 +133,10 @@ start_test_services() {
     wait_for_port "$mongo_port" SecantusDB
     export WHITEBOARD_TEST_MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
   fi
+  # Outage tests start, kill and restart private servers from these.
+  WHITEBOARD_TEST_REDIS_SERVER="$(command -v redis-server)"
+  export WHITEBOARD_TEST_REDIS_SERVER
+  export WHITEBOARD_TEST_SECANTUSD="$SECANTUS_VENV/bin/secantusd-py"
   # Tests that need these services fail instead of skipping.
   export WHITEBOARD_REQUIRE_SERVICES=1
   log "test services: Redis at $WHITEBOARD_TEST_REDIS_URL, MongoDB protocol at $WHITEBOARD_TEST_MONGODB_URI"

@@ -27,8 +27,9 @@ cargo test --features ssr
 build_release
 
 log "playwright (Chromium)"
-E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export E2E_PORT
+# One instance with embedded defaults, two sharing Redis and MongoDB.
+E2E_PORT="$(free_port)" E2E_PORT_A="$(free_port)" E2E_PORT_B="$(free_port)"
+export E2E_PORT E2E_PORT_A E2E_PORT_B
 (cd "$ROOT/end2end" && npx playwright test)
 
 log "all tests passed"

@@ -40,7 +40,10 @@ struct Connection {
     socket: WebSocket,
     hub: Hub,
     room: Option<RoomHandle>,
-    outbox: mpsc::Sender<Arc<str>>,
+    /// Handed to the room on join. The connection keeps no copy, so when the
+    /// room drops it (the client fell behind, or the room closed) the queue
+    /// ends and the connection knows.
+    outbox: Option<mpsc::Sender<Arc<str>>>,
     invalid_frames: u32,
 }
 
@@ -53,7 +56,7 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
         socket,
         hub,
         room: None,
-        outbox,
+        outbox: Some(outbox),
         invalid_frames: 0,
     };
     debug!(conn = connection.id, board = %connection.board, "connection opened");
@@ -62,8 +65,8 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
     loop {
         let joined = connection.room.is_some();
         tokio::select! {
-            // Shutdown first, so a room closing for shutdown is not mistaken
-            // for an eviction below.
+            // Shutdown first, so that rooms closing for shutdown (which ends
+            // our queue) are not mistaken for an eviction.
             biased;
             _ = shutdown.cancelled() => {
                 connection.close(close_code::GOING_AWAY, "server shutting down").await;
@@ -79,7 +82,11 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
                         break;
                     }
                 }
-                None => break,
+                None => {
+                    // The room let go of us: reconnect and catch up.
+                    connection.close(close_code::TRY_AGAIN_LATER, "too far behind, or the board closed; reconnect").await;
+                    break;
+                }
             },
             incoming = connection.socket.recv() => {
                 let verdict = match incoming {
@@ -94,16 +101,6 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
                     break;
                 }
             }
-        }
-        // The room drops its copy of our sender when it evicts us; only our
-        // own copy is left then. Tell the client to reconnect and catch up.
-        let evicted =
-            connection.room.is_some() && connection.outbox.strong_count() == 1 && queue.is_empty();
-        if evicted && !shutdown.is_cancelled() {
-            connection
-                .close(close_code::TRY_AGAIN_LATER, "too far behind; reconnect")
-                .await;
-            break;
         }
     }
     if let Some(room) = connection.room.take() {
@@ -140,11 +137,14 @@ impl Connection {
                         .await;
                     return Verdict::Close;
                 }
+                let Some(outbox) = self.outbox.take() else {
+                    return Verdict::Close;
+                };
                 let request = JoinRequest {
                     conn: self.id,
                     user,
                     last_seq,
-                    outbox: self.outbox.clone(),
+                    outbox,
                 };
                 match self.hub.join(&self.board, request).await {
                     Ok(room) => {

@@ -36,6 +36,10 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// How long `subscribe` waits for Redis to confirm before going on (the room
 /// catches up from the store anyway).
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+/// The pub/sub connection is pinged this often; a ping that fails or takes
+/// longer than [`PUBLISH_TIMEOUT`] counts as a lost connection (a dead TCP
+/// peer does not always end the message stream).
+const PING_INTERVAL: Duration = Duration::from_secs(2);
 
 fn channel_name(board: &BoardId) -> String {
     format!("{CHANNEL_PREFIX}{board}")
@@ -262,9 +266,16 @@ async fn pump(
             }
         }
         was_connected = true;
+        let mut ping = tokio::time::interval(PING_INTERVAL);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = ping.tick() => {
+                    let answered = tokio::time::timeout(PUBLISH_TIMEOUT, sink.ping::<redis::Value>()).await;
+                    if !matches!(answered, Ok(Ok(_))) {
+                        break;
+                    }
+                }
                 message = stream.next() => match message {
                     Some(message) => shared.dispatch(&message),
                     None => break,

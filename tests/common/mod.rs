@@ -225,8 +225,13 @@ impl Client {
 
     /// The next message or close, failing the test after [`RECV_TIMEOUT`].
     pub async fn recv(&mut self) -> Received {
+        self.recv_within(RECV_TIMEOUT).await
+    }
+
+    /// The next message or close, failing the test after `timeout`.
+    pub async fn recv_within(&mut self, timeout: Duration) -> Received {
         loop {
-            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+            let frame = tokio::time::timeout(timeout, self.ws.next())
                 .await
                 .expect("a frame within the timeout");
             match frame {
@@ -355,4 +360,105 @@ pub fn unique_database(name: &str) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("wb_test_{name}_{nanos}_{}", std::process::id())
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not open port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A service process this test owns, so it can stop and restart it on the
+/// same port (Redis, or the MongoDB-protocol server).
+pub struct ServiceProcess {
+    program: String,
+    args: Vec<String>,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl ServiceProcess {
+    /// A private redis-server (needs `redis-server` on PATH).
+    pub fn redis() -> Option<Self> {
+        let program = service("WHITEBOARD_TEST_REDIS_SERVER")?;
+        let port = free_port();
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Some(Self::start(program, args, port))
+    }
+
+    /// A private MongoDB-protocol server with its data in `dir` (kept across restarts).
+    pub fn mongodb(dir: &Path) -> Option<Self> {
+        let program = service("WHITEBOARD_TEST_SECANTUSD")?;
+        let port = free_port();
+        let args = vec![
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--storage-path".into(),
+            dir.display().to_string(),
+            "--cache-size".into(),
+            "128M".into(),
+            "--log-level".into(),
+            "ERROR".into(),
+            "--sync-on-commit".into(),
+        ];
+        Some(Self::start(program, args, port))
+    }
+
+    fn start(program: String, args: Vec<String>, port: u16) -> Self {
+        let mut service = Self {
+            program,
+            args,
+            port,
+            child: None,
+        };
+        service.restart();
+        service
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.program));
+        self.child = Some(child);
+        wait_for_port(self.port, &self.program);
+    }
+
+    /// SIGKILL and wait: the service is gone at once.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
