@@ -267,8 +267,19 @@ fn Board(board: BoardId) -> impl IntoView {
                 </a>
                 <span class=status_class aria-hidden="true"></span>
                 <span data-testid="connection-status">{status_label}</span>
-                <Show when=move || { ui.unsaved.get() > 0 && ui.status.get() != ConnectionStatus::Connected }>
-                    <span class="muted">{move || format!("· {} unsent", ui.unsaved.get())}</span>
+                // Offline: how much waits to be sent. Online: "saving…" while
+                // the server has not stored something yet (shown only when
+                // that takes a moment, e.g. while the database is away).
+                <Show when=move || { ui.unsaved.get() > 0 }>
+                    <span class="muted pending" data-testid="save-status">
+                        {move || {
+                            if ui.status.get() == ConnectionStatus::Connected {
+                                "· saving…".to_owned()
+                            } else {
+                                format!("· {} unsent", ui.unsaved.get())
+                            }
+                        }}
+                    </span>
                 </Show>
             </div>
 

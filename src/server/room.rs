@@ -2,9 +2,11 @@
 //!
 //! Every durable request for a board passes through its room's single task,
 //! which gives the board one total order: it resolves the request against the
-//! board, numbers it with the next sequence number, stores it, and only then
-//! applies it, delivers it to every local client and publishes it on the bus.
-//! An operation that could not be stored is never applied or acknowledged.
+//! board, numbers it with the next sequence number and applies it to the
+//! room's board, stores it, and only then delivers it to every local client,
+//! publishes it on the bus and acknowledges it. Nobody sees an operation that
+//! is not stored: if storing fails, the room replaces its board with the
+//! store's before doing anything else.
 //!
 //! Clients are reached through bounded queues filled with `try_send`: a client
 //! whose queue is full is dropped (it reconnects and catches up) instead of
