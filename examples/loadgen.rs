@@ -51,14 +51,18 @@ struct ClientReport {
 
 async fn run_client(args: &Args, board: String, name: String) -> Result<ClientReport, String> {
     let url = format!("ws://{}/ws/{board}", args.addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| e.to_string())?;
     let user = UserId::parse(&name).map_err(|e| e.to_string())?;
     let hello = ClientMessage::Hello {
         protocol: PROTOCOL_VERSION,
         user,
         last_seq: None,
     };
-    ws.send(Message::Text(hello.encode().into())).await.map_err(|e| e.to_string())?;
+    ws.send(Message::Text(hello.encode().into()))
+        .await
+        .map_err(|e| e.to_string())?;
     let mut report = ClientReport {
         latencies: Vec::with_capacity(args.strokes),
         received_ops: 0,
@@ -80,7 +84,9 @@ async fn run_client(args: &Args, board: String, name: String) -> Result<ClientRe
             stroke,
         };
         let sent = Instant::now();
-        ws.send(Message::Text(message.encode().into())).await.map_err(|e| e.to_string())?;
+        ws.send(Message::Text(message.encode().into()))
+            .await
+            .map_err(|e| e.to_string())?;
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
                 .await
