@@ -423,15 +423,7 @@ async fn malformed_board_ids_are_refused_before_the_upgrade() {
 async fn new_board_redirects_to_a_fresh_unguessable_id() {
     let (_dir, server) = start_server();
     let location = |addr: std::net::SocketAddr| {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            stream,
-            "GET /new HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        let response = http_get(addr, "/new");
         assert!(response.starts_with("HTTP/1.1 303"), "{response}");
         response
             .lines()
@@ -509,4 +501,51 @@ async fn a_stuck_client_is_dropped_without_stalling_the_room() {
 
     // The stuck client finds a close frame asking it to reconnect.
     assert_eq!(stuck.closed().await, Some(close_code::TRY_AGAIN_LATER));
+}
+
+/// The body of `GET path` over plain HTTP/1.1.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test]
+async fn an_empty_board_is_unloaded_after_the_idle_timeout_and_reloads_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(dir.path(), &[("WHITEBOARD_ROOM_IDLE_SECS", "1")]);
+    let board = board_id("idle");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    alice.commit(add_stroke("op1", stroke("s1", 1.0))).await;
+    alice.commit(add_stroke("op2", stroke("s2", 2.0))).await;
+    assert!(http_get(server.addr, "/healthz").contains("open boards: 1"));
+    alice.close().await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !http_get(server.addr, "/healthz").contains("open boards: 0") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty board stayed loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (mut alice, welcome) = Client::join(server.addr, &board, "alice", None).await;
+    let ids: Vec<String> = board_from_welcome(&welcome)
+        .visible_strokes()
+        .map(|s| s.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, vec!["s1", "s2"]);
+    // Undo history came back with it.
+    alice
+        .commit(ClientMessage::Undo {
+            op_id: op_id("op3"),
+        })
+        .await;
 }

@@ -36,6 +36,11 @@ pub struct Config {
     #[arg(long, env = "MONGODB_DB", default_value = "whiteboard")]
     pub mongodb_db: String,
 
+    /// Seconds an empty board stays loaded for people who come back; then
+    /// its room writes a snapshot and frees its memory.
+    #[arg(long, env = "WHITEBOARD_ROOM_IDLE_SECS", default_value_t = 30)]
+    pub room_idle_secs: u64,
+
     /// Directory holding the built site (`pkg/` with the WASM bundle and CSS).
     /// cargo-leptos sets `LEPTOS_SITE_ROOT` when it runs the server.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]

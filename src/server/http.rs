@@ -48,11 +48,12 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
     let body = format!(
-        "{summary}\nstore: {} ({})\nbus: {} ({})\n",
+        "{summary}\nstore: {} ({})\nbus: {} ({})\nopen boards: {}\n",
         word(store_ok),
         state.store.describe(),
         word(bus_ok),
         state.bus.describe(),
+        state.hub.open_rooms(),
     );
     (status, body)
 }

@@ -22,6 +22,7 @@ pub(super) struct HubShared {
     pub(super) store: Arc<dyn Store>,
     pub(super) bus: Arc<dyn Bus>,
     pub(super) instance: InstanceId,
+    pub(super) idle_timeout: std::time::Duration,
     rooms: Mutex<HashMap<BoardId, (u64, RoomHandle)>>,
     next_generation: AtomicU64,
 }
@@ -51,6 +52,7 @@ impl Hub {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         instance: InstanceId,
+        idle_timeout: std::time::Duration,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {
@@ -59,6 +61,7 @@ impl Hub {
                 store,
                 bus,
                 instance,
+                idle_timeout,
                 rooms: Mutex::new(HashMap::new()),
                 next_generation: AtomicU64::new(1),
             }),
@@ -67,7 +70,7 @@ impl Hub {
         }
     }
 
-    /// Number of open rooms (for logs and tests).
+    /// Number of open rooms (shown by `/healthz`).
     pub fn open_rooms(&self) -> usize {
         self.shared
             .rooms

@@ -123,6 +123,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         Arc::clone(&store),
         Arc::clone(&bus),
         random_instance_id()?,
+        std::time::Duration::from_secs(config.room_idle_secs),
         tracker.clone(),
         shutdown.clone(),
     );

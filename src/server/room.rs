@@ -49,8 +49,9 @@ pub const RECENT_OPS: usize = 2_000;
 pub const MAX_STORE_CATCH_UP: u64 = 5_000;
 /// A snapshot is written after this many operations (and when the room closes).
 pub const SNAPSHOT_INTERVAL: u64 = 500;
-/// How long an empty room stays open for people who come back.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an empty room stays open for people who come back, by default
+/// (`--room-idle-secs`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most durable requests stored with one append.
 pub const MAX_BATCH: usize = 64;
 /// How often a batch is retried after losing a race to another instance.
@@ -252,8 +253,15 @@ impl Room {
         shutdown: &CancellationToken,
     ) {
         let mut roster_timer = tokio::time::interval(ROSTER_INTERVAL);
+        // When the room became empty; other events must not postpone closing.
+        let mut empty_since: Option<Instant> = None;
         loop {
-            let idle = self.clients.is_empty();
+            empty_since = match (self.clients.is_empty(), empty_since) {
+                (true, None) => Some(Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+            let close_at = empty_since.map(|since| since + hub.idle_timeout);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 command = commands.recv() => match command {
@@ -296,7 +304,7 @@ impl Room {
                     self.publish_roster().await;
                     self.expire_rosters();
                 }
-                _ = tokio::time::sleep(IDLE_TIMEOUT), if idle => {
+                _ = tokio::time::sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
                     // Unlist the room first so no new joins reach it, then turn
                     // away joins that were already queued: they retry and get a
                     // fresh room, which loads everything from the store.
