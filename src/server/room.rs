@@ -6,7 +6,8 @@
 //! room's board, stores it, and only then delivers it to every local client,
 //! publishes it on the bus and acknowledges it. Nobody sees an operation that
 //! is not stored: if storing fails, the room replaces its board with the
-//! store's before doing anything else.
+//! store's before doing anything else, and if even that fails it holds
+//! durable requests until the store is back ([`StoreOutage`]).
 //!
 //! Clients are reached through bounded queues filled with `try_send`: a client
 //! whose queue is full is dropped (it reconnects and catches up) instead of
@@ -131,9 +132,8 @@ pub(super) struct Room {
     presence_sent: u32,
     /// Users connected to other instances, by instance, with when we heard.
     remote_rosters: HashMap<InstanceId, (HashSet<UserId>, Instant)>,
-    /// The board holds speculative changes that the store refused and could
-    /// not be reloaded: the room must close.
-    poisoned: bool,
+    /// Set while the store is unreachable (see [`StoreOutage`]).
+    outage: Option<StoreOutage>,
     retry_jitter: Jitter,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
@@ -152,6 +152,24 @@ impl Jitter {
         self.0 % bound.max(1)
     }
 }
+
+/// The store failed and the board could not be reloaded, so the board may
+/// hold changes that are not stored. Until a reload succeeds the room keeps
+/// relaying live traffic (previews, presence) but holds durable requests
+/// without answering them (their clients show them as "saving…"), turns away
+/// joins, and ignores stored operations from other instances; then it
+/// reloads and processes what it held.
+struct StoreOutage {
+    /// The board's sequence number before the failed batch.
+    base_seq: u64,
+    held: Vec<(ConnectionId, OpId, Request)>,
+}
+
+/// Most durable requests a room holds during a store outage; beyond that
+/// they are refused with `storage_unavailable` (clients keep and resend them).
+const MAX_HELD: usize = 10_000;
+/// How often a room in a store outage tries to reload.
+const OUTAGE_RETRY: Duration = Duration::from_secs(2);
 
 /// One request of a batch after resolution.
 enum Staged {
@@ -228,7 +246,7 @@ impl Room {
             presence_dirty: false,
             presence_sent: 0,
             remote_rosters: HashMap::new(),
-            poisoned: false,
+            outage: None,
             retry_jitter: Jitter(hub.instance.0 ^ 0x9e37_79b9_7f4a_7c15),
             store: Arc::clone(&hub.store),
             bus: Arc::clone(&hub.bus),
@@ -236,7 +254,8 @@ impl Room {
         };
         room.serve(&mut commands, subscription, &hub, generation, &shutdown)
             .await;
-        if room.poisoned {
+        if room.outage.is_some() {
+            // The board is not what the store holds: write no snapshot.
             hub.retire(&room.id, generation);
             return;
         }
@@ -253,6 +272,7 @@ impl Room {
         shutdown: &CancellationToken,
     ) {
         let mut roster_timer = tokio::time::interval(ROSTER_INTERVAL);
+        let mut outage_retry = tokio::time::interval(OUTAGE_RETRY);
         // When the room became empty; other events must not postpone closing.
         let mut empty_since: Option<Instant> = None;
         loop {
@@ -304,6 +324,7 @@ impl Room {
                     self.publish_roster().await;
                     self.expire_rosters();
                 }
+                _ = outage_retry.tick(), if self.outage.is_some() => self.recover().await,
                 _ = tokio::time::sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
                     // Unlist the room first so no new joins reach it, then turn
                     // away joins that were already queued: they retry and get a
@@ -318,11 +339,6 @@ impl Room {
                     }
                     return;
                 }
-            }
-            if self.poisoned {
-                warn!(board = %self.id, "closing the room: its board could not be reloaded");
-                self.clients.clear(); // Their connections close with 1013 and retry.
-                return;
             }
             if self.presence_dirty {
                 self.presence_dirty = false;
@@ -367,6 +383,12 @@ impl Room {
 
     async fn handle(&mut self, command: RoomCommand) {
         match command {
+            RoomCommand::Join { accepted, .. } if self.outage.is_some() => {
+                let _ = accepted.send(Err(ProtocolError::new(
+                    ErrorCode::StorageUnavailable,
+                    "the board cannot be saved right now; try again",
+                )));
+            }
             RoomCommand::Join { request, accepted } => {
                 self.join(request).await;
                 let _ = accepted.send(Ok(()));
@@ -507,7 +529,14 @@ impl Room {
     }
 
     /// Resolves, stores and delivers a batch of durable requests.
-    async fn submit_batch(&mut self, batch: Vec<(ConnectionId, OpId, Request)>) {
+    async fn submit_batch(&mut self, mut batch: Vec<(ConnectionId, OpId, Request)>) {
+        if let Some(outage) = self.outage.as_mut() {
+            let space = MAX_HELD.saturating_sub(outage.held.len());
+            let overflow = batch.split_off(space.min(batch.len()));
+            outage.held.extend(batch);
+            self.refuse(overflow);
+            return;
+        }
         for attempt in 1..=MAX_ATTEMPTS {
             let base_seq = self.board.seq();
             let staged = self.stage(&batch);
@@ -535,7 +564,11 @@ impl Room {
             // the store really has (which may include a prefix of the batch,
             // or another instance's operations).
             if !self.reload(base_seq).await {
-                self.poisoned = true;
+                warn!(board = %self.id, "store unavailable; holding durable requests until it is back");
+                self.outage = Some(StoreOutage {
+                    base_seq,
+                    held: batch,
+                });
                 return;
             }
             if !raced || attempt == MAX_ATTEMPTS {
@@ -544,12 +577,20 @@ impl Room {
             let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
             tokio::time::sleep(Duration::from_millis(jitter)).await;
             if !self.reload_if_behind().await {
-                self.poisoned = true;
+                self.outage = Some(StoreOutage {
+                    base_seq: self.board.seq(),
+                    held: batch,
+                });
                 return;
             }
         }
-        // Not stored: say so. Requests that did get in (a stored prefix) are
-        // recognised by their op ids and acknowledged instead.
+        self.refuse(batch);
+    }
+
+    /// Answers requests that could not be stored. Requests that did get in
+    /// (a stored prefix of a failed batch) are recognised by their op ids and
+    /// acknowledged instead.
+    fn refuse(&mut self, batch: Vec<(ConnectionId, OpId, Request)>) {
         let refusal = ProtocolError::new(
             ErrorCode::StorageUnavailable,
             "the operation could not be saved; resend it",
@@ -634,6 +675,27 @@ impl Room {
         }
     }
 
+    /// During a store outage: reload, and if that works, process what was held.
+    async fn recover(&mut self) {
+        let Some(outage) = self.outage.take() else {
+            return;
+        };
+        if !self.reload(outage.base_seq).await {
+            self.outage = Some(outage);
+            return;
+        }
+        info!(board = %self.id, held = outage.held.len(), "store is back; saving held requests");
+        let mut held = outage.held;
+        while !held.is_empty() && self.outage.is_none() {
+            let rest = held.split_off(held.len().min(MAX_BATCH));
+            self.submit_batch(held).await;
+            held = rest;
+        }
+        if let Some(outage) = self.outage.as_mut() {
+            outage.held.extend(held);
+        }
+    }
+
     /// After a pause, other instances may have stored more: catch up.
     async fn reload_if_behind(&mut self) -> bool {
         let base_seq = self.board.seq();
@@ -681,7 +743,7 @@ impl Room {
     }
 
     async fn save_snapshot(&mut self) {
-        if self.ops_since_snapshot == 0 {
+        if self.ops_since_snapshot == 0 || self.outage.is_some() {
             return;
         }
         match self.store.save_snapshot(&self.id, &self.board).await {
@@ -748,6 +810,9 @@ impl Room {
                 self.send_presence();
             }
             Payload::Relay(frame) => match ServerMessage::decode(&frame) {
+                // During a store outage the board is not the stored one; the
+                // reload after it brings these operations.
+                Ok(ServerMessage::Op { .. }) if self.outage.is_some() => {}
                 Ok(ServerMessage::Op { op }) => {
                     if op.seq == self.board.seq() + 1 {
                         self.board.apply(&op);
@@ -769,6 +834,9 @@ impl Room {
 
     /// Applies whatever the store holds beyond our sequence number.
     async fn catch_up_from_store(&mut self) {
+        if self.outage.is_some() {
+            return; // The reload after the outage does this.
+        }
         match self.store.ops_after(&self.id, self.board.seq()).await {
             Ok(ops) => {
                 for op in ops {

@@ -230,21 +230,29 @@ impl Client {
 
     /// The next message or close, failing the test after `timeout`.
     pub async fn recv_within(&mut self, timeout: Duration) -> Received {
+        self.try_recv_within(timeout)
+            .await
+            .expect("a frame within the timeout")
+    }
+
+    /// The next message or close, or `None` if nothing comes within `timeout`.
+    pub async fn try_recv_within(&mut self, timeout: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let frame = tokio::time::timeout(timeout, self.ws.next())
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
-                .expect("a frame within the timeout");
+                .ok()?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Message(
+                    return Some(Received::Message(
                         ServerMessage::decode(text.as_str()).expect("server frames decode"),
-                    );
+                    ));
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    return Received::Closed(frame.map(|f| u16::from(f.code)))
+                    return Some(Received::Closed(frame.map(|f| u16::from(f.code))))
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Received::Closed(None),
+                Some(Err(_)) | None => return Some(Received::Closed(None)),
             }
         }
     }
