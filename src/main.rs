@@ -12,6 +12,8 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Logs go to stderr; stdout carries only the "listening on" line.
+        .with_writer(std::io::stderr)
         .init();
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

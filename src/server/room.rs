@@ -563,15 +563,19 @@ impl Room {
             // The board holds the batch speculatively: replace it with what
             // the store really has (which may include a prefix of the batch,
             // or another instance's operations).
-            if !self.reload(base_seq).await {
+            let reloaded = self.reload(base_seq).await;
+            if !raced || !reloaded {
+                // The store failed (not a lost race): hold the requests and
+                // retry them when it answers again, instead of refusing.
                 warn!(board = %self.id, "store unavailable; holding durable requests until it is back");
+                let base_seq = if reloaded { self.board.seq() } else { base_seq };
                 self.outage = Some(StoreOutage {
                     base_seq,
                     held: batch,
                 });
                 return;
             }
-            if !raced || attempt == MAX_ATTEMPTS {
+            if attempt == MAX_ATTEMPTS {
                 break;
             }
             let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
