@@ -99,6 +99,15 @@ fn leptos_options(config: &Config) -> LeptosOptions {
     options
 }
 
+/// Hides credentials in a connection URL (`scheme://user:pass@host` →
+/// `scheme://…@host`) for logs and `/healthz`.
+pub(crate) fn redact_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
 fn random_instance_id() -> Result<InstanceId, ServerError> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| ServerError::Random(e.to_string()))?;

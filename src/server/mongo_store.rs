@@ -68,14 +68,6 @@ fn is_duplicate_key(error: &MongoError) -> bool {
     }
 }
 
-/// Hides credentials in a connection string for logs.
-fn redact(uri: &str) -> String {
-    match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &uri[..scheme], &uri[at..]),
-        _ => uri.to_owned(),
-    }
-}
-
 impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes.
     pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
@@ -98,7 +90,11 @@ impl MongoStore {
             ops: database.collection("ops"),
             boards: database.collection("boards"),
             chunks: database.collection("snapshot_chunks"),
-            description: format!("MongoDB at {} (database {})", redact(uri), database.name()),
+            description: format!(
+                "MongoDB at {} (database {})",
+                super::redact_credentials(uri),
+                database.name()
+            ),
             database,
             last_seq: Mutex::new(HashMap::new()),
         };
@@ -256,11 +252,12 @@ impl Store for MongoStore {
             return Ok(());
         };
         let consecutive = ops.windows(2).all(|pair| pair[1].seq == pair[0].seq + 1);
-        let mut stored = match self.cached_last_seq(board) {
+        let cached = self.cached_last_seq(board);
+        let mut stored = match cached {
             Some(seq) => seq,
             None => self.stored_last_seq(board).await?,
         };
-        if first.seq != stored + 1 {
+        if cached.is_some() && first.seq != stored + 1 {
             // The cache may be behind another instance's writes: ask the database.
             stored = self.stored_last_seq(board).await?;
             self.remember_last_seq(board, Some(stored));

@@ -135,16 +135,8 @@ impl RedisBus {
             shared,
             control,
             releases,
-            description: format!("Redis pub/sub at {}", redact(url)),
+            description: format!("Redis pub/sub at {}", super::redact_credentials(url)),
         })
-    }
-}
-
-/// Hides a password in a Redis URL for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
     }
 }
 

@@ -61,11 +61,7 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("unexpected first line from the server: {first}"));
         // Keep draining stdout so the server can never block on it.
         std::thread::spawn(move || lines.for_each(drop));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "server did not open {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(addr, "the server");
         Self {
             child: Some(child),
             addr,
@@ -375,10 +371,10 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-fn wait_for_port(port: u16, what: &str) {
+fn wait_for_port(addr: SocketAddr, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not open port {port}");
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not open {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -453,7 +449,7 @@ impl ServiceProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", self.program));
         self.child = Some(child);
-        wait_for_port(self.port, &self.program);
+        wait_for_port(SocketAddr::from(([127, 0, 0, 1], self.port)), &self.program);
     }
 
     /// SIGKILL and wait: the service is gone at once.
