@@ -59,6 +59,7 @@ async fn run_client(args: &Args, board: String, name: String) -> Result<ClientRe
         protocol: PROTOCOL_VERSION,
         user,
         last_seq: None,
+        name: None,
     };
     ws.send(Message::Text(hello.encode().into()))
         .await
@@ -69,16 +70,16 @@ async fn run_client(args: &Args, board: String, name: String) -> Result<ClientRe
     };
     for i in 0..args.strokes {
         let op_id = OpId::parse(&format!("{name}-{i}")).map_err(|e| e.to_string())?;
-        let stroke = Stroke {
-            id: StrokeId::parse(&format!("{name}-s{i}")).map_err(|e| e.to_string())?,
-            style: StrokeStyle {
+        let stroke = Stroke::freehand(
+            StrokeId::parse(&format!("{name}-s{i}")).map_err(|e| e.to_string())?,
+            StrokeStyle {
                 color: Color::parse("#1971c2").map_err(|e| e.to_string())?,
                 width: 3.0,
             },
-            points: (0..args.points)
+            (0..args.points)
                 .map(|p| Point::new(p as f32 * 3.0, i as f32 * 2.0, 0.5))
                 .collect(),
-        };
+        );
         let message = ClientMessage::AddStroke {
             op_id: op_id.clone(),
             stroke,

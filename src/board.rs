@@ -9,8 +9,14 @@
 //! the author's undoable operations and what each one did (its [`Effect`]);
 //! an undo takes back the top of the author's own stack and never touches
 //! anybody else's work beyond the strokes that operation itself changed.
+//! Undoing an `update` puts back the earlier states only of strokes nobody
+//! changed since; a stroke someone else moved afterwards stays where they put it.
+//!
+//! Strokes are kept in drawing order: sorted by their stacking key `z`, ties
+//! in the order they were added. Adding puts a stroke on top (the server
+//! gives it the highest `z` so far plus one).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,11 +31,17 @@ pub const UNDO_DEPTH: usize = 200;
 /// How many recent operation ids per user are remembered to make resends idempotent.
 pub const REMEMBERED_OP_IDS: usize = 512;
 
-/// Which strokes an operation showed and hid.
+/// Which strokes an operation showed and hid, and which states it replaced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Effect {
     pub show: Vec<StrokeId>,
     pub hide: Vec<StrokeId>,
+    /// States of updated strokes before the operation...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<Stroke>,
+    /// ...and after it, in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<Stroke>,
 }
 
 /// One user's undo and redo stacks (sequence numbers of their operations).
@@ -49,6 +61,9 @@ pub struct Board {
     strokes: Vec<SnapshotStroke>,
     #[serde(skip)]
     index: HashMap<StrokeId, usize>,
+    /// The highest stacking key of any stroke, hidden ones included.
+    #[serde(skip)]
+    top_z: f64,
     users: HashMap<UserId, UserHistory>,
     /// The effect of every operation still on some user's undo or redo stack.
     effects: HashMap<u64, Effect>,
@@ -68,6 +83,7 @@ impl Board {
             .enumerate()
             .map(|(i, s)| (s.stroke.id.clone(), i))
             .collect();
+        self.top_z = self.strokes.iter().map(|s| s.stroke.z).fold(0.0, f64::max);
     }
 
     /// A board as a client sees it after a snapshot (no undo history).
@@ -94,9 +110,24 @@ impl Board {
         self.seq
     }
 
-    /// Visible strokes in drawing order.
+    /// Visible strokes in drawing order (bottom first).
     pub fn visible_strokes(&self) -> impl Iterator<Item = &Stroke> {
         self.strokes.iter().filter(|s| s.visible).map(|s| &s.stroke)
+    }
+
+    /// A stroke's current state, visible or not.
+    pub fn get(&self, id: &StrokeId) -> Option<&Stroke> {
+        self.index.get(id).map(|&i| &self.strokes[i].stroke)
+    }
+
+    /// The highest stacking key on the board (0 when empty).
+    pub fn top_z(&self) -> f64 {
+        self.top_z
+    }
+
+    /// The lowest stacking key on the board (0 when empty).
+    pub fn bottom_z(&self) -> f64 {
+        self.strokes.first().map_or(0.0, |s| s.stroke.z.min(0.0))
     }
 
     pub fn stroke_count(&self) -> usize {
@@ -143,10 +174,37 @@ impl Board {
         let rejected = |message: &str| ProtocolError::new(ErrorCode::Rejected, message);
         match request {
             Request::AddStroke(stroke) => {
-                if self.contains(&stroke.id) {
-                    return Err(rejected("a stroke with this id already exists"));
+                let mut strokes = self.resolve_additions(vec![stroke])?;
+                Ok(Change::AddStroke {
+                    stroke: strokes.remove(0),
+                })
+            }
+            Request::AddStrokes(strokes) => Ok(Change::AddStrokes {
+                strokes: self.resolve_additions(strokes)?,
+            }),
+            Request::Update(strokes) => {
+                let mut seen = HashSet::new();
+                let mut changed = Vec::new();
+                for stroke in strokes {
+                    let Some(current) =
+                        self.get(&stroke.id).filter(|_| self.is_visible(&stroke.id))
+                    else {
+                        return Err(rejected("an updated stroke is not on the board"));
+                    };
+                    if current.kind != stroke.kind {
+                        return Err(rejected("an update cannot change a stroke's kind"));
+                    }
+                    if !seen.insert(stroke.id.clone()) {
+                        return Err(rejected("an update names a stroke twice"));
+                    }
+                    if *current != stroke {
+                        changed.push(stroke);
+                    }
                 }
-                Ok(Change::AddStroke { stroke })
+                if changed.is_empty() {
+                    return Err(rejected("the update changes nothing"));
+                }
+                Ok(Change::Update { strokes: changed })
             }
             Request::Erase(ids) => {
                 let mut stroke_ids: Vec<StrokeId> =
@@ -172,8 +230,13 @@ impl Board {
                     .get(author)
                     .and_then(|h| h.undo.back().copied())
                     .ok_or_else(|| rejected("nothing to undo"))?;
-                let (show, hide) = self.replay_effect(target, false);
-                Ok(Change::Undo { target, show, hide })
+                let (show, hide, set) = self.replay_effect(target, false);
+                Ok(Change::Undo {
+                    target,
+                    show,
+                    hide,
+                    set,
+                })
             }
             Request::Redo => {
                 let target = self
@@ -181,21 +244,50 @@ impl Board {
                     .get(author)
                     .and_then(|h| h.redo.last().copied())
                     .ok_or_else(|| rejected("nothing to redo"))?;
-                let (show, hide) = self.replay_effect(target, true);
-                Ok(Change::Redo { target, show, hide })
+                let (show, hide, set) = self.replay_effect(target, true);
+                Ok(Change::Redo {
+                    target,
+                    show,
+                    hide,
+                    set,
+                })
             }
         }
     }
 
-    /// The strokes to show and hide to re-apply (`forward`) or take back the
-    /// effect of operation `target`, limited to strokes whose visibility
-    /// would actually change.
-    fn replay_effect(&self, target: u64, forward: bool) -> (Vec<StrokeId>, Vec<StrokeId>) {
+    /// New strokes with fresh ids, stacked on top in the order given.
+    fn resolve_additions(&self, strokes: Vec<Stroke>) -> Result<Vec<Stroke>, ProtocolError> {
+        let mut seen = HashSet::new();
+        let mut z = self.top_z;
+        strokes
+            .into_iter()
+            .map(|mut stroke| {
+                if self.contains(&stroke.id) || !seen.insert(stroke.id.clone()) {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Rejected,
+                        "a stroke with this id already exists",
+                    ));
+                }
+                z += 1.0;
+                stroke.z = z;
+                Ok(stroke)
+            })
+            .collect()
+    }
+
+    /// What re-applying (`forward`) or taking back operation `target` does
+    /// now: the strokes whose visibility would actually change, and the
+    /// states to restore for strokes nobody changed since.
+    fn replay_effect(
+        &self,
+        target: u64,
+        forward: bool,
+    ) -> (Vec<StrokeId>, Vec<StrokeId>, Vec<Stroke>) {
         let effect = self.effects.get(&target).cloned().unwrap_or_default();
-        let (to_show, to_hide) = if forward {
-            (effect.show, effect.hide)
+        let (to_show, to_hide, from, to) = if forward {
+            (effect.show, effect.hide, effect.before, effect.after)
         } else {
-            (effect.hide, effect.show)
+            (effect.hide, effect.show, effect.after, effect.before)
         };
         let show = to_show
             .into_iter()
@@ -205,7 +297,13 @@ impl Board {
             .into_iter()
             .filter(|id| self.is_visible(id))
             .collect();
-        (show, hide)
+        let set = from
+            .iter()
+            .zip(to)
+            .filter(|(expected, _)| self.get(&expected.id) == Some(*expected))
+            .map(|(_, restored)| restored)
+            .collect();
+        (show, hide, set)
     }
 
     /// Applies an operation. Operations at or below the current sequence
@@ -223,16 +321,42 @@ impl Board {
         }
         match &op.change {
             Change::AddStroke { stroke } => {
-                self.index.insert(stroke.id.clone(), self.strokes.len());
-                self.strokes.push(SnapshotStroke {
-                    stroke: stroke.clone(),
-                    visible: true,
-                });
+                self.add(std::slice::from_ref(stroke));
                 self.record_undoable(
                     op,
                     Effect {
                         show: vec![stroke.id.clone()],
-                        hide: vec![],
+                        ..Effect::default()
+                    },
+                );
+            }
+            Change::AddStrokes { strokes } => {
+                self.add(strokes);
+                self.record_undoable(
+                    op,
+                    Effect {
+                        show: strokes.iter().map(|s| s.id.clone()).collect(),
+                        ..Effect::default()
+                    },
+                );
+            }
+            Change::Update { strokes } => {
+                let before = strokes
+                    .iter()
+                    .filter_map(|s| self.get(&s.id).cloned())
+                    .collect::<Vec<_>>();
+                let after = strokes
+                    .iter()
+                    .filter(|s| self.contains(&s.id))
+                    .cloned()
+                    .collect();
+                self.replace(strokes);
+                self.record_undoable(
+                    op,
+                    Effect {
+                        before,
+                        after,
+                        ..Effect::default()
                     },
                 );
             }
@@ -241,29 +365,76 @@ impl Board {
                 self.record_undoable(
                     op,
                     Effect {
-                        show: vec![],
                         hide: stroke_ids.clone(),
+                        ..Effect::default()
                     },
                 );
             }
-            Change::Undo { target, show, hide } => {
+            Change::Undo {
+                target,
+                show,
+                hide,
+                set,
+            } => {
                 self.set_visible(show, true);
                 self.set_visible(hide, false);
+                self.replace(set);
                 let history = self.users.entry(op.author.clone()).or_default();
                 if history.undo.back() == Some(target) {
                     history.undo.pop_back();
                     history.redo.push(*target);
                 }
             }
-            Change::Redo { target, show, hide } => {
+            Change::Redo {
+                target,
+                show,
+                hide,
+                set,
+            } => {
                 self.set_visible(show, true);
                 self.set_visible(hide, false);
+                self.replace(set);
                 let history = self.users.entry(op.author.clone()).or_default();
                 if history.redo.last() == Some(target) {
                     history.redo.pop();
                     history.undo.push_back(*target);
                 }
             }
+        }
+    }
+
+    /// Appends new visible strokes (their `z` is the highest so far, so
+    /// appending keeps the drawing order sorted). Known ids are skipped.
+    fn add(&mut self, strokes: &[Stroke]) {
+        for stroke in strokes {
+            if self.contains(&stroke.id) {
+                continue;
+            }
+            self.index.insert(stroke.id.clone(), self.strokes.len());
+            self.top_z = self.top_z.max(stroke.z);
+            self.strokes.push(SnapshotStroke {
+                stroke: stroke.clone(),
+                visible: true,
+            });
+        }
+    }
+
+    /// Puts new states of known strokes in place, keeping their visibility,
+    /// and restores the drawing order if a stacking key changed.
+    fn replace(&mut self, strokes: &[Stroke]) {
+        let mut restack = false;
+        for stroke in strokes {
+            if let Some(&i) = self.index.get(&stroke.id) {
+                let slot = &mut self.strokes[i].stroke;
+                restack |= slot.z != stroke.z;
+                *slot = stroke.clone();
+            }
+        }
+        if restack {
+            // A stable sort keeps insertion order among equal keys.
+            self.strokes
+                .sort_by(|a, b| a.stroke.z.total_cmp(&b.stroke.z));
+            self.reindex();
         }
     }
 
@@ -301,14 +472,14 @@ mod tests {
     }
 
     fn line(id: &str, y: f32) -> Stroke {
-        Stroke {
-            id: StrokeId::parse(id).unwrap(),
-            style: StrokeStyle {
+        Stroke::freehand(
+            StrokeId::parse(id).unwrap(),
+            StrokeStyle {
                 color: Color::parse("#000000").unwrap(),
                 width: 2.0,
             },
-            points: vec![Point::new(0.0, y, 0.5), Point::new(100.0, y, 0.5)],
-        }
+            vec![Point::new(0.0, y, 0.5), Point::new(100.0, y, 0.5)],
+        )
     }
 
     /// Resolves and applies like the server does; returns the operation.
@@ -500,5 +671,132 @@ mod tests {
         );
         let miss = [Point::new(200.0, 0.0, 0.5)];
         assert!(board.strokes_hit_by(&miss, 4.0).is_empty());
+    }
+
+    fn moved(board: &Board, id: &str, dx: f32) -> Stroke {
+        board
+            .get(&StrokeId::parse(id).unwrap())
+            .unwrap()
+            .translated(dx, 0.0)
+    }
+
+    fn x_of(board: &Board, id: &str) -> f32 {
+        board.get(&StrokeId::parse(id).unwrap()).unwrap().points[0].x
+    }
+
+    #[test]
+    fn added_strokes_go_on_top_and_a_batch_is_one_undoable_action() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        let op = submit(
+            &mut board,
+            &alice,
+            Request::AddStrokes(vec![line("b", 1.0), line("c", 2.0)]),
+        )
+        .unwrap();
+        let Change::AddStrokes { strokes } = &op.change else {
+            panic!("unexpected change {:?}", op.change);
+        };
+        assert_eq!(
+            strokes.iter().map(|s| s.z).collect::<Vec<_>>(),
+            vec![2.0, 3.0]
+        );
+        assert_eq!(board.top_z(), 3.0);
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        assert_eq!(visible_ids(&board), vec!["a"]);
+        assert!(board
+            .resolve(
+                &alice,
+                Request::AddStrokes(vec![line("d", 0.0), line("d", 1.0)])
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn a_move_is_undone_and_redone_by_its_author() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        let shifted = moved(&board, "a", 30.0);
+        submit(&mut board, &alice, Request::Update(vec![shifted])).unwrap();
+        assert_eq!(x_of(&board, "a"), 30.0);
+        let undo = submit(&mut board, &alice, Request::Undo).unwrap();
+        assert!(matches!(&undo.change, Change::Undo { set, .. } if set.len() == 1));
+        assert_eq!(x_of(&board, "a"), 0.0);
+        assert!(board.is_visible(&StrokeId::parse("a").unwrap()));
+        submit(&mut board, &alice, Request::Redo).unwrap();
+        assert_eq!(x_of(&board, "a"), 30.0);
+    }
+
+    #[test]
+    fn undoing_my_move_leaves_a_later_move_by_someone_else_alone() {
+        let mut board = Board::new();
+        let (alice, bob) = (user("alice"), user("bob"));
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        let mine = moved(&board, "a", 10.0);
+        submit(&mut board, &alice, Request::Update(vec![mine])).unwrap();
+        let theirs = moved(&board, "a", 5.0);
+        submit(&mut board, &bob, Request::Update(vec![theirs])).unwrap();
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        assert_eq!(x_of(&board, "a"), 15.0, "bob's move stands");
+        submit(&mut board, &bob, Request::Undo).unwrap();
+        assert_eq!(x_of(&board, "a"), 10.0);
+    }
+
+    #[test]
+    fn updates_must_name_visible_strokes_of_the_same_kind_and_change_something() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        let same = board.get(&StrokeId::parse("a").unwrap()).unwrap().clone();
+        let reject = |board: &Board, strokes: Vec<Stroke>| {
+            board
+                .resolve(&alice, Request::Update(strokes))
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(reject(&board, vec![same.clone()]), ErrorCode::Rejected);
+        assert_eq!(
+            reject(&board, vec![line("ghost", 0.0)]),
+            ErrorCode::Rejected
+        );
+        let mut other_kind = same.translated(1.0, 0.0);
+        other_kind.kind = crate::protocol::StrokeKind::Line;
+        assert_eq!(reject(&board, vec![other_kind]), ErrorCode::Rejected);
+        let twice = same.translated(1.0, 0.0);
+        assert_eq!(
+            reject(&board, vec![twice.clone(), twice]),
+            ErrorCode::Rejected
+        );
+        submit(&mut board, &alice, Request::Erase(vec![same.id.clone()])).unwrap();
+        assert_eq!(
+            reject(&board, vec![same.translated(1.0, 0.0)]),
+            ErrorCode::Rejected
+        );
+    }
+
+    #[test]
+    fn restacking_changes_the_drawing_order_and_is_undoable() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            submit(&mut board, &alice, Request::AddStroke(line(id, i as f32))).unwrap();
+        }
+        let mut to_back = board.get(&StrokeId::parse("c").unwrap()).unwrap().clone();
+        to_back.z = board.bottom_z() - 1.0;
+        submit(&mut board, &alice, Request::Update(vec![to_back])).unwrap();
+        assert_eq!(visible_ids(&board), vec!["c", "a", "b"]);
+        let mut to_front = board.get(&StrokeId::parse("a").unwrap()).unwrap().clone();
+        to_front.z = board.top_z() + 1.0;
+        submit(&mut board, &alice, Request::Update(vec![to_front])).unwrap();
+        assert_eq!(visible_ids(&board), vec!["c", "b", "a"]);
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        assert_eq!(visible_ids(&board), vec!["a", "b", "c"]);
+        // A replica built from the snapshot has the same order.
+        let replica = Board::from_snapshot(board.snapshot());
+        assert_eq!(visible_ids(&replica), visible_ids(&board));
+        assert_eq!(replica.top_z(), board.top_z());
     }
 }

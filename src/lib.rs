@@ -28,10 +28,12 @@
 
 pub mod app;
 pub mod board;
+pub mod exchange;
 pub mod geometry;
 pub mod pages;
 pub mod protocol;
 pub mod ui;
+pub mod view;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

@@ -6,11 +6,18 @@
 //! this file and must change with it.
 //!
 //! Messages travel on two lanes:
-//! - **ephemeral** (`preview`, `preview_end`): relayed at once to everyone else
-//!   on the board, never stored, never acknowledged;
-//! - **durable** (`add_stroke`, `erase`, `clear`, `undo`, `redo`): validated by
-//!   the server, numbered with the board's sequence, stored, then broadcast as
-//!   an [`Operation`] and acknowledged to the sender.
+//! - **ephemeral** (`preview`, `preview_end`, `draft`, `draft_end`, `cursor`,
+//!   `profile`): relayed at once to everyone else on the board, never stored,
+//!   never acknowledged;
+//! - **durable** (`add_stroke`, `add_strokes`, `update`, `erase`, `clear`,
+//!   `undo`, `redo`): validated by the server, numbered with the board's
+//!   sequence, stored, then broadcast as an [`Operation`] and acknowledged to
+//!   the sender.
+//!
+//! A "stroke" is anything on the board: a freehand line, a shape or a text.
+//! Its `kind` says which; fields added after the first version (`kind`,
+//! `fill`, `opacity`, `z`, `text`, `font_size`) all have defaults, so a
+//! freehand stroke is written exactly as it was before they existed.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -38,6 +45,46 @@ pub mod limits {
     pub const MAX_STROKE_WIDTH: f32 = 128.0;
     /// Coordinates must lie within ±this value.
     pub const MAX_COORDINATE: f32 = 1_000_000.0;
+    /// Most strokes one `add_strokes`, `update` or `draft` may carry.
+    pub const MAX_BATCH_STROKES: usize = 256;
+    /// Longest text of a text item, in bytes of UTF-8.
+    pub const MAX_TEXT_BYTES: usize = 4_000;
+    /// Font size bounds of a text item, in board units.
+    pub const MIN_FONT_SIZE: f32 = 4.0;
+    pub const MAX_FONT_SIZE: f32 = 400.0;
+    /// Opacity bounds; fully transparent items would be invisible yet there.
+    pub const MIN_OPACITY: f32 = 0.05;
+    /// Stacking keys must lie within ±this value.
+    pub const MAX_Z: f64 = 1e15;
+    /// Longest display name, in characters.
+    pub const MAX_NAME_CHARS: usize = 32;
+
+    /// Batches are kept below this many bytes of JSON, well under a frame.
+    pub const BATCH_BYTES: usize = MAX_FRAME_BYTES * 3 / 4;
+
+    /// Splits strokes, in order, into batches that each fit one `add_strokes`
+    /// or `update` frame: at most [`MAX_BATCH_STROKES`] strokes and about
+    /// [`BATCH_BYTES`] of JSON. (A single stroke within the point limits
+    /// always fits.)
+    pub fn batches(strokes: Vec<super::Stroke>) -> Vec<Vec<super::Stroke>> {
+        let mut out: Vec<Vec<super::Stroke>> = Vec::new();
+        let mut bytes = 0;
+        for stroke in strokes {
+            let size = serde_json::to_string(&stroke).map_or(0, |json| json.len() + 1);
+            let full = out
+                .last()
+                .is_none_or(|batch| batch.len() >= MAX_BATCH_STROKES || bytes + size > BATCH_BYTES);
+            if full {
+                out.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += size;
+            if let Some(batch) = out.last_mut() {
+                batch.push(stroke);
+            }
+        }
+        out
+    }
 }
 
 /// Why a message from a client was refused. Sent back as `error.code`.
@@ -250,21 +297,217 @@ impl StrokeStyle {
     }
 }
 
-/// A finished freehand stroke.
+/// What a stroke is. Every kind but `freehand` has a fixed number of points:
+/// two corners of the bounding box for `rectangle` and `ellipse`, start and
+/// end for `line` and `arrow` (the head is at the end), the top-left corner
+/// for `text`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrokeKind {
+    #[default]
+    Freehand,
+    Rectangle,
+    Ellipse,
+    Line,
+    Arrow,
+    Text,
+}
+
+impl StrokeKind {
+    pub fn is_freehand(&self) -> bool {
+        *self == StrokeKind::Freehand
+    }
+
+    /// Whether the kind encloses an area that can be filled.
+    pub fn is_closed(self) -> bool {
+        matches!(self, StrokeKind::Rectangle | StrokeKind::Ellipse)
+    }
+
+    /// How many points a stroke of this kind has: `(min, max)`.
+    fn point_count(self) -> (usize, usize) {
+        match self {
+            StrokeKind::Freehand => (1, limits::MAX_STROKE_POINTS),
+            StrokeKind::Text => (1, 1),
+            _ => (2, 2),
+        }
+    }
+}
+
+fn full_opacity() -> f32 {
+    1.0
+}
+
+fn is_full_opacity(opacity: &f32) -> bool {
+    *opacity == 1.0
+}
+
+fn is_zero(z: &f64) -> bool {
+    *z == 0.0
+}
+
+/// A finished item on the board: a freehand stroke, a shape or a text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stroke {
     pub id: StrokeId,
+    #[serde(default, skip_serializing_if = "StrokeKind::is_freehand")]
+    pub kind: StrokeKind,
+    /// Outline (or text) colour and line width.
     #[serde(flatten)]
     pub style: StrokeStyle,
     pub points: Vec<Point>,
+    /// Fill colour of a rectangle or ellipse; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<Color>,
+    #[serde(default = "full_opacity", skip_serializing_if = "is_full_opacity")]
+    pub opacity: f32,
+    /// Stacking key: higher is drawn later (on top); ties keep the order the
+    /// strokes were added in. The server sets it when a stroke is added (on
+    /// top of everything), and `update` can change it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub z: f64,
+    /// The text of a `text` item (lines separated by `\n`). Shown as plain
+    /// text, never interpreted as markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Font size of a `text` item, in board units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font_size: Option<f32>,
 }
 
 impl Stroke {
+    /// A freehand stroke with default fill, opacity and stacking.
+    pub fn freehand(id: StrokeId, style: StrokeStyle, points: Vec<Point>) -> Self {
+        Self::new(id, StrokeKind::Freehand, style, points)
+    }
+
+    /// A stroke of any kind with no fill, full opacity and no text.
+    pub fn new(id: StrokeId, kind: StrokeKind, style: StrokeStyle, points: Vec<Point>) -> Self {
+        Self {
+            id,
+            kind,
+            style,
+            points,
+            fill: None,
+            opacity: 1.0,
+            z: 0.0,
+            text: None,
+            font_size: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ProtocolError> {
         self.id.validate()?;
         self.style.validate()?;
-        validate_points(&self.points, limits::MAX_STROKE_POINTS)
+        let (min, max) = self.kind.point_count();
+        if !(min..=max).contains(&self.points.len()) {
+            return Err(ProtocolError::invalid(if min == max {
+                format!("a {:?} stroke has exactly {min} point(s)", self.kind).to_lowercase()
+            } else {
+                format!("a stroke needs {min} to {max} points")
+            }));
+        }
+        self.points.iter().try_for_each(Point::validate)?;
+        if let Some(fill) = &self.fill {
+            if !self.kind.is_closed() {
+                return Err(ProtocolError::invalid(
+                    "only rectangles and ellipses can be filled",
+                ));
+            }
+            fill.validate()?;
+        }
+        if !(limits::MIN_OPACITY..=1.0).contains(&self.opacity) {
+            return Err(ProtocolError::invalid(format!(
+                "opacity must be within {}..=1",
+                limits::MIN_OPACITY
+            )));
+        }
+        if !self.z.is_finite() || self.z.abs() > limits::MAX_Z {
+            return Err(ProtocolError::invalid(format!(
+                "z must be finite and within ±{}",
+                limits::MAX_Z
+            )));
+        }
+        match (self.kind, &self.text, self.font_size) {
+            (StrokeKind::Text, Some(text), Some(size)) => {
+                if text.trim().is_empty() || text.len() > limits::MAX_TEXT_BYTES {
+                    return Err(ProtocolError::invalid(format!(
+                        "text must be 1 to {} bytes and not blank",
+                        limits::MAX_TEXT_BYTES
+                    )));
+                }
+                if !(limits::MIN_FONT_SIZE..=limits::MAX_FONT_SIZE).contains(&size) {
+                    return Err(ProtocolError::invalid(format!(
+                        "font_size must be within {}..={}",
+                        limits::MIN_FONT_SIZE,
+                        limits::MAX_FONT_SIZE
+                    )));
+                }
+                Ok(())
+            }
+            (StrokeKind::Text, _, _) => Err(ProtocolError::invalid(
+                "a text item needs text and font_size",
+            )),
+            (_, None, None) => Ok(()),
+            _ => Err(ProtocolError::invalid(
+                "only text items have text and font_size",
+            )),
+        }
     }
+
+    /// The same stroke shifted by `(dx, dy)`.
+    pub fn translated(&self, dx: f32, dy: f32) -> Self {
+        let mut moved = self.clone();
+        for point in &mut moved.points {
+            point.x += dx;
+            point.y += dy;
+        }
+        moved
+    }
+}
+
+/// Validates a batch of strokes (`add_strokes`, `update`, `draft`).
+fn validate_batch(strokes: &[Stroke]) -> Result<(), ProtocolError> {
+    if strokes.is_empty() || strokes.len() > limits::MAX_BATCH_STROKES {
+        return Err(ProtocolError::invalid(format!(
+            "a batch holds 1 to {} strokes",
+            limits::MAX_BATCH_STROKES
+        )));
+    }
+    strokes.iter().try_for_each(Stroke::validate)
+}
+
+/// A display name: 1 to 32 characters, no control characters, trimmed.
+pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
+    let count = name.chars().count();
+    if name.trim() != name
+        || !(1..=limits::MAX_NAME_CHARS).contains(&count)
+        || name.chars().any(char::is_control)
+    {
+        return Err(ProtocolError::invalid(format!(
+            "a name is 1 to {} characters without control characters or surrounding spaces",
+            limits::MAX_NAME_CHARS
+        )));
+    }
+    Ok(())
+}
+
+/// The hue (0..360) every client uses for a person's cursor and badge: the
+/// 32-bit FNV-1a hash of the user id's bytes, modulo 360. Deterministic, so
+/// everyone sees a person in the same colour without asking the server.
+pub fn user_hue(user: &UserId) -> u16 {
+    let hash = user.as_str().bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    (hash % 360) as u16
+}
+
+/// Someone on the board, as the people list shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Person {
+    pub user: UserId,
+    /// Empty when the person has not chosen a name.
+    #[serde(default)]
+    pub name: String,
 }
 
 fn validate_points(points: &[Point], max: usize) -> Result<(), ProtocolError> {
@@ -280,6 +523,10 @@ fn validate_points(points: &[Point], max: usize) -> Result<(), ProtocolError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     AddStroke(Stroke),
+    /// Several strokes added as one undoable action (duplicate, paste, import).
+    AddStrokes(Vec<Stroke>),
+    /// New states for existing strokes (move, resize, restyle, restack, edit).
+    Update(Vec<Stroke>),
     Erase(Vec<StrokeId>),
     Clear,
     Undo,
@@ -298,6 +545,9 @@ pub enum ClientMessage {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_seq: Option<u64>,
+        /// The person's display name, if they chose one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// Ephemeral: more points of a stroke still being drawn (appended to what
     /// was sent before under the same stroke id).
@@ -311,9 +561,35 @@ pub enum ClientMessage {
     PreviewEnd {
         stroke: StrokeId,
     },
+    /// Ephemeral: the sender's work in progress as whole strokes (a shape
+    /// being dragged out, strokes being moved or resized). Replaces the
+    /// sender's previous draft; strokes whose id is on the board are shown in
+    /// place of the stored ones.
+    Draft {
+        strokes: Vec<Stroke>,
+    },
+    /// Ephemeral: the sender's draft is over (committed or abandoned).
+    DraftEnd,
+    /// Ephemeral: where the sender's pointer is, in board coordinates.
+    Cursor {
+        x: f32,
+        y: f32,
+    },
+    /// Ephemeral: the sender changed their display name.
+    Profile {
+        name: String,
+    },
     AddStroke {
         op_id: OpId,
         stroke: Stroke,
+    },
+    AddStrokes {
+        op_id: OpId,
+        strokes: Vec<Stroke>,
+    },
+    Update {
+        op_id: OpId,
+        strokes: Vec<Stroke>,
     },
     Erase {
         op_id: OpId,
@@ -351,7 +627,10 @@ impl ClientMessage {
 
     pub fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            ClientMessage::Hello { user, .. } => user.validate(),
+            ClientMessage::Hello { user, name, .. } => {
+                user.validate()?;
+                name.as_deref().map_or(Ok(()), validate_name)
+            }
             ClientMessage::Preview {
                 stroke,
                 style,
@@ -362,9 +641,18 @@ impl ClientMessage {
                 validate_points(points, limits::MAX_PREVIEW_POINTS)
             }
             ClientMessage::PreviewEnd { stroke } => stroke.validate(),
+            ClientMessage::Draft { strokes } => validate_batch(strokes),
+            ClientMessage::DraftEnd => Ok(()),
+            ClientMessage::Cursor { x, y } => Point::new(*x, *y, 0.5).validate(),
+            ClientMessage::Profile { name } => validate_name(name),
             ClientMessage::AddStroke { op_id, stroke } => {
                 op_id.validate()?;
                 stroke.validate()
+            }
+            ClientMessage::AddStrokes { op_id, strokes }
+            | ClientMessage::Update { op_id, strokes } => {
+                op_id.validate()?;
+                validate_batch(strokes)
             }
             ClientMessage::Erase { op_id, stroke_ids } => {
                 op_id.validate()?;
@@ -386,13 +674,21 @@ impl ClientMessage {
     pub fn into_request(self) -> Option<(OpId, Request)> {
         match self {
             ClientMessage::AddStroke { op_id, stroke } => Some((op_id, Request::AddStroke(stroke))),
+            ClientMessage::AddStrokes { op_id, strokes } => {
+                Some((op_id, Request::AddStrokes(strokes)))
+            }
+            ClientMessage::Update { op_id, strokes } => Some((op_id, Request::Update(strokes))),
             ClientMessage::Erase { op_id, stroke_ids } => Some((op_id, Request::Erase(stroke_ids))),
             ClientMessage::Clear { op_id } => Some((op_id, Request::Clear)),
             ClientMessage::Undo { op_id } => Some((op_id, Request::Undo)),
             ClientMessage::Redo { op_id } => Some((op_id, Request::Redo)),
             ClientMessage::Hello { .. }
             | ClientMessage::Preview { .. }
-            | ClientMessage::PreviewEnd { .. } => None,
+            | ClientMessage::PreviewEnd { .. }
+            | ClientMessage::Draft { .. }
+            | ClientMessage::DraftEnd
+            | ClientMessage::Cursor { .. }
+            | ClientMessage::Profile { .. } => None,
         }
     }
 
@@ -400,6 +696,8 @@ impl ClientMessage {
     pub fn from_request(op_id: OpId, request: Request) -> Self {
         match request {
             Request::AddStroke(stroke) => ClientMessage::AddStroke { op_id, stroke },
+            Request::AddStrokes(strokes) => ClientMessage::AddStrokes { op_id, strokes },
+            Request::Update(strokes) => ClientMessage::Update { op_id, strokes },
             Request::Erase(stroke_ids) => ClientMessage::Erase { op_id, stroke_ids },
             Request::Clear => ClientMessage::Clear { op_id },
             Request::Undo => ClientMessage::Undo { op_id },
@@ -410,12 +708,19 @@ impl ClientMessage {
 
 /// What an operation did, fully resolved by the server so that applying it
 /// needs no history: `show` and `hide` list exactly the strokes whose
-/// visibility it changes.
+/// visibility it changes, `set` the new states of strokes it changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     AddStroke {
         stroke: Stroke,
+    },
+    AddStrokes {
+        strokes: Vec<Stroke>,
+    },
+    /// Replaces the states of existing strokes (visibility unchanged).
+    Update {
+        strokes: Vec<Stroke>,
     },
     Erase {
         stroke_ids: Vec<StrokeId>,
@@ -428,12 +733,16 @@ pub enum Change {
         target: u64,
         show: Vec<StrokeId>,
         hide: Vec<StrokeId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        set: Vec<Stroke>,
     },
     /// Re-applies the author's operation `target` after an undo.
     Redo {
         target: u64,
         show: Vec<StrokeId>,
         hide: Vec<StrokeId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        set: Vec<Stroke>,
     },
 }
 
@@ -492,8 +801,22 @@ pub enum ServerMessage {
     },
     /// Ephemeral: someone abandoned a stroke in progress.
     PreviewEnd { author: UserId, stroke: StrokeId },
-    /// How many people are on the board now.
-    Presence { count: u32 },
+    /// Ephemeral: someone's work in progress (see the client's `draft`).
+    Draft {
+        author: UserId,
+        strokes: Vec<Stroke>,
+    },
+    /// Ephemeral: someone's draft is over.
+    DraftEnd { author: UserId },
+    /// Ephemeral: someone's pointer moved.
+    Cursor { author: UserId, x: f32, y: f32 },
+    /// Who is on the board now: `count` people, listed in `people` (sorted
+    /// by user id). A person appears once however many tabs they have open.
+    Presence {
+        count: u32,
+        #[serde(default)]
+        people: Vec<Person>,
+    },
     /// The client's last message was refused; nothing changed.
     Error {
         code: ErrorCode,
@@ -529,14 +852,30 @@ mod tests {
     use super::*;
 
     fn stroke(id: &str, points: Vec<Point>) -> Stroke {
-        Stroke {
-            id: StrokeId::parse(id).unwrap(),
-            style: StrokeStyle {
+        Stroke::freehand(
+            StrokeId::parse(id).unwrap(),
+            StrokeStyle {
                 color: Color::parse("#1e1e1e").unwrap(),
                 width: 4.0,
             },
             points,
-        }
+        )
+    }
+
+    fn shape(kind: StrokeKind, points: &[(f32, f32)]) -> Stroke {
+        let mut shape = stroke(
+            "sh",
+            points.iter().map(|&(x, y)| Point::new(x, y, 0.5)).collect(),
+        );
+        shape.kind = kind;
+        shape
+    }
+
+    fn text(content: &str) -> Stroke {
+        let mut text = shape(StrokeKind::Text, &[(0.0, 0.0)]);
+        text.text = Some(content.into());
+        text.font_size = Some(20.0);
+        text
     }
 
     fn add_stroke_frame(points: &str, color: &str, width: &str) -> String {
@@ -552,6 +891,31 @@ mod tests {
                 protocol: PROTOCOL_VERSION,
                 user: UserId::parse("u-1").unwrap(),
                 last_seq: Some(41),
+                name: Some("Ada".into()),
+            },
+            ClientMessage::Draft {
+                strokes: vec![shape(StrokeKind::Ellipse, &[(0.0, 0.0), (5.0, 5.0)])],
+            },
+            ClientMessage::DraftEnd,
+            ClientMessage::Cursor { x: 1.5, y: -3.0 },
+            ClientMessage::Profile {
+                name: "Grace Hopper".into(),
+            },
+            ClientMessage::AddStrokes {
+                op_id: OpId::parse("o6").unwrap(),
+                strokes: vec![
+                    text("hi <b>there</b>"),
+                    shape(StrokeKind::Arrow, &[(0.0, 0.0), (9.0, 9.0)]),
+                ],
+            },
+            ClientMessage::Update {
+                op_id: OpId::parse("o7").unwrap(),
+                strokes: vec![Stroke {
+                    fill: Some(Color::parse("#ffec99").unwrap()),
+                    opacity: 0.5,
+                    z: 12.5,
+                    ..shape(StrokeKind::Rectangle, &[(0.0, 0.0), (5.0, 5.0)])
+                }],
             },
             ClientMessage::Preview {
                 stroke: StrokeId::parse("s1").unwrap(),
@@ -601,6 +965,7 @@ mod tests {
                 target: 3,
                 show: vec![StrokeId::parse("a").unwrap()],
                 hide: vec![],
+                set: vec![shape(StrokeKind::Line, &[(1.0, 1.0), (2.0, 2.0)])],
             },
         };
         let messages = vec![
@@ -623,7 +988,25 @@ mod tests {
                 op_id: OpId::parse("o1").unwrap(),
                 seq: 7,
             },
-            ServerMessage::Presence { count: 3 },
+            ServerMessage::Presence {
+                count: 1,
+                people: vec![Person {
+                    user: UserId::parse("u1").unwrap(),
+                    name: "Ada".into(),
+                }],
+            },
+            ServerMessage::Draft {
+                author: UserId::parse("u1").unwrap(),
+                strokes: vec![text("draft")],
+            },
+            ServerMessage::DraftEnd {
+                author: UserId::parse("u1").unwrap(),
+            },
+            ServerMessage::Cursor {
+                author: UserId::parse("u1").unwrap(),
+                x: 3.0,
+                y: 4.0,
+            },
             ServerMessage::Error {
                 code: ErrorCode::Invalid,
                 message: "no".into(),
@@ -720,5 +1103,111 @@ mod tests {
         assert!(BoardId::parse(&"a".repeat(65)).is_err());
         assert!(UserId::parse("").is_err());
         assert!(StrokeId::parse("with space").is_err());
+    }
+
+    #[test]
+    fn freehand_strokes_keep_their_original_wire_form() {
+        let json = serde_json::to_string(&stroke("s1", vec![Point::new(1.0, 2.0, 0.5)])).unwrap();
+        assert_eq!(
+            json,
+            r##"{"id":"s1","color":"#1e1e1e","width":4.0,"points":[[1.0,2.0,0.5]]}"##
+        );
+        let old: Stroke = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (old.kind, old.opacity, old.z),
+            (StrokeKind::Freehand, 1.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn each_kind_needs_its_number_of_points() {
+        assert!(shape(StrokeKind::Rectangle, &[(0.0, 0.0), (1.0, 1.0)])
+            .validate()
+            .is_ok());
+        assert!(shape(StrokeKind::Rectangle, &[(0.0, 0.0)])
+            .validate()
+            .is_err());
+        assert!(
+            shape(StrokeKind::Line, &[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)])
+                .validate()
+                .is_err()
+        );
+        assert!(text("x").validate().is_ok());
+        let mut two_anchors = text("x");
+        two_anchors.points.push(Point::new(1.0, 1.0, 0.5));
+        assert!(two_anchors.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_bad_fills_opacities_texts_and_names() {
+        let mut filled_line = shape(StrokeKind::Line, &[(0.0, 0.0), (1.0, 1.0)]);
+        filled_line.fill = Some(Color::parse("#000000").unwrap());
+        assert!(filled_line.validate().is_err());
+        let mut faint = shape(StrokeKind::Ellipse, &[(0.0, 0.0), (1.0, 1.0)]);
+        faint.opacity = 0.0;
+        assert!(faint.validate().is_err());
+        let mut far = faint.clone();
+        far.opacity = 1.0;
+        far.z = f64::INFINITY;
+        assert!(far.validate().is_err());
+        assert!(text("   ").validate().is_err());
+        assert!(text(&"x".repeat(limits::MAX_TEXT_BYTES + 1))
+            .validate()
+            .is_err());
+        let mut huge = text("x");
+        huge.font_size = Some(1000.0);
+        assert!(huge.validate().is_err());
+        let mut texty_rect = shape(StrokeKind::Rectangle, &[(0.0, 0.0), (1.0, 1.0)]);
+        texty_rect.text = Some("no".into());
+        assert!(texty_rect.validate().is_err());
+        for name in ["", " Ada", "Ada\n", &"n".repeat(33)] {
+            assert!(validate_name(name).is_err(), "{name:?}");
+        }
+        assert!(validate_name("Ada Lovelace ✏️").is_ok());
+        assert_code(
+            r#"{"type":"add_strokes","op_id":"o","strokes":[]}"#,
+            ErrorCode::Invalid,
+        );
+        assert_code(r#"{"type":"cursor","x":1e30,"y":0}"#, ErrorCode::Invalid);
+    }
+
+    #[test]
+    fn user_hues_are_stable_and_spread() {
+        let hue = |id: &str| user_hue(&UserId::parse(id).unwrap());
+        assert_eq!(hue("alice"), hue("alice"));
+        assert!(hue("alice") < 360);
+        let hues: std::collections::HashSet<u16> =
+            (0..50).map(|i| hue(&format!("user{i}"))).collect();
+        assert!(hues.len() > 30, "hues cluster: {hues:?}");
+    }
+
+    #[test]
+    fn batches_fit_in_frames_and_keep_the_order() {
+        let long: Vec<Point> = (0..2_000).map(|i| Point::new(i as f32, 0.5, 0.5)).collect();
+        let strokes: Vec<Stroke> = (0..40)
+            .map(|i| {
+                stroke(
+                    &format!("s{i}"),
+                    if i % 4 == 0 {
+                        long.clone()
+                    } else {
+                        vec![Point::new(1.0, 1.0, 0.5)]
+                    },
+                )
+            })
+            .chain((40..700).map(|i| stroke(&format!("s{i}"), vec![Point::new(1.0, 1.0, 0.5)])))
+            .collect();
+        let batches = limits::batches(strokes.clone());
+        assert!(batches.len() > 3);
+        for batch in &batches {
+            let message = ClientMessage::AddStrokes {
+                op_id: OpId::parse("o").unwrap(),
+                strokes: batch.clone(),
+            };
+            assert!(message.encode().len() <= limits::MAX_FRAME_BYTES);
+            assert!(message.validate().is_ok());
+        }
+        assert_eq!(batches.concat(), strokes);
+        assert!(limits::batches(Vec::new()).is_empty());
     }
 }

@@ -1,16 +1,88 @@
 //! State shared between the board page's Leptos views and the canvas engine.
 //!
-//! The toolbar writes the tool, colour and width; the engine reads them when a
-//! stroke starts and writes back what the status bar shows. Plain reactive
-//! signals, so the same types render on the server and hydrate in the browser.
+//! The toolbar and panels write the tool and the style; the engine reads them
+//! when something is drawn and writes back what the status bar, the people
+//! list and the zoom indicator show. Plain reactive signals, so the same types
+//! render on the server and hydrate in the browser.
 
 use leptos::prelude::*;
 
-/// The active drawing tool.
+use crate::protocol::{user_hue, Person, StrokeKind, UserId};
+
+/// The active tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
+    Select,
+    Hand,
     Pen,
     Eraser,
+    Rectangle,
+    Ellipse,
+    Line,
+    Arrow,
+    Text,
+}
+
+impl Tool {
+    /// Every tool in toolbar order.
+    pub const ALL: [Tool; 9] = [
+        Tool::Select,
+        Tool::Hand,
+        Tool::Pen,
+        Tool::Eraser,
+        Tool::Rectangle,
+        Tool::Ellipse,
+        Tool::Line,
+        Tool::Arrow,
+        Tool::Text,
+    ];
+
+    /// The accessible name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::Select => "Select",
+            Tool::Hand => "Hand",
+            Tool::Pen => "Pen",
+            Tool::Eraser => "Eraser",
+            Tool::Rectangle => "Rectangle",
+            Tool::Ellipse => "Ellipse",
+            Tool::Line => "Line",
+            Tool::Arrow => "Arrow",
+            Tool::Text => "Text",
+        }
+    }
+
+    /// The key that picks the tool (lower case).
+    pub fn shortcut(self) -> char {
+        match self {
+            Tool::Select => 'v',
+            Tool::Hand => 'h',
+            Tool::Pen => 'p',
+            Tool::Eraser => 'e',
+            Tool::Rectangle => 'r',
+            Tool::Ellipse => 'o',
+            Tool::Line => 'l',
+            Tool::Arrow => 'a',
+            Tool::Text => 't',
+        }
+    }
+
+    pub fn from_shortcut(key: &str) -> Option<Tool> {
+        Tool::ALL
+            .into_iter()
+            .find(|tool| key.chars().eq(std::iter::once(tool.shortcut())))
+    }
+
+    /// The kind of stroke a shape tool drags out.
+    pub fn shape_kind(self) -> Option<StrokeKind> {
+        match self {
+            Tool::Rectangle => Some(StrokeKind::Rectangle),
+            Tool::Ellipse => Some(StrokeKind::Ellipse),
+            Tool::Line => Some(StrokeKind::Line),
+            Tool::Arrow => Some(StrokeKind::Arrow),
+            _ => None,
+        }
+    }
 }
 
 /// The WebSocket's state as the status bar shows it.
@@ -44,6 +116,15 @@ pub const PALETTE: [(&str, &str); 6] = [
     ("#9c36b5", "Purple"),
 ];
 
+/// Fill colours for rectangles and ellipses (light tints), with names.
+pub const FILLS: [(&str, &str); 5] = [
+    ("#ffc9c9", "Light red fill"),
+    ("#b2f2bb", "Light green fill"),
+    ("#a5d8ff", "Light blue fill"),
+    ("#ffec99", "Light yellow fill"),
+    ("#e9ecef", "Light grey fill"),
+];
+
 /// Stroke widths offered by the toolbar, with their accessible names.
 pub const WIDTHS: [(f32, &str); 4] = [
     (2.0, "Thin"),
@@ -52,21 +133,60 @@ pub const WIDTHS: [(f32, &str); 4] = [
     (16.0, "Extra bold"),
 ];
 
-/// Eraser radius in board units.
+/// Font sizes for text, with their accessible names.
+pub const FONT_SIZES: [(f32, &str); 4] = [
+    (16.0, "Small text"),
+    (24.0, "Medium text"),
+    (36.0, "Large text"),
+    (64.0, "Huge text"),
+];
+
+/// The colour of a person's cursor and badge (same in every browser).
+pub fn person_color(user: &UserId) -> String {
+    format!("hsl({}, 70%, 45%)", user_hue(user))
+}
+
+/// What the people list shows for someone without a name.
+pub fn display_name(person: &Person) -> String {
+    if person.name.is_empty() {
+        "Guest".to_owned()
+    } else {
+        person.name.clone()
+    }
+}
+
+/// Eraser radius in screen pixels.
 pub const ERASER_RADIUS: f32 = 10.0;
 
-/// Signals that connect the toolbar and status bar to the engine.
+/// Signals that connect the toolbar, panels and status bar to the engine.
 #[derive(Clone, Copy)]
 pub struct BoardUi {
     pub tool: RwSignal<Tool>,
     pub color: RwSignal<String>,
     pub width: RwSignal<f32>,
+    /// Fill of new rectangles and ellipses, none when `None`.
+    pub fill: RwSignal<Option<String>>,
+    /// Opacity of new items, 0.1..=1.
+    pub opacity: RwSignal<f32>,
+    pub font_size: RwSignal<f32>,
     pub status: RwSignal<ConnectionStatus>,
     pub presence: RwSignal<u32>,
+    /// Everyone on the board, this tab included.
+    pub people: RwSignal<Vec<Person>>,
+    /// This tab's user id (empty until the engine starts).
+    pub me: RwSignal<String>,
+    /// This person's display name (empty: none chosen).
+    pub name: RwSignal<String>,
     /// Operations drawn or requested here that the server has not stored yet.
     pub unsaved: RwSignal<usize>,
     /// A short message for the user (errors, "link copied"), if any.
     pub notice: RwSignal<Option<String>>,
+    /// The zoom factor, for the zoom indicator.
+    pub zoom: RwSignal<f64>,
+    /// How many items are selected.
+    pub selected: RwSignal<usize>,
+    /// Whether the keyboard shortcut help is open.
+    pub help_open: RwSignal<bool>,
 }
 
 impl BoardUi {
@@ -75,10 +195,19 @@ impl BoardUi {
             tool: RwSignal::new(Tool::Pen),
             color: RwSignal::new(PALETTE[0].0.to_owned()),
             width: RwSignal::new(WIDTHS[1].0),
+            fill: RwSignal::new(None),
+            opacity: RwSignal::new(1.0),
+            font_size: RwSignal::new(FONT_SIZES[1].0),
             status: RwSignal::new(ConnectionStatus::Connecting),
             presence: RwSignal::new(1),
+            people: RwSignal::new(Vec::new()),
+            me: RwSignal::new(String::new()),
+            name: RwSignal::new(String::new()),
             unsaved: RwSignal::new(0),
             notice: RwSignal::new(None),
+            zoom: RwSignal::new(1.0),
+            selected: RwSignal::new(0),
+            help_open: RwSignal::new(false),
         }
     }
 }
@@ -86,5 +215,22 @@ impl BoardUi {
 impl Default for BoardUi {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_its_own_shortcut() {
+        for tool in Tool::ALL {
+            assert_eq!(
+                Tool::from_shortcut(&tool.shortcut().to_string()),
+                Some(tool)
+            );
+        }
+        assert_eq!(Tool::from_shortcut("x"), None);
+        assert_eq!(Tool::from_shortcut("pp"), None);
     }
 }

@@ -280,9 +280,9 @@ async fn strokes_previews_and_presence_cross_instances() {
     let (mut alice, _) = Client::join(cluster.addr(0), &board, "alice", None).await;
     let (mut bob, _) = Client::join(cluster.addr(1), &board, "bob", None).await;
     alice
-        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 }))
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
         .await;
-    bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 }))
+    bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
         .await;
 
     let live = stroke("live", 3.0);
@@ -321,7 +321,7 @@ async fn strokes_previews_and_presence_cross_instances() {
     ));
 
     alice.close().await;
-    bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1 }))
+    bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1, .. }))
         .await;
 }
 

@@ -64,11 +64,11 @@ async fn presence_counts_people_on_the_board() {
     ));
     let (bob, _) = Client::join(server.addr, &board, "bob", None).await;
     alice
-        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2 }))
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
         .await;
     bob.close().await;
     alice
-        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1 }))
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1, .. }))
         .await;
 }
 
@@ -201,7 +201,9 @@ async fn undo_and_redo_are_per_user_and_seen_by_everyone() {
         .await;
     let ops = carol.ops_until(3).await;
     match &ops[2].change {
-        Change::Undo { target, hide, show } => {
+        Change::Undo {
+            target, hide, show, ..
+        } => {
             assert_eq!(
                 *target, 1,
                 "alice's undo takes back alice's stroke, not bob's later one"
@@ -454,7 +456,7 @@ async fn a_stuck_client_is_dropped_without_stalling_the_room() {
         loop {
             match observer.recv_message().await {
                 ServerMessage::Preview { .. } => previews += 1,
-                ServerMessage::Presence { count: 2 } => return (observer, previews),
+                ServerMessage::Presence { count: 2, .. } => return (observer, previews),
                 _ => {}
             }
         }

@@ -26,14 +26,14 @@ fn op(seq: u64) -> Operation {
         author: UserId::parse("alice").unwrap(),
         op_id: OpId::parse(&format!("op{seq}")).unwrap(),
         change: Change::AddStroke {
-            stroke: Stroke {
-                id: StrokeId::parse(&format!("s{seq}")).unwrap(),
-                style: StrokeStyle {
+            stroke: Stroke::freehand(
+                StrokeId::parse(&format!("s{seq}")).unwrap(),
+                StrokeStyle {
                     color: Color::parse("#000000").unwrap(),
                     width: 2.0,
                 },
-                points: vec![Point::new(seq as f32, 1.0, 0.5)],
-            },
+                vec![Point::new(seq as f32, 1.0, 0.5)],
+            ),
         },
     }
 }

@@ -1,70 +1,8 @@
 // Two people on one board, in a real Chromium, against the real server.
-import { test, expect, Browser, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-
-/** Screenshots worth looking at land here (and in the test's output dir). */
-const SCREENSHOT_DIR = path.resolve(__dirname, "..", "screenshots");
-
-/** Opens a board in a fresh browser context (a different person) and waits until it is live. */
-async function openBoard(browser: Browser, url: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url);
-  await expect(page.getByTestId("connection-status")).toHaveText("connected");
-  return page;
-}
-
-async function newBoardUrl(page: Page): Promise<string> {
-  await page.goto("/");
-  await page.getByRole("button", { name: "New board", exact: true }).click();
-  await expect(page).toHaveURL(/\/b\/[A-Za-z0-9_-]{22}$/);
-  return page.url();
-}
-
-/** Number of canvas pixels with any ink, optionally inside a region (CSS px). */
-async function ink(page: Page, region?: { x: number; y: number; w: number; h: number }): Promise<number> {
-  return page.evaluate((region) => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
-    const ctx = canvas.getContext("2d")!;
-    const scale = canvas.width / canvas.clientWidth;
-    const r = region ?? { x: 0, y: 0, w: canvas.clientWidth, h: canvas.clientHeight };
-    const data = ctx.getImageData(r.x * scale, r.y * scale, r.w * scale, r.h * scale).data;
-    let count = 0;
-    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
-    return count;
-  }, region);
-}
-
-/** The colour of the pixel with the most ink near a point, as [r, g, b, a]. */
-async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
-  return page.evaluate(
-    ([x, y]) => {
-      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
-      const scale = canvas.width / canvas.clientWidth;
-      return Array.from(canvas.getContext("2d")!.getImageData(x * scale, y * scale, 1, 1).data);
-    },
-    [x, y],
-  );
-}
-
-/** A fresh board's URL, created through the landing page. */
-async function freshBoard(browser: Browser): Promise<string> {
-  const setup = await browser.newPage();
-  const url = await newBoardUrl(setup);
-  await setup.close();
-  return url;
-}
-
-/** A wavy drag from (x0, y) over `width` pixels; leaves the button down if asked. */
-async function scribble(page: Page, x0: number, y: number, width: number, release = true) {
-  await page.mouse.move(x0, y);
-  await page.mouse.down();
-  for (let i = 1; i <= 30; i++) {
-    await page.mouse.move(x0 + (width * i) / 30, y + Math.sin(i / 3) * 25, { steps: 2 });
-  }
-  if (release) await page.mouse.up();
-}
+import { SCREENSHOT_DIR, freshBoard, ink, newBoardUrl, openBoard, pixelAt, scribble, clearBoard } from "./helpers";
 
 test("the landing page creates boards and remembers them", async ({ page }) => {
   const url = await newBoardUrl(page);
@@ -146,12 +84,10 @@ test("the eraser and clear board act for everyone", async ({ browser }) => {
   expect(await ink(alice, bottom)).toBeGreaterThan(200);
 
   // Clear asks first; declining changes nothing.
-  bob.once("dialog", (dialog) => dialog.dismiss());
-  await bob.getByRole("button", { name: "Clear board", exact: true }).click();
+  await clearBoard(bob, false);
   await alice.waitForTimeout(300);
   expect(await ink(alice, bottom)).toBeGreaterThan(200);
-  bob.once("dialog", (dialog) => dialog.accept());
-  await bob.getByRole("button", { name: "Clear board", exact: true }).click();
+  await clearBoard(bob, true);
   await expect.poll(() => ink(alice)).toBe(0);
 
   // Bob's undo brings the board back (his clear was his last action).
@@ -200,14 +136,34 @@ test("drawing during a network drop is kept and sent after reconnecting", async 
 test("keyboard shortcuts switch tools and the toolbar is accessible", async ({ browser }) => {
   const url = await freshBoard(browser);
   const page = await openBoard(browser, url);
-  for (const name of ["Pen", "Eraser", "Undo", "Redo", "Clear board", "Copy link"]) {
+  for (const name of ["Undo", "Redo", "Menu", "Copy link", "Zoom in", "Zoom out", "Zoom to fit", "Reset zoom"]) {
     await expect(page.getByRole("button", { name, exact: true })).toBeVisible();
   }
   await expect(page.getByRole("button", { name: "Pen", exact: true })).toHaveAttribute("aria-pressed", "true");
-  await page.keyboard.press("e");
+  // Every tool has a shortcut, and the active one is announced with aria-pressed.
+  const tools: [string, string][] = [
+    ["v", "Select"], ["h", "Hand"], ["p", "Pen"], ["e", "Eraser"], ["r", "Rectangle"],
+    ["o", "Ellipse"], ["l", "Line"], ["a", "Arrow"], ["t", "Text"],
+  ];
+  for (const [key, name] of tools) {
+    await page.keyboard.press(key);
+    await expect(page.getByRole("button", { name, exact: true })).toHaveAttribute("aria-pressed", "true");
+    for (const [, other] of tools.filter(([, n]) => n !== name)) {
+      await expect(page.getByRole("button", { name: other, exact: true })).toHaveAttribute("aria-pressed", "false");
+    }
+  }
+  // The toolbar is reachable with the keyboard: Tab to a tool, Enter picks it.
+  await page.getByRole("button", { name: "Pen", exact: true }).focus();
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
   await expect(page.getByRole("button", { name: "Eraser", exact: true })).toHaveAttribute("aria-pressed", "true");
-  await page.keyboard.press("p");
-  await expect(page.getByRole("button", { name: "Pen", exact: true })).toHaveAttribute("aria-pressed", "true");
+  // "?" opens the shortcut help, Escape closes it.
+  await page.keyboard.press("?");
+  const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await expect(help).toBeVisible();
+  await expect(help.getByRole("row", { name: /Rectangle\s+R/ })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(help).toBeHidden();
 });
 
 test("an invalid board link says so", async ({ page }) => {

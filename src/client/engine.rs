@@ -1,148 +1,140 @@
-//! The board engine in the browser: input, local state, sync and drawing.
+//! The board engine in the browser: local state, sync and drawing.
 //!
 //! The engine keeps the board as the server last confirmed it ([`Board`], the
 //! same state machine the server runs) plus the operations sent or queued
 //! but not yet confirmed (`pending`). What the user sees is the confirmed
-//! board with the pending operations laid over it, so drawing never waits for
-//! the network and keeps working while disconnected.
+//! board with the pending operations laid over it, then other people's drafts
+//! (shapes being dragged out, items being moved) and this tab's gesture in
+//! progress, so drawing never waits for the network and keeps working while
+//! disconnected.
 //!
-//! Timing: pointer events only record samples; a `requestAnimationFrame`
-//! callback sends at most one preview batch per frame and redraws the canvas
-//! when something changed.
+//! Input handling lives in `input`, the text editor in `text_editor`, export
+//! and import in `export`; this file owns the state they share.
+//!
+//! Timing: events only record state; a `requestAnimationFrame` callback sends
+//! at most one preview, draft and cursor message per frame and redraws the
+//! canvas when something changed.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_channel::mpsc::UnboundedSender;
 use leptos::prelude::{GetUntracked, Set};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, KeyboardEvent, PointerEvent};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::input::Gesture;
 use super::render;
 use super::storage;
+use super::text_editor::TextEditor;
 use crate::board::Board;
+use crate::geometry::{self, Rect};
 use crate::protocol::{
-    limits, BoardId, ClientMessage, ErrorCode, OpId, Operation, Point, ServerMessage, Stroke,
-    StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
+    limits, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point, Request,
+    ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
-use crate::ui::{BoardUi, ConnectionStatus, Tool, ERASER_RADIUS};
+use crate::ui::{person_color, BoardUi, ConnectionStatus, Tool, ERASER_RADIUS, PALETTE};
+use crate::view::View;
 
-/// Samples closer than this to the previous one (in board units) are skipped.
-const MIN_SAMPLE_DISTANCE: f32 = 0.75;
-/// Strokes are split into parts of this many points, so that each part's
-/// `add_stroke` frame stays well below the frame size limit (a point takes
-/// about 21 bytes of JSON) and the point limit.
-const SPLIT_STROKE_AT: usize = 2_000;
 /// Pending strokes are drawn slightly translucent until the server stores them.
 const UNCONFIRMED_ALPHA: f64 = 0.85;
+/// Cursor positions go out at most this often (milliseconds).
+const CURSOR_INTERVAL_MS: f64 = 50.0;
+/// Remote cursors glide to a new position over this long (milliseconds).
+const CURSOR_GLIDE_MS: f64 = 90.0;
+/// A remote draft that ended stays until its operation arrives, or this long.
+const DRAFT_LINGER_MS: f64 = 1_000.0;
 
 /// A durable request not yet confirmed by the server.
-struct Pending {
-    op_id: OpId,
-    message: ClientMessage,
+pub(super) struct Pending {
+    pub op_id: OpId,
+    pub message: ClientMessage,
 }
 
-/// A stroke someone else is drawing right now.
-struct RemotePreview {
-    style: StrokeStyle,
-    points: Vec<Point>,
+/// A freehand stroke someone else is drawing right now.
+pub(super) struct RemotePreview {
+    pub style: StrokeStyle,
+    pub points: Vec<Point>,
 }
 
-/// The local stroke being drawn.
-struct Drawing {
-    pointer_id: i32,
-    stroke: Stroke,
-    /// How many points were already sent as previews.
-    previewed: usize,
+/// Someone else's work in progress.
+pub(super) struct RemoteDraft {
+    pub strokes: Vec<Stroke>,
+    /// When the draft ended (its operation should follow), if it did.
+    pub ended_at: Option<f64>,
 }
 
-/// The eraser being dragged.
-struct Erasing {
-    pointer_id: i32,
-    last: Point,
-    hits: Vec<StrokeId>,
+/// Someone else's pointer, gliding from `from` to `to`.
+pub(super) struct RemoteCursor {
+    pub from: (f32, f32),
+    pub to: (f32, f32),
+    pub since: f64,
+}
+
+impl RemoteCursor {
+    fn position(&self, now: f64) -> (f32, f32) {
+        let t = ((now - self.since) / CURSOR_GLIDE_MS).clamp(0.0, 1.0) as f32;
+        (
+            self.from.0 + (self.to.0 - self.from.0) * t,
+            self.from.1 + (self.to.1 - self.from.1) * t,
+        )
+    }
+
+    fn gliding(&self, now: f64) -> bool {
+        now - self.since < CURSOR_GLIDE_MS
+    }
 }
 
 pub struct Engine {
-    board_id: BoardId,
-    user: UserId,
-    canvas: HtmlCanvasElement,
-    ctx: CanvasRenderingContext2d,
-    ui: BoardUi,
-    board: Board,
-    pending: Vec<Pending>,
-    previews: HashMap<StrokeId, RemotePreview>,
-    drawing: Option<Drawing>,
-    erasing: Option<Erasing>,
-    hover: Option<(f32, f32)>,
+    pub(super) board_id: BoardId,
+    pub(super) user: UserId,
+    /// The board's content; pointer input arrives here.
+    pub(super) canvas: HtmlCanvasElement,
+    pub(super) ctx: CanvasRenderingContext2d,
+    /// Selection, marquee, eraser outline and other people's cursors, on a
+    /// canvas of their own above the content, so the content canvas holds
+    /// exactly the board (what "export current view" saves).
+    overlay: HtmlCanvasElement,
+    overlay_ctx: CanvasRenderingContext2d,
+    pub(super) ui: BoardUi,
+    pub(super) board: Board,
+    pub(super) pending: Vec<Pending>,
+    pub(super) previews: HashMap<StrokeId, RemotePreview>,
+    pub(super) drafts: HashMap<UserId, RemoteDraft>,
+    pub(super) cursors: HashMap<UserId, RemoteCursor>,
+    pub(super) gesture: Gesture,
+    /// Touch pointers on the canvas, by id, in screen coordinates (for pinch).
+    pub(super) touches: HashMap<i32, (f64, f64)>,
+    pub(super) selection: Vec<StrokeId>,
+    pub(super) view: View,
+    /// The pointer in screen coordinates, while it is over the canvas.
+    pub(super) hover: Option<(f64, f64)>,
+    pub(super) space_held: bool,
+    pub(super) editor: Option<TextEditor>,
+    /// Whether the draft changed since it was last sent / whether one is out.
+    pub(super) draft_dirty: bool,
+    pub(super) draft_out: bool,
+    pub(super) cursor_unsent: Option<(f32, f32)>,
+    cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
     welcomed: bool,
     id_prefix: String,
     next_id: u64,
-    dirty: bool,
+    pub(super) dirty: bool,
     frame_requested: bool,
     stopped: bool,
-    size: (f64, f64, f64),
+    /// Canvas size in CSS pixels and the device pixel ratio.
+    pub(super) size: (f64, f64, f64),
+    /// The engine's own handle, for listeners it creates later (text editor).
+    this: Weak<RefCell<Engine>>,
 }
 
 /// Shared ownership of the engine for event listeners and the socket task.
 #[derive(Clone)]
-pub struct EngineHandle(Rc<RefCell<Engine>>);
-
-fn offset(event: &PointerEvent, axis: &str) -> f32 {
-    // `offsetX` is fractional in current browsers; web-sys only exposes the
-    // integer version without unstable APIs, so read the property directly.
-    js_sys::Reflect::get(event, &JsValue::from_str(axis))
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0) as f32
-}
-
-fn quantize(v: f32) -> f32 {
-    (v * 100.0).round() / 100.0
-}
-
-fn sample(event: &PointerEvent) -> Point {
-    let pressure = match event.pointer_type().as_str() {
-        "mouse" => Point::DEFAULT_PRESSURE,
-        _ if event.pressure() > 0.0 => event.pressure().clamp(0.0, 1.0),
-        _ => Point::DEFAULT_PRESSURE,
-    };
-    let pressure = (pressure * 1000.0).round() / 1000.0;
-    Point::new(
-        quantize(offset(event, "offsetX")),
-        quantize(offset(event, "offsetY")),
-        pressure,
-    )
-}
-
-/// The event's coalesced samples (all pointer positions since the last
-/// event, for smooth fast strokes), or the event itself.
-fn samples(event: &PointerEvent) -> Vec<Point> {
-    let has_coalesced =
-        js_sys::Reflect::has(event, &JsValue::from_str("getCoalescedEvents")).unwrap_or(false);
-    if has_coalesced {
-        let events = event.get_coalesced_events();
-        let points: Vec<Point> = events
-            .iter()
-            .filter_map(|e| e.dyn_into::<PointerEvent>().ok())
-            .map(|e| sample(&e))
-            .collect();
-        if !points.is_empty() {
-            return points;
-        }
-    }
-    vec![sample(event)]
-}
-
-fn far_enough(last: Option<&Point>, next: &Point) -> bool {
-    last.is_none_or(|last| {
-        let (dx, dy) = (next.x - last.x, next.y - last.y);
-        dx * dx + dy * dy >= MIN_SAMPLE_DISTANCE * MIN_SAMPLE_DISTANCE
-    })
-}
+pub struct EngineHandle(pub(super) Rc<RefCell<Engine>>);
 
 /// "nothing to undo" → "Nothing to undo", for notices.
 fn sentence_case(message: &str) -> String {
@@ -153,29 +145,51 @@ fn sentence_case(message: &str) -> String {
         .unwrap_or_default()
 }
 
+pub(super) fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
+    canvas
+        .get_context("2d")?
+        .ok_or_else(|| JsValue::from_str("no 2d context"))?
+        .dyn_into::<CanvasRenderingContext2d>()
+        .map_err(JsValue::from)
+}
+
 impl EngineHandle {
     /// Sets up the canvas, listeners and the connection loop.
     pub fn start(
         board_id: BoardId,
         canvas: HtmlCanvasElement,
+        overlay: HtmlCanvasElement,
         ui: BoardUi,
     ) -> Result<Self, JsValue> {
-        let ctx = canvas
-            .get_context("2d")?
-            .ok_or_else(|| JsValue::from_str("no 2d context"))?
-            .dyn_into::<CanvasRenderingContext2d>()?;
+        let ctx = context_2d(&canvas)?;
+        let overlay_ctx = context_2d(&overlay)?;
+        let user = storage::user_id();
+        ui.me.set(user.as_str().to_owned());
+        ui.name.set(storage::display_name().unwrap_or_default());
         let engine = Engine {
             board_id,
-            user: storage::user_id(),
+            user,
             canvas,
             ctx,
+            overlay,
+            overlay_ctx,
             ui,
             board: Board::new(),
             pending: Vec::new(),
             previews: HashMap::new(),
-            drawing: None,
-            erasing: None,
+            drafts: HashMap::new(),
+            cursors: HashMap::new(),
+            gesture: Gesture::Idle,
+            touches: HashMap::new(),
+            selection: Vec::new(),
+            view: View::default(),
             hover: None,
+            space_held: false,
+            editor: None,
+            draft_dirty: false,
+            draft_out: false,
+            cursor_unsent: None,
+            cursor_sent_at: 0.0,
             socket: None,
             welcomed: false,
             id_prefix: storage::random_hex(6),
@@ -184,52 +198,19 @@ impl EngineHandle {
             frame_requested: false,
             stopped: false,
             size: (0.0, 0.0, 1.0),
+            this: Weak::new(),
         };
-        let handle = EngineHandle(Rc::new(RefCell::new(engine)));
+        let engine = Rc::new_cyclic(|this| {
+            RefCell::new(Engine {
+                this: this.clone(),
+                ..engine
+            })
+        });
+        let handle = EngineHandle(engine);
         handle.install_listeners()?;
         handle.resize();
         wasm_bindgen_futures::spawn_local(super::socket::run(handle.clone()));
         Ok(handle)
-    }
-
-    fn install_listeners(&self) -> Result<(), JsValue> {
-        let canvas = self.0.borrow().canvas.clone();
-        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-
-        let on_pointer = |handler: fn(&mut Engine, &PointerEvent)| {
-            let handle = self.clone();
-            Closure::<dyn FnMut(PointerEvent)>::new(move |event: PointerEvent| {
-                handle.with(|engine| handler(engine, &event));
-            })
-        };
-        for (name, handler) in [
-            (
-                "pointerdown",
-                Engine::on_pointer_down as fn(&mut Engine, &PointerEvent),
-            ),
-            ("pointermove", Engine::on_pointer_move),
-            ("pointerup", Engine::on_pointer_up),
-            ("pointercancel", Engine::on_pointer_up),
-            ("pointerleave", Engine::on_pointer_leave),
-        ] {
-            let closure = on_pointer(handler);
-            canvas.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())?;
-            // The canvas lives as long as the page; so do its listeners.
-            closure.forget();
-        }
-
-        let handle = self.clone();
-        let on_resize = Closure::<dyn FnMut()>::new(move || handle.resize());
-        window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref())?;
-        on_resize.forget();
-
-        let handle = self.clone();
-        let on_key = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
-            handle.on_key(&event);
-        });
-        window.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
-        on_key.forget();
-        Ok(())
     }
 
     /// Runs `f` on the engine unless it was stopped, then schedules a frame if needed.
@@ -245,63 +226,79 @@ impl EngineHandle {
         Some(result)
     }
 
-    fn schedule_frame(&self) {
+    pub(super) fn schedule_frame(&self) {
         let mut engine = self.0.borrow_mut();
-        let wants_frame = engine.dirty
-            || engine
-                .drawing
-                .as_ref()
-                .is_some_and(|d| d.previewed < d.stroke.points.len());
-        if engine.frame_requested || !wants_frame || engine.stopped {
+        if engine.frame_requested || !engine.wants_frame() || engine.stopped {
             return;
         }
         engine.frame_requested = true;
         drop(engine);
         let handle = self.clone();
         let callback = Closure::once_into_js(move || {
-            let mut engine = handle.0.borrow_mut();
-            engine.frame_requested = false;
-            engine.on_frame();
+            handle.0.borrow_mut().frame_requested = false;
+            handle.with(Engine::on_frame);
         });
         if let Some(window) = web_sys::window() {
             let _ = window.request_animation_frame(callback.unchecked_ref());
         }
     }
 
-    fn resize(&self) {
+    pub(super) fn resize(&self) {
         self.with(Engine::resize);
     }
 
-    fn on_key(&self, event: &KeyboardEvent) {
-        let in_field = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA"));
-        if in_field {
-            return;
-        }
-        let command = event.ctrl_key() || event.meta_key();
-        let key = event.key().to_lowercase();
-        match (command, event.shift_key(), key.as_str()) {
-            (true, false, "z") => self.undo(),
-            (true, true, "z") | (true, false, "y") => self.redo(),
-            (false, _, "p") => self.0.borrow().ui.tool.set(Tool::Pen),
-            (false, _, "e") => self.0.borrow().ui.tool.set(Tool::Eraser),
-            _ => return,
-        }
-        event.prevent_default();
-    }
-
     pub fn undo(&self) {
-        self.with(|e| e.submit(crate::protocol::Request::Undo));
+        self.with(|e| e.submit(Request::Undo));
     }
 
     pub fn redo(&self) {
-        self.with(|e| e.submit(crate::protocol::Request::Redo));
+        self.with(|e| e.submit(Request::Redo));
     }
 
     pub fn clear(&self) {
-        self.with(|e| e.submit(crate::protocol::Request::Clear));
+        self.with(|e| {
+            e.select(Vec::new());
+            e.submit(Request::Clear);
+        });
+    }
+
+    pub fn zoom_by(&self, factor: f64) {
+        self.with(|e| e.zoom_by(factor));
+    }
+
+    pub fn reset_zoom(&self) {
+        self.with(Engine::reset_zoom);
+    }
+
+    pub fn zoom_to_fit(&self) {
+        self.with(Engine::zoom_to_fit);
+    }
+
+    pub fn delete_selection(&self) {
+        self.with(Engine::delete_selection);
+    }
+
+    pub fn duplicate_selection(&self) {
+        self.with(Engine::duplicate_selection);
+    }
+
+    pub fn restack_selection(&self, to_front: bool) {
+        self.with(|e| e.restack_selection(to_front));
+    }
+
+    /// Applies the toolbar's current style to the selected items.
+    pub fn restyle_selection(&self) {
+        self.with(Engine::restyle_selection);
+    }
+
+    /// Changes this person's display name (remembered in the browser).
+    pub fn rename(&self, name: String) {
+        self.with(|e| {
+            storage::set_display_name(&name);
+            if crate::protocol::validate_name(&name).is_ok() && e.welcomed {
+                e.send(&ClientMessage::Profile { name });
+            }
+        });
     }
 
     /// Ends the connection loop; called when the page unmounts.
@@ -362,22 +359,30 @@ impl EngineHandle {
 }
 
 impl Engine {
-    fn new_id(&mut self) -> String {
+    pub(super) fn handle(&self) -> Option<EngineHandle> {
+        self.this.upgrade().map(EngineHandle)
+    }
+
+    pub(super) fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!("{}{:x}", self.id_prefix, self.next_id)
     }
 
-    fn send(&self, message: &ClientMessage) {
-        if let Some(socket) = &self.socket {
+    pub(super) fn send(&self, message: &ClientMessage) {
+        if let (Some(socket), true) = (&self.socket, self.welcomed) {
             let _ = socket.unbounded_send(message.encode());
         }
     }
 
     fn attach(&mut self, socket: UnboundedSender<String>) {
+        let name = self.ui.name.get_untracked();
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             user: self.user.clone(),
             last_seq: self.welcomed_before().then(|| self.board.seq()),
+            name: crate::protocol::validate_name(&name)
+                .is_ok()
+                .then_some(name),
         };
         let _ = socket.unbounded_send(hello.encode());
         self.socket = Some(socket);
@@ -398,21 +403,34 @@ impl Engine {
         let height = f64::from(self.canvas.client_height());
         if self.size != (width, height, dpr) {
             self.size = (width, height, dpr);
-            self.canvas.set_width((width * dpr).round() as u32);
-            self.canvas.set_height((height * dpr).round() as u32);
+            for canvas in [&self.canvas, &self.overlay] {
+                canvas.set_width((width * dpr).round() as u32);
+                canvas.set_height((height * dpr).round() as u32);
+            }
         }
         self.dirty = true;
     }
 
-    fn submit(&mut self, request: crate::protocol::Request) {
+    // ---- durable changes ----
+
+    pub(super) fn submit(&mut self, request: Request) {
         let op_id = OpId::from_trusted(self.new_id());
         let message = ClientMessage::from_request(op_id.clone(), request);
-        if self.welcomed {
-            self.send(&message);
-        }
+        self.send(&message);
         self.pending.push(Pending { op_id, message });
         self.ui.unsaved.set(self.pending.len());
         self.dirty = true;
+    }
+
+    /// Submits strokes as one or more `add_strokes` / `update` requests.
+    pub(super) fn submit_batched(&mut self, strokes: Vec<Stroke>, update: bool) {
+        for batch in limits::batches(strokes) {
+            self.submit(if update {
+                Request::Update(batch)
+            } else {
+                Request::AddStrokes(batch)
+            });
+        }
     }
 
     fn confirm(&mut self, op_id: &OpId) {
@@ -424,153 +442,194 @@ impl Engine {
         }
     }
 
-    // ---- input ----
-
-    fn on_pointer_down(&mut self, event: &PointerEvent) {
-        if event.pointer_type() == "mouse" && event.button() != 0 {
-            return;
+    /// The stroke style the toolbar currently describes.
+    pub(super) fn current_style(&self) -> StrokeStyle {
+        StrokeStyle {
+            color: Color::parse(&self.ui.color.get_untracked())
+                .unwrap_or_else(|_| Color::parse(PALETTE[0].0).expect("palette colours are valid")),
+            width: self.ui.width.get_untracked(),
         }
-        if self.drawing.is_some() || self.erasing.is_some() {
-            return; // A second finger while drawing: ignore it.
-        }
-        event.prevent_default();
-        let _ = self.canvas.set_pointer_capture(event.pointer_id());
-        let point = sample(event);
-        match self.ui.tool.get_untracked() {
-            Tool::Pen => {
-                let style = StrokeStyle {
-                    color: crate::protocol::Color::parse(&self.ui.color.get_untracked())
-                        .unwrap_or_else(|_| {
-                            crate::protocol::Color::parse(crate::ui::PALETTE[0].0)
-                                .expect("palette colours are valid")
-                        }),
-                    width: self.ui.width.get_untracked(),
-                };
-                self.begin_stroke(event.pointer_id(), style, point);
-            }
-            Tool::Eraser => {
-                self.erasing = Some(Erasing {
-                    pointer_id: event.pointer_id(),
-                    last: point,
-                    hits: Vec::new(),
-                });
-                self.erase_along(&[point]);
-            }
-        }
-        self.dirty = true;
     }
 
-    fn begin_stroke(&mut self, pointer_id: i32, style: StrokeStyle, first: Point) {
+    /// A new stroke of `kind` in the toolbar's style, stacked on top.
+    pub(super) fn new_stroke(&mut self, kind: StrokeKind, points: Vec<Point>) -> Stroke {
         let id = StrokeId::from_trusted(self.new_id());
-        self.drawing = Some(Drawing {
-            pointer_id,
-            stroke: Stroke {
-                id,
-                style,
-                points: vec![first],
-            },
-            previewed: 0,
-        });
+        let mut stroke = Stroke::new(id, kind, self.current_style(), points);
+        stroke.opacity = self.ui.opacity.get_untracked();
+        stroke.z = self.top_z() + 1.0;
+        if kind.is_closed() {
+            stroke.fill = self
+                .ui
+                .fill
+                .get_untracked()
+                .and_then(|fill| Color::parse(&fill).ok());
+        }
+        if kind == StrokeKind::Text {
+            stroke.font_size = Some(self.ui.font_size.get_untracked());
+        }
+        stroke
     }
 
-    fn on_pointer_move(&mut self, event: &PointerEvent) {
-        let point = sample(event);
-        self.hover = Some((point.x, point.y));
-        if self.ui.tool.get_untracked() == Tool::Eraser {
+    /// The highest stacking key shown, pending strokes included.
+    pub(super) fn top_z(&self) -> f64 {
+        self.display_strokes()
+            .iter()
+            .map(|(s, _)| s.z)
+            .fold(self.board.top_z(), f64::max)
+    }
+
+    // ---- selection ----
+
+    pub(super) fn select(&mut self, ids: Vec<StrokeId>) {
+        if ids != self.selection {
+            self.selection = ids;
+            self.ui.selected.set(self.selection.len());
             self.dirty = true;
         }
-        if self
-            .drawing
-            .as_ref()
-            .is_some_and(|d| d.pointer_id == event.pointer_id())
-        {
-            for point in samples(event) {
-                self.add_sample(point);
-            }
-        } else if self
-            .erasing
-            .as_ref()
-            .is_some_and(|e| e.pointer_id == event.pointer_id())
-        {
-            let path = samples(event);
-            self.erase_along(&path);
-        }
     }
 
-    fn add_sample(&mut self, point: Point) {
-        let Some(drawing) = self.drawing.as_mut() else {
-            return;
-        };
-        if !far_enough(drawing.stroke.points.last(), &point) {
-            return;
-        }
-        drawing.stroke.points.push(point);
-        self.dirty = true;
-        if drawing.stroke.points.len() >= SPLIT_STROKE_AT {
-            // Split very long strokes: commit this part, continue seamlessly.
-            let (pointer_id, style) = (drawing.pointer_id, drawing.stroke.style.clone());
-            self.finish_stroke();
-            self.begin_stroke(pointer_id, style, point);
-        }
-    }
-
-    fn erase_along(&mut self, path: &[Point]) {
-        let Some(erasing) = self.erasing.as_ref() else {
-            return;
-        };
-        let mut swept = vec![erasing.last];
-        swept.extend_from_slice(path);
-        let hits: Vec<StrokeId> = self
-            .visible_strokes()
+    /// The selected strokes as currently shown.
+    pub(super) fn selected_strokes(&self) -> Vec<Stroke> {
+        let chosen: HashSet<&StrokeId> = self.selection.iter().collect();
+        self.display_strokes()
             .into_iter()
-            .filter(|(stroke, _)| {
-                crate::geometry::path_touches_stroke(&swept, ERASER_RADIUS, stroke)
+            .filter(|(s, _)| chosen.contains(&s.id))
+            .map(|(s, _)| s.into_owned())
+            .collect()
+    }
+
+    /// The box around the selection's shapes, in world coordinates.
+    pub(super) fn selection_box(&self) -> Option<Rect> {
+        self.selected_strokes()
+            .iter()
+            .filter_map(geometry::shape_box)
+            .reduce(|a, b| a.union(&b))
+    }
+
+    pub(super) fn delete_selection(&mut self) {
+        let ids = std::mem::take(&mut self.selection);
+        self.ui.selected.set(0);
+        for chunk in ids.chunks(limits::MAX_ERASE_IDS) {
+            self.submit(Request::Erase(chunk.to_vec()));
+        }
+    }
+
+    pub(super) fn duplicate_selection(&mut self) {
+        let offset = 16.0 / self.view.zoom as f32;
+        let mut z = self.top_z();
+        let copies: Vec<Stroke> = self
+            .selected_strokes()
+            .iter()
+            .map(|s| {
+                let mut copy = s.translated(offset, offset);
+                copy.id = StrokeId::from_trusted(self.new_id());
+                z += 1.0;
+                copy.z = z;
+                copy
             })
-            .map(|(stroke, _)| stroke.id.clone())
             .collect();
-        let Some(erasing) = self.erasing.as_mut() else {
+        if copies.is_empty() {
+            return;
+        }
+        let ids = copies.iter().map(|s| s.id.clone()).collect();
+        self.submit_batched(copies, false);
+        self.select(ids);
+    }
+
+    pub(super) fn restack_selection(&mut self, to_front: bool) {
+        let mut strokes = self.selected_strokes();
+        let (mut top, mut bottom) = (self.top_z(), self.board.bottom_z());
+        if !to_front {
+            // Keep the selection's own order: the lowest goes lowest.
+            strokes.reverse();
+        }
+        for stroke in &mut strokes {
+            if to_front {
+                top += 1.0;
+                stroke.z = top;
+            } else {
+                bottom -= 1.0;
+                stroke.z = bottom;
+            }
+        }
+        if !strokes.is_empty() {
+            self.submit_batched(strokes, true);
+        }
+    }
+
+    fn restyle_selection(&mut self) {
+        let style = self.current_style();
+        let opacity = self.ui.opacity.get_untracked();
+        let fill = self
+            .ui
+            .fill
+            .get_untracked()
+            .and_then(|f| Color::parse(&f).ok());
+        let font_size = self.ui.font_size.get_untracked();
+        let restyled: Vec<Stroke> = self
+            .selected_strokes()
+            .into_iter()
+            .map(|mut s| {
+                s.style = style.clone();
+                s.opacity = opacity;
+                if s.kind.is_closed() {
+                    s.fill = fill.clone();
+                }
+                if s.kind == StrokeKind::Text {
+                    s.font_size = Some(font_size);
+                }
+                s
+            })
+            .collect();
+        if !restyled.is_empty() {
+            self.submit_batched(restyled, true);
+        }
+    }
+
+    // ---- view ----
+
+    pub(super) fn set_view(&mut self, change: impl FnOnce(&mut View)) {
+        change(&mut self.view);
+        self.ui.zoom.set(self.view.zoom);
+        // The dot grid moves and scales with the board.
+        let grid = 24.0 * self.view.zoom;
+        let (x, y) = self.view.to_screen((0.0, 0.0));
+        let style = self.canvas.style();
+        let _ = style.set_property("background-size", &format!("{grid}px {grid}px"));
+        let _ = style.set_property("background-position", &format!("{x}px {y}px"));
+        if let Some(editor) = &self.editor {
+            editor.place(&self.view);
+        }
+        self.dirty = true;
+    }
+
+    /// Zooms by `factor` around the canvas centre.
+    pub(super) fn zoom_by(&mut self, factor: f64) {
+        let (w, h, _) = self.size;
+        let zoom = self.view.zoom * factor;
+        self.set_view(|view| view.zoom_at(zoom, (w / 2.0, h / 2.0)));
+    }
+
+    pub(super) fn reset_zoom(&mut self) {
+        let (w, h, _) = self.size;
+        self.set_view(|view| view.zoom_at(1.0, (w / 2.0, h / 2.0)));
+    }
+
+    pub(super) fn zoom_to_fit(&mut self) {
+        let strokes = self.display_strokes();
+        let Some(content) = geometry::union_bounds(strokes.iter().map(|(s, _)| s.as_ref())) else {
+            self.set_view(|view| *view = View::default());
             return;
         };
-        erasing.last = *path.last().unwrap_or(&erasing.last);
-        for hit in hits {
-            if !erasing.hits.contains(&hit) {
-                erasing.hits.push(hit);
-                self.dirty = true;
-            }
-        }
+        let (w, h, _) = self.size;
+        self.set_view(|view| *view = View::fitting(&content, (w, h)));
     }
 
-    fn on_pointer_up(&mut self, event: &PointerEvent) {
-        if self
-            .drawing
-            .as_ref()
-            .is_some_and(|d| d.pointer_id == event.pointer_id())
-        {
-            self.finish_stroke();
-        }
-        if self
-            .erasing
-            .as_ref()
-            .is_some_and(|e| e.pointer_id == event.pointer_id())
-        {
-            if let Some(erasing) = self.erasing.take() {
-                if !erasing.hits.is_empty() {
-                    self.submit(crate::protocol::Request::Erase(erasing.hits));
-                }
-            }
-        }
-        self.dirty = true;
-    }
-
-    fn on_pointer_leave(&mut self, _event: &PointerEvent) {
-        self.hover = None;
-        self.dirty = true;
-    }
-
-    fn finish_stroke(&mut self) {
-        if let Some(drawing) = self.drawing.take() {
-            self.submit(crate::protocol::Request::AddStroke(drawing.stroke));
-        }
+    /// A screen position in world coordinates, rounded like samples are.
+    pub(super) fn world(&self, screen: (f64, f64)) -> (f32, f32) {
+        let (x, y) = self.view.to_world(screen);
+        let round = |v: f64| ((v * 100.0).round() / 100.0) as f32;
+        (round(x), round(y))
     }
 
     // ---- sync ----
@@ -583,6 +642,7 @@ impl Engine {
                 presence,
                 ..
             } => {
+                let first = !self.welcomed_before();
                 if let Some(snapshot) = snapshot {
                     self.board = Board::from_snapshot(snapshot);
                 }
@@ -590,6 +650,7 @@ impl Engine {
                     self.apply(op);
                 }
                 self.previews.clear();
+                self.drafts.clear();
                 self.welcomed = true;
                 self.ui.status.set(ConnectionStatus::Connected);
                 self.ui.presence.set(presence);
@@ -597,6 +658,10 @@ impl Engine {
                 // order; the server recognises resends by their op ids.
                 for pending in &self.pending {
                     self.send(&pending.message);
+                }
+                if first && self.board.visible_strokes().next().is_some() {
+                    // Opening a board: show what is on it.
+                    self.zoom_to_fit_if_outside();
                 }
                 self.dirty = true;
             }
@@ -631,7 +696,45 @@ impl Engine {
             ServerMessage::PreviewEnd { stroke, .. } => {
                 self.dirty |= self.previews.remove(&stroke).is_some();
             }
-            ServerMessage::Presence { count } => self.ui.presence.set(count),
+            ServerMessage::Draft { author, strokes } => {
+                self.drafts.insert(
+                    author,
+                    RemoteDraft {
+                        strokes,
+                        ended_at: None,
+                    },
+                );
+                self.dirty = true;
+            }
+            ServerMessage::DraftEnd { author } => {
+                if let Some(draft) = self.drafts.get_mut(&author) {
+                    draft.ended_at = Some(js_sys::Date::now());
+                }
+            }
+            ServerMessage::Cursor { author, x, y } => {
+                let now = js_sys::Date::now();
+                let from = self
+                    .cursors
+                    .get(&author)
+                    .map_or((x, y), |c| c.position(now));
+                self.cursors.insert(
+                    author,
+                    RemoteCursor {
+                        from,
+                        to: (x, y),
+                        since: now,
+                    },
+                );
+                self.dirty = true;
+            }
+            ServerMessage::Presence { count, people } => {
+                self.ui.presence.set(count);
+                let here: HashSet<&UserId> = people.iter().map(|p| &p.user).collect();
+                self.cursors.retain(|user, _| here.contains(user));
+                self.drafts.retain(|user, _| here.contains(user));
+                self.ui.people.set(people);
+                self.dirty = true;
+            }
             ServerMessage::Error {
                 code,
                 message,
@@ -640,13 +743,46 @@ impl Engine {
         }
     }
 
+    /// Fits the view to the board when none of it is in sight.
+    fn zoom_to_fit_if_outside(&mut self) {
+        let (w, h, _) = self.size;
+        let visible = self.view.visible((w, h));
+        let in_sight = self
+            .board
+            .visible_strokes()
+            .filter_map(geometry::visual_bounds)
+            .any(|b| visible.intersects(&b));
+        if !in_sight {
+            self.zoom_to_fit();
+        }
+    }
+
     fn apply(&mut self, op: Operation) {
         if op.seq <= self.board.seq() {
             return;
         }
         self.board.apply(&op);
-        if let crate::protocol::Change::AddStroke { stroke } = &op.change {
-            self.previews.remove(&stroke.id);
+        match &op.change {
+            Change::AddStroke { stroke } => {
+                self.previews.remove(&stroke.id);
+            }
+            Change::Erase { .. } | Change::Clear { .. } => {
+                let board = &self.board;
+                let before = self.selection.len();
+                self.selection.retain(|id| board.is_visible(id));
+                if self.selection.len() != before {
+                    self.ui.selected.set(self.selection.len());
+                }
+            }
+            _ => {}
+        }
+        // The author's draft turned into this operation.
+        if self
+            .drafts
+            .get(&op.author)
+            .is_some_and(|d| d.ended_at.is_some())
+        {
+            self.drafts.remove(&op.author);
         }
         if op.author == self.user {
             self.confirm(&op.op_id);
@@ -670,18 +806,43 @@ impl Engine {
         }
     }
 
-    // ---- drawing ----
+    // ---- what is shown ----
 
-    /// Visible strokes as the user should see them: confirmed, then pending,
-    /// minus what pending erases and the eraser in progress remove. The flag
-    /// tells whether the server has confirmed the stroke.
-    fn visible_strokes(&self) -> Vec<(&Stroke, bool)> {
-        let mut strokes: Vec<(&Stroke, bool)> =
-            self.board.visible_strokes().map(|s| (s, true)).collect();
+    /// Strokes as the user should see them, in drawing order: confirmed,
+    /// with pending operations laid over them, then other people's drafts
+    /// and this tab's gesture in progress. The flag tells whether the server
+    /// has confirmed the stroke as shown.
+    pub(super) fn display_strokes(&self) -> Vec<(Cow<'_, Stroke>, bool)> {
+        let mut strokes: Vec<(Cow<'_, Stroke>, bool)> = self
+            .board
+            .visible_strokes()
+            .map(|s| (Cow::Borrowed(s), true))
+            .collect();
+        let replace =
+            |strokes: &mut Vec<(Cow<'_, Stroke>, bool)>, new: &Stroke, add: bool| match strokes
+                .iter_mut()
+                .find(|(s, _)| s.id == new.id)
+            {
+                Some(slot) => *slot = (Cow::Owned(new.clone()), false),
+                None if add => strokes.push((Cow::Owned(new.clone()), false)),
+                None => {}
+            };
         for pending in &self.pending {
             match &pending.message {
                 ClientMessage::AddStroke { stroke, .. } if !self.board.contains(&stroke.id) => {
-                    strokes.push((stroke, false));
+                    strokes.push((Cow::Borrowed(stroke), false));
+                }
+                ClientMessage::AddStrokes { strokes: added, .. } => {
+                    for stroke in added.iter().filter(|s| !self.board.contains(&s.id)) {
+                        strokes.push((Cow::Borrowed(stroke), false));
+                    }
+                }
+                ClientMessage::Update {
+                    strokes: updated, ..
+                } => {
+                    for stroke in updated {
+                        replace(&mut strokes, stroke, false);
+                    }
                 }
                 ClientMessage::Erase { stroke_ids, .. } => {
                     let erased: HashSet<&StrokeId> = stroke_ids.iter().collect();
@@ -691,69 +852,171 @@ impl Engine {
                 _ => {}
             }
         }
-        if let Some(erasing) = &self.erasing {
-            strokes.retain(|(s, _)| !erasing.hits.contains(&s.id));
+        for draft in self.drafts.values() {
+            for stroke in &draft.strokes {
+                replace(&mut strokes, stroke, true);
+            }
         }
+        for stroke in self.gesture.live_strokes() {
+            replace(&mut strokes, stroke, true);
+        }
+        let hidden: HashSet<&StrokeId> = self
+            .gesture
+            .hidden()
+            .iter()
+            .chain(self.editor.as_ref().and_then(TextEditor::editing))
+            .collect();
+        if !hidden.is_empty() {
+            strokes.retain(|(s, _)| !hidden.contains(&s.id));
+        }
+        // Stable: equal keys keep the order the strokes were added in.
+        strokes.sort_by(|(a, _), (b, _)| a.z.total_cmp(&b.z));
         strokes
     }
 
+    fn wants_frame(&self) -> bool {
+        let now = js_sys::Date::now();
+        self.dirty
+            || self.draft_dirty
+            || self.cursor_unsent.is_some()
+            || self.gesture.has_unsent_preview()
+            || self.cursors.values().any(|c| c.gliding(now))
+            || self.drafts.values().any(|d| d.ended_at.is_some())
+    }
+
     fn on_frame(&mut self) {
+        let now = js_sys::Date::now();
         self.flush_preview();
-        if self.dirty {
+        self.flush_draft();
+        self.flush_cursor(now);
+        let before = self.drafts.len();
+        self.drafts
+            .retain(|_, d| d.ended_at.is_none_or(|t| now - t < DRAFT_LINGER_MS));
+        let gliding = self.cursors.values().any(|c| c.gliding(now));
+        if self.dirty || gliding || before != self.drafts.len() {
             self.dirty = false;
-            self.redraw();
+            self.redraw(now);
         }
     }
 
     /// Sends the points drawn since the last frame to everyone else.
     fn flush_preview(&mut self) {
-        let Some(drawing) = self.drawing.as_mut() else {
-            return;
-        };
-        let fresh = &drawing.stroke.points[drawing.previewed..];
-        if fresh.is_empty() {
-            return;
-        }
-        let messages: Vec<ClientMessage> = fresh
-            .chunks(limits::MAX_PREVIEW_POINTS)
-            .map(|chunk| ClientMessage::Preview {
-                stroke: drawing.stroke.id.clone(),
-                style: drawing.stroke.style.clone(),
-                points: chunk.to_vec(),
-            })
-            .collect();
-        drawing.previewed = drawing.stroke.points.len();
-        if self.welcomed {
-            for message in &messages {
-                self.send(message);
-            }
+        let messages = self.gesture.take_preview();
+        for message in &messages {
+            self.send(message);
         }
     }
 
-    fn redraw(&self) {
-        let (width, height, dpr) = self.size;
-        let ctx = &self.ctx;
+    /// Sends this tab's work in progress, if it changed.
+    fn flush_draft(&mut self) {
+        if !self.draft_dirty {
+            return;
+        }
+        self.draft_dirty = false;
+        let strokes: Vec<Stroke> = self.gesture.live_strokes().into_iter().cloned().collect();
+        if let Some(first) = limits::batches(strokes).into_iter().next() {
+            self.send(&ClientMessage::Draft { strokes: first });
+            self.draft_out = true;
+        }
+    }
+
+    /// Ends this tab's draft for everyone (after its operation was sent).
+    pub(super) fn end_draft(&mut self) {
+        self.draft_dirty = false;
+        if std::mem::take(&mut self.draft_out) {
+            self.send(&ClientMessage::DraftEnd);
+        }
+    }
+
+    fn flush_cursor(&mut self, now: f64) {
+        if now - self.cursor_sent_at < CURSOR_INTERVAL_MS {
+            return;
+        }
+        if let Some((x, y)) = self.cursor_unsent.take() {
+            self.cursor_sent_at = now;
+            self.send(&ClientMessage::Cursor { x, y });
+        }
+    }
+
+    /// Draws `strokes` with the view transform `view` on a canvas of `size`.
+    pub(super) fn paint(
+        ctx: &CanvasRenderingContext2d,
+        strokes: &[(Cow<'_, Stroke>, bool)],
+        view: &View,
+        size: (f64, f64, f64),
+        background: Option<&str>,
+    ) {
+        let (width, height, dpr) = size;
         let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
         ctx.clear_rect(0.0, 0.0, width, height);
-        for (stroke, confirmed) in self.visible_strokes() {
-            let alpha = if confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
-            render::draw_stroke(ctx, &stroke.style, &stroke.points, alpha);
+        if let Some(background) = background {
+            ctx.set_global_alpha(1.0);
+            ctx.set_fill_style_str(background);
+            ctx.fill_rect(0.0, 0.0, width, height);
         }
+        let scale = dpr * view.zoom;
+        let _ = ctx.set_transform(
+            scale,
+            0.0,
+            0.0,
+            scale,
+            -view.origin.0 * scale,
+            -view.origin.1 * scale,
+        );
+        for (stroke, confirmed) in strokes {
+            let alpha = if *confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
+            render::draw_item(ctx, stroke, alpha);
+        }
+    }
+
+    fn redraw(&self, now: f64) {
+        let ctx = &self.ctx;
+        let mut strokes = self.display_strokes();
         for preview in self.previews.values() {
-            render::draw_stroke(ctx, &preview.style, &preview.points, 1.0);
+            let style = preview.style.clone();
+            let id = StrokeId::from_trusted("preview".into());
+            let mut stroke = Stroke::freehand(id, style, preview.points.clone());
+            stroke.z = f64::MAX;
+            strokes.push((Cow::Owned(stroke), true));
         }
-        if let Some(drawing) = &self.drawing {
-            render::draw_stroke(ctx, &drawing.stroke.style, &drawing.stroke.points, 1.0);
+        Self::paint(ctx, &strokes, &self.view, self.size, None);
+
+        // Overlays, in screen coordinates.
+        let ctx = &self.overlay_ctx;
+        let (width, height, dpr) = self.size;
+        let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+        ctx.clear_rect(0.0, 0.0, width, height);
+        let to_screen = |r: &Rect| {
+            let a = self
+                .view
+                .to_screen((f64::from(r.min_x), f64::from(r.min_y)));
+            let b = self
+                .view
+                .to_screen((f64::from(r.max_x), f64::from(r.max_y)));
+            Rect::from_corners((a.0 as f32, a.1 as f32), (b.0 as f32, b.1 as f32))
+        };
+        if let Some(selection) = self.selection_box() {
+            let handles = !self.gesture.is_transforming();
+            render::draw_selection(ctx, &to_screen(&selection), handles);
+        }
+        if let Some(marquee) = self.gesture.marquee() {
+            render::draw_marquee(ctx, &to_screen(&marquee));
         }
         if self.ui.tool.get_untracked() == Tool::Eraser {
             if let Some((x, y)) = self.hover {
-                render::draw_eraser_cursor(
-                    ctx,
-                    f64::from(x),
-                    f64::from(y),
-                    f64::from(ERASER_RADIUS),
-                );
+                render::draw_eraser_cursor(ctx, x, y, f64::from(ERASER_RADIUS));
             }
+        }
+        let people = self.ui.people.get_untracked();
+        for (user, cursor) in &self.cursors {
+            let (x, y) = cursor.position(now);
+            let (sx, sy) = self.view.to_screen((f64::from(x), f64::from(y)));
+            let name = people
+                .iter()
+                .find(|p| &p.user == user)
+                .map(crate::ui::display_name)
+                .unwrap_or_default();
+            render::draw_cursor(ctx, sx, sy, &person_color(user), &name);
         }
         ctx.set_global_alpha(1.0);
     }

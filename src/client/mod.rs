@@ -1,9 +1,12 @@
 //! Browser-only code (feature `hydrate`): the canvas engine behind the board page.
 
 pub mod engine;
+mod export;
+mod input;
 mod render;
 mod socket;
 pub mod storage;
+mod text_editor;
 
 use leptos::prelude::Set;
 use wasm_bindgen::JsValue;

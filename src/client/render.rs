@@ -1,27 +1,172 @@
-//! Drawing strokes on a 2D canvas.
+//! Drawing board items and overlays on a 2D canvas.
 //!
-//! Strokes are smoothed with quadratic Bézier curves through the midpoints of
+//! Items are drawn in world coordinates (the caller sets the view
+//! transform); overlays (selection box, handles, marquee, other people's
+//! cursors) in screen coordinates, so they keep their size at any zoom.
+//!
+//! Freehand strokes are smoothed with quadratic Bézier curves through the midpoints of
 //! consecutive samples, which removes the polygonal look of raw pointer input
 //! without lagging behind the pen. Strokes with uniform pressure (mice) are
 //! one path, so joins are seamless; strokes with varying pressure (pens) are
 //! drawn piece by piece, each piece as wide as the pressure at its sample.
 
+use std::f64::consts::TAU;
+
 use web_sys::CanvasRenderingContext2d;
 
-use crate::geometry::pressure_width;
-use crate::protocol::{Point, StrokeStyle};
+use crate::exchange::TEXT_FONT;
+use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
+use crate::protocol::{Point, Stroke, StrokeKind, StrokeStyle};
+
+/// Selection and marquee colour.
+const ACCENT: &str = "#6965db";
+/// Side of a resize handle, in screen pixels.
+pub const HANDLE_SIZE: f64 = 9.0;
+
+/// Draws any item; `alpha` multiplies the item's own opacity.
+pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64) {
+    let alpha = alpha * f64::from(stroke.opacity);
+    if stroke.kind == StrokeKind::Freehand {
+        draw_stroke(ctx, &stroke.style, &stroke.points, alpha);
+        return;
+    }
+    let Some(shape) = geometry::shape_box(stroke) else {
+        return;
+    };
+    ctx.set_global_alpha(alpha);
+    ctx.set_stroke_style_str(stroke.style.color.as_str());
+    ctx.set_line_width(f64::from(stroke.style.width));
+    ctx.set_line_cap("round");
+    ctx.set_line_join("round");
+    let (x0, y0) = (f64::from(shape.min_x), f64::from(shape.min_y));
+    let (w, h) = (f64::from(shape.width()), f64::from(shape.height()));
+    match stroke.kind {
+        StrokeKind::Rectangle | StrokeKind::Ellipse => {
+            ctx.begin_path();
+            if stroke.kind == StrokeKind::Rectangle {
+                ctx.rect(x0, y0, w, h);
+            } else {
+                let _ = ctx.ellipse(x0 + w / 2.0, y0 + h / 2.0, w / 2.0, h / 2.0, 0.0, 0.0, TAU);
+            }
+            if let Some(fill) = &stroke.fill {
+                ctx.set_fill_style_str(fill.as_str());
+                ctx.fill();
+            }
+            ctx.stroke();
+        }
+        StrokeKind::Line | StrokeKind::Arrow => {
+            let (a, b) = (stroke.points[0], stroke.points[stroke.points.len() - 1]);
+            ctx.begin_path();
+            ctx.move_to(f64::from(a.x), f64::from(a.y));
+            ctx.line_to(f64::from(b.x), f64::from(b.y));
+            if stroke.kind == StrokeKind::Arrow {
+                for (x, y) in geometry::arrow_head((a.x, a.y), (b.x, b.y), stroke.style.width) {
+                    ctx.move_to(f64::from(x), f64::from(y));
+                    ctx.line_to(f64::from(b.x), f64::from(b.y));
+                }
+            }
+            ctx.stroke();
+        }
+        StrokeKind::Text => {
+            let size = f64::from(stroke.font_size.unwrap_or(16.0));
+            ctx.set_fill_style_str(stroke.style.color.as_str());
+            ctx.set_font(&format!("{size}px {TEXT_FONT}"));
+            ctx.set_text_baseline("top");
+            let line_height = size * f64::from(TEXT_LINE_HEIGHT);
+            // Centre the glyphs in their line box, as the editor does.
+            let inset = (line_height - size) / 2.0;
+            for (i, line) in stroke.text.as_deref().unwrap_or("").split('\n').enumerate() {
+                let _ = ctx.fill_text(line, x0, y0 + inset + i as f64 * line_height);
+            }
+        }
+        StrokeKind::Freehand => {}
+    }
+}
+
+/// The selection box with its resize handles, in screen coordinates.
+pub fn draw_selection(ctx: &CanvasRenderingContext2d, screen: &Rect, handles: bool) {
+    ctx.set_global_alpha(1.0);
+    ctx.set_stroke_style_str(ACCENT);
+    ctx.set_line_width(1.0);
+    let pad = 4.0;
+    ctx.stroke_rect(
+        f64::from(screen.min_x) - pad,
+        f64::from(screen.min_y) - pad,
+        f64::from(screen.width()) + 2.0 * pad,
+        f64::from(screen.height()) + 2.0 * pad,
+    );
+    if !handles {
+        return;
+    }
+    ctx.set_fill_style_str("#ffffff");
+    for handle in geometry::Handle::ALL {
+        let (x, y) = handle.position(screen);
+        let half = HANDLE_SIZE / 2.0;
+        ctx.fill_rect(
+            f64::from(x) - half,
+            f64::from(y) - half,
+            HANDLE_SIZE,
+            HANDLE_SIZE,
+        );
+        ctx.stroke_rect(
+            f64::from(x) - half,
+            f64::from(y) - half,
+            HANDLE_SIZE,
+            HANDLE_SIZE,
+        );
+    }
+}
+
+/// The marquee being dragged, in screen coordinates.
+pub fn draw_marquee(ctx: &CanvasRenderingContext2d, screen: &Rect) {
+    ctx.set_global_alpha(1.0);
+    ctx.set_fill_style_str("rgba(105, 101, 219, 0.08)");
+    ctx.set_stroke_style_str(ACCENT);
+    ctx.set_line_width(1.0);
+    let (x, y, w, h) = (
+        f64::from(screen.min_x),
+        f64::from(screen.min_y),
+        f64::from(screen.width()),
+        f64::from(screen.height()),
+    );
+    ctx.fill_rect(x, y, w, h);
+    ctx.stroke_rect(x, y, w, h);
+}
+
+/// Someone else's pointer with their name, in screen coordinates.
+pub fn draw_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, name: &str) {
+    ctx.set_global_alpha(1.0);
+    ctx.set_fill_style_str(color);
+    ctx.set_stroke_style_str("#ffffff");
+    ctx.set_line_width(1.5);
+    ctx.begin_path();
+    ctx.move_to(x, y);
+    ctx.line_to(x, y + 16.0);
+    ctx.line_to(x + 4.5, y + 12.0);
+    ctx.line_to(x + 11.0, y + 11.5);
+    ctx.close_path();
+    ctx.fill();
+    ctx.stroke();
+    if name.is_empty() {
+        return;
+    }
+    ctx.set_font(&format!("600 12px {TEXT_FONT}"));
+    ctx.set_text_baseline("middle");
+    let width = ctx.measure_text(name).map(|m| m.width()).unwrap_or(60.0);
+    let (lx, ly) = (x + 10.0, y + 18.0);
+    ctx.begin_path();
+    let _ = ctx.round_rect_with_f64(lx, ly, width + 12.0, 20.0, 6.0);
+    ctx.fill();
+    ctx.set_fill_style_str("#ffffff");
+    let _ = ctx.fill_text(name, lx + 6.0, ly + 10.5);
+}
 
 fn midpoint(a: &Point, b: &Point) -> (f64, f64) {
     (f64::from(a.x + b.x) / 2.0, f64::from(a.y + b.y) / 2.0)
 }
 
-/// Draws one stroke in board coordinates (the caller sets the transform).
-pub fn draw_stroke(
-    ctx: &CanvasRenderingContext2d,
-    style: &StrokeStyle,
-    points: &[Point],
-    alpha: f64,
-) {
+/// Draws one freehand stroke in board coordinates.
+fn draw_stroke(ctx: &CanvasRenderingContext2d, style: &StrokeStyle, points: &[Point], alpha: f64) {
     let Some(first) = points.first() else {
         return;
     };
@@ -34,13 +179,7 @@ pub fn draw_stroke(
     if points.len() == 1 {
         let radius = f64::from(pressure_width(style.width, first.pressure)) / 2.0;
         ctx.begin_path();
-        let _ = ctx.arc(
-            f64::from(first.x),
-            f64::from(first.y),
-            radius,
-            0.0,
-            std::f64::consts::TAU,
-        );
+        let _ = ctx.arc(f64::from(first.x), f64::from(first.y), radius, 0.0, TAU);
         ctx.fill();
         return;
     }
@@ -84,7 +223,7 @@ pub fn draw_eraser_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, radius
     ctx.set_stroke_style_str("#868e96");
     ctx.set_fill_style_str("rgba(134, 142, 150, 0.12)");
     ctx.begin_path();
-    let _ = ctx.arc(x, y, radius, 0.0, std::f64::consts::TAU);
+    let _ = ctx.arc(x, y, radius, 0.0, TAU);
     ctx.fill();
     ctx.stroke();
 }

@@ -2,7 +2,8 @@
 //!
 //! The user id lives in `sessionStorage`, so it survives a reload (undo keeps
 //! working on what you drew before reloading) while two tabs are two people.
-//! Recently opened boards live in `localStorage`, shared by all tabs.
+//! Recently opened boards and the display name live in `localStorage`,
+//! shared by all tabs.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ use crate::protocol::UserId;
 const USER_KEY: &str = "whiteboard.user";
 const RECENT_KEY: &str = "whiteboard.recent";
 const RECENT_LIMIT: usize = 12;
+const NAME_KEY: &str = "whiteboard.name";
 
 /// A board this browser opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,5 +81,19 @@ pub fn remember_board(id: &str) {
     boards.truncate(RECENT_LIMIT);
     if let (Some(storage), Ok(raw)) = (local_storage(), serde_json::to_string(&boards)) {
         let _ = storage.set_item(RECENT_KEY, &raw);
+    }
+}
+
+/// The display name this browser uses, if one was chosen (and is valid).
+pub fn display_name() -> Option<String> {
+    local_storage()
+        .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
+        .filter(|name| crate::protocol::validate_name(name).is_ok())
+}
+
+/// Remembers the display name for every board opened in this browser.
+pub fn set_display_name(name: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(NAME_KEY, name);
     }
 }

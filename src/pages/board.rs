@@ -1,25 +1,45 @@
-//! `/b/{id}`: the drawing canvas with its toolbar and status bar.
+//! `/b/{id}`: the drawing canvas with its toolbar, panels and status bar.
 //!
 //! The view is plain Leptos and renders on the server; once hydrated, an
-//! effect starts the canvas engine (`client::engine`), which owns the canvas,
-//! the connection and the board state. Toolbar and engine meet in [`BoardUi`].
+//! effect starts the canvas engine (`client::engine`), which owns the
+//! canvases, the connection and the board state. Views and engine meet in
+//! [`BoardUi`] (signals) and [`EngineSlot`] (commands such as undo or export).
+//!
+//! Layout: tools at the top, the style panel on the left (while drawing or
+//! with a selection), the menu top-left, people and sharing top-right, zoom
+//! and undo bottom-left, connection status bottom-right.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::icons;
 use crate::protocol::BoardId;
-use crate::ui::{BoardUi, ConnectionStatus, Tool, PALETTE, WIDTHS};
+use crate::ui::{
+    display_name, person_color, BoardUi, ConnectionStatus, Tool, FILLS, FONT_SIZES, PALETTE, WIDTHS,
+};
 
 #[cfg(feature = "hydrate")]
 use crate::client::engine::EngineHandle;
 
-/// Where the running engine is kept, so toolbar buttons can reach it.
-/// Empty on the server, where no engine ever runs.
+/// Where the running engine is kept, so buttons can reach it. Empty on the
+/// server, where no engine ever runs.
 #[derive(Clone, Copy)]
 struct EngineSlot {
     #[cfg(feature = "hydrate")]
     engine: StoredValue<Option<EngineHandle>, LocalStorage>,
+}
+
+/// Generates `EngineSlot` methods that forward to the engine in the browser.
+macro_rules! forward {
+    ($($name:ident $(($arg:ident : $ty:ty))?),* $(,)?) => {
+        $(
+            fn $name(&self $(, $arg: $ty)?) {
+                #[cfg(feature = "hydrate")]
+                self.with(|engine| engine.$name($($arg)?));
+                $(#[cfg(not(feature = "hydrate"))] let _ = $arg;)?
+            }
+        )*
+    };
 }
 
 impl EngineSlot {
@@ -35,15 +55,22 @@ impl EngineSlot {
         self.engine.try_with_value(|engine| engine.as_ref().map(f));
     }
 
-    fn undo(&self) {
-        #[cfg(feature = "hydrate")]
-        self.with(EngineHandle::undo);
-    }
-
-    fn redo(&self) {
-        #[cfg(feature = "hydrate")]
-        self.with(EngineHandle::redo);
-    }
+    forward!(
+        undo,
+        redo,
+        reset_zoom,
+        zoom_to_fit,
+        delete_selection,
+        duplicate_selection,
+        restyle_selection,
+        zoom_by(factor: f64),
+        restack_selection(to_front: bool),
+        rename(name: String),
+        export_png(whole_board: bool),
+        export_svg,
+        export_json,
+        import_json,
+    );
 
     fn clear(&self) {
         #[cfg(feature = "hydrate")]
@@ -90,6 +117,20 @@ fn toggle_button(
     }
 }
 
+/// A plain button with an icon and an accessible name.
+fn icon_button(
+    label: &'static str,
+    title: &'static str,
+    press: impl Fn() + 'static,
+    content: AnyView,
+) -> impl IntoView {
+    view! {
+        <button class="tool" aria-label=label title=title on:click=move |_| press()>
+            {content}
+        </button>
+    }
+}
+
 #[component]
 pub fn BoardPage() -> impl IntoView {
     let params = use_params_map();
@@ -112,19 +153,20 @@ fn Board(board: BoardId) -> impl IntoView {
     let ui = BoardUi::new();
     let slot = EngineSlot::new();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let overlay = NodeRef::<leptos::html::Canvas>::new();
 
     #[cfg(feature = "hydrate")]
     {
         let board = board.clone();
         Effect::new(move |_| {
-            let Some(element) = canvas.get() else {
+            let (Some(element), Some(overlay)) = (canvas.get(), overlay.get()) else {
                 return;
             };
             if slot.engine.with_value(Option::is_some) {
                 return;
             }
             crate::client::storage::remember_board(board.as_str());
-            match EngineHandle::start(board.clone(), element, ui) {
+            match EngineHandle::start(board.clone(), element, overlay, ui) {
                 Ok(engine) => slot.engine.set_value(Some(engine)),
                 Err(error) => leptos::logging::error!("could not start the board: {error:?}"),
             }
@@ -142,150 +184,500 @@ fn Board(board: BoardId) -> impl IntoView {
     }
     let _ = &board;
 
-    let tool_button =
-        move |tool: Tool, label: &'static str, shortcut: &'static str, icon: AnyView| {
+    let tool_buttons = Tool::ALL
+        .into_iter()
+        .map(|tool| {
+            let shortcut = tool.shortcut().to_ascii_uppercase();
             toggle_button(
                 "tool",
-                label,
-                format!("{label} ({shortcut})"),
+                tool.label(),
+                format!("{} ({shortcut})", tool.label()),
                 move || ui.tool.get() == tool,
                 move || ui.tool.set(tool),
-                icon,
+                icons::tool(tool),
             )
-        };
-
-    let status_label = move || ui.status.get().label();
-    let status_class = move || format!("status-dot {}", ui.status.get().label());
-    let presence_text = move || {
-        if ui.presence.get() == 1 {
-            "person here"
-        } else {
-            "people here"
-        }
-    };
+        })
+        .collect_view();
 
     view! {
-        <div class="board-page" class:eraser=move || ui.tool.get() == Tool::Eraser>
+        <div
+            class="board-page"
+            class:eraser=move || ui.tool.get() == Tool::Eraser
+            class:hand=move || ui.tool.get() == Tool::Hand
+            class:select=move || ui.tool.get() == Tool::Select
+            class:text=move || ui.tool.get() == Tool::Text
+        >
             <canvas
                 node_ref=canvas
                 class="board-canvas"
                 data-testid="board-canvas"
                 aria-label="Drawing canvas"
             ></canvas>
+            <canvas node_ref=overlay class="overlay-canvas" data-testid="overlay-canvas" aria-hidden="true"></canvas>
 
-            <div class="toolbar" role="toolbar" aria-label="Drawing tools">
-                <div class="group">
-                    {tool_button(Tool::Pen, "Pen", "P", icons::pen().into_any())}
-                    {tool_button(Tool::Eraser, "Eraser", "E", icons::eraser().into_any())}
-                </div>
-                <div class="separator" aria-hidden="true"></div>
-                <div class="group colors" role="group" aria-label="Colour">
-                    {PALETTE
-                        .iter()
-                        .map(|&(color, name)| {
-                            view! {
-                                <button
-                                    class="swatch"
-                                    aria-label=name
-                                    title=name
-                                    style=format!("--swatch: {color}")
-                                    aria-pressed=move || (ui.color.get() == color).to_string()
-                                    on:click=move |_| {
-                                        ui.color.set(color.to_owned());
-                                        ui.tool.set(Tool::Pen);
-                                    }
-                                ></button>
-                            }
-                        })
-                        .collect_view()}
-                    <label
-                        class="swatch custom"
-                        title="Custom colour"
-                        class:active=move || !PALETTE.iter().any(|(c, _)| *c == ui.color.get())
-                        style=move || format!("--swatch: {}", ui.color.get())
-                    >
-                        <input
-                            type="color"
-                            aria-label="Custom colour"
-                            prop:value=move || ui.color.get()
-                            on:input=move |event| {
-                                ui.color.set(event_target_value(&event));
-                                ui.tool.set(Tool::Pen);
-                            }
-                        />
-                    </label>
-                </div>
-                <div class="separator" aria-hidden="true"></div>
-                <div class="group widths" role="group" aria-label="Stroke width">
-                    {WIDTHS
-                        .iter()
-                        .map(|&(width, name)| {
-                            let dot = (width.min(14.0) + 2.0).to_string();
-                            let dot = view! {
-                                <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
-                            };
-                            toggle_button(
-                                "tool width",
-                                name,
-                                format!("{name} stroke"),
-                                move || ui.width.get() == width,
-                                move || ui.width.set(width),
-                                dot.into_any(),
-                            )
-                        })
-                        .collect_view()}
-                </div>
-                <div class="separator" aria-hidden="true"></div>
-                <div class="group">
-                    <button class="tool" aria-label="Undo" title="Undo (Ctrl+Z)" on:click=move |_| slot.undo()>
-                        {icons::undo()}
-                    </button>
-                    <button class="tool" aria-label="Redo" title="Redo (Ctrl+Shift+Z)" on:click=move |_| slot.redo()>
-                        {icons::redo()}
-                    </button>
-                    <button class="tool danger" aria-label="Clear board" title="Clear board" on:click=move |_| slot.clear()>
-                        {icons::trash()}
-                    </button>
-                </div>
+            <div class="toolbar" role="toolbar" aria-label="Tools">
+                {tool_buttons}
             </div>
 
-            <div class="top-right">
-                <div class="presence" title="People on this board">
-                    {icons::people()}
-                    <span data-testid="presence-count">{move || ui.presence.get()}</span>
-                    <span class="presence-label">{presence_text}</span>
-                </div>
-                <button class="share" aria-label="Copy link" title="Copy the board link" on:click=move |_| slot.copy_link(ui)>
-                    {icons::link()}
-                    <span>"Share"</span>
-                </button>
-            </div>
+            <StylePanel ui engine=slot/>
 
-            <div class="statusbar">
-                <a class="home-link" href="/" rel="external" aria-label="All boards" title="All boards">
-                    {icons::home()}
-                </a>
-                <span class=status_class aria-hidden="true"></span>
-                <span data-testid="connection-status">{status_label}</span>
-                // Offline: how much waits to be sent. Online: "saving…" while
-                // the server has not stored something yet (shown only when
-                // that takes a moment, e.g. while the database is away).
-                <Show when=move || { ui.unsaved.get() > 0 }>
-                    <span class="muted pending" data-testid="save-status">
-                        {move || {
-                            if ui.status.get() == ConnectionStatus::Connected {
-                                "· saving…".to_owned()
-                            } else {
-                                format!("· {} unsent", ui.unsaved.get())
-                            }
-                        }}
-                    </span>
-                </Show>
-            </div>
+            <BoardMenu ui engine=slot/>
+            <PeopleBar ui engine=slot/>
+            <ZoomAndHistory ui engine=slot/>
+            <StatusBar ui/>
+
+            <Show when=move || ui.help_open.get()>
+                <ShortcutHelp ui/>
+            </Show>
 
             <div class="toast" role="status" aria-live="polite" class:visible=move || ui.notice.read().is_some()>
                 {move || ui.notice.get().unwrap_or_default()}
             </div>
         </div>
     }
+}
+
+/// Colour, fill, width, text size, opacity and arrangement: shown while a
+/// drawing tool is active or something is selected. With a selection, every
+/// change applies to the selected items.
+#[component]
+fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    let slot = engine;
+    let tool = move || ui.tool.get();
+    let has_selection = move || ui.selected.get() > 0;
+    let visible = move || {
+        has_selection()
+            || matches!(
+                tool(),
+                Tool::Pen | Tool::Rectangle | Tool::Ellipse | Tool::Line | Tool::Arrow | Tool::Text
+            )
+    };
+    let shows_fill = move || has_selection() || matches!(tool(), Tool::Rectangle | Tool::Ellipse);
+    let shows_width = move || has_selection() || tool() != Tool::Text;
+    let shows_font = move || has_selection() || tool() == Tool::Text;
+    // A style change restyles the selection, if there is one.
+    let changed = move || {
+        if ui.selected.get_untracked() > 0 {
+            slot.restyle_selection();
+        }
+    };
+
+    view! {
+        <Show when=visible>
+            <div class="style-panel" role="group" aria-label="Style">
+                <div class="panel-section" role="group" aria-label="Colour">
+                    <span class="panel-label">"Stroke"</span>
+                    <div class="swatches">
+                        {PALETTE
+                            .iter()
+                            .map(|&(color, name)| {
+                                view! {
+                                    <button
+                                        class="swatch"
+                                        aria-label=name
+                                        title=name
+                                        style=format!("--swatch: {color}")
+                                        aria-pressed=move || (ui.color.get() == color).to_string()
+                                        on:click=move |_| {
+                                            ui.color.set(color.to_owned());
+                                            changed();
+                                        }
+                                    ></button>
+                                }
+                            })
+                            .collect_view()}
+                        <label
+                            class="swatch custom"
+                            title="Custom colour"
+                            class:active=move || !PALETTE.iter().any(|(c, _)| *c == ui.color.get())
+                            style=move || format!("--swatch: {}", ui.color.get())
+                        >
+                            <input
+                                type="color"
+                                aria-label="Custom colour"
+                                prop:value=move || ui.color.get()
+                                on:change=move |event| {
+                                    ui.color.set(event_target_value(&event));
+                                    changed();
+                                }
+                            />
+                        </label>
+                    </div>
+                </div>
+                <Show when=shows_fill>
+                    <div class="panel-section" role="group" aria-label="Fill">
+                        <span class="panel-label">"Fill"</span>
+                        <div class="swatches">
+                            <button
+                                class="swatch none"
+                                aria-label="No fill"
+                                title="No fill"
+                                aria-pressed=move || ui.fill.get().is_none().to_string()
+                                on:click=move |_| {
+                                    ui.fill.set(None);
+                                    changed();
+                                }
+                            ></button>
+                            {FILLS
+                                .iter()
+                                .map(|&(color, name)| {
+                                    view! {
+                                        <button
+                                            class="swatch"
+                                            aria-label=name
+                                            title=name
+                                            style=format!("--swatch: {color}")
+                                            aria-pressed=move || (ui.fill.get().as_deref() == Some(color)).to_string()
+                                            on:click=move |_| {
+                                                ui.fill.set(Some(color.to_owned()));
+                                                changed();
+                                            }
+                                        ></button>
+                                    }
+                                })
+                                .collect_view()}
+                        </div>
+                    </div>
+                </Show>
+                <Show when=shows_width>
+                    <div class="panel-section" role="group" aria-label="Stroke width">
+                        <span class="panel-label">"Width"</span>
+                        <div class="row">
+                            {WIDTHS
+                                .iter()
+                                .map(|&(width, name)| {
+                                    let dot = (width.min(14.0) + 2.0).to_string();
+                                    let dot = view! {
+                                        <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
+                                    };
+                                    toggle_button(
+                                        "tool width",
+                                        name,
+                                        format!("{name} stroke"),
+                                        move || ui.width.get() == width,
+                                        move || {
+                                            ui.width.set(width);
+                                            changed();
+                                        },
+                                        dot.into_any(),
+                                    )
+                                })
+                                .collect_view()}
+                        </div>
+                    </div>
+                </Show>
+                <Show when=shows_font>
+                    <div class="panel-section" role="group" aria-label="Text size">
+                        <span class="panel-label">"Text size"</span>
+                        <div class="row">
+                            {FONT_SIZES
+                                .iter()
+                                .map(|&(size, name)| {
+                                    let letter = view! {
+                                        <span class="font-sample" style=format!("font-size: {}px", 10.0 + size / 5.0)>"A"</span>
+                                    };
+                                    toggle_button(
+                                        "tool",
+                                        name,
+                                        name.to_owned(),
+                                        move || ui.font_size.get() == size,
+                                        move || {
+                                            ui.font_size.set(size);
+                                            changed();
+                                        },
+                                        letter.into_any(),
+                                    )
+                                })
+                                .collect_view()}
+                        </div>
+                    </div>
+                </Show>
+                <div class="panel-section">
+                    <label class="panel-label" for="opacity">"Opacity"</label>
+                    <input
+                        id="opacity"
+                        type="range"
+                        min="10"
+                        max="100"
+                        step="10"
+                        aria-label="Opacity"
+                        prop:value=move || (ui.opacity.get() * 100.0).round().to_string()
+                        on:change=move |event| {
+                            let percent = event_target_value(&event).parse::<f32>().unwrap_or(100.0);
+                            ui.opacity.set((percent / 100.0).clamp(0.1, 1.0));
+                            changed();
+                        }
+                    />
+                </div>
+                <Show when=has_selection>
+                    <div class="panel-section" role="group" aria-label="Arrange">
+                        <span class="panel-label">"Selection"</span>
+                        <div class="row">
+                            {icon_button("Bring to front", "Bring to front (])", move || slot.restack_selection(true), icons::to_front().into_any())}
+                            {icon_button("Send to back", "Send to back ([)", move || slot.restack_selection(false), icons::to_back().into_any())}
+                            {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || slot.duplicate_selection(), icons::duplicate().into_any())}
+                            {icon_button("Delete", "Delete (Del)", move || slot.delete_selection(), icons::trash().into_any())}
+                        </div>
+                    </div>
+                </Show>
+            </div>
+        </Show>
+    }
+    .into_any()
+}
+
+/// Who is here, and this person's display name.
+#[component]
+fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    let slot = engine;
+    view! {
+        <div class="people-panel" role="dialog" aria-label="People">
+            <label class="panel-label" for="display-name">"Your name"</label>
+            <input
+                id="display-name"
+                type="text"
+                maxlength="32"
+                placeholder="Guest"
+                aria-label="Your name"
+                prop:value=move || ui.name.get()
+                on:change=move |event| {
+                    let name = event_target_value(&event).trim().to_owned();
+                    ui.name.set(name.clone());
+                    slot.rename(name);
+                }
+            />
+            <ul class="people-list" aria-label="People on this board">
+                {move || {
+                    let me = ui.me.get();
+                    ui.people
+                        .get()
+                        .into_iter()
+                        .map(|person| {
+                            let color = person_color(&person.user);
+                            let you = person.user.as_str() == me;
+                            view! {
+                                <li>
+                                    <span class="avatar" style=format!("--person: {color}") aria-hidden="true"></span>
+                                    <span class="person-name">{display_name(&person)}</span>
+                                    {you.then_some(view! { <span class="muted">" (you)"</span> })}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+        </div>
+    }
+    .into_any()
+}
+
+/// Every keyboard shortcut, opened with `?`.
+#[component]
+fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
+    let tools = Tool::ALL.into_iter().map(|tool| {
+        (
+            tool.label(),
+            tool.shortcut().to_ascii_uppercase().to_string(),
+        )
+    });
+    let others = [
+        ("Undo", "Ctrl/⌘ + Z"),
+        ("Redo", "Ctrl/⌘ + Shift + Z"),
+        ("Delete selection", "Delete"),
+        ("Duplicate selection", "Ctrl/⌘ + D"),
+        ("Select all", "Ctrl/⌘ + A"),
+        ("Bring to front / send to back", "] / ["),
+        ("Deselect, cancel", "Escape"),
+        ("Pan", "Space + drag, wheel, middle button"),
+        ("Zoom", "Ctrl/⌘ + wheel, + / -"),
+        ("Reset zoom / zoom to fit", "0 / Shift + 1"),
+        ("Square, circle, 45° lines", "Shift while drawing"),
+        ("Finish text", "Escape or Ctrl/⌘ + Enter"),
+        ("This help", "?"),
+    ]
+    .into_iter()
+    .map(|(what, keys)| (what, keys.to_owned()));
+    let rows = tools
+        .chain(others)
+        .map(|(what, keys)| view! { <tr><td>{what}</td><td><kbd>{keys}</kbd></td></tr> })
+        .collect_view();
+    view! {
+        <div class="help-backdrop" on:click=move |_| ui.help_open.set(false)>
+            <div
+                class="help"
+                role="dialog"
+                aria-modal="true"
+                aria-label="Keyboard shortcuts"
+                on:click=|event| event.stop_propagation()
+                on:keydown=move |event| {
+                    if event.key() == "Escape" {
+                        ui.help_open.set(false);
+                    }
+                }
+            >
+                <div class="help-header">
+                    <h2>"Keyboard shortcuts"</h2>
+                    <button class="tool" aria-label="Close" title="Close" autofocus on:click=move |_| ui.help_open.set(false)>
+                        "✕"
+                    </button>
+                </div>
+                <table>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+/// Top-left: export, import, help, clear, all boards.
+#[component]
+fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    let slot = engine;
+    let menu_open = RwSignal::new(false);
+    view! {
+    <div class="top-left">
+        <button
+            class="tool menu-button"
+            aria-label="Menu"
+            title="Menu"
+            aria-haspopup="menu"
+            aria-expanded=move || menu_open.get().to_string()
+            on:click=move |_| menu_open.update(|open| *open = !*open)
+        >
+            {icons::menu()}
+        </button>
+        <Show when=move || menu_open.get()>
+            <div class="menu" role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
+                <button role="menuitem" on:click=move |_| slot.export_png(true)>
+                    {icons::download()} "Export PNG (whole board)"
+                </button>
+                <button role="menuitem" on:click=move |_| slot.export_png(false)>
+                    {icons::download()} "Export PNG (current view)"
+                </button>
+                <button role="menuitem" on:click=move |_| slot.export_svg()>
+                    {icons::download()} "Export SVG"
+                </button>
+                <button role="menuitem" on:click=move |_| slot.export_json()>
+                    {icons::download()} "Export JSON"
+                </button>
+                <button role="menuitem" on:click=move |_| slot.import_json()>
+                    {icons::upload()} "Import JSON…"
+                </button>
+                <hr/>
+                <button role="menuitem" on:click=move |_| ui.help_open.set(true)>
+                    {icons::keyboard()} "Keyboard shortcuts"
+                </button>
+                <button role="menuitem" class="danger" on:click=move |_| slot.clear()>
+                    {icons::trash()} "Clear board"
+                </button>
+                <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
+            </div>
+        </Show>
+    </div>
+    }
+    .into_any()
+}
+
+/// Top-right: who is here (opens the people panel) and sharing.
+#[component]
+fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    let slot = engine;
+    let people_open = RwSignal::new(false);
+    view! {
+    <div class="top-right">
+        <button
+            class="presence"
+            aria-label="People on this board"
+            aria-expanded=move || people_open.get().to_string()
+            title="People on this board"
+            on:click=move |_| people_open.update(|open| *open = !*open)
+        >
+            <span class="avatars" aria-hidden="true">
+                {move || {
+                    ui.people
+                        .get()
+                        .into_iter()
+                        .take(4)
+                        .map(|person| {
+                            let initial = display_name(&person)
+                                .chars()
+                                .next()
+                                .unwrap_or('?')
+                                .to_uppercase()
+                                .to_string();
+                            view! {
+                                <span class="avatar" style=format!("--person: {}", person_color(&person.user))>
+                                    {initial}
+                                </span>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </span>
+            {icons::people()}
+            <span data-testid="presence-count">{move || ui.presence.get()}</span>
+        </button>
+        <button class="share" aria-label="Copy link" title="Copy the board link" on:click=move |_| slot.copy_link(ui)>
+            {icons::link()}
+            <span>"Share"</span>
+        </button>
+        <Show when=move || people_open.get()>
+            <PeoplePanel ui engine=slot/>
+        </Show>
+    </div>
+    }
+    .into_any()
+}
+
+/// Bottom-left: zoom and history.
+#[component]
+fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    let slot = engine;
+    let zoom_label = move || format!("{:.0}%", ui.zoom.get() * 100.0);
+    view! {
+    <div class="bottom-left">
+        <div class="zoom" role="group" aria-label="Zoom">
+            {icon_button("Zoom out", "Zoom out (-)", move || slot.zoom_by(1.0 / crate::view::ZOOM_STEP), icons::minus().into_any())}
+            <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=move |_| slot.reset_zoom()>
+                {zoom_label}
+            </button>
+            {icon_button("Zoom in", "Zoom in (+)", move || slot.zoom_by(crate::view::ZOOM_STEP), icons::plus().into_any())}
+            {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", move || slot.zoom_to_fit(), icons::fit().into_any())}
+        </div>
+        <div class="history" role="group" aria-label="History">
+            {icon_button("Undo", "Undo (Ctrl+Z)", move || slot.undo(), icons::undo().into_any())}
+            {icon_button("Redo", "Redo (Ctrl+Shift+Z)", move || slot.redo(), icons::redo().into_any())}
+        </div>
+    </div>
+    }
+    .into_any()
+}
+
+/// Bottom-right: the connection and what is not saved yet.
+#[component]
+fn StatusBar(ui: BoardUi) -> impl IntoView {
+    let status_label = move || ui.status.get().label();
+    let status_class = move || format!("status-dot {}", ui.status.get().label());
+    view! {
+    <div class="statusbar">
+        <span class=status_class aria-hidden="true"></span>
+        <span data-testid="connection-status">{status_label}</span>
+        // Offline: how much waits to be sent. Online: "saving…" while
+        // the server has not stored something yet (shown only when
+        // that takes a moment, e.g. while the database is away).
+        <Show when=move || { ui.unsaved.get() > 0 }>
+            <span class="muted pending" data-testid="save-status">
+                {move || {
+                    if ui.status.get() == ConnectionStatus::Connected {
+                        "· saving…".to_owned()
+                    } else {
+                        format!("· {} unsent", ui.unsaved.get())
+                    }
+                }}
+            </span>
+        </Show>
+    </div>
+    }
+    .into_any()
 }

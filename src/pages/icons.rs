@@ -42,3 +42,87 @@ pub fn people() -> impl IntoView {
 pub fn home() -> impl IntoView {
     icon("M4 11l8-7 8 7M6 9.5V20h12V9.5")
 }
+
+pub fn select() -> impl IntoView {
+    icon("M6 3l12 8.5-5.5 1.2L16 20l-2.6 1.2-3.4-7.2L6 18z")
+}
+
+pub fn hand() -> impl IntoView {
+    icon("M8 13V5.5a1.5 1.5 0 0 1 3 0V12m0-7.5a1.5 1.5 0 0 1 3 0V12m0-6a1.5 1.5 0 0 1 3 0v6m0-3.5a1.5 1.5 0 0 1 3 0V15a6 6 0 0 1-6 6h-1.5a6 6 0 0 1-5-2.7L5 15.2a1.6 1.6 0 0 1 2.6-1.9L8 14")
+}
+
+pub fn rectangle() -> impl IntoView {
+    icon("M5 6h14a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1z")
+}
+
+pub fn ellipse() -> impl IntoView {
+    icon("M12 5c4.4 0 8 3.1 8 7s-3.6 7-8 7-8-3.1-8-7 3.6-7 8-7z")
+}
+
+pub fn line() -> impl IntoView {
+    icon("M5 19L19 5")
+}
+
+pub fn arrow() -> impl IntoView {
+    icon("M5 19L19 5M10 5h9v9")
+}
+
+pub fn text() -> impl IntoView {
+    icon("M5 6V4h14v2M12 4v16M9 20h6")
+}
+
+pub fn duplicate() -> impl IntoView {
+    icon("M9 9h10a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H9a1 1 0 0 1-1-1V10a1 1 0 0 1 1-1zM5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1")
+}
+
+pub fn to_front() -> impl IntoView {
+    icon("M12 19V5M6 11l6-6 6 6M5 21h14")
+}
+
+pub fn to_back() -> impl IntoView {
+    icon("M12 5v14M6 13l6 6 6-6M5 3h14")
+}
+
+pub fn minus() -> impl IntoView {
+    icon("M5 12h14")
+}
+
+pub fn plus() -> impl IntoView {
+    icon("M12 5v14M5 12h14")
+}
+
+pub fn fit() -> impl IntoView {
+    icon("M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5")
+}
+
+pub fn menu() -> impl IntoView {
+    icon("M4 7h16M4 12h16M4 17h16")
+}
+
+pub fn download() -> impl IntoView {
+    icon("M12 4v11M7 10l5 5 5-5M5 20h14")
+}
+
+pub fn upload() -> impl IntoView {
+    icon("M12 16V5M7 10l5-5 5 5M5 20h14")
+}
+
+pub fn keyboard() -> impl IntoView {
+    icon("M4 6h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1zM7 10h.01M11 10h.01M15 10h.01M8 14h8")
+}
+
+/// The icon of a tool.
+pub fn tool(tool: crate::ui::Tool) -> AnyView {
+    use crate::ui::Tool;
+    match tool {
+        Tool::Select => select().into_any(),
+        Tool::Hand => hand().into_any(),
+        Tool::Pen => pen().into_any(),
+        Tool::Eraser => eraser().into_any(),
+        Tool::Rectangle => rectangle().into_any(),
+        Tool::Ellipse => ellipse().into_any(),
+        Tool::Line => line().into_any(),
+        Tool::Arrow => arrow().into_any(),
+        Tool::Text => text().into_any(),
+    }
+}

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::protocol::{BoardId, UserId};
+use crate::protocol::{BoardId, Person};
 
 /// How many frames a subscriber may fall behind before it is told it lagged.
 pub const SUBSCRIBER_BUFFER: usize = 1024;
@@ -28,9 +28,9 @@ pub enum Payload {
     /// An encoded [`ServerMessage`](crate::protocol::ServerMessage) for the
     /// board's clients: an `op`, a `preview`, a `preview_end`.
     Relay(Arc<str>),
-    /// The users connected to the publishing instance for this board; sent
+    /// The people connected to the publishing instance for this board; sent
     /// on change and periodically, so that presence counts everyone.
-    Roster(Vec<UserId>),
+    Roster(Vec<Person>),
 }
 
 /// One frame on the bus and who published it.
@@ -185,6 +185,7 @@ impl Bus for LocalBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::UserId;
 
     fn relay(text: &str) -> Envelope {
         Envelope {
@@ -227,7 +228,10 @@ mod tests {
     fn envelopes_round_trip_as_text() {
         let roster = Envelope {
             origin: InstanceId(u64::MAX),
-            payload: Payload::Roster(vec![UserId::parse("alice").unwrap()]),
+            payload: Payload::Roster(vec![Person {
+                user: UserId::parse("alice").unwrap(),
+                name: "Alice".into(),
+            }]),
         };
         for envelope in [relay(r#"{"type":"presence","count":2}"#), roster] {
             assert_eq!(Envelope::decode(&envelope.encode()), Some(envelope));

@@ -124,6 +124,7 @@ impl Connection {
                     protocol,
                     user,
                     last_seq,
+                    name,
                 },
                 None,
             ) => {
@@ -143,6 +144,7 @@ impl Connection {
                 let request = JoinRequest {
                     conn: self.id,
                     user,
+                    name: name.unwrap_or_default(),
                     last_seq,
                     outbox,
                 };
@@ -176,7 +178,11 @@ impl Connection {
             (message, Some(room)) => {
                 let command = match message {
                     ephemeral @ (ClientMessage::Preview { .. }
-                    | ClientMessage::PreviewEnd { .. }) => RoomCommand::Ephemeral {
+                    | ClientMessage::PreviewEnd { .. }
+                    | ClientMessage::Draft { .. }
+                    | ClientMessage::DraftEnd
+                    | ClientMessage::Cursor { .. }
+                    | ClientMessage::Profile { .. }) => RoomCommand::Ephemeral {
                         conn: self.id,
                         message: ephemeral,
                     },

@@ -35,8 +35,8 @@ use super::hub::HubShared;
 use super::store::{Store, StoreError};
 use crate::board::Board;
 use crate::protocol::{
-    BoardId, ClientMessage, ErrorCode, OpId, Operation, ProtocolError, Request, ServerMessage,
-    StrokeId, UserId, PROTOCOL_VERSION,
+    BoardId, ClientMessage, ErrorCode, OpId, Operation, Person, ProtocolError, Request,
+    ServerMessage, StrokeId, UserId, PROTOCOL_VERSION,
 };
 
 /// Frames queued for one client before it counts as stuck and is dropped.
@@ -77,6 +77,8 @@ pub type Outbox = mpsc::Sender<Arc<str>>;
 pub struct JoinRequest {
     pub conn: ConnectionId,
     pub user: UserId,
+    /// The display name from `hello` (empty if none was given).
+    pub name: String,
     pub last_seq: Option<u64>,
     pub outbox: Outbox,
 }
@@ -94,7 +96,7 @@ pub enum RoomCommand {
         op_id: OpId,
         request: Request,
     },
-    /// `preview` or `preview_end` from a client.
+    /// `preview`, `preview_end`, `draft`, `draft_end`, `cursor` or `profile`.
     Ephemeral {
         conn: ConnectionId,
         message: ClientMessage,
@@ -116,7 +118,10 @@ impl RoomHandle {
 
 struct Client {
     user: UserId,
+    name: String,
     outbox: Outbox,
+    /// Whether this client has a draft out, ended for everyone if it leaves.
+    drafting: bool,
     /// Strokes this client is drawing, ended for everyone if it leaves.
     previews: HashSet<StrokeId>,
 }
@@ -128,10 +133,10 @@ pub(super) struct Room {
     clients: HashMap<ConnectionId, Client>,
     ops_since_snapshot: u64,
     presence_dirty: bool,
-    /// Last presence count sent to clients.
-    presence_sent: u32,
-    /// Users connected to other instances, by instance, with when we heard.
-    remote_rosters: HashMap<InstanceId, (HashSet<UserId>, Instant)>,
+    /// Last people list sent to clients.
+    presence_sent: Vec<Person>,
+    /// People connected to other instances, by instance, with when we heard.
+    remote_rosters: HashMap<InstanceId, (Vec<Person>, Instant)>,
     /// Set while the store is unreachable (see [`StoreOutage`]).
     outage: Option<StoreOutage>,
     retry_jitter: Jitter,
@@ -244,7 +249,7 @@ impl Room {
             clients: HashMap::new(),
             ops_since_snapshot: 0,
             presence_dirty: false,
-            presence_sent: 0,
+            presence_sent: Vec::new(),
             remote_rosters: HashMap::new(),
             outage: None,
             retry_jitter: Jitter(hub.instance.0 ^ 0x9e37_79b9_7f4a_7c15),
@@ -348,28 +353,48 @@ impl Room {
         }
     }
 
-    /// People on the board across all instances.
-    fn presence(&self) -> u32 {
-        let mut users: HashSet<&UserId> = self.clients.values().map(|c| &c.user).collect();
-        for (roster, _) in self.remote_rosters.values() {
-            users.extend(roster.iter());
+    /// People on the board across all instances, one entry per user id
+    /// (sorted, so every instance lists them alike).
+    fn people(&self) -> Vec<Person> {
+        let local = self.local_people();
+        let remote = self.remote_rosters.values().flat_map(|(people, _)| people);
+        let mut people: Vec<Person> = local.into_iter().chain(remote.cloned()).collect();
+        people.sort();
+        people.dedup_by(|later, earlier| later.user == earlier.user);
+        people
+    }
+
+    fn local_people(&self) -> Vec<Person> {
+        let mut people: Vec<Person> = self
+            .clients
+            .values()
+            .map(|c| Person {
+                user: c.user.clone(),
+                name: c.name.clone(),
+            })
+            .collect();
+        people.sort();
+        people.dedup_by(|later, earlier| later.user == earlier.user);
+        people
+    }
+
+    fn presence_message(people: Vec<Person>) -> ServerMessage {
+        ServerMessage::Presence {
+            count: u32::try_from(people.len()).unwrap_or(u32::MAX),
+            people,
         }
-        u32::try_from(users.len()).unwrap_or(u32::MAX)
     }
 
     fn send_presence(&mut self) {
-        let count = self.presence();
-        if count != self.presence_sent {
-            self.presence_sent = count;
-            self.deliver(encode(&ServerMessage::Presence { count }), None);
+        let people = self.people();
+        if people != self.presence_sent {
+            self.presence_sent = people.clone();
+            self.deliver(encode(&Self::presence_message(people)), None);
         }
     }
 
     async fn publish_roster(&self) {
-        let mut users: Vec<UserId> = self.clients.values().map(|c| c.user.clone()).collect();
-        users.sort();
-        users.dedup();
-        self.publish(Payload::Roster(users)).await;
+        self.publish(Payload::Roster(self.local_people())).await;
     }
 
     fn expire_rosters(&mut self) {
@@ -404,7 +429,14 @@ impl Room {
     }
 
     async fn join(&mut self, request: JoinRequest) {
-        let newcomer = !self.clients.values().any(|c| c.user == request.user);
+        let mut people = self.people();
+        if !people.iter().any(|p| p.user == request.user) {
+            people.push(Person {
+                user: request.user.clone(),
+                name: request.name.clone(),
+            });
+            people.sort();
+        }
         let missed = match self.ops_since(request.last_seq) {
             Some(ops) => Some(ops),
             None => self.stored_ops_since(request.last_seq).await,
@@ -419,17 +451,23 @@ impl Room {
             seq: self.board.seq(),
             snapshot,
             ops,
-            presence: self.presence() + u32::from(newcomer),
+            presence: u32::try_from(people.len()).unwrap_or(u32::MAX),
         };
         // The queue is new and empty, so this only fails if the client is gone.
         if request.outbox.try_send(encode(&welcome)).is_err() {
             return;
         }
+        // The names of the people already here (welcome carries only the count).
+        let _ = request
+            .outbox
+            .try_send(encode(&Self::presence_message(people)));
         self.clients.insert(
             request.conn,
             Client {
                 user: request.user,
+                name: request.name,
                 outbox: request.outbox,
+                drafting: false,
                 previews: HashSet::new(),
             },
         );
@@ -479,6 +517,12 @@ impl Room {
     fn leave(&mut self, conn: ConnectionId) {
         if let Some(client) = self.clients.remove(&conn) {
             self.presence_dirty = true;
+            if client.drafting {
+                let end = ServerMessage::DraftEnd {
+                    author: client.user.clone(),
+                };
+                self.deliver(encode(&end), None);
+            }
             for stroke in client.previews {
                 let end = ServerMessage::PreviewEnd {
                     author: client.user.clone(),
@@ -779,6 +823,21 @@ impl Room {
                 client.previews.remove(&stroke);
                 ServerMessage::PreviewEnd { author, stroke }
             }
+            ClientMessage::Draft { strokes } => {
+                client.drafting = true;
+                ServerMessage::Draft { author, strokes }
+            }
+            ClientMessage::DraftEnd => {
+                client.drafting = false;
+                ServerMessage::DraftEnd { author }
+            }
+            ClientMessage::Cursor { x, y } => ServerMessage::Cursor { author, x, y },
+            ClientMessage::Profile { name } => {
+                // Not relayed as such: the people list carries names.
+                client.name = name;
+                self.presence_dirty = true;
+                return;
+            }
             _ => return,
         };
         let frame = encode(&outgoing);
@@ -804,7 +863,6 @@ impl Room {
         };
         match envelope.payload {
             Payload::Roster(users) => {
-                let users: HashSet<UserId> = users.into_iter().collect();
                 if users.is_empty() {
                     self.remote_rosters.remove(&envelope.origin);
                 } else {
@@ -827,7 +885,13 @@ impl Room {
                         self.catch_up_from_store().await;
                     }
                 }
-                Ok(ServerMessage::Preview { .. } | ServerMessage::PreviewEnd { .. }) => {
+                Ok(
+                    ServerMessage::Preview { .. }
+                    | ServerMessage::PreviewEnd { .. }
+                    | ServerMessage::Draft { .. }
+                    | ServerMessage::DraftEnd { .. }
+                    | ServerMessage::Cursor { .. },
+                ) => {
                     self.deliver(frame, None);
                 }
                 Ok(_) => {}

@@ -134,16 +134,16 @@ pub fn user(name: &str) -> UserId {
 }
 
 pub fn stroke(id: &str, y: f32) -> Stroke {
-    Stroke {
-        id: StrokeId::parse(id).expect("valid stroke id"),
-        style: StrokeStyle {
+    Stroke::freehand(
+        StrokeId::parse(id).expect("valid stroke id"),
+        StrokeStyle {
             color: Color::parse("#1971c2").expect("valid colour"),
             width: 4.0,
         },
-        points: (0..20)
+        (0..20)
             .map(|i| Point::new(10.0 + i as f32 * 5.0, y, 0.5))
             .collect(),
-    }
+    )
 }
 
 pub fn add_stroke(op_id: &str, stroke: Stroke) -> ClientMessage {
@@ -164,6 +164,9 @@ pub struct Client {
 }
 
 /// A frame as the test sees it.
+// One value at a time in a test: its size does not matter, boxing would
+// only make the assertions noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Received {
     Message(ServerMessage),
@@ -193,6 +196,7 @@ impl Client {
                 protocol: PROTOCOL_VERSION,
                 user: client.user.clone(),
                 last_seq,
+                name: None,
             })
             .await;
         let welcome = client

@@ -1,0 +1,118 @@
+// Helpers shared by the Playwright specs.
+import { expect, Browser, Page } from "@playwright/test";
+import * as path from "node:path";
+
+/** Screenshots worth looking at land here (and in the test's output dir). */
+export const SCREENSHOT_DIR = path.resolve(__dirname, "..", "screenshots");
+
+/** Opens a board in a fresh browser context (a different person) and waits until it is live. */
+export async function openBoard(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await expect(page.getByTestId("connection-status")).toHaveText("connected");
+  return page;
+}
+
+export async function newBoardUrl(page: Page): Promise<string> {
+  await page.goto("/");
+  await page.getByRole("button", { name: "New board", exact: true }).click();
+  await expect(page).toHaveURL(/\/b\/[A-Za-z0-9_-]{22}$/);
+  return page.url();
+}
+
+/** Number of canvas pixels with any ink, optionally inside a region (CSS px). */
+export async function ink(
+  page: Page,
+  region?: { x: number; y: number; w: number; h: number },
+  testId = "board-canvas",
+): Promise<number> {
+  return page.evaluate(([region, testId]) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(`[data-testid="${testId}"]`)!;
+    const ctx = canvas.getContext("2d")!;
+    const scale = canvas.width / canvas.clientWidth;
+    const r = region ?? { x: 0, y: 0, w: canvas.clientWidth, h: canvas.clientHeight };
+    const data = ctx.getImageData(r.x * scale, r.y * scale, r.w * scale, r.h * scale).data;
+    let count = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
+    return count;
+  }, [region, testId] as const);
+}
+
+/** The colour of the pixel with the most ink near a point, as [r, g, b, a]. */
+export async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
+  return page.evaluate(
+    ([x, y]) => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+      const scale = canvas.width / canvas.clientWidth;
+      return Array.from(canvas.getContext("2d")!.getImageData(x * scale, y * scale, 1, 1).data);
+    },
+    [x, y],
+  );
+}
+
+/** A fresh board's URL, created through the landing page. */
+export async function freshBoard(browser: Browser): Promise<string> {
+  const setup = await browser.newPage();
+  const url = await newBoardUrl(setup);
+  await setup.close();
+  return url;
+}
+
+/** A wavy drag from (x0, y) over `width` pixels; leaves the button down if asked. */
+export async function scribble(page: Page, x0: number, y: number, width: number, release = true) {
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 30; i++) {
+    await page.mouse.move(x0 + (width * i) / 30, y + Math.sin(i / 3) * 25, { steps: 2 });
+  }
+  if (release) await page.mouse.up();
+}
+
+
+/** Clears the board through the menu, accepting or declining the confirmation. */
+export async function clearBoard(page: Page, accept: boolean) {
+  page.once("dialog", (dialog) => (accept ? dialog.accept() : dialog.dismiss()));
+  await page.getByRole("button", { name: "Menu", exact: true }).click();
+  await page.getByRole("menuitem", { name: "Clear board" }).click();
+}
+
+/** A drag from one point to another in small steps, optionally holding shift. */
+export async function drag(page: Page, from: [number, number], to: [number, number], shift = false) {
+  await page.mouse.move(from[0], from[1]);
+  if (shift) await page.keyboard.down("Shift");
+  await page.mouse.down();
+  await page.mouse.move(to[0], to[1], { steps: 12 });
+  await page.mouse.up();
+  if (shift) await page.keyboard.up("Shift");
+}
+
+/** A hash of the board canvas' pixels, to tell whether what it shows changed. */
+export async function canvasHash(page: Page, testId = "board-canvas"): Promise<number> {
+  return page.evaluate((testId) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(`[data-testid="${testId}"]`)!;
+    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let hash = 0;
+    for (let i = 0; i < data.length; i += 7) hash = (hash * 31 + data[i]) | 0;
+    return hash;
+  }, testId);
+}
+
+/** The box (CSS px) around all ink on the board canvas, or null when empty. */
+export async function inkBounds(page: Page): Promise<{ x0: number; y0: number; x1: number; y1: number } | null> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+    const scale = canvas.width / canvas.clientWidth;
+    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let y = 0; y < canvas.height; y++) {
+      for (let x = 0; x < canvas.width; x++) {
+        if (data[(y * canvas.width + x) * 4 + 3] > 0) {
+          x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+        }
+      }
+    }
+    if (x0 === Infinity) return null;
+    return { x0: x0 / scale, y0: y0 / scale, x1: x1 / scale, y1: y1 / scale };
+  });
+}

@@ -1,0 +1,321 @@
+// Shapes, text, selection, pan and zoom, cursors, export and import: two
+// people on one board in a real Chromium, against the real server.
+import { test, expect, Page } from "@playwright/test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard } from "./helpers";
+
+type Region = { x: number; y: number; w: number; h: number };
+
+/** A region around a point, `r` pixels each way. */
+const around = (x: number, y: number, r = 12): Region => ({ x: x - r, y: y - r, w: 2 * r, h: 2 * r });
+
+async function pick(page: Page, tool: string) {
+  await page.getByRole("button", { name: tool, exact: true }).click();
+  await expect(page.getByRole("button", { name: tool, exact: true })).toHaveAttribute("aria-pressed", "true");
+}
+
+/** Places a text with the text tool and commits it with Escape. */
+async function writeText(page: Page, x: number, y: number, text: string) {
+  await pick(page, "Text");
+  await page.mouse.click(x, y);
+  const editor = page.getByTestId("text-editor");
+  await expect(editor).toBeFocused();
+  await page.keyboard.type(text);
+  await page.keyboard.press("Escape");
+  await expect(editor).toHaveCount(0);
+}
+
+async function shoot(page: Page, name: string) {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+}
+
+test("every tool draws on one page and appears on the other", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  await expect(bob.getByTestId("presence-count")).toHaveText("2");
+
+  // A filled rectangle: its outline and its inside show on Bob's screen.
+  await pick(alice, "Rectangle");
+  await alice.getByRole("button", { name: "Light yellow fill", exact: true }).click();
+  await drag(alice, [300, 160], [460, 260]);
+  await expect.poll(() => ink(bob, around(300, 210, 4))).toBeGreaterThan(0);
+  await expect.poll(() => ink(bob, around(380, 210, 8))).toBeGreaterThan(100);
+
+  // Shift makes the ellipse a circle: as tall as it is wide.
+  await pick(alice, "Ellipse");
+  await alice.getByRole("button", { name: "No fill", exact: true }).click();
+  await drag(alice, [520, 160], [640, 200], true);
+  await expect.poll(() => ink(bob, around(580, 280, 6))).toBeGreaterThan(0); // bottom of the circle
+  expect(await ink(bob, around(580, 220, 20))).toBe(0); // an unfilled inside
+
+  await pick(alice, "Line");
+  await drag(alice, [700, 160], [860, 260]);
+  await expect.poll(() => ink(bob, around(780, 210, 4))).toBeGreaterThan(0);
+
+  // Shift snaps the arrow to 45°: it runs along the diagonal, not to the mouse.
+  await pick(alice, "Arrow");
+  await alice.getByRole("button", { name: "Red", exact: true }).click();
+  await drag(alice, [300, 320], [420, 400], true);
+  await expect.poll(() => ink(bob, around(380, 400, 3))).toBeGreaterThan(0);
+  expect(await ink(bob, around(400, 387, 3))).toBe(0);
+
+  await pick(alice, "Pen");
+  await alice.getByRole("button", { name: "Green", exact: true }).click();
+  await drag(alice, [520, 330], [640, 420]);
+  await expect.poll(() => ink(bob, around(580, 375, 4))).toBeGreaterThan(0);
+
+  // Text is shown to others once committed, and markup stays text.
+  await alice.getByRole("button", { name: "Blue", exact: true }).click();
+  await writeText(alice, 710, 360, "Hello <b>board</b>\nsecond line");
+  await expect.poll(() => ink(bob, { x: 700, y: 340, w: 200, h: 70 })).toBeGreaterThan(150);
+
+  // Both screens show the same board.
+  await expect.poll(async () => (await canvasHash(bob)) === (await canvasHash(alice))).toBe(true);
+  await shoot(alice, "items-light");
+  await bob.emulateMedia({ colorScheme: "dark" });
+  await bob.getByRole("button", { name: "Select", exact: true }).click();
+  await bob.mouse.click(380, 210);
+  await shoot(bob, "items-dark");
+  await expect(bob.getByRole("group", { name: "Arrange" })).toBeVisible();
+
+  // The board reopens exactly as it was.
+  const before = await canvasHash(alice);
+  await alice.reload();
+  await expect(alice.getByTestId("connection-status")).toHaveText("connected");
+  await expect.poll(() => canvasHash(alice)).toBe(before);
+});
+
+test("pan and zoom on one page leave the other page's view alone", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+
+  // Alice zooms in to 120% around the middle of the screen and draws: the
+  // protocol carries board coordinates, so Bob (at 100%) sees the rectangle
+  // where it is on the board, not where Alice's pointer was.
+  await alice.getByRole("button", { name: "Zoom in", exact: true }).click();
+  await expect(alice.getByTestId("zoom-level")).toHaveText("120%");
+  await pick(alice, "Rectangle");
+  await drag(alice, [400, 300], [600, 400]);
+  // Screen (400, 300) at 120% around (640, 400) is board (440, 316.7).
+  await expect.poll(() => ink(bob, around(440, 360, 3))).toBeGreaterThan(0);
+  expect(await ink(bob, around(400, 360, 3))).toBe(0);
+  await expect(bob.getByTestId("zoom-level")).toHaveText("100%");
+  const bobBefore = await canvasHash(bob);
+
+  await alice.keyboard.press("-");
+  await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
+  // Ctrl+wheel zooms around the pointer: the corner under it stays put.
+  await alice.mouse.move(440, 317);
+  await alice.keyboard.down("Control");
+  await alice.mouse.wheel(0, -100);
+  await alice.keyboard.up("Control");
+  await expect(alice.getByTestId("zoom-level")).not.toHaveText("100%");
+  const zoomed = (await inkBounds(alice))!;
+  // (The outline's half width, scaled by the zoom, sticks out a little.)
+  expect(Math.abs(zoomed.x0 - 440)).toBeLessThan(8);
+  expect(Math.abs(zoomed.y0 - 317)).toBeLessThan(8);
+
+  // The hand tool pans: the drawing follows the drag exactly.
+  await pick(alice, "Hand");
+  await drag(alice, [700, 600], [600, 500]);
+  const panned = (await inkBounds(alice))!;
+  expect(Math.abs(panned.x0 - (zoomed.x0 - 100))).toBeLessThan(2);
+  expect(Math.abs(panned.y0 - (zoomed.y0 - 100))).toBeLessThan(2);
+  // Space + drag pans with any tool, and draws nothing.
+  await pick(alice, "Pen");
+  await alice.mouse.move(600, 500);
+  await alice.keyboard.down(" ");
+  await alice.mouse.down();
+  await alice.mouse.move(650, 560, { steps: 8 });
+  await alice.mouse.up();
+  await alice.keyboard.up(" ");
+  const spaced = (await inkBounds(alice))!;
+  expect(Math.abs(spaced.x0 - (panned.x0 + 50))).toBeLessThan(2);
+  expect(Math.abs(spaced.y0 - (panned.y0 + 60))).toBeLessThan(2);
+
+  // Far away, nothing is in view; "zoom to fit" brings the drawing back, centred.
+  await pick(alice, "Hand");
+  await drag(alice, [300, 300], [1200, 750]);
+  await expect.poll(() => ink(alice)).toBe(0);
+  await alice.getByRole("button", { name: "Zoom to fit", exact: true }).click();
+  const fitted = (await inkBounds(alice))!;
+  expect(Math.abs((fitted.x0 + fitted.x1) / 2 - 640)).toBeLessThan(4);
+  expect(Math.abs((fitted.y0 + fitted.y1) / 2 - 400)).toBeLessThan(4);
+  await alice.keyboard.press("0");
+  await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
+
+  // None of this changed Bob's screen, and nothing was drawn by panning.
+  expect(await canvasHash(bob)).toBe(bobBefore);
+});
+
+test("select, move, undo the move, duplicate and delete, seen on both pages", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  await pick(alice, "Rectangle");
+  await alice.getByRole("button", { name: "Light blue fill", exact: true }).click();
+  await drag(alice, [300, 300], [400, 380]);
+  await expect.poll(() => ink(bob, around(350, 340))).toBeGreaterThan(100);
+
+  // Move it 300px to the right; Bob sees it moving before the drop.
+  await pick(alice, "Select");
+  await alice.mouse.move(350, 340);
+  await alice.mouse.down();
+  await alice.mouse.move(500, 340, { steps: 10 });
+  await expect.poll(() => ink(bob, around(500, 340))).toBeGreaterThan(100);
+  await alice.mouse.move(650, 340, { steps: 10 });
+  await alice.mouse.up();
+  await expect.poll(() => ink(bob, around(650, 340))).toBeGreaterThan(100);
+  expect(await ink(bob, around(350, 340))).toBe(0);
+
+  // Undo takes the move back, for everyone.
+  await alice.keyboard.press("Control+z");
+  await expect.poll(() => ink(bob, around(350, 340))).toBeGreaterThan(100);
+  expect(await ink(bob, around(650, 340))).toBe(0);
+
+  // Resize by the bottom-right handle: the rectangle grows.
+  await alice.mouse.click(350, 340);
+  await drag(alice, [404, 384], [504, 484]);
+  await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);
+
+  // Duplicate, then delete the copy: one rectangle left.
+  await alice.keyboard.press("Control+d");
+  await expect.poll(() => ink(bob, around(515, 495, 4))).toBeGreaterThan(0);
+  await alice.keyboard.press("Delete");
+  await expect.poll(() => ink(bob, around(515, 495, 4))).toBe(0);
+  await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);
+
+  // A marquee selects it; the delete button in the panel removes it.
+  await drag(alice, [250, 250], [560, 560]);
+  await alice.getByRole("button", { name: "Delete", exact: true }).click();
+  await expect.poll(() => ink(bob)).toBe(0);
+  await alice.keyboard.press("Control+z");
+  await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);
+});
+
+test("everyone sees the others' cursors with their names", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+
+  await alice.getByRole("button", { name: "People on this board" }).click();
+  await alice.getByRole("textbox", { name: "Your name" }).fill("Alice");
+  await alice.getByRole("textbox", { name: "Your name" }).press("Enter");
+  await bob.getByRole("button", { name: "People on this board" }).click();
+  const people = bob.getByRole("list", { name: "People on this board" });
+  await expect(people).toContainText("Alice");
+  await expect(people).toContainText("Guest (you)");
+
+  expect(await ink(bob, undefined, "overlay-canvas")).toBe(0);
+  await alice.mouse.move(700, 500);
+  await alice.mouse.move(720, 520, { steps: 4 });
+  await expect.poll(() => ink(bob, { x: 715, y: 515, w: 80, h: 50 }, "overlay-canvas")).toBeGreaterThan(150);
+  await shoot(bob, "cursor");
+
+  // The name is remembered by the browser.
+  await alice.reload();
+  await expect(alice.getByTestId("connection-status")).toHaveText("connected");
+  await expect(people).toContainText("Alice");
+
+  // When Alice leaves, her cursor goes.
+  await alice.context().close();
+  await expect(bob.getByTestId("presence-count")).toHaveText("1");
+  await expect.poll(() => ink(bob, undefined, "overlay-canvas")).toBe(0);
+});
+
+test("export PNG, SVG and JSON, and import the JSON into another board", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  await pick(alice, "Rectangle");
+  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
+  await drag(alice, [300, 300], [500, 400]);
+  await writeText(alice, 320, 460, "Exported <text>");
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+
+  const exportVia = async (item: string) => {
+    await alice.getByRole("button", { name: "Menu", exact: true }).click();
+    const [download] = await Promise.all([
+      alice.waitForEvent("download"),
+      alice.getByRole("menuitem", { name: item }).click(),
+    ]);
+    const file = await download.path();
+    return { name: download.suggestedFilename(), bytes: fs.readFileSync(file!) };
+  };
+
+  const png = await exportVia("Export PNG (whole board)");
+  expect(png.name).toMatch(/^board-.*\.png$/);
+  expect(png.bytes.subarray(1, 4).toString()).toBe("PNG");
+  // The image has the rectangle's fill and the dark outline and text.
+  const colours = await alice.evaluate(async (b64) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${b64}`;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const ctx = canvas.getContext("2d")!;
+    ctx.drawImage(image, 0, 0);
+    const data = ctx.getImageData(0, 0, image.width, image.height).data;
+    let fill = 0, dark = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] === 0xff && data[i + 1] === 0xc9 && data[i + 2] === 0xc9) fill++;
+      if (data[i] < 90 && data[i + 1] < 90 && data[i + 2] < 90) dark++;
+    }
+    return { width: image.width, height: image.height, fill, dark };
+  }, png.bytes.toString("base64"));
+  expect(colours.width).toBeGreaterThan(400);
+  expect(colours.fill).toBeGreaterThan(10_000);
+  expect(colours.dark).toBeGreaterThan(1_000);
+
+  const view = await exportVia("Export PNG (current view)");
+  expect(view.name).toMatch(/-view\.png$/);
+  expect(view.bytes.subarray(1, 4).toString()).toBe("PNG");
+
+  const svg = await exportVia("Export SVG");
+  const svgText = svg.bytes.toString();
+  expect(svgText).toContain("<svg");
+  expect(svgText).toContain('fill="#ffc9c9"');
+  expect(svgText).toContain("Exported &lt;text&gt;");
+
+  const json = await exportVia("Export JSON");
+  const file = JSON.parse(json.bytes.toString());
+  expect(file.format).toBe("whiteboard");
+  expect(file.version).toBe(1);
+  expect(file.strokes.map((s: { kind?: string }) => s.kind)).toEqual(["rectangle", "text"]);
+
+  // Import into a fresh board: both items appear there, for everyone there.
+  const otherUrl = await freshBoard(browser);
+  const carol = await openBoard(browser, otherUrl);
+  const dave = await openBoard(browser, otherUrl);
+  const jsonPath = path.join(test.info().outputDir, "board.json");
+  fs.mkdirSync(test.info().outputDir, { recursive: true });
+  fs.writeFileSync(jsonPath, json.bytes);
+  await carol.getByRole("button", { name: "Menu", exact: true }).click();
+  const [chooser] = await Promise.all([
+    carol.waitForEvent("filechooser"),
+    carol.getByRole("menuitem", { name: "Import JSON…" }).click(),
+  ]);
+  await chooser.setFiles(jsonPath);
+  await expect(carol.getByRole("status")).toHaveText("Imported 2 items");
+  await expect.poll(() => ink(dave)).toBeGreaterThan(5_000);
+  await dave.getByRole("button", { name: "Zoom to fit", exact: true }).click();
+  await shoot(dave, "imported");
+
+  // A file that is not a board changes nothing and says why.
+  const badPath = path.join(test.info().outputDir, "bad.json");
+  fs.writeFileSync(badPath, '{"format":"other","version":1,"strokes":[]}');
+  const before = await canvasHash(dave);
+  await carol.getByRole("button", { name: "Menu", exact: true }).click();
+  const [again] = await Promise.all([
+    carol.waitForEvent("filechooser"),
+    carol.getByRole("menuitem", { name: "Import JSON…" }).click(),
+  ]);
+  await again.setFiles(badPath);
+  await expect(carol.getByRole("status")).toContainText("Could not import");
+  await dave.waitForTimeout(300);
+  expect(await canvasHash(dave)).toBe(before);
+});

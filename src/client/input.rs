@@ -1,0 +1,785 @@
+//! Pointer, wheel and keyboard input: what each tool does with a gesture.
+//!
+//! A gesture starts on `pointerdown`, follows `pointermove` and ends on
+//! `pointerup` (commit) or `pointercancel` / Escape (abandon). While it runs
+//! its state lives in [`Gesture`]; the engine shows [`Gesture::live_strokes`]
+//! in place of the stored strokes and sends them to everyone else as a
+//! `draft` (or, for the pen, as `preview` points), so others see shapes
+//! being dragged out and items being moved while it happens. Only the
+//! commit becomes a durable, undoable operation.
+//!
+//! Pan and zoom: the hand tool, space+drag, the middle button, the wheel
+//! (with ctrl/⌘ it zooms around the pointer) and two fingers (pinch).
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{KeyboardEvent, MouseEvent, PointerEvent, WheelEvent};
+
+use leptos::prelude::{GetUntracked, Set, Update};
+
+use super::engine::{Engine, EngineHandle};
+use crate::geometry::{self, Handle, Rect};
+use crate::protocol::{limits, ClientMessage, Point, Request, Stroke, StrokeId, StrokeKind};
+use crate::ui::{Tool, ERASER_RADIUS};
+use crate::view::ZOOM_STEP;
+
+/// Samples closer than this to the previous one (in screen pixels) are skipped.
+const MIN_SAMPLE_DISTANCE: f64 = 0.75;
+/// Long pen strokes are committed in parts of this many points, so that
+/// each `add_stroke` frame stays well below the frame size limit (a point
+/// takes about 21 bytes of JSON) and the point limit.
+const SPLIT_STROKE_AT: usize = 2_000;
+/// How close (screen pixels) a click must be to pick an item or a handle.
+const PICK_TOLERANCE: f64 = 6.0;
+/// Shapes smaller than this (screen pixels) on both axes are dropped as
+/// accidental clicks.
+const MIN_SHAPE_SIZE: f64 = 3.0;
+
+/// What the pointer is doing.
+pub enum Gesture {
+    Idle,
+    /// Drawing a freehand stroke; `previewed` points were sent already.
+    Drawing {
+        pointer_id: i32,
+        stroke: Stroke,
+        previewed: usize,
+    },
+    Erasing {
+        pointer_id: i32,
+        last: Point,
+        hits: Vec<StrokeId>,
+    },
+    /// Dragging out a rectangle, ellipse, line or arrow.
+    Shaping {
+        pointer_id: i32,
+        start: (f32, f32),
+        stroke: Stroke,
+    },
+    Panning {
+        pointer_id: i32,
+        last: (f64, f64),
+    },
+    /// Two fingers: pan with their midpoint, zoom with their distance.
+    Pinching {
+        last_mid: (f64, f64),
+        last_distance: f64,
+    },
+    Moving {
+        pointer_id: i32,
+        start: (f32, f32),
+        originals: Vec<Stroke>,
+        current: Vec<Stroke>,
+    },
+    Resizing {
+        pointer_id: i32,
+        handle: Handle,
+        from: Rect,
+        originals: Vec<Stroke>,
+        current: Vec<Stroke>,
+    },
+    Marquee {
+        pointer_id: i32,
+        start: (f32, f32),
+        end: (f32, f32),
+        /// Shift: add to the selection instead of replacing it.
+        adding: bool,
+    },
+}
+
+impl Gesture {
+    fn pointer(&self) -> Option<i32> {
+        match self {
+            Gesture::Idle | Gesture::Pinching { .. } => None,
+            Gesture::Drawing { pointer_id, .. }
+            | Gesture::Erasing { pointer_id, .. }
+            | Gesture::Shaping { pointer_id, .. }
+            | Gesture::Panning { pointer_id, .. }
+            | Gesture::Moving { pointer_id, .. }
+            | Gesture::Resizing { pointer_id, .. }
+            | Gesture::Marquee { pointer_id, .. } => Some(*pointer_id),
+        }
+    }
+
+    /// Strokes in progress, shown in place of (or on top of) stored ones.
+    pub fn live_strokes(&self) -> Vec<&Stroke> {
+        match self {
+            Gesture::Drawing { stroke, .. } | Gesture::Shaping { stroke, .. } => vec![stroke],
+            Gesture::Moving { current, .. } | Gesture::Resizing { current, .. } => {
+                current.iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Strokes the gesture removes from view (the eraser's hits).
+    pub fn hidden(&self) -> &[StrokeId] {
+        match self {
+            Gesture::Erasing { hits, .. } => hits,
+            _ => &[],
+        }
+    }
+
+    pub fn is_transforming(&self) -> bool {
+        matches!(self, Gesture::Moving { .. } | Gesture::Resizing { .. })
+    }
+
+    pub fn marquee(&self) -> Option<Rect> {
+        match self {
+            Gesture::Marquee { start, end, .. } => Some(Rect::from_corners(*start, *end)),
+            _ => None,
+        }
+    }
+
+    pub fn has_unsent_preview(&self) -> bool {
+        matches!(self, Gesture::Drawing { stroke, previewed, .. } if *previewed < stroke.points.len())
+    }
+
+    /// The pen's new points as `preview` messages, marked as sent.
+    pub fn take_preview(&mut self) -> Vec<ClientMessage> {
+        let Gesture::Drawing {
+            stroke, previewed, ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let fresh = &stroke.points[*previewed..];
+        let messages = fresh
+            .chunks(limits::MAX_PREVIEW_POINTS)
+            .map(|chunk| ClientMessage::Preview {
+                stroke: stroke.id.clone(),
+                style: stroke.style.clone(),
+                points: chunk.to_vec(),
+            })
+            .collect();
+        *previewed = stroke.points.len();
+        messages
+    }
+}
+
+/// Fractional `offsetX`/`offsetY`: web-sys only exposes the integer
+/// version without unstable APIs, so read the properties directly.
+fn offset(event: &MouseEvent) -> (f64, f64) {
+    let read = |axis: &str| {
+        js_sys::Reflect::get(event, &JsValue::from_str(axis))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    (read("offsetX"), read("offsetY"))
+}
+
+fn pressure(event: &PointerEvent) -> f32 {
+    let pressure = match event.pointer_type().as_str() {
+        "mouse" => Point::DEFAULT_PRESSURE,
+        _ if event.pressure() > 0.0 => event.pressure().clamp(0.0, 1.0),
+        _ => Point::DEFAULT_PRESSURE,
+    };
+    (pressure * 1000.0).round() / 1000.0
+}
+
+/// The event's coalesced events (all pointer positions since the last
+/// event, for smooth fast strokes), or the event itself.
+fn coalesced(event: &PointerEvent) -> Vec<PointerEvent> {
+    let has_coalesced =
+        js_sys::Reflect::has(event, &JsValue::from_str("getCoalescedEvents")).unwrap_or(false);
+    if has_coalesced {
+        let events: Vec<PointerEvent> = event
+            .get_coalesced_events()
+            .iter()
+            .filter_map(|e| e.dyn_into::<PointerEvent>().ok())
+            .collect();
+        if !events.is_empty() {
+            return events;
+        }
+    }
+    vec![event.clone()]
+}
+
+impl EngineHandle {
+    pub(super) fn install_listeners(&self) -> Result<(), JsValue> {
+        let canvas = self.0.borrow().canvas.clone();
+        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+
+        type PointerHandler = fn(&mut Engine, &PointerEvent);
+        let pointer_handlers: [(&str, PointerHandler); 5] = [
+            ("pointerdown", Engine::on_pointer_down),
+            ("pointermove", Engine::on_pointer_move),
+            ("pointerup", Engine::on_pointer_up),
+            ("pointercancel", Engine::on_pointer_cancel),
+            ("pointerleave", Engine::on_pointer_leave),
+        ];
+        for (name, handler) in pointer_handlers {
+            let handle = self.clone();
+            let closure = Closure::<dyn FnMut(PointerEvent)>::new(move |event: PointerEvent| {
+                handle.with(|engine| handler(engine, &event));
+            });
+            canvas.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())?;
+            // The canvas lives as long as the page; so do its listeners.
+            closure.forget();
+        }
+
+        let handle = self.clone();
+        let on_wheel = Closure::<dyn FnMut(WheelEvent)>::new(move |event: WheelEvent| {
+            handle.with(|engine| engine.on_wheel(&event));
+        });
+        canvas.add_event_listener_with_callback("wheel", on_wheel.as_ref().unchecked_ref())?;
+        on_wheel.forget();
+
+        let handle = self.clone();
+        let on_double_click = Closure::<dyn FnMut(MouseEvent)>::new(move |event: MouseEvent| {
+            handle.with(|engine| engine.on_double_click(&event));
+        });
+        canvas.add_event_listener_with_callback(
+            "dblclick",
+            on_double_click.as_ref().unchecked_ref(),
+        )?;
+        on_double_click.forget();
+
+        let handle = self.clone();
+        let on_resize = Closure::<dyn FnMut()>::new(move || handle.resize());
+        window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref())?;
+        on_resize.forget();
+
+        let handle = self.clone();
+        let on_key = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+            handle.on_key_down(&event);
+        });
+        window.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
+        on_key.forget();
+
+        let handle = self.clone();
+        let on_key_up = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+            if event.key() == " " {
+                handle.with(|engine| engine.space_held = false);
+            }
+        });
+        window.add_event_listener_with_callback("keyup", on_key_up.as_ref().unchecked_ref())?;
+        on_key_up.forget();
+        Ok(())
+    }
+
+    fn on_key_down(&self, event: &KeyboardEvent) {
+        let in_field = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| {
+                matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                    || el.closest("[role=dialog]").ok().flatten().is_some()
+            });
+        if in_field {
+            return;
+        }
+        let handled = self.with(|engine| engine.on_key(event)).unwrap_or(false);
+        if handled {
+            event.prevent_default();
+        }
+    }
+}
+
+impl Engine {
+    /// Handles a shortcut; `true` if the key meant something here.
+    fn on_key(&mut self, event: &KeyboardEvent) -> bool {
+        let command = event.ctrl_key() || event.meta_key();
+        let key = event.key();
+        let lower = key.to_lowercase();
+        match (command, event.shift_key(), lower.as_str()) {
+            (true, false, "z") => self.submit(Request::Undo),
+            (true, true, "z") | (true, false, "y") => self.submit(Request::Redo),
+            (true, _, "d") => self.duplicate_selection(),
+            (true, _, "a") => {
+                self.ui.tool.set(Tool::Select);
+                let all = self
+                    .display_strokes()
+                    .iter()
+                    .map(|(s, _)| s.id.clone())
+                    .collect();
+                self.select(all);
+            }
+            (true, _, "0") => self.reset_zoom(),
+            (true, _, "=" | "+") => self.zoom_by(ZOOM_STEP),
+            (true, _, "-") => self.zoom_by(1.0 / ZOOM_STEP),
+            (true, _, _) => return false,
+            (false, _, "delete" | "backspace") => self.delete_selection(),
+            (false, _, "escape") => {
+                self.abandon_gesture();
+                self.select(Vec::new());
+                self.ui.help_open.set(false);
+            }
+            (false, _, "?") => self.ui.help_open.update(|open| *open = !*open),
+            (false, _, "=" | "+") => self.zoom_by(ZOOM_STEP),
+            (false, _, "-") => self.zoom_by(1.0 / ZOOM_STEP),
+            (false, true, "!") => self.zoom_to_fit(),
+            (false, _, "0") => self.reset_zoom(),
+            (false, _, "]") => self.restack_selection(true),
+            (false, _, "[") => self.restack_selection(false),
+            (false, _, " ") => {
+                self.space_held = true;
+            }
+            (false, false, key) => match Tool::from_shortcut(key) {
+                Some(tool) => self.ui.tool.set(tool),
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    // ---- pointer ----
+
+    fn screen(event: &MouseEvent) -> (f64, f64) {
+        offset(event)
+    }
+
+    fn point(&self, event: &PointerEvent) -> Point {
+        let (x, y) = self.world(Self::screen(event));
+        Point::new(x, y, pressure(event))
+    }
+
+    fn on_pointer_down(&mut self, event: &PointerEvent) {
+        let screen = Self::screen(event);
+        if event.pointer_type() == "touch" {
+            self.touches.insert(event.pointer_id(), screen);
+            if self.touches.len() == 2 {
+                // A second finger: whatever the first one started becomes a pinch.
+                self.abandon_gesture();
+                let (mid, distance) = self.pinch_span();
+                self.gesture = Gesture::Pinching {
+                    last_mid: mid,
+                    last_distance: distance,
+                };
+                return;
+            }
+        }
+        if !matches!(self.gesture, Gesture::Idle) {
+            return; // One gesture at a time.
+        }
+        let middle = event.button() == 1;
+        if event.pointer_type() == "mouse" && event.button() != 0 && !middle {
+            return;
+        }
+        event.prevent_default();
+        let _ = self.canvas.set_pointer_capture(event.pointer_id());
+        if let Some(editor) = self.editor.take() {
+            // Clicking outside the text editor commits it.
+            self.commit_text(editor);
+        }
+        let pointer_id = event.pointer_id();
+        let tool = self.ui.tool.get_untracked();
+        if middle || self.space_held || tool == Tool::Hand {
+            self.gesture = Gesture::Panning {
+                pointer_id,
+                last: screen,
+            };
+            return;
+        }
+        let point = self.point(event);
+        match tool {
+            Tool::Pen => {
+                let stroke = self.new_stroke(StrokeKind::Freehand, vec![point]);
+                self.gesture = Gesture::Drawing {
+                    pointer_id,
+                    stroke,
+                    previewed: 0,
+                };
+            }
+            Tool::Eraser => {
+                self.gesture = Gesture::Erasing {
+                    pointer_id,
+                    last: point,
+                    hits: Vec::new(),
+                };
+                self.erase_along(&[point]);
+            }
+            Tool::Rectangle | Tool::Ellipse | Tool::Line | Tool::Arrow => {
+                let kind = tool.shape_kind().unwrap_or(StrokeKind::Rectangle);
+                let stroke = self.new_stroke(kind, vec![point, point]);
+                self.gesture = Gesture::Shaping {
+                    pointer_id,
+                    start: (point.x, point.y),
+                    stroke,
+                };
+            }
+            Tool::Text => {
+                // Handled on pointerup, so the editor keeps the focus.
+            }
+            Tool::Select => self.begin_select(pointer_id, (point.x, point.y), event.shift_key()),
+            Tool::Hand => {}
+        }
+        self.dirty = true;
+    }
+
+    /// The topmost shown item under a world point.
+    fn item_at(&self, at: (f32, f32)) -> Option<Stroke> {
+        let tolerance = (PICK_TOLERANCE / self.view.zoom) as f32;
+        self.display_strokes()
+            .into_iter()
+            .rev()
+            .find(|(s, _)| geometry::hits(s, at, tolerance))
+            .map(|(s, _)| s.into_owned())
+    }
+
+    fn begin_select(&mut self, pointer_id: i32, at: (f32, f32), shift: bool) {
+        let tolerance = (PICK_TOLERANCE / self.view.zoom) as f32 + 4.0 / self.view.zoom as f32;
+        if let Some(from) = self.selection_box() {
+            let pad = 4.0 / self.view.zoom as f32;
+            let padded = from.expand(pad);
+            let grabbed = Handle::ALL.into_iter().find(|h| {
+                let (x, y) = h.position(&padded);
+                (x - at.0).abs() <= tolerance && (y - at.1).abs() <= tolerance
+            });
+            if let Some(handle) = grabbed {
+                let originals = self.selected_strokes();
+                self.gesture = Gesture::Resizing {
+                    pointer_id,
+                    handle,
+                    from,
+                    current: originals.clone(),
+                    originals,
+                };
+                return;
+            }
+        }
+        match self.item_at(at) {
+            Some(item) => {
+                let mut selection = self.selection.clone();
+                if shift && selection.contains(&item.id) {
+                    selection.retain(|id| id != &item.id);
+                    self.select(selection);
+                    return;
+                }
+                if !selection.contains(&item.id) {
+                    if !shift {
+                        selection.clear();
+                    }
+                    selection.push(item.id.clone());
+                    self.select(selection);
+                }
+                let originals = self.selected_strokes();
+                self.gesture = Gesture::Moving {
+                    pointer_id,
+                    start: at,
+                    current: originals.clone(),
+                    originals,
+                };
+            }
+            None => {
+                if !shift {
+                    self.select(Vec::new());
+                }
+                self.gesture = Gesture::Marquee {
+                    pointer_id,
+                    start: at,
+                    end: at,
+                    adding: shift,
+                };
+            }
+        }
+    }
+
+    fn pinch_span(&self) -> ((f64, f64), f64) {
+        let mut points = self.touches.values();
+        let (Some(a), Some(b)) = (points.next(), points.next()) else {
+            return ((0.0, 0.0), 1.0);
+        };
+        let mid = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+        let distance = ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt().max(1.0);
+        (mid, distance)
+    }
+
+    fn on_pointer_move(&mut self, event: &PointerEvent) {
+        let screen = Self::screen(event);
+        self.hover = Some(screen);
+        let world = self.world(screen);
+        self.cursor_unsent = Some(world);
+        if self.ui.tool.get_untracked() == Tool::Eraser {
+            self.dirty = true;
+        }
+        if event.pointer_type() == "touch" && self.touches.contains_key(&event.pointer_id()) {
+            self.touches.insert(event.pointer_id(), screen);
+            if let Gesture::Pinching {
+                last_mid,
+                last_distance,
+            } = self.gesture
+            {
+                let (mid, distance) = self.pinch_span();
+                let zoom = self.view.zoom * distance / last_distance;
+                self.set_view(|view| {
+                    view.pan_by(mid.0 - last_mid.0, mid.1 - last_mid.1);
+                    view.zoom_at(zoom, mid);
+                });
+                self.gesture = Gesture::Pinching {
+                    last_mid: mid,
+                    last_distance: distance,
+                };
+                return;
+            }
+        }
+        if self.gesture.pointer() != Some(event.pointer_id()) {
+            return;
+        }
+        let shift = event.shift_key();
+        match &mut self.gesture {
+            Gesture::Drawing { .. } => {
+                for sample in coalesced(event) {
+                    let point = self.point(&sample);
+                    self.add_sample(point);
+                }
+            }
+            Gesture::Erasing { .. } => {
+                let path: Vec<Point> = coalesced(event).iter().map(|e| self.point(e)).collect();
+                self.erase_along(&path);
+            }
+            Gesture::Shaping { start, stroke, .. } => {
+                let end = if shift {
+                    geometry::constrain(stroke.kind, *start, world)
+                } else {
+                    world
+                };
+                stroke.points[1] = Point::new(end.0, end.1, Point::DEFAULT_PRESSURE);
+                self.draft_dirty = true;
+            }
+            Gesture::Panning { last, .. } => {
+                let (dx, dy) = (screen.0 - last.0, screen.1 - last.1);
+                *last = screen;
+                self.set_view(|view| view.pan_by(dx, dy));
+            }
+            Gesture::Moving {
+                start,
+                originals,
+                current,
+                ..
+            } => {
+                let (mut dx, mut dy) = (world.0 - start.0, world.1 - start.1);
+                if shift {
+                    // Shift keeps the move horizontal or vertical.
+                    if dx.abs() > dy.abs() {
+                        dy = 0.0;
+                    } else {
+                        dx = 0.0;
+                    }
+                }
+                *current = originals.iter().map(|s| s.translated(dx, dy)).collect();
+                self.draft_dirty = true;
+            }
+            Gesture::Resizing {
+                handle,
+                from,
+                originals,
+                current,
+                ..
+            } => {
+                // Texts keep their proportions (their size is one number).
+                let keep_aspect = shift || originals.iter().any(|s| s.kind == StrokeKind::Text);
+                let to = geometry::resized_box(from, *handle, world, keep_aspect);
+                *current = originals
+                    .iter()
+                    .map(|s| geometry::resized(s, from, &to))
+                    .collect();
+                self.draft_dirty = true;
+            }
+            Gesture::Marquee { end, .. } => *end = world,
+            Gesture::Idle | Gesture::Pinching { .. } => {}
+        }
+        self.dirty = true;
+    }
+
+    fn add_sample(&mut self, point: Point) {
+        let min_distance = (MIN_SAMPLE_DISTANCE / self.view.zoom) as f32;
+        let Gesture::Drawing {
+            pointer_id, stroke, ..
+        } = &mut self.gesture
+        else {
+            return;
+        };
+        let far_enough = stroke.points.last().is_none_or(|last| {
+            let (dx, dy) = (point.x - last.x, point.y - last.y);
+            dx * dx + dy * dy >= min_distance * min_distance
+        });
+        if !far_enough {
+            return;
+        }
+        stroke.points.push(point);
+        self.dirty = true;
+        if stroke.points.len() >= SPLIT_STROKE_AT {
+            // Split very long strokes: commit this part, continue seamlessly.
+            let pointer_id = *pointer_id;
+            self.finish_gesture();
+            let stroke = self.new_stroke(StrokeKind::Freehand, vec![point]);
+            self.gesture = Gesture::Drawing {
+                pointer_id,
+                stroke,
+                previewed: 0,
+            };
+        }
+    }
+
+    fn erase_along(&mut self, path: &[Point]) {
+        let Gesture::Erasing { last, .. } = &self.gesture else {
+            return;
+        };
+        let mut swept = vec![*last];
+        swept.extend_from_slice(path);
+        let radius = ERASER_RADIUS / self.view.zoom as f32;
+        let hits: Vec<StrokeId> = self
+            .display_strokes()
+            .into_iter()
+            .filter(|(stroke, _)| geometry::path_touches_stroke(&swept, radius, stroke))
+            .map(|(stroke, _)| stroke.id.clone())
+            .collect();
+        let Gesture::Erasing {
+            last, hits: all, ..
+        } = &mut self.gesture
+        else {
+            return;
+        };
+        *last = *path.last().unwrap_or(last);
+        for hit in hits {
+            if !all.contains(&hit) {
+                all.push(hit);
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn on_pointer_up(&mut self, event: &PointerEvent) {
+        self.touches.remove(&event.pointer_id());
+        if matches!(self.gesture, Gesture::Pinching { .. }) {
+            if self.touches.len() < 2 {
+                self.gesture = Gesture::Idle;
+            }
+            return;
+        }
+        if self.ui.tool.get_untracked() == Tool::Text
+            && matches!(self.gesture, Gesture::Idle)
+            && event.button() == 0
+        {
+            let at = self.world(Self::screen(event));
+            self.open_text_editor_at(at);
+            return;
+        }
+        if self.gesture.pointer() == Some(event.pointer_id()) {
+            self.finish_gesture();
+        }
+        self.dirty = true;
+    }
+
+    fn on_pointer_cancel(&mut self, event: &PointerEvent) {
+        self.touches.remove(&event.pointer_id());
+        if self.gesture.pointer() == Some(event.pointer_id()) {
+            self.abandon_gesture();
+        }
+    }
+
+    fn on_pointer_leave(&mut self, _event: &PointerEvent) {
+        self.hover = None;
+        self.dirty = true;
+    }
+
+    fn on_wheel(&mut self, event: &WheelEvent) {
+        event.prevent_default();
+        let anchor = Self::screen(event);
+        // Lines (Firefox) and pages are converted to pixels.
+        let unit = match event.delta_mode() {
+            1 => 16.0,
+            2 => self.size.1,
+            _ => 1.0,
+        };
+        let (dx, dy) = (event.delta_x() * unit, event.delta_y() * unit);
+        if event.ctrl_key() || event.meta_key() {
+            // Pinch on a trackpad also arrives as ctrl+wheel.
+            let zoom = self.view.zoom * (-dy * 0.01).exp();
+            self.set_view(|view| view.zoom_at(zoom, anchor));
+        } else if event.shift_key() && dx == 0.0 {
+            self.set_view(|view| view.pan_by(-dy, 0.0));
+        } else {
+            self.set_view(|view| view.pan_by(-dx, -dy));
+        }
+    }
+
+    fn on_double_click(&mut self, event: &MouseEvent) {
+        if self.ui.tool.get_untracked() != Tool::Select {
+            return;
+        }
+        let at = self.world(Self::screen(event));
+        match self.item_at(at) {
+            Some(item) if item.kind == StrokeKind::Text => {
+                self.select(Vec::new());
+                self.open_text_editor_for(item);
+            }
+            Some(_) => {}
+            None => {
+                self.ui.tool.set(Tool::Text);
+                self.open_text_editor_at(at);
+            }
+        }
+    }
+
+    /// Commits the gesture in progress.
+    fn finish_gesture(&mut self) {
+        match std::mem::replace(&mut self.gesture, Gesture::Idle) {
+            Gesture::Drawing { stroke, .. } => self.submit(Request::AddStroke(stroke)),
+            Gesture::Erasing { hits, .. } => {
+                if !hits.is_empty() {
+                    self.submit(Request::Erase(hits));
+                }
+            }
+            Gesture::Shaping { stroke, .. } => {
+                let (a, b) = (stroke.points[0], stroke.points[1]);
+                let big_enough = f64::from((a.x - b.x).abs()).max(f64::from((a.y - b.y).abs()))
+                    * self.view.zoom
+                    >= MIN_SHAPE_SIZE;
+                if big_enough {
+                    self.submit(Request::AddStroke(stroke));
+                }
+                self.end_draft();
+            }
+            Gesture::Moving {
+                originals, current, ..
+            }
+            | Gesture::Resizing {
+                originals, current, ..
+            } => {
+                if originals != current {
+                    self.submit_batched(current, true);
+                }
+                self.end_draft();
+            }
+            Gesture::Marquee {
+                start, end, adding, ..
+            } => {
+                let area = Rect::from_corners(start, end);
+                let mut selection = if adding {
+                    self.selection.clone()
+                } else {
+                    Vec::new()
+                };
+                for (stroke, _) in self.display_strokes() {
+                    let inside =
+                        geometry::visual_bounds(&stroke).is_some_and(|b| area.contains_rect(&b));
+                    if inside && !selection.contains(&stroke.id) {
+                        selection.push(stroke.id.clone());
+                    }
+                }
+                self.select(selection);
+            }
+            Gesture::Idle | Gesture::Panning { .. } | Gesture::Pinching { .. } => {}
+        }
+        self.dirty = true;
+    }
+
+    /// Drops the gesture in progress without changing the board.
+    pub(super) fn abandon_gesture(&mut self) {
+        match std::mem::replace(&mut self.gesture, Gesture::Idle) {
+            Gesture::Drawing {
+                stroke, previewed, ..
+            } if previewed > 0 => {
+                self.send(&ClientMessage::PreviewEnd { stroke: stroke.id });
+            }
+            Gesture::Shaping { .. } | Gesture::Moving { .. } | Gesture::Resizing { .. } => {
+                self.end_draft();
+            }
+            _ => {}
+        }
+        self.dirty = true;
+    }
+}
