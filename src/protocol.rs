@@ -491,14 +491,42 @@ pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// The hue (0..360) every client uses for a person's cursor and badge: the
-/// 32-bit FNV-1a hash of the user id's bytes, modulo 360. Deterministic, so
-/// everyone sees a person in the same colour without asking the server.
-pub fn user_hue(user: &UserId) -> u16 {
+/// Colours for people's cursors and badges, all readable under white text.
+pub const PERSON_COLORS: [&str; 10] = [
+    "#e03131", "#1971c2", "#2f9e44", "#f08c00", "#9c36b5", "#0c8599", "#d6336c", "#66a80f",
+    "#5c7cfa", "#a0522d",
+];
+
+/// The colour a person prefers: the 32-bit FNV-1a hash of the user id's
+/// bytes, modulo the number of [`PERSON_COLORS`].
+fn preferred_color(user: &UserId) -> usize {
     let hash = user.as_str().bytes().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
     });
-    (hash % 360) as u16
+    hash as usize % PERSON_COLORS.len()
+}
+
+/// Which of [`PERSON_COLORS`] each person in `people` gets (same order).
+///
+/// Every client computes this from the same people list, so everyone sees a
+/// person in the same colour without asking the server: going through the
+/// people sorted by user id, each takes their preferred colour, or the next
+/// one nobody before them took. Up to ten people all get different colours.
+pub fn person_colors(people: &[Person]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_by(|&a, &b| people[a].user.cmp(&people[b].user));
+    let mut taken = [false; PERSON_COLORS.len()];
+    let mut colors = vec![0; people.len()];
+    for index in order {
+        let preferred = preferred_color(&people[index].user);
+        let free = (0..PERSON_COLORS.len())
+            .map(|step| (preferred + step) % PERSON_COLORS.len())
+            .find(|&color| !taken[color])
+            .unwrap_or(preferred);
+        taken[free] = true;
+        colors[index] = free;
+    }
+    colors
 }
 
 /// Someone on the board, as the people list shows them.
@@ -682,6 +710,26 @@ impl ClientMessage {
             ClientMessage::Clear { op_id } => Some((op_id, Request::Clear)),
             ClientMessage::Undo { op_id } => Some((op_id, Request::Undo)),
             ClientMessage::Redo { op_id } => Some((op_id, Request::Redo)),
+            ClientMessage::Hello { .. }
+            | ClientMessage::Preview { .. }
+            | ClientMessage::PreviewEnd { .. }
+            | ClientMessage::Draft { .. }
+            | ClientMessage::DraftEnd
+            | ClientMessage::Cursor { .. }
+            | ClientMessage::Profile { .. } => None,
+        }
+    }
+
+    /// The operation id of a durable message (`None` for the others).
+    pub fn op_id(&self) -> Option<&OpId> {
+        match self {
+            ClientMessage::AddStroke { op_id, .. }
+            | ClientMessage::AddStrokes { op_id, .. }
+            | ClientMessage::Update { op_id, .. }
+            | ClientMessage::Erase { op_id, .. }
+            | ClientMessage::Clear { op_id }
+            | ClientMessage::Undo { op_id }
+            | ClientMessage::Redo { op_id } => Some(op_id),
             ClientMessage::Hello { .. }
             | ClientMessage::Preview { .. }
             | ClientMessage::PreviewEnd { .. }
@@ -1172,13 +1220,27 @@ mod tests {
     }
 
     #[test]
-    fn user_hues_are_stable_and_spread() {
-        let hue = |id: &str| user_hue(&UserId::parse(id).unwrap());
-        assert_eq!(hue("alice"), hue("alice"));
-        assert!(hue("alice") < 360);
-        let hues: std::collections::HashSet<u16> =
-            (0..50).map(|i| hue(&format!("user{i}"))).collect();
-        assert!(hues.len() > 30, "hues cluster: {hues:?}");
+    fn people_get_distinct_stable_colours() {
+        let people: Vec<Person> = (0..10)
+            .map(|i| Person {
+                user: UserId::parse(&format!("user{i}")).unwrap(),
+                name: String::new(),
+            })
+            .collect();
+        let colors = person_colors(&people);
+        let distinct: std::collections::HashSet<usize> = colors.iter().copied().collect();
+        assert_eq!(distinct.len(), 10);
+        // The same list in another order gives everyone the same colour.
+        let mut reversed = people.clone();
+        reversed.reverse();
+        let mut again = person_colors(&reversed);
+        again.reverse();
+        assert_eq!(again, colors);
+        // Alone, everyone has their preferred colour.
+        for person in &people {
+            let alone = person_colors(std::slice::from_ref(person));
+            assert_eq!(alone, vec![preferred_color(&person.user)]);
+        }
     }
 
     #[test]

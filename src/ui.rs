@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::{user_hue, Person, StrokeKind, UserId};
+use crate::protocol::{person_colors, Person, StrokeKind, PERSON_COLORS};
 
 /// The active tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,9 +141,13 @@ pub const FONT_SIZES: [(f32, &str); 4] = [
     (64.0, "Huge text"),
 ];
 
-/// The colour of a person's cursor and badge (same in every browser).
-pub fn person_color(user: &UserId) -> String {
-    format!("hsl({}, 70%, 45%)", user_hue(user))
+/// The people on the board with their colours (the same in every browser).
+pub fn with_colors(people: &[Person]) -> Vec<(Person, &'static str)> {
+    people
+        .iter()
+        .cloned()
+        .zip(person_colors(people).into_iter().map(|i| PERSON_COLORS[i]))
+        .collect()
 }
 
 /// What the people list shows for someone without a name.

@@ -112,14 +112,10 @@ impl Replica {
 
     /// Sends a durable request and waits for its ack or error.
     async fn request(&mut self, message: ClientMessage) -> Result<u64, ErrorCode> {
-        let wanted = match &message {
-            ClientMessage::AddStroke { op_id, .. }
-            | ClientMessage::Erase { op_id, .. }
-            | ClientMessage::Clear { op_id }
-            | ClientMessage::Undo { op_id }
-            | ClientMessage::Redo { op_id } => op_id.clone(),
-            other => panic!("not durable: {other:?}"),
-        };
+        let wanted = message
+            .op_id()
+            .unwrap_or_else(|| panic!("not durable: {message:?}"))
+            .clone();
         self.client.send(&message).await;
         loop {
             let reply = self.client.recv_message().await;
@@ -157,13 +153,30 @@ impl Random {
     }
 }
 
-/// One client's random session: draw, erase, undo, redo, clear, preview.
+/// One client's random session: draw, erase, move, restack, undo, redo,
+/// clear, preview.
 async fn random_session(mut replica: Replica, seed: u64, steps: usize) -> (Replica, Vec<u64>) {
     let mut random = Random(seed | 1);
     let mut acknowledged = Vec::new();
     for step in 0..steps {
         let op_id = replica.fresh_op_id();
-        let message = match random.below(20) {
+        let message = match random.below(23) {
+            20..=22 => {
+                // Move (and sometimes restack) a visible stroke, as the select tool does.
+                let visible: Vec<_> = replica.board.visible_strokes().cloned().collect();
+                if visible.is_empty() {
+                    continue;
+                }
+                let target = &visible[random.below(visible.len() as u64) as usize];
+                let mut moved = target.translated(random.below(40) as f32 - 20.0, 5.0);
+                if random.below(2) == 0 {
+                    moved.z = replica.board.top_z() + 1.0;
+                }
+                ClientMessage::Update {
+                    op_id,
+                    strokes: vec![moved],
+                }
+            }
             0..=9 => {
                 let id = format!("{}-s{step}", replica.name);
                 add_stroke(op_id.as_str(), stroke(&id, random.below(500) as f32))
@@ -284,6 +297,23 @@ async fn strokes_previews_and_presence_cross_instances() {
         .await;
     bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
         .await;
+
+    // Names and cursors travel too.
+    alice
+        .send(&ClientMessage::Profile {
+            name: "Alice".into(),
+        })
+        .await;
+    bob.recv_matching(|m| {
+        matches!(m, ServerMessage::Presence { people, .. }
+            if people.iter().any(|p| p.user.as_str() == "alice" && p.name == "Alice"))
+    })
+    .await;
+    alice.send(&ClientMessage::Cursor { x: 5.0, y: 6.0 }).await;
+    bob.recv_matching(
+        |m| matches!(m, ServerMessage::Cursor { author, .. } if author.as_str() == "alice"),
+    )
+    .await;
 
     let live = stroke("live", 3.0);
     alice

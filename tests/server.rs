@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use whiteboard::protocol::{
-    close_code, limits, Change, ClientMessage, ErrorCode, ServerMessage, StrokeId,
+    close_code, limits, Change, ClientMessage, Color, ErrorCode, Point, ServerMessage, Stroke,
+    StrokeId, StrokeKind,
 };
 
 /// A server on a fresh data directory (deleted when the guard drops).
@@ -550,4 +551,191 @@ async fn an_empty_board_is_unloaded_after_the_idle_timeout_and_reloads_intact() 
             op_id: op_id("op3"),
         })
         .await;
+}
+
+/// A shape of `kind` from (x, y) to (x + 50, y + 40).
+fn shape(id: &str, kind: StrokeKind, x: f32, y: f32) -> Stroke {
+    let mut shape = stroke(id, y);
+    shape.kind = kind;
+    shape.points = vec![
+        Point::new(x, y, Point::DEFAULT_PRESSURE),
+        Point::new(x + 50.0, y + 40.0, Point::DEFAULT_PRESSURE),
+    ];
+    shape
+}
+
+#[tokio::test]
+async fn shapes_and_texts_are_stored_stacked_on_top_and_reloaded() {
+    let (_dir, server) = start_server();
+    let board = board_id("shapes");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let mut text = shape("t1", StrokeKind::Text, 0.0, 0.0);
+    text.points.truncate(1);
+    text.text = Some("<script>alert(1)</script>\nline two".into());
+    text.font_size = Some(24.0);
+    let mut filled = shape("r1", StrokeKind::Rectangle, 10.0, 10.0);
+    filled.fill = Some(Color::parse("#ffec99").unwrap());
+    filled.opacity = 0.6;
+    alice.commit(add_stroke("o1", filled.clone())).await;
+    alice
+        .commit(ClientMessage::AddStrokes {
+            op_id: op_id("o2"),
+            strokes: vec![
+                text.clone(),
+                shape("e1", StrokeKind::Ellipse, 100.0, 0.0),
+                shape("a1", StrokeKind::Arrow, 0.0, 100.0),
+            ],
+        })
+        .await;
+    alice.close().await;
+
+    let (_bob, welcome) = Client::join(server.addr, &board, "bob", None).await;
+    let board = board_from_welcome(&welcome);
+    let shown: Vec<&Stroke> = board.visible_strokes().collect();
+    let ids: Vec<&str> = shown.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["r1", "t1", "e1", "a1"]);
+    let zs: Vec<f64> = shown.iter().map(|s| s.z).collect();
+    assert_eq!(
+        zs,
+        [1.0, 2.0, 3.0, 4.0],
+        "the server stacks new items on top"
+    );
+    assert_eq!(shown[1].text, text.text, "text is stored as it was sent");
+    assert_eq!(
+        (shown[0].fill.clone(), shown[0].opacity),
+        (filled.fill, 0.6)
+    );
+}
+
+#[tokio::test]
+async fn a_move_reaches_others_and_its_undo_restores_the_position() {
+    let (_dir, server) = start_server();
+    let board = board_id("move");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    alice
+        .commit(add_stroke(
+            "o1",
+            shape("r1", StrokeKind::Rectangle, 0.0, 0.0),
+        ))
+        .await;
+    let ops = bob.ops_until(1).await;
+    let Change::AddStroke { stroke: stored } = &ops[0].change else {
+        panic!("unexpected {:?}", ops[0].change);
+    };
+
+    // While dragging, Bob sees the draft; the move itself is an operation.
+    let moved = stored.translated(100.0, 0.0);
+    alice
+        .send(&ClientMessage::Draft {
+            strokes: vec![moved.clone()],
+        })
+        .await;
+    let draft = bob
+        .recv_matching(|m| matches!(m, ServerMessage::Draft { .. }))
+        .await;
+    assert!(
+        matches!(draft, ServerMessage::Draft { author, strokes } if author.as_str() == "alice" && strokes == vec![moved.clone()])
+    );
+    alice
+        .commit(ClientMessage::Update {
+            op_id: op_id("o2"),
+            strokes: vec![moved.clone()],
+        })
+        .await;
+    alice.send(&ClientMessage::DraftEnd).await;
+    let ops = bob.ops_until(2).await;
+    assert!(
+        matches!(&ops[0].change, Change::Update { strokes } if strokes == &vec![moved.clone()])
+    );
+    bob.recv_matching(|m| matches!(m, ServerMessage::DraftEnd { .. }))
+        .await;
+
+    // Bob cannot undo Alice's move; Alice can.
+    bob.send(&ClientMessage::Undo { op_id: op_id("b1") }).await;
+    let refused = bob
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert_eq!(error_code(&refused), ErrorCode::Rejected);
+    alice
+        .commit(ClientMessage::Undo { op_id: op_id("o3") })
+        .await;
+    let ops = bob.ops_until(3).await;
+    match &ops[0].change {
+        Change::Undo { set, .. } => assert_eq!(set, &vec![stored.clone()]),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // An update of a stroke that is not there, or that changes its kind, is refused.
+    let mut other_kind = stored.translated(1.0, 0.0);
+    other_kind.kind = StrokeKind::Ellipse;
+    for strokes in [
+        vec![shape("ghost", StrokeKind::Line, 0.0, 0.0)],
+        vec![other_kind],
+    ] {
+        alice
+            .send(&ClientMessage::Update {
+                op_id: op_id("bad"),
+                strokes,
+            })
+            .await;
+        let refused = alice
+            .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+            .await;
+        assert_eq!(error_code(&refused), ErrorCode::Rejected);
+    }
+}
+
+#[tokio::test]
+async fn cursors_and_names_reach_others_and_leave_with_their_person() {
+    let (_dir, server) = start_server();
+    let board = board_id("cursors");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    alice
+        .send(&ClientMessage::Profile {
+            name: "Alice Liddell".into(),
+        })
+        .await;
+    let named = |m: &ServerMessage| {
+        matches!(m, ServerMessage::Presence { people, .. }
+            if people.iter().any(|p| p.user.as_str() == "alice" && p.name == "Alice Liddell"))
+    };
+    bob.recv_matching(named).await;
+    alice
+        .send(&ClientMessage::Cursor { x: 12.5, y: -4.0 })
+        .await;
+    let cursor = bob
+        .recv_matching(|m| matches!(m, ServerMessage::Cursor { .. }))
+        .await;
+    assert!(
+        matches!(cursor, ServerMessage::Cursor { author, x, y } if author.as_str() == "alice" && x == 12.5 && y == -4.0)
+    );
+
+    // A name that is too long or has control characters is refused.
+    alice
+        .send_raw(r#"{"type":"profile","name":"bad\u0007name"}"#)
+        .await;
+    let refused = alice
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert_eq!(error_code(&refused), ErrorCode::Invalid);
+
+    // A draft in progress ends for everyone when its author leaves.
+    alice
+        .send(&ClientMessage::Draft {
+            strokes: vec![shape("d1", StrokeKind::Ellipse, 0.0, 0.0)],
+        })
+        .await;
+    bob.recv_matching(|m| matches!(m, ServerMessage::Draft { .. }))
+        .await;
+    alice.close().await;
+    bob.recv_matching(
+        |m| matches!(m, ServerMessage::DraftEnd { author } if author.as_str() == "alice"),
+    )
+    .await;
+    bob.recv_matching(
+        |m| matches!(m, ServerMessage::Presence { count: 1, people } if people.len() == 1),
+    )
+    .await;
 }

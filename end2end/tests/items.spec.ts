@@ -104,7 +104,17 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   await expect.poll(() => ink(bob, around(440, 360, 3))).toBeGreaterThan(0);
   expect(await ink(bob, around(400, 360, 3))).toBe(0);
   await expect(bob.getByTestId("zoom-level")).toHaveText("100%");
+  // Wait until Bob shows the stored rectangle (not Alice's translucent draft).
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect
+    .poll(async () => {
+      const first = await canvasHash(bob);
+      await bob.waitForTimeout(250);
+      return first === (await canvasHash(bob));
+    })
+    .toBe(true);
   const bobBefore = await canvasHash(bob);
+  await bob.screenshot({ path: "/tmp/bob-before.png" });
 
   await alice.keyboard.press("-");
   await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
@@ -148,6 +158,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   await alice.keyboard.press("0");
   await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
 
+  await bob.screenshot({ path: "/tmp/bob-after.png" });
   // None of this changed Bob's screen, and nothing was drawn by panning.
   expect(await canvasHash(bob)).toBe(bobBefore);
 });
@@ -178,6 +189,7 @@ test("select, move, undo the move, duplicate and delete, seen on both pages", as
   expect(await ink(bob, around(650, 340))).toBe(0);
 
   // Resize by the bottom-right handle: the rectangle grows.
+  await expect.poll(() => ink(alice, around(350, 340))).toBeGreaterThan(100);
   await alice.mouse.click(350, 340);
   await drag(alice, [404, 384], [504, 484]);
   await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);

@@ -1,24 +1,16 @@
 // Two pages on two server instances that share Redis and MongoDB.
-import { test, expect, Page } from "@playwright/test";
+import { test, expect, Browser } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
+import { drag, ink } from "./helpers";
 
 const portA = process.env.E2E_PORT_A;
 const portB = process.env.E2E_PORT_B;
+const SKIP_REASON = "needs two instances with Redis and MongoDB (scripts/test.sh starts them)";
 
-async function ink(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
-    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
-    let count = 0;
-    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
-    return count;
-  });
-}
-
-test("people on two instances see each other draw", async ({ browser }) => {
-  test.skip(!portA || !portB, "needs two instances with Redis and MongoDB (scripts/test.sh starts them)");
+/** Alice on instance A and Bob on instance B, on one new board. */
+async function twoInstances(browser: Browser) {
   const board = crypto.randomBytes(16).toString("base64url");
   const open = async (port: string) => {
     const page = await (await browser.newContext()).newPage();
@@ -26,8 +18,12 @@ test("people on two instances see each other draw", async ({ browser }) => {
     await expect(page.getByTestId("connection-status")).toHaveText("connected");
     return page;
   };
-  const alice = await open(portA!);
-  const bob = await open(portB!);
+  return { alice: await open(portA!), bob: await open(portB!) };
+}
+
+test("people on two instances see each other draw", async ({ browser }) => {
+  test.skip(!portA || !portB, SKIP_REASON);
+  const { alice, bob } = await twoInstances(browser);
   await expect(alice.getByTestId("presence-count")).toHaveText("2");
   await expect(bob.getByTestId("presence-count")).toHaveText("2");
 
@@ -54,4 +50,31 @@ test("people on two instances see each other draw", async ({ browser }) => {
   // Undo on A is seen on B.
   await alice.getByRole("button", { name: "Undo", exact: true }).click();
   await expect.poll(() => ink(bob)).toBeLessThan(before + 200);
+});
+
+test("shapes, moves, names and cursors cross instances", async ({ browser }) => {
+  test.skip(!portA || !portB, SKIP_REASON);
+  const { alice, bob } = await twoInstances(browser);
+  await alice.getByRole("button", { name: "Rectangle", exact: true }).click();
+  await alice.getByRole("button", { name: "Light green fill", exact: true }).click();
+  await drag(alice, [300, 300], [400, 380]);
+  await expect.poll(() => ink(bob, { x: 340, y: 330, w: 20, h: 20 })).toBeGreaterThan(100);
+
+  // A move on A is seen on B, and so is its undo.
+  await alice.getByRole("button", { name: "Select", exact: true }).click();
+  await drag(alice, [350, 340], [650, 340]);
+  await expect.poll(() => ink(bob, { x: 640, y: 330, w: 20, h: 20 })).toBeGreaterThan(100);
+  expect(await ink(bob, { x: 340, y: 330, w: 20, h: 20 })).toBe(0);
+  await alice.keyboard.press("Control+z");
+  await expect.poll(() => ink(bob, { x: 340, y: 330, w: 20, h: 20 })).toBeGreaterThan(100);
+
+  // Bob's name and cursor reach Alice on the other instance.
+  await bob.getByRole("button", { name: "People on this board" }).click();
+  await bob.getByRole("textbox", { name: "Your name" }).fill("Bob");
+  await bob.getByRole("textbox", { name: "Your name" }).press("Enter");
+  await alice.getByRole("button", { name: "People on this board" }).click();
+  await expect(alice.getByRole("list", { name: "People on this board" })).toContainText("Bob");
+  await bob.mouse.move(800, 600);
+  await bob.mouse.move(820, 620, { steps: 4 });
+  await expect.poll(() => ink(alice, { x: 815, y: 615, w: 70, h: 45 }, "overlay-canvas")).toBeGreaterThan(100);
 });

@@ -36,7 +36,7 @@ use crate::protocol::{
     limits, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point, Request,
     ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
-use crate::ui::{person_color, BoardUi, ConnectionStatus, Tool, ERASER_RADIUS, PALETTE};
+use crate::ui::{with_colors, BoardUi, ConnectionStatus, Tool, ERASER_RADIUS, PALETTE};
 use crate::view::View;
 
 /// Pending strokes are drawn slightly translucent until the server stores them.
@@ -45,8 +45,6 @@ const UNCONFIRMED_ALPHA: f64 = 0.85;
 const CURSOR_INTERVAL_MS: f64 = 50.0;
 /// Remote cursors glide to a new position over this long (milliseconds).
 const CURSOR_GLIDE_MS: f64 = 90.0;
-/// A remote draft that ended stays until its operation arrives, or this long.
-const DRAFT_LINGER_MS: f64 = 1_000.0;
 
 /// A durable request not yet confirmed by the server.
 pub(super) struct Pending {
@@ -58,13 +56,6 @@ pub(super) struct Pending {
 pub(super) struct RemotePreview {
     pub style: StrokeStyle,
     pub points: Vec<Point>,
-}
-
-/// Someone else's work in progress.
-pub(super) struct RemoteDraft {
-    pub strokes: Vec<Stroke>,
-    /// When the draft ended (its operation should follow), if it did.
-    pub ended_at: Option<f64>,
 }
 
 /// Someone else's pointer, gliding from `from` to `to`.
@@ -103,7 +94,10 @@ pub struct Engine {
     pub(super) board: Board,
     pub(super) pending: Vec<Pending>,
     pub(super) previews: HashMap<StrokeId, RemotePreview>,
-    pub(super) drafts: HashMap<UserId, RemoteDraft>,
+    /// Other people's work in progress. A draft ends with `draft_end`, which
+    /// the server relays after the operation that committed it (one room
+    /// handles a connection's messages in order), so nothing flickers back.
+    pub(super) drafts: HashMap<UserId, Vec<Stroke>>,
     pub(super) cursors: HashMap<UserId, RemoteCursor>,
     pub(super) gesture: Gesture,
     /// Touch pointers on the canvas, by id, in screen coordinates (for pinch).
@@ -697,19 +691,11 @@ impl Engine {
                 self.dirty |= self.previews.remove(&stroke).is_some();
             }
             ServerMessage::Draft { author, strokes } => {
-                self.drafts.insert(
-                    author,
-                    RemoteDraft {
-                        strokes,
-                        ended_at: None,
-                    },
-                );
+                self.drafts.insert(author, strokes);
                 self.dirty = true;
             }
             ServerMessage::DraftEnd { author } => {
-                if let Some(draft) = self.drafts.get_mut(&author) {
-                    draft.ended_at = Some(js_sys::Date::now());
-                }
+                self.dirty |= self.drafts.remove(&author).is_some();
             }
             ServerMessage::Cursor { author, x, y } => {
                 let now = js_sys::Date::now();
@@ -775,14 +761,6 @@ impl Engine {
                 }
             }
             _ => {}
-        }
-        // The author's draft turned into this operation.
-        if self
-            .drafts
-            .get(&op.author)
-            .is_some_and(|d| d.ended_at.is_some())
-        {
-            self.drafts.remove(&op.author);
         }
         if op.author == self.user {
             self.confirm(&op.op_id);
@@ -853,7 +831,7 @@ impl Engine {
             }
         }
         for draft in self.drafts.values() {
-            for stroke in &draft.strokes {
+            for stroke in draft {
                 replace(&mut strokes, stroke, true);
             }
         }
@@ -881,7 +859,6 @@ impl Engine {
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
             || self.cursors.values().any(|c| c.gliding(now))
-            || self.drafts.values().any(|d| d.ended_at.is_some())
     }
 
     fn on_frame(&mut self) {
@@ -889,11 +866,8 @@ impl Engine {
         self.flush_preview();
         self.flush_draft();
         self.flush_cursor(now);
-        let before = self.drafts.len();
-        self.drafts
-            .retain(|_, d| d.ended_at.is_none_or(|t| now - t < DRAFT_LINGER_MS));
         let gliding = self.cursors.values().any(|c| c.gliding(now));
-        if self.dirty || gliding || before != self.drafts.len() {
+        if self.dirty || gliding {
             self.dirty = false;
             self.redraw(now);
         }
@@ -1007,16 +981,14 @@ impl Engine {
                 render::draw_eraser_cursor(ctx, x, y, f64::from(ERASER_RADIUS));
             }
         }
-        let people = self.ui.people.get_untracked();
+        let people = with_colors(&self.ui.people.get_untracked());
         for (user, cursor) in &self.cursors {
+            let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
+                continue;
+            };
             let (x, y) = cursor.position(now);
             let (sx, sy) = self.view.to_screen((f64::from(x), f64::from(y)));
-            let name = people
-                .iter()
-                .find(|p| &p.user == user)
-                .map(crate::ui::display_name)
-                .unwrap_or_default();
-            render::draw_cursor(ctx, sx, sy, &person_color(user), &name);
+            render::draw_cursor(ctx, sx, sy, color, &crate::ui::display_name(person));
         }
         ctx.set_global_alpha(1.0);
     }

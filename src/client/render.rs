@@ -139,11 +139,19 @@ pub fn draw_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, 
     ctx.set_fill_style_str(color);
     ctx.set_stroke_style_str("#ffffff");
     ctx.set_line_width(1.5);
+    // The classic arrow pointer, tip at (x, y).
     ctx.begin_path();
     ctx.move_to(x, y);
-    ctx.line_to(x, y + 16.0);
-    ctx.line_to(x + 4.5, y + 12.0);
-    ctx.line_to(x + 11.0, y + 11.5);
+    for (dx, dy) in [
+        (0.0, 17.0),
+        (4.6, 13.2),
+        (7.4, 19.6),
+        (10.2, 18.4),
+        (7.5, 12.2),
+        (13.0, 12.2),
+    ] {
+        ctx.line_to(x + dx, y + dy);
+    }
     ctx.close_path();
     ctx.fill();
     ctx.stroke();
@@ -153,7 +161,7 @@ pub fn draw_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, 
     ctx.set_font(&format!("600 12px {TEXT_FONT}"));
     ctx.set_text_baseline("middle");
     let width = ctx.measure_text(name).map(|m| m.width()).unwrap_or(60.0);
-    let (lx, ly) = (x + 10.0, y + 18.0);
+    let (lx, ly) = (x + 12.0, y + 20.0);
     ctx.begin_path();
     let _ = ctx.round_rect_with_f64(lx, ly, width + 12.0, 20.0, 6.0);
     ctx.fill();

@@ -15,7 +15,7 @@ use leptos_router::hooks::use_params_map;
 use super::icons;
 use crate::protocol::BoardId;
 use crate::ui::{
-    display_name, person_color, BoardUi, ConnectionStatus, Tool, FILLS, FONT_SIZES, PALETTE, WIDTHS,
+    display_name, with_colors, BoardUi, ConnectionStatus, Tool, FILLS, FONT_SIZES, PALETTE, WIDTHS,
 };
 
 #[cfg(feature = "hydrate")]
@@ -449,11 +449,9 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
             <ul class="people-list" aria-label="People on this board">
                 {move || {
                     let me = ui.me.get();
-                    ui.people
-                        .get()
+                    with_colors(&ui.people.get())
                         .into_iter()
-                        .map(|person| {
-                            let color = person_color(&person.user);
+                        .map(|(person, color)| {
                             let you = person.user.as_str() == me;
                             view! {
                                 <li>
@@ -595,11 +593,10 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
         >
             <span class="avatars" aria-hidden="true">
                 {move || {
-                    ui.people
-                        .get()
+                    with_colors(&ui.people.get())
                         .into_iter()
                         .take(4)
-                        .map(|person| {
+                        .map(|(person, color)| {
                             let initial = display_name(&person)
                                 .chars()
                                 .next()
@@ -607,7 +604,7 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                 .to_uppercase()
                                 .to_string();
                             view! {
-                                <span class="avatar" style=format!("--person: {}", person_color(&person.user))>
+                                <span class="avatar" style=format!("--person: {color}")>
                                     {initial}
                                 </span>
                             }
