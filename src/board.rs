@@ -800,3 +800,94 @@ mod tests {
         assert_eq!(replica.top_z(), board.top_z());
     }
 }
+
+/// `docs/protocol.md` must stay true: its examples decode, and its complete
+/// exchange is what this state machine produces.
+#[cfg(test)]
+mod documentation {
+    use super::*;
+    use crate::protocol::{ClientMessage, ServerMessage};
+
+    const PROTOCOL_MD: &str = include_str!("../docs/protocol.md");
+
+    /// Every JSON value in the document's `json` blocks (values may span
+    /// lines), and every message of the complete exchange.
+    fn examples() -> Vec<String> {
+        let mut examples = Vec::new();
+        let mut in_json = false;
+        let mut buffer = String::new();
+        for line in PROTOCOL_MD.lines() {
+            if line.starts_with("```") {
+                in_json = line == "```json";
+                buffer.clear();
+                continue;
+            }
+            if let Some(json) = line
+                .strip_prefix("C: ")
+                .or_else(|| line.strip_prefix("S: "))
+            {
+                examples.push(json.to_owned());
+            } else if in_json {
+                buffer.push_str(line);
+                let depth = buffer.matches(['{', '[']).count() as i64
+                    - buffer.matches(['}', ']']).count() as i64;
+                if depth == 0 && !buffer.trim().is_empty() {
+                    examples.push(std::mem::take(&mut buffer));
+                }
+            }
+        }
+        examples
+    }
+
+    #[test]
+    fn every_example_decodes() {
+        let examples = examples();
+        for example in &examples {
+            let decodes = ClientMessage::decode(example).is_ok()
+                || ServerMessage::decode(example).is_ok()
+                || serde_json::from_str::<crate::protocol::Stroke>(example)
+                    .is_ok_and(|s| s.validate().is_ok())
+                || crate::exchange::BoardFile::parse(example).is_ok();
+            assert!(decodes, "example does not decode: {example}");
+        }
+        assert!(
+            examples.len() > 35,
+            "only {} examples found",
+            examples.len()
+        );
+    }
+
+    #[test]
+    fn the_complete_exchange_is_what_the_board_does() {
+        let exchange = PROTOCOL_MD
+            .split("## A complete exchange")
+            .nth(1)
+            .expect("the exchange section");
+        let mut board = Board::new();
+        let alice = UserId::parse("alice").unwrap();
+        let mut expected_ops = Vec::new();
+        let mut produced_ops = Vec::new();
+        for line in exchange.lines().take_while(|l| !l.starts_with("## ")) {
+            if let Some(json) = line.strip_prefix("C: ") {
+                let message = ClientMessage::decode(json).unwrap();
+                if let Some((op_id, request)) = message.into_request() {
+                    let change = board.resolve(&alice, request).unwrap();
+                    let op = Operation {
+                        seq: board.seq() + 1,
+                        author: alice.clone(),
+                        op_id,
+                        change,
+                    };
+                    board.apply(&op);
+                    produced_ops.push(op);
+                }
+            } else if let Some(json) = line.strip_prefix("S: ") {
+                if let ServerMessage::Op { op } = ServerMessage::decode(json).unwrap() {
+                    expected_ops.push(op);
+                }
+            }
+        }
+        assert!(expected_ops.len() >= 5);
+        assert_eq!(produced_ops, expected_ops);
+    }
+}

@@ -8,23 +8,29 @@
 //!
 //! Shared by both sides:
 //! - [`protocol`]: every message on the WebSocket, its validation and limits.
-//! - [`board`]: the board state machine (strokes, visibility, per-user undo).
-//! - [`geometry`]: hit testing for the eraser.
+//! - [`board`]: the board state machine (items, visibility, drawing order,
+//!   per-user undo).
+//! - [`geometry`]: hit testing, bounds, shift constraints and resize maths.
+//! - [`view`]: the pan/zoom transform of one tab.
+//! - [`exchange`]: JSON board files and SVG export.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
 //!
 //! Server only (`ssr`), in [`server`]:
 //! - `connection`: one WebSocket, decoding and validating every frame;
 //! - `hub` and `room`: one task per open board that orders, stores and fans out;
-//! - `store` (seam) with `redb_store`, the embedded on-disk implementation;
-//! - `bus` (seam) with `LocalBus`, the in-process implementation;
+//! - `store` (seam) with `redb_store` (embedded, on disk) and `mongo_store`;
+//! - `bus` (seam) with `LocalBus` (in-process) and `redis_bus`;
 //! - `http`, `error`, `config`, `shutdown`: the HTTP surface and process lifecycle.
 //!
 //! Browser only (`hydrate`), in `client`:
-//! - `engine`: pointer input, local state, pending operations, drawing;
+//! - `engine`: local state, pending operations, sync, what is drawn;
+//! - `input`: what each tool does with pointer, wheel and keyboard input;
+//! - `text_editor`: editing texts in place;
+//! - `export`: PNG, SVG and JSON downloads and JSON import;
 //! - `socket`: the reconnecting WebSocket loop;
-//! - `render`: stroke smoothing on the 2D canvas;
-//! - `storage`: session and local storage (user id, recent boards).
+//! - `render`: drawing items and overlays on the 2D canvas;
+//! - `storage`: session and local storage (user id, recent boards, name).
 
 pub mod app;
 pub mod board;

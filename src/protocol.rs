@@ -1072,13 +1072,6 @@ mod tests {
         assert_eq!(json, "[1.5,2.0,0.5]");
     }
 
-    #[test]
-    fn documented_example_decodes() {
-        let frame = r##"{"type":"add_stroke","op_id":"k2x9","stroke":{"id":"s-81f3","color":"#1e1e1e","width":4,"points":[[10,20,0.5],[12.5,21,0.5]]}}"##;
-        let message = ClientMessage::decode(frame).unwrap();
-        assert!(matches!(message, ClientMessage::AddStroke { .. }));
-    }
-
     fn assert_code(frame: &str, code: ErrorCode) {
         match ClientMessage::decode(frame) {
             Err(e) => assert_eq!(e.code, code, "frame {frame}: {e}"),

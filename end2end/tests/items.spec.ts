@@ -72,6 +72,18 @@ test("every tool draws on one page and appears on the other", async ({ browser }
   await writeText(alice, 710, 360, "Hello <b>board</b>\nsecond line");
   await expect.poll(() => ink(bob, { x: 700, y: 340, w: 200, h: 70 })).toBeGreaterThan(150);
 
+  // A double click edits the text in place; others see the edit once committed.
+  const textInk = await ink(bob, { x: 700, y: 340, w: 300, h: 70 });
+  await pick(alice, "Select");
+  await alice.mouse.dblclick(730, 360);
+  const editor = alice.getByTestId("text-editor");
+  await expect(editor).toHaveValue("Hello <b>board</b>\nsecond line");
+  await alice.keyboard.press("End");
+  await alice.keyboard.type(" and more");
+  await alice.keyboard.press("Control+Enter");
+  await expect(editor).toHaveCount(0);
+  await expect.poll(() => ink(bob, { x: 700, y: 340, w: 300, h: 70 })).toBeGreaterThan(textInk + 50);
+
   // Both screens show the same board.
   await expect.poll(async () => (await canvasHash(bob)) === (await canvasHash(alice))).toBe(true);
   await shoot(alice, "items-light");
@@ -330,4 +342,24 @@ test("export PNG, SVG and JSON, and import the JSON into another board", async (
   await expect(carol.getByRole("status")).toContainText("Could not import");
   await dave.waitForTimeout(300);
   expect(await canvasHash(dave)).toBe(before);
+});
+
+test("a phone-sized screen has every tool in reach", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+  const phone = await context.newPage();
+  await phone.goto(url);
+  await expect(phone.getByTestId("connection-status")).toHaveText("connected");
+  for (const name of ["Select", "Hand", "Pen", "Eraser", "Rectangle", "Ellipse", "Line", "Arrow", "Text", "Menu", "Undo", "Redo", "Zoom in"]) {
+    const box = (await phone.getByRole("button", { name, exact: true }).boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+    expect(box.y + box.height).toBeLessThanOrEqual(844);
+  }
+  await phone.getByRole("button", { name: "Rectangle", exact: true }).tap();
+  await drag(phone, [80, 420], [300, 560]);
+  await expect.poll(() => ink(phone, around(190, 420, 4))).toBeGreaterThan(0);
+  await shoot(phone, "phone");
+  await phone.emulateMedia({ colorScheme: "dark" });
+  await shoot(phone, "phone-dark");
 });
