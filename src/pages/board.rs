@@ -242,7 +242,6 @@ fn Board(board: BoardId) -> impl IntoView {
 /// change applies to the selected items.
 #[component]
 fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let slot = engine;
     let tool = move || ui.tool.get();
     let has_selection = move || ui.selected.get() > 0;
     let visible = move || {
@@ -258,7 +257,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     // A style change restyles the selection, if there is one.
     let changed = move || {
         if ui.selected.get_untracked() > 0 {
-            slot.restyle_selection();
+            engine.restyle_selection();
         }
     };
 
@@ -413,10 +412,10 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                     <div class="panel-section" role="group" aria-label="Arrange">
                         <span class="panel-label">"Selection"</span>
                         <div class="row">
-                            {icon_button("Bring to front", "Bring to front (])", move || slot.restack_selection(true), icons::to_front().into_any())}
-                            {icon_button("Send to back", "Send to back ([)", move || slot.restack_selection(false), icons::to_back().into_any())}
-                            {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || slot.duplicate_selection(), icons::duplicate().into_any())}
-                            {icon_button("Delete", "Delete (Del)", move || slot.delete_selection(), icons::trash().into_any())}
+                            {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(true), icons::to_front().into_any())}
+                            {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(false), icons::to_back().into_any())}
+                            {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || engine.duplicate_selection(), icons::duplicate().into_any())}
+                            {icon_button("Delete", "Delete (Del)", move || engine.delete_selection(), icons::trash().into_any())}
                         </div>
                     </div>
                 </Show>
@@ -429,7 +428,6 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 /// Who is here, and this person's display name.
 #[component]
 fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let slot = engine;
     view! {
         <div class="people-panel" role="dialog" aria-label="People">
             <label class="panel-label" for="display-name">"Your name"</label>
@@ -443,7 +441,7 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 on:change=move |event| {
                     let name = event_target_value(&event).trim().to_owned();
                     ui.name.set(name.clone());
-                    slot.rename(name);
+                    engine.rename(name);
                 }
             />
             <ul class="people-list" aria-label="People on this board">
@@ -531,48 +529,47 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
 /// Top-left: export, import, help, clear, all boards.
 #[component]
 fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let slot = engine;
     let menu_open = RwSignal::new(false);
     view! {
-    <div class="top-left">
-        <button
-            class="tool menu-button"
-            aria-label="Menu"
-            title="Menu"
-            aria-haspopup="menu"
-            aria-expanded=move || menu_open.get().to_string()
-            on:click=move |_| menu_open.update(|open| *open = !*open)
-        >
-            {icons::menu()}
-        </button>
-        <Show when=move || menu_open.get()>
-            <div class="menu" role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
-                <button role="menuitem" on:click=move |_| slot.export_png(true)>
-                    {icons::download()} "Export PNG (whole board)"
-                </button>
-                <button role="menuitem" on:click=move |_| slot.export_png(false)>
-                    {icons::download()} "Export PNG (current view)"
-                </button>
-                <button role="menuitem" on:click=move |_| slot.export_svg()>
-                    {icons::download()} "Export SVG"
-                </button>
-                <button role="menuitem" on:click=move |_| slot.export_json()>
-                    {icons::download()} "Export JSON"
-                </button>
-                <button role="menuitem" on:click=move |_| slot.import_json()>
-                    {icons::upload()} "Import JSON…"
-                </button>
-                <hr/>
-                <button role="menuitem" on:click=move |_| ui.help_open.set(true)>
-                    {icons::keyboard()} "Keyboard shortcuts"
-                </button>
-                <button role="menuitem" class="danger" on:click=move |_| slot.clear()>
-                    {icons::trash()} "Clear board"
-                </button>
-                <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
-            </div>
-        </Show>
-    </div>
+        <div class="top-left">
+            <button
+                class="tool menu-button"
+                aria-label="Menu"
+                title="Menu"
+                aria-haspopup="menu"
+                aria-expanded=move || menu_open.get().to_string()
+                on:click=move |_| menu_open.update(|open| *open = !*open)
+            >
+                {icons::menu()}
+            </button>
+            <Show when=move || menu_open.get()>
+                <div class="menu" role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
+                    <button role="menuitem" on:click=move |_| engine.export_png(true)>
+                        {icons::download()} "Export PNG (whole board)"
+                    </button>
+                    <button role="menuitem" on:click=move |_| engine.export_png(false)>
+                        {icons::download()} "Export PNG (current view)"
+                    </button>
+                    <button role="menuitem" on:click=move |_| engine.export_svg()>
+                        {icons::download()} "Export SVG"
+                    </button>
+                    <button role="menuitem" on:click=move |_| engine.export_json()>
+                        {icons::download()} "Export JSON"
+                    </button>
+                    <button role="menuitem" on:click=move |_| engine.import_json()>
+                        {icons::upload()} "Import JSON…"
+                    </button>
+                    <hr/>
+                    <button role="menuitem" on:click=move |_| ui.help_open.set(true)>
+                        {icons::keyboard()} "Keyboard shortcuts"
+                    </button>
+                    <button role="menuitem" class="danger" on:click=move |_| engine.clear()>
+                        {icons::trash()} "Clear board"
+                    </button>
+                    <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
+                </div>
+            </Show>
+        </div>
     }
     .into_any()
 }
@@ -580,49 +577,48 @@ fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 /// Top-right: who is here (opens the people panel) and sharing.
 #[component]
 fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let slot = engine;
     let people_open = RwSignal::new(false);
     view! {
-    <div class="top-right">
-        <button
-            class="presence"
-            aria-label="People on this board"
-            aria-expanded=move || people_open.get().to_string()
-            title="People on this board"
-            on:click=move |_| people_open.update(|open| *open = !*open)
-        >
-            <span class="avatars" aria-hidden="true">
-                {move || {
-                    with_colors(&ui.people.get())
-                        .into_iter()
-                        .take(4)
-                        .map(|(person, color)| {
-                            let initial = display_name(&person)
-                                .chars()
-                                .next()
-                                .unwrap_or('?')
-                                .to_uppercase()
-                                .to_string();
-                            view! {
-                                <span class="avatar" style=format!("--person: {color}")>
-                                    {initial}
-                                </span>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </span>
-            {icons::people()}
-            <span data-testid="presence-count">{move || ui.presence.get()}</span>
-        </button>
-        <button class="share" aria-label="Copy link" title="Copy the board link" on:click=move |_| slot.copy_link(ui)>
-            {icons::link()}
-            <span>"Share"</span>
-        </button>
-        <Show when=move || people_open.get()>
-            <PeoplePanel ui engine=slot/>
-        </Show>
-    </div>
+        <div class="top-right">
+            <button
+                class="presence"
+                aria-label="People on this board"
+                aria-expanded=move || people_open.get().to_string()
+                title="People on this board"
+                on:click=move |_| people_open.update(|open| *open = !*open)
+            >
+                <span class="avatars" aria-hidden="true">
+                    {move || {
+                        with_colors(&ui.people.get())
+                            .into_iter()
+                            .take(4)
+                            .map(|(person, color)| {
+                                let initial = display_name(&person)
+                                    .chars()
+                                    .next()
+                                    .unwrap_or('?')
+                                    .to_uppercase()
+                                    .to_string();
+                                view! {
+                                    <span class="avatar" style=format!("--person: {color}")>
+                                        {initial}
+                                    </span>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </span>
+                {icons::people()}
+                <span data-testid="presence-count">{move || ui.presence.get()}</span>
+            </button>
+            <button class="share" aria-label="Copy link" title="Copy the board link" on:click=move |_| engine.copy_link(ui)>
+                {icons::link()}
+                <span>"Share"</span>
+            </button>
+            <Show when=move || people_open.get()>
+                <PeoplePanel ui engine/>
+            </Show>
+        </div>
     }
     .into_any()
 }
@@ -630,23 +626,22 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 /// Bottom-left: zoom and history.
 #[component]
 fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let slot = engine;
     let zoom_label = move || format!("{:.0}%", ui.zoom.get() * 100.0);
     view! {
-    <div class="bottom-left">
-        <div class="zoom" role="group" aria-label="Zoom">
-            {icon_button("Zoom out", "Zoom out (-)", move || slot.zoom_by(1.0 / crate::view::ZOOM_STEP), icons::minus().into_any())}
-            <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=move |_| slot.reset_zoom()>
-                {zoom_label}
-            </button>
-            {icon_button("Zoom in", "Zoom in (+)", move || slot.zoom_by(crate::view::ZOOM_STEP), icons::plus().into_any())}
-            {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", move || slot.zoom_to_fit(), icons::fit().into_any())}
+        <div class="bottom-left">
+            <div class="zoom" role="group" aria-label="Zoom">
+                {icon_button("Zoom out", "Zoom out (-)", move || engine.zoom_by(1.0 / crate::view::ZOOM_STEP), icons::minus().into_any())}
+                <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=move |_| engine.reset_zoom()>
+                    {zoom_label}
+                </button>
+                {icon_button("Zoom in", "Zoom in (+)", move || engine.zoom_by(crate::view::ZOOM_STEP), icons::plus().into_any())}
+                {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", move || engine.zoom_to_fit(), icons::fit().into_any())}
+            </div>
+            <div class="history" role="group" aria-label="History">
+                {icon_button("Undo", "Undo (Ctrl+Z)", move || engine.undo(), icons::undo().into_any())}
+                {icon_button("Redo", "Redo (Ctrl+Shift+Z)", move || engine.redo(), icons::redo().into_any())}
+            </div>
         </div>
-        <div class="history" role="group" aria-label="History">
-            {icon_button("Undo", "Undo (Ctrl+Z)", move || slot.undo(), icons::undo().into_any())}
-            {icon_button("Redo", "Redo (Ctrl+Shift+Z)", move || slot.redo(), icons::redo().into_any())}
-        </div>
-    </div>
     }
     .into_any()
 }
@@ -657,24 +652,24 @@ fn StatusBar(ui: BoardUi) -> impl IntoView {
     let status_label = move || ui.status.get().label();
     let status_class = move || format!("status-dot {}", ui.status.get().label());
     view! {
-    <div class="statusbar">
-        <span class=status_class aria-hidden="true"></span>
-        <span data-testid="connection-status">{status_label}</span>
-        // Offline: how much waits to be sent. Online: "saving…" while
-        // the server has not stored something yet (shown only when
-        // that takes a moment, e.g. while the database is away).
-        <Show when=move || { ui.unsaved.get() > 0 }>
-            <span class="muted pending" data-testid="save-status">
-                {move || {
-                    if ui.status.get() == ConnectionStatus::Connected {
-                        "· saving…".to_owned()
-                    } else {
-                        format!("· {} unsent", ui.unsaved.get())
-                    }
-                }}
-            </span>
-        </Show>
-    </div>
+        <div class="statusbar">
+            <span class=status_class aria-hidden="true"></span>
+            <span data-testid="connection-status">{status_label}</span>
+            // Offline: how much waits to be sent. Online: "saving…" while
+            // the server has not stored something yet (shown only when
+            // that takes a moment, e.g. while the database is away).
+            <Show when=move || { ui.unsaved.get() > 0 }>
+                <span class="muted pending" data-testid="save-status">
+                    {move || {
+                        if ui.status.get() == ConnectionStatus::Connected {
+                            "· saving…".to_owned()
+                        } else {
+                            format!("· {} unsent", ui.unsaved.get())
+                        }
+                    }}
+                </span>
+            </Show>
+        </div>
     }
     .into_any()
 }
