@@ -85,6 +85,16 @@ impl Tool {
     }
 }
 
+/// One property the style panel sets (on new items, or on the selection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleProperty {
+    Color,
+    Fill,
+    Width,
+    FontSize,
+    Opacity,
+}
+
 /// The WebSocket's state as the status bar shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionStatus {

@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard } from "./helpers";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard, pixelAt } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -219,6 +219,53 @@ test("select, move, undo the move, duplicate and delete, seen on both pages", as
   await expect.poll(() => ink(bob)).toBe(0);
   await alice.keyboard.press("Control+z");
   await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);
+});
+
+test("copy and paste between boards, and nudging with the arrow keys", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  await pick(alice, "Rectangle");
+  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
+  await drag(alice, [300, 300], [400, 380]);
+  await pick(alice, "Select");
+  await alice.mouse.click(350, 340);
+
+  // Shift+arrow moves the selection 10px per press, for everyone.
+  for (let i = 0; i < 3; i++) await alice.keyboard.press("Shift+ArrowRight");
+  await expect.poll(() => ink(bob, around(425, 340, 3))).toBeGreaterThan(0);
+  expect(await ink(bob, around(310, 340, 3))).toBe(0);
+
+  // Copy, then paste under the pointer: a second rectangle centred there.
+  await alice.keyboard.press("Control+c");
+  await alice.mouse.move(800, 550);
+  await alice.keyboard.press("Control+v");
+  await expect.poll(() => ink(bob, around(800, 550))).toBeGreaterThan(100);
+  await expect.poll(() => ink(bob, around(380, 340))).toBeGreaterThan(100);
+
+  // The style panel restyles the selection (the pasted copy): green outline.
+  await alice.getByRole("button", { name: "Green", exact: true }).click();
+  await expect.poll(async () => (await pixelAt(bob, 750, 550))[1]).toBeGreaterThan(120);
+  // With both selected, a new width changes only the width: colours stay.
+  await alice.keyboard.press("Control+a");
+  await alice.getByRole("button", { name: "Extra bold", exact: true }).click();
+  await expect.poll(() => ink(bob, around(750, 550, 6))).toBeGreaterThan(130);
+  const [r, g] = await pixelAt(bob, 750, 550);
+  expect(g).toBeGreaterThan(r + 40);
+  const [r2, g2, b2] = await pixelAt(bob, 330, 340);
+  expect(Math.max(r2, g2, b2)).toBeLessThan(90);
+
+  // The clipboard holds a board file: pasting into another board works too.
+  const otherUrl = await freshBoard(browser);
+  const carol = await alice.context().newPage();
+  await carol.goto(otherUrl);
+  await expect(carol.getByTestId("connection-status")).toHaveText("connected");
+  await carol.mouse.move(600, 400);
+  await carol.keyboard.press("Control+v");
+  await expect.poll(() => ink(carol, around(600, 400))).toBeGreaterThan(100);
+  // One undo takes the paste back.
+  await carol.keyboard.press("Control+z");
+  await expect.poll(() => ink(carol)).toBe(0);
 });
 
 test("everyone sees the others' cursors with their names", async ({ browser }) => {

@@ -36,7 +36,9 @@ use crate::protocol::{
     limits, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point, Request,
     ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
-use crate::ui::{with_colors, BoardUi, ConnectionStatus, Tool, ERASER_RADIUS, PALETTE};
+use crate::ui::{
+    with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS, FONT_SIZES, PALETTE,
+};
 use crate::view::View;
 
 /// Pending strokes are drawn slightly translucent until the server stores them.
@@ -281,8 +283,8 @@ impl EngineHandle {
     }
 
     /// Applies the toolbar's current style to the selected items.
-    pub fn restyle_selection(&self) {
-        self.with(Engine::restyle_selection);
+    pub fn restyle_selection(&self, property: StyleProperty) {
+        self.with(|e| e.restyle_selection(property));
     }
 
     /// Changes this person's display name (remembered in the browser).
@@ -478,7 +480,28 @@ impl Engine {
         if ids != self.selection {
             self.selection = ids;
             self.ui.selected.set(self.selection.len());
+            self.show_style_of_selection();
             self.dirty = true;
+        }
+    }
+
+    /// The style panel shows the style of the first selected item (and new
+    /// items get it too, as in other whiteboards).
+    fn show_style_of_selection(&self) {
+        let Some(first) = self.selected_strokes().into_iter().next() else {
+            return;
+        };
+        self.ui.color.set(first.style.color.as_str().to_owned());
+        self.ui.opacity.set(first.opacity);
+        if first.kind == StrokeKind::Text {
+            self.ui
+                .font_size
+                .set(first.font_size.unwrap_or(FONT_SIZES[1].0));
+        } else {
+            self.ui.width.set(first.style.width);
+        }
+        if first.kind.is_closed() {
+            self.ui.fill.set(first.fill.map(|f| f.as_str().to_owned()));
         }
     }
 
@@ -551,8 +574,11 @@ impl Engine {
         }
     }
 
-    fn restyle_selection(&mut self) {
-        let style = self.current_style();
+    /// Gives the selected items the toolbar's current value of `property`
+    /// (only that one: a multi-selection keeps its other differences).
+    fn restyle_selection(&mut self, property: StyleProperty) {
+        let color = self.current_style().color;
+        let width = self.ui.width.get_untracked();
         let opacity = self.ui.opacity.get_untracked();
         let fill = self
             .ui
@@ -564,13 +590,15 @@ impl Engine {
             .selected_strokes()
             .into_iter()
             .map(|mut s| {
-                s.style = style.clone();
-                s.opacity = opacity;
-                if s.kind.is_closed() {
-                    s.fill = fill.clone();
-                }
-                if s.kind == StrokeKind::Text {
-                    s.font_size = Some(font_size);
+                match property {
+                    StyleProperty::Color => s.style.color = color.clone(),
+                    StyleProperty::Width => s.style.width = width,
+                    StyleProperty::Opacity => s.opacity = opacity,
+                    StyleProperty::Fill if s.kind.is_closed() => s.fill = fill.clone(),
+                    StyleProperty::FontSize if s.kind == StrokeKind::Text => {
+                        s.font_size = Some(font_size);
+                    }
+                    StyleProperty::Fill | StyleProperty::FontSize => {}
                 }
                 s
             })

@@ -195,6 +195,18 @@ fn coalesced(event: &PointerEvent) -> Vec<PointerEvent> {
     vec![event.clone()]
 }
 
+/// Whether an event comes from a text field or a dialog, where keys and
+/// clipboard events belong to the field, not to the board.
+pub(super) fn typing_in_field(event: &web_sys::Event) -> bool {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || el.closest("[role=dialog]").ok().flatten().is_some()
+        })
+}
+
 impl EngineHandle {
     pub(super) fn install_listeners(&self) -> Result<(), JsValue> {
         let canvas = self.0.borrow().canvas.clone();
@@ -255,18 +267,11 @@ impl EngineHandle {
         });
         window.add_event_listener_with_callback("keyup", on_key_up.as_ref().unchecked_ref())?;
         on_key_up.forget();
-        Ok(())
+        self.install_clipboard_listeners(&window)
     }
 
     fn on_key_down(&self, event: &KeyboardEvent) {
-        let in_field = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| {
-                matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                    || el.closest("[role=dialog]").ok().flatten().is_some()
-            });
-        if in_field {
+        if typing_in_field(event) {
             return;
         }
         let handled = self.with(|engine| engine.on_key(event)).unwrap_or(false);
@@ -314,6 +319,16 @@ impl Engine {
             (false, _, "[") => self.restack_selection(false),
             (false, _, " ") => {
                 self.space_held = true;
+            }
+            (false, shift, arrow @ ("arrowleft" | "arrowright" | "arrowup" | "arrowdown")) => {
+                let step = if shift { 10.0 } else { 1.0 };
+                let (dx, dy) = match arrow {
+                    "arrowleft" => (-step, 0.0),
+                    "arrowright" => (step, 0.0),
+                    "arrowup" => (0.0, -step),
+                    _ => (0.0, step),
+                };
+                return self.nudge_selection(dx, dy);
             }
             (false, false, key) => match Tool::from_shortcut(key) {
                 Some(tool) => self.ui.tool.set(tool),

@@ -15,7 +15,8 @@ use leptos_router::hooks::use_params_map;
 use super::icons;
 use crate::protocol::BoardId;
 use crate::ui::{
-    display_name, with_colors, BoardUi, ConnectionStatus, Tool, FILLS, FONT_SIZES, PALETTE, WIDTHS,
+    display_name, with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, FILLS, FONT_SIZES,
+    PALETTE, WIDTHS,
 };
 
 #[cfg(feature = "hydrate")]
@@ -62,7 +63,7 @@ impl EngineSlot {
         zoom_to_fit,
         delete_selection,
         duplicate_selection,
-        restyle_selection,
+        restyle_selection(property: StyleProperty),
         zoom_by(factor: f64),
         restack_selection(to_front: bool),
         rename(name: String),
@@ -255,9 +256,9 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let shows_width = move || has_selection() || tool() != Tool::Text;
     let shows_font = move || has_selection() || tool() == Tool::Text;
     // A style change restyles the selection, if there is one.
-    let changed = move || {
+    let changed = move |property: StyleProperty| {
         if ui.selected.get_untracked() > 0 {
-            engine.restyle_selection();
+            engine.restyle_selection(property);
         }
     };
 
@@ -279,7 +280,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                         aria-pressed=move || (ui.color.get() == color).to_string()
                                         on:click=move |_| {
                                             ui.color.set(color.to_owned());
-                                            changed();
+                                            changed(StyleProperty::Color);
                                         }
                                     ></button>
                                 }
@@ -297,7 +298,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                 prop:value=move || ui.color.get()
                                 on:change=move |event| {
                                     ui.color.set(event_target_value(&event));
-                                    changed();
+                                    changed(StyleProperty::Color);
                                 }
                             />
                         </label>
@@ -314,7 +315,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                 aria-pressed=move || ui.fill.get().is_none().to_string()
                                 on:click=move |_| {
                                     ui.fill.set(None);
-                                    changed();
+                                    changed(StyleProperty::Fill);
                                 }
                             ></button>
                             {FILLS
@@ -329,7 +330,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                             aria-pressed=move || (ui.fill.get().as_deref() == Some(color)).to_string()
                                             on:click=move |_| {
                                                 ui.fill.set(Some(color.to_owned()));
-                                                changed();
+                                                changed(StyleProperty::Fill);
                                             }
                                         ></button>
                                     }
@@ -356,7 +357,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                         move || ui.width.get() == width,
                                         move || {
                                             ui.width.set(width);
-                                            changed();
+                                            changed(StyleProperty::Width);
                                         },
                                         dot.into_any(),
                                     )
@@ -382,7 +383,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                         move || ui.font_size.get() == size,
                                         move || {
                                             ui.font_size.set(size);
-                                            changed();
+                                            changed(StyleProperty::FontSize);
                                         },
                                         letter.into_any(),
                                     )
@@ -404,7 +405,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         on:change=move |event| {
                             let percent = event_target_value(&event).parse::<f32>().unwrap_or(100.0);
                             ui.opacity.set((percent / 100.0).clamp(0.1, 1.0));
-                            changed();
+                            changed(StyleProperty::Opacity);
                         }
                     />
                 </div>
@@ -481,6 +482,8 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
         ("Redo", "Ctrl/⌘ + Shift + Z"),
         ("Delete selection", "Delete"),
         ("Duplicate selection", "Ctrl/⌘ + D"),
+        ("Copy, cut, paste", "Ctrl/⌘ + C, X, V"),
+        ("Nudge selection", "Arrow keys (Shift: 10×)"),
         ("Select all", "Ctrl/⌘ + A"),
         ("Bring to front / send to back", "] / ["),
         ("Deselect, cancel", "Escape"),
