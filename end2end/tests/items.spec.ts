@@ -407,6 +407,24 @@ test("a phone-sized screen has every tool in reach", async ({ browser }) => {
   await drag(phone, [80, 420], [300, 560]);
   await expect.poll(() => ink(phone, around(190, 420, 4))).toBeGreaterThan(0);
   await shoot(phone, "phone");
+
+  // Two fingers spreading apart zoom in around their midpoint, and draw nothing.
+  const before = (await inkBounds(phone))!;
+  const touch = await context.newCDPSession(phone);
+  const fingers = (spread: number) => [
+    { x: 195 - spread, y: 490, id: 0 },
+    { x: 195 + spread, y: 490, id: 1 },
+  ];
+  await touch.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: fingers(40) });
+  for (let spread = 45; spread <= 80; spread += 5) {
+    await touch.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: fingers(spread) });
+  }
+  await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await expect(phone.getByTestId("zoom-level")).toHaveText("200%");
+  const after = (await inkBounds(phone))!;
+  expect(after.y1 - after.y0).toBeGreaterThan(1.8 * (before.y1 - before.y0));
+  expect(Math.abs((after.y0 + after.y1) / 2 - 490)).toBeLessThan(4); // around the midpoint
+  await expect(phone.getByTestId("save-status")).toHaveCount(0);
   await phone.emulateMedia({ colorScheme: "dark" });
   await shoot(phone, "phone-dark");
 });
