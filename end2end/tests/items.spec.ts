@@ -72,6 +72,14 @@ test("every tool draws on one page and appears on the other", async ({ browser }
   await writeText(alice, 710, 360, "Hello <b>board</b>\nsecond line");
   await expect.poll(() => ink(bob, { x: 700, y: 340, w: 200, h: 70 })).toBeGreaterThan(150);
 
+  // Clicking elsewhere with the text tool commits the text, and only that.
+  await pick(alice, "Text");
+  await alice.mouse.click(900, 560);
+  await alice.keyboard.type("Note");
+  await alice.mouse.click(1000, 640);
+  await expect(alice.getByTestId("text-editor")).toHaveCount(0);
+  await expect.poll(() => ink(bob, { x: 890, y: 540, w: 80, h: 40 })).toBeGreaterThan(50);
+
   // A double click edits the text in place; others see the edit once committed.
   const textInk = await ink(bob, { x: 700, y: 340, w: 300, h: 70 });
   await pick(alice, "Select");

@@ -59,6 +59,12 @@ pub enum Gesture {
         pointer_id: i32,
         last: (f64, f64),
     },
+    /// The text tool was pressed here; releasing opens the editor (on the
+    /// text under the pointer, or for a new text).
+    PlacingText {
+        pointer_id: i32,
+        at: (f32, f32),
+    },
     /// Two fingers: pan with their midpoint, zoom with their distance.
     Pinching {
         last_mid: (f64, f64),
@@ -94,6 +100,7 @@ impl Gesture {
             | Gesture::Erasing { pointer_id, .. }
             | Gesture::Shaping { pointer_id, .. }
             | Gesture::Panning { pointer_id, .. }
+            | Gesture::PlacingText { pointer_id, .. }
             | Gesture::Moving { pointer_id, .. }
             | Gesture::Resizing { pointer_id, .. }
             | Gesture::Marquee { pointer_id, .. } => Some(*pointer_id),
@@ -375,8 +382,11 @@ impl Engine {
         event.prevent_default();
         let _ = self.canvas.set_pointer_capture(event.pointer_id());
         if let Some(editor) = self.editor.take() {
-            // Clicking outside the text editor commits it.
+            // Clicking outside the text editor commits it, and does nothing else.
             self.commit_text(editor);
+            if self.ui.tool.get_untracked() == Tool::Text {
+                return;
+            }
         }
         let pointer_id = event.pointer_id();
         let tool = self.ui.tool.get_untracked();
@@ -415,7 +425,11 @@ impl Engine {
                 };
             }
             Tool::Text => {
-                // Handled on pointerup, so the editor keeps the focus.
+                // The editor opens on release, so that it keeps the focus.
+                self.gesture = Gesture::PlacingText {
+                    pointer_id,
+                    at: (point.x, point.y),
+                };
             }
             Tool::Select => self.begin_select(pointer_id, (point.x, point.y), event.shift_key()),
             Tool::Hand => {}
@@ -593,7 +607,7 @@ impl Engine {
                 self.draft_dirty = true;
             }
             Gesture::Marquee { end, .. } => *end = world,
-            Gesture::Idle | Gesture::Pinching { .. } => {}
+            Gesture::Idle | Gesture::Pinching { .. } | Gesture::PlacingText { .. } => {}
         }
         self.dirty = true;
     }
@@ -662,14 +676,6 @@ impl Engine {
             if self.touches.len() < 2 {
                 self.gesture = Gesture::Idle;
             }
-            return;
-        }
-        if self.ui.tool.get_untracked() == Tool::Text
-            && matches!(self.gesture, Gesture::Idle)
-            && event.button() == 0
-        {
-            let at = self.world(Self::screen(event));
-            self.open_text_editor_at(at);
             return;
         }
         if self.gesture.pointer() == Some(event.pointer_id()) {
@@ -777,6 +783,10 @@ impl Engine {
                 }
                 self.select(selection);
             }
+            Gesture::PlacingText { at, .. } => match self.item_at(at) {
+                Some(text) if text.kind == StrokeKind::Text => self.open_text_editor_for(text),
+                _ => self.open_text_editor_at(at),
+            },
             Gesture::Idle | Gesture::Panning { .. } | Gesture::Pinching { .. } => {}
         }
         self.dirty = true;

@@ -190,6 +190,15 @@ enum Staged {
     Refused { conn: ConnectionId, frame: Arc<str> },
 }
 
+/// One entry per user id, sorted, so that every instance lists people alike
+/// (someone with several tabs under different names is listed once).
+fn distinct(people: impl Iterator<Item = Person>) -> Vec<Person> {
+    let mut people: Vec<Person> = people.collect();
+    people.sort();
+    people.dedup_by(|later, earlier| later.user == earlier.user);
+    people
+}
+
 fn encode(message: &ServerMessage) -> Arc<str> {
     message.encode().into()
 }
@@ -353,29 +362,17 @@ impl Room {
         }
     }
 
-    /// People on the board across all instances, one entry per user id
-    /// (sorted, so every instance lists them alike).
+    /// People on the board across all instances (see [`distinct`]).
     fn people(&self) -> Vec<Person> {
-        let local = self.local_people();
         let remote = self.remote_rosters.values().flat_map(|(people, _)| people);
-        let mut people: Vec<Person> = local.into_iter().chain(remote.cloned()).collect();
-        people.sort();
-        people.dedup_by(|later, earlier| later.user == earlier.user);
-        people
+        distinct(self.local_people().into_iter().chain(remote.cloned()))
     }
 
     fn local_people(&self) -> Vec<Person> {
-        let mut people: Vec<Person> = self
-            .clients
-            .values()
-            .map(|c| Person {
-                user: c.user.clone(),
-                name: c.name.clone(),
-            })
-            .collect();
-        people.sort();
-        people.dedup_by(|later, earlier| later.user == earlier.user);
-        people
+        distinct(self.clients.values().map(|c| Person {
+            user: c.user.clone(),
+            name: c.name.clone(),
+        }))
     }
 
     fn presence_message(people: Vec<Person>) -> ServerMessage {
