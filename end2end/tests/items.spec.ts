@@ -86,6 +86,7 @@ test("every tool draws on one page and appears on the other", async ({ browser }
   await alice.mouse.dblclick(730, 360);
   const editor = alice.getByTestId("text-editor");
   await expect(editor).toHaveValue("Hello <b>board</b>\nsecond line");
+  await shoot(alice, "text-editing");
   await alice.keyboard.press("End");
   await alice.keyboard.type(" and more");
   await alice.keyboard.press("Control+Enter");

@@ -348,17 +348,13 @@ impl Engine {
 
     // ---- pointer ----
 
-    fn screen(event: &MouseEvent) -> (f64, f64) {
-        offset(event)
-    }
-
     fn point(&self, event: &PointerEvent) -> Point {
-        let (x, y) = self.world(Self::screen(event));
+        let (x, y) = self.world(offset(event));
         Point::new(x, y, pressure(event))
     }
 
     fn on_pointer_down(&mut self, event: &PointerEvent) {
-        let screen = Self::screen(event);
+        let screen = offset(event);
         if event.pointer_type() == "touch" {
             self.touches.insert(event.pointer_id(), screen);
             if self.touches.len() == 2 {
@@ -516,7 +512,7 @@ impl Engine {
     }
 
     fn on_pointer_move(&mut self, event: &PointerEvent) {
-        let screen = Self::screen(event);
+        let screen = offset(event);
         self.hover = Some(screen);
         let world = self.world(screen);
         self.cursor_unsent = Some(world);
@@ -698,7 +694,7 @@ impl Engine {
 
     fn on_wheel(&mut self, event: &WheelEvent) {
         event.prevent_default();
-        let anchor = Self::screen(event);
+        let anchor = offset(event);
         // Lines (Firefox) and pages are converted to pixels.
         let unit = match event.delta_mode() {
             1 => 16.0,
@@ -721,7 +717,7 @@ impl Engine {
         if self.ui.tool.get_untracked() != Tool::Select {
             return;
         }
-        let at = self.world(Self::screen(event));
+        let at = self.world(offset(event));
         match self.item_at(at) {
             Some(item) if item.kind == StrokeKind::Text => {
                 self.select(Vec::new());
