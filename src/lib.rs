@@ -12,6 +12,7 @@
 //!   per-user undo).
 //! - [`geometry`]: hit testing, bounds, shift constraints and resize maths.
 //! - [`view`]: the pan/zoom transform of one tab.
+//! - [`stacking`]: new stacking keys for front, forward, backward, back.
 //! - [`exchange`]: JSON board files and SVG export.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
@@ -38,6 +39,7 @@ pub mod exchange;
 pub mod geometry;
 pub mod pages;
 pub mod protocol;
+pub mod stacking;
 pub mod ui;
 pub mod view;
 

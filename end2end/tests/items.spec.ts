@@ -230,6 +230,37 @@ test("select, move, undo the move, duplicate and delete, seen on both pages", as
   await expect.poll(() => ink(bob, around(480, 460))).toBeGreaterThan(100);
 });
 
+test("bring forward, send backward, to front and to back, seen on both pages", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  await pick(alice, "Rectangle");
+  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
+  await drag(alice, [300, 300], [400, 380]);
+  await alice.getByRole("button", { name: "Light blue fill", exact: true }).click();
+  await drag(alice, [350, 320], [450, 400]);
+  // Where they overlap, the later (blue) one is on top.
+  const blueOnTop = async () => {
+    const [r, , b] = await pixelAt(bob, 375, 350);
+    return b > r;
+  };
+  await expect.poll(blueOnTop).toBe(true);
+
+  await pick(alice, "Select");
+  await alice.mouse.click(430, 390);
+  await alice.keyboard.press("[");
+  await expect.poll(blueOnTop).toBe(false);
+  await alice.keyboard.press("Control+]");
+  await expect.poll(blueOnTop).toBe(true);
+  await alice.getByRole("button", { name: "Send backward", exact: true }).click();
+  await expect.poll(blueOnTop).toBe(false);
+  await alice.getByRole("button", { name: "Bring to front", exact: true }).click();
+  await expect.poll(blueOnTop).toBe(true);
+  // Restacking is undoable like any change.
+  await alice.keyboard.press("Control+z");
+  await expect.poll(blueOnTop).toBe(false);
+});
+
 test("copy and paste between boards, and nudging with the arrow keys", async ({ browser }) => {
   const url = await freshBoard(browser);
   const alice = await openBoard(browser, url);

@@ -36,6 +36,7 @@ use crate::protocol::{
     limits, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point, Request,
     ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
+use crate::stacking::{restack, Restack};
 use crate::ui::{
     with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS, FONT_SIZES, PALETTE,
 };
@@ -278,8 +279,8 @@ impl EngineHandle {
         self.with(Engine::duplicate_selection);
     }
 
-    pub fn restack_selection(&self, to_front: bool) {
-        self.with(|e| e.restack_selection(to_front));
+    pub fn restack_selection(&self, how: Restack) {
+        self.with(|e| e.restack_selection(how));
     }
 
     /// Applies the toolbar's current style to the selected items.
@@ -553,24 +554,26 @@ impl Engine {
         self.select(ids);
     }
 
-    pub(super) fn restack_selection(&mut self, to_front: bool) {
-        let mut strokes = self.selected_strokes();
-        let (mut top, mut bottom) = (self.top_z(), self.board.bottom_z());
-        if !to_front {
-            // Keep the selection's own order: the lowest goes lowest.
-            strokes.reverse();
-        }
-        for stroke in &mut strokes {
-            if to_front {
-                top += 1.0;
-                stroke.z = top;
-            } else {
-                bottom -= 1.0;
-                stroke.z = bottom;
-            }
-        }
-        if !strokes.is_empty() {
-            self.submit_batched(strokes, true);
+    /// Moves the selection in the stacking order (see [`crate::stacking`]).
+    pub(super) fn restack_selection(&mut self, how: Restack) {
+        let shown: Vec<(StrokeId, f64)> = self
+            .display_strokes()
+            .iter()
+            .map(|(s, _)| (s.id.clone(), s.z))
+            .collect();
+        let selected: HashSet<&StrokeId> = self.selection.iter().collect();
+        let keys = restack(&shown, &selected, how);
+        let restacked: Vec<Stroke> = self
+            .selected_strokes()
+            .into_iter()
+            .filter_map(|mut stroke| {
+                let (_, z) = keys.iter().find(|(id, _)| *id == stroke.id)?;
+                stroke.z = *z;
+                Some(stroke)
+            })
+            .collect();
+        if !restacked.is_empty() {
+            self.submit_batched(restacked, true);
         }
     }
 

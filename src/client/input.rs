@@ -20,6 +20,7 @@ use leptos::prelude::{GetUntracked, Set, Update};
 use super::engine::{Engine, EngineHandle};
 use crate::geometry::{self, Handle, Rect};
 use crate::protocol::{limits, ClientMessage, Point, Request, Stroke, StrokeId, StrokeKind};
+use crate::stacking::Restack;
 use crate::ui::{Tool, ERASER_RADIUS};
 use crate::view::ZOOM_STEP;
 
@@ -308,6 +309,8 @@ impl Engine {
                 self.select(all);
             }
             (true, _, "0") => self.reset_zoom(),
+            (true, _, "]") => self.restack_selection(Restack::Forward),
+            (true, _, "[") => self.restack_selection(Restack::Backward),
             (true, _, "=" | "+") => self.zoom_by(ZOOM_STEP),
             (true, _, "-") => self.zoom_by(1.0 / ZOOM_STEP),
             (true, _, _) => return false,
@@ -322,8 +325,8 @@ impl Engine {
             (false, _, "-") => self.zoom_by(1.0 / ZOOM_STEP),
             (false, true, "!") => self.zoom_to_fit(),
             (false, _, "0") => self.reset_zoom(),
-            (false, _, "]") => self.restack_selection(true),
-            (false, _, "[") => self.restack_selection(false),
+            (false, _, "]") => self.restack_selection(Restack::ToFront),
+            (false, _, "[") => self.restack_selection(Restack::ToBack),
             (false, _, " ") => {
                 self.space_held = true;
             }

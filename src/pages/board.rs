@@ -14,6 +14,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::icons;
 use crate::protocol::BoardId;
+use crate::stacking::Restack;
 use crate::ui::{
     display_name, with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, FILLS, FONT_SIZES,
     PALETTE, WIDTHS,
@@ -65,7 +66,7 @@ impl EngineSlot {
         duplicate_selection,
         restyle_selection(property: StyleProperty),
         zoom_by(factor: f64),
-        restack_selection(to_front: bool),
+        restack_selection(how: Restack),
         rename(name: String),
         export_png(whole_board: bool),
         export_svg,
@@ -413,8 +414,10 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                     <div class="panel-section" role="group" aria-label="Arrange">
                         <span class="panel-label">"Selection"</span>
                         <div class="row">
-                            {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(true), icons::to_front().into_any())}
-                            {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(false), icons::to_back().into_any())}
+                            {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(Restack::ToFront), icons::to_front().into_any())}
+                            {icon_button("Bring forward", "Bring forward (Ctrl+])", move || engine.restack_selection(Restack::Forward), icons::forward().into_any())}
+                            {icon_button("Send backward", "Send backward (Ctrl+[)", move || engine.restack_selection(Restack::Backward), icons::backward().into_any())}
+                            {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(Restack::ToBack), icons::to_back().into_any())}
                             {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || engine.duplicate_selection(), icons::duplicate().into_any())}
                             {icon_button("Delete", "Delete (Del)", move || engine.delete_selection(), icons::trash().into_any())}
                         </div>
@@ -486,6 +489,7 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
         ("Nudge selection", "Arrow keys (Shift: 10×)"),
         ("Select all", "Ctrl/⌘ + A"),
         ("Bring to front / send to back", "] / ["),
+        ("Bring forward / send backward", "Ctrl/⌘ + ] / ["),
         ("Deselect, cancel", "Escape"),
         ("Pan", "Space + drag, wheel, middle button"),
         ("Zoom", "Ctrl/⌘ + wheel, + / -"),

@@ -79,6 +79,14 @@ pub fn to_front() -> impl IntoView {
     icon("M12 19V5M6 11l6-6 6 6M5 21h14")
 }
 
+pub fn forward() -> impl IntoView {
+    icon("M12 18V7M7 12l5-5 5 5")
+}
+
+pub fn backward() -> impl IntoView {
+    icon("M12 6v11M7 12l5 5 5-5")
+}
+
 pub fn to_back() -> impl IntoView {
     icon("M12 5v14M6 13l6 6 6-6M5 3h14")
 }
