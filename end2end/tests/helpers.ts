@@ -59,6 +59,12 @@ export async function freshBoard(browser: Browser): Promise<string> {
   return url;
 }
 
+/** Alice and Bob, two people on one fresh board. */
+export async function twoPeople(browser: Browser): Promise<{ alice: Page; bob: Page; url: string }> {
+  const url = await freshBoard(browser);
+  return { alice: await openBoard(browser, url), bob: await openBoard(browser, url), url };
+}
+
 /** A wavy drag from (x0, y) over `width` pixels; leaves the button down if asked. */
 export async function scribble(page: Page, x0: number, y: number, width: number, release = true) {
   await page.mouse.move(x0, y);

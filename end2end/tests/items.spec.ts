@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard, pixelAt } from "./helpers";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard, pixelAt, twoPeople } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -26,21 +26,24 @@ async function writeText(page: Page, x: number, y: number, text: string) {
   await expect(editor).toHaveCount(0);
 }
 
+/** Draws a rectangle with the given fill from one corner to the other. */
+async function rectangle(page: Page, fill: string, from: [number, number], to: [number, number]) {
+  await pick(page, "Rectangle");
+  await page.getByRole("button", { name: fill, exact: true }).click();
+  await drag(page, from, to);
+}
+
 async function shoot(page: Page, name: string) {
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
 }
 
 test("every tool draws on one page and appears on the other", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
+  const { alice, bob } = await twoPeople(browser);
   await expect(bob.getByTestId("presence-count")).toHaveText("2");
 
   // A filled rectangle: its outline and its inside show on Bob's screen.
-  await pick(alice, "Rectangle");
-  await alice.getByRole("button", { name: "Light yellow fill", exact: true }).click();
-  await drag(alice, [300, 160], [460, 260]);
+  await rectangle(alice, "Light yellow fill", [300, 160], [460, 260]);
   await expect.poll(() => ink(bob, around(300, 210, 4))).toBeGreaterThan(0);
   await expect.poll(() => ink(bob, around(380, 210, 8))).toBeGreaterThan(100);
 
@@ -110,9 +113,7 @@ test("every tool draws on one page and appears on the other", async ({ browser }
 });
 
 test("pan and zoom on one page leave the other page's view alone", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
+  const { alice, bob } = await twoPeople(browser);
 
   // Alice zooms in to 120% around the middle of the screen and draws: the
   // protocol carries board coordinates, so Bob (at 100%) sees the rectangle
@@ -185,12 +186,8 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
 });
 
 test("select, move, undo the move, duplicate and delete, seen on both pages", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
-  await pick(alice, "Rectangle");
-  await alice.getByRole("button", { name: "Light blue fill", exact: true }).click();
-  await drag(alice, [300, 300], [400, 380]);
+  const { alice, bob } = await twoPeople(browser);
+  await rectangle(alice, "Light blue fill", [300, 300], [400, 380]);
   await expect.poll(() => ink(bob, around(350, 340))).toBeGreaterThan(100);
 
   // Move it 300px to the right; Bob sees it moving before the drop.
@@ -231,12 +228,8 @@ test("select, move, undo the move, duplicate and delete, seen on both pages", as
 });
 
 test("bring forward, send backward, to front and to back, seen on both pages", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
-  await pick(alice, "Rectangle");
-  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
-  await drag(alice, [300, 300], [400, 380]);
+  const { alice, bob } = await twoPeople(browser);
+  await rectangle(alice, "Light red fill", [300, 300], [400, 380]);
   await alice.getByRole("button", { name: "Light blue fill", exact: true }).click();
   await drag(alice, [350, 320], [450, 400]);
   // Where they overlap, the later (blue) one is on top.
@@ -262,12 +255,8 @@ test("bring forward, send backward, to front and to back, seen on both pages", a
 });
 
 test("copy and paste between boards, and nudging with the arrow keys", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
-  await pick(alice, "Rectangle");
-  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
-  await drag(alice, [300, 300], [400, 380]);
+  const { alice, bob } = await twoPeople(browser);
+  await rectangle(alice, "Light red fill", [300, 300], [400, 380]);
   await pick(alice, "Select");
   await alice.mouse.click(350, 340);
 
@@ -309,9 +298,7 @@ test("copy and paste between boards, and nudging with the arrow keys", async ({ 
 });
 
 test("everyone sees the others' cursors with their names", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const alice = await openBoard(browser, url);
-  const bob = await openBoard(browser, url);
+  const { alice, bob } = await twoPeople(browser);
 
   await alice.getByRole("button", { name: "People on this board" }).click();
   await alice.getByRole("textbox", { name: "Your name" }).fill("Alice");
@@ -341,9 +328,7 @@ test("everyone sees the others' cursors with their names", async ({ browser }) =
 test("export PNG, SVG and JSON, and import the JSON into another board", async ({ browser }) => {
   const url = await freshBoard(browser);
   const alice = await openBoard(browser, url);
-  await pick(alice, "Rectangle");
-  await alice.getByRole("button", { name: "Light red fill", exact: true }).click();
-  await drag(alice, [300, 300], [500, 400]);
+  await rectangle(alice, "Light red fill", [300, 300], [500, 400]);
   await writeText(alice, 320, 460, "Exported <text>");
   await expect(alice.getByTestId("save-status")).toHaveCount(0);
 
@@ -399,9 +384,7 @@ test("export PNG, SVG and JSON, and import the JSON into another board", async (
   expect(file.strokes.map((s: { kind?: string }) => s.kind)).toEqual(["rectangle", "text"]);
 
   // Import into a fresh board: both items appear there, for everyone there.
-  const otherUrl = await freshBoard(browser);
-  const carol = await openBoard(browser, otherUrl);
-  const dave = await openBoard(browser, otherUrl);
+  const { alice: carol, bob: dave } = await twoPeople(browser);
   const jsonPath = path.join(test.info().outputDir, "board.json");
   fs.mkdirSync(test.info().outputDir, { recursive: true });
   fs.writeFileSync(jsonPath, json.bytes);
