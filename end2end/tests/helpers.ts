@@ -122,3 +122,18 @@ export async function inkBounds(page: Page): Promise<{ x0: number; y0: number; x
     return { x0: x0 / scale, y0: y0 / scale, x1: x1 / scale, y1: y1 / scale };
   });
 }
+
+/** The ink box once the canvas has settled (redraws happen on the next animation frame). */
+export async function settledInkBounds(page: Page) {
+  let previous = JSON.stringify(await inkBounds(page));
+  await expect
+    .poll(async () => {
+      await page.waitForTimeout(50);
+      const current = JSON.stringify(await inkBounds(page));
+      const settled = current === previous && current !== "null";
+      previous = current;
+      return settled;
+    })
+    .toBe(true);
+  return (await inkBounds(page))!;
+}

@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, inkBounds, openBoard, pixelAt, twoPeople } from "./helpers";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, settledInkBounds, twoPeople } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -138,7 +138,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   const bobBefore = await canvasHash(bob);
   await bob.screenshot({ path: "/tmp/bob-before.png" });
 
-  await alice.keyboard.press("-");
+  await alice.getByRole("button", { name: "Zoom out", exact: true }).click();
   await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
   // Ctrl+wheel zooms around the pointer: the corner under it stays put.
   await alice.mouse.move(440, 317);
@@ -146,7 +146,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   await alice.mouse.wheel(0, -100);
   await alice.keyboard.up("Control");
   await expect(alice.getByTestId("zoom-level")).not.toHaveText("100%");
-  const zoomed = (await inkBounds(alice))!;
+  const zoomed = await settledInkBounds(alice);
   // (The outline's half width, scaled by the zoom, sticks out a little.)
   expect(Math.abs(zoomed.x0 - 440)).toBeLessThan(8);
   expect(Math.abs(zoomed.y0 - 317)).toBeLessThan(8);
@@ -154,7 +154,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   // The hand tool pans: the drawing follows the drag exactly.
   await pick(alice, "Hand");
   await drag(alice, [700, 600], [600, 500]);
-  const panned = (await inkBounds(alice))!;
+  const panned = await settledInkBounds(alice);
   expect(Math.abs(panned.x0 - (zoomed.x0 - 100))).toBeLessThan(2);
   expect(Math.abs(panned.y0 - (zoomed.y0 - 100))).toBeLessThan(2);
   // Space + drag pans with any tool, and draws nothing.
@@ -165,7 +165,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   await alice.mouse.move(650, 560, { steps: 8 });
   await alice.mouse.up();
   await alice.keyboard.up(" ");
-  const spaced = (await inkBounds(alice))!;
+  const spaced = await settledInkBounds(alice);
   expect(Math.abs(spaced.x0 - (panned.x0 + 50))).toBeLessThan(2);
   expect(Math.abs(spaced.y0 - (panned.y0 + 60))).toBeLessThan(2);
 
@@ -174,11 +174,19 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   await drag(alice, [300, 300], [1200, 750]);
   await expect.poll(() => ink(alice)).toBe(0);
   await alice.getByRole("button", { name: "Zoom to fit", exact: true }).click();
-  const fitted = (await inkBounds(alice))!;
+  const fitted = await settledInkBounds(alice);
   expect(Math.abs((fitted.x0 + fitted.x1) / 2 - 640)).toBeLessThan(4);
   expect(Math.abs((fitted.y0 + fitted.y1) / 2 - 400)).toBeLessThan(4);
   await alice.keyboard.press("0");
   await expect(alice.getByTestId("zoom-level")).toHaveText("100%");
+  // The + key zooms around the pointer: the corner under it stays put.
+  const reset = await settledInkBounds(alice);
+  await alice.mouse.move(reset.x0 + 2, reset.y0 + 2);
+  await alice.keyboard.press("+");
+  await expect(alice.getByTestId("zoom-level")).toHaveText("120%");
+  const keyed = await settledInkBounds(alice);
+  expect(Math.abs(keyed.x0 - reset.x0)).toBeLessThan(3);
+  expect(Math.abs(keyed.y0 - reset.y0)).toBeLessThan(3);
 
   await bob.screenshot({ path: "/tmp/bob-after.png" });
   // None of this changed Bob's screen, and nothing was drawn by panning.
@@ -432,7 +440,7 @@ test("a phone-sized screen has every tool in reach", async ({ browser }) => {
   await shoot(phone, "phone");
 
   // Two fingers spreading apart zoom in around their midpoint, and draw nothing.
-  const before = (await inkBounds(phone))!;
+  const before = await settledInkBounds(phone);
   const touch = await context.newCDPSession(phone);
   const fingers = (spread: number) => [
     { x: 195 - spread, y: 490, id: 0 },
@@ -444,7 +452,7 @@ test("a phone-sized screen has every tool in reach", async ({ browser }) => {
   }
   await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
   await expect(phone.getByTestId("zoom-level")).toHaveText("200%");
-  const after = (await inkBounds(phone))!;
+  const after = await settledInkBounds(phone);
   expect(after.y1 - after.y0).toBeGreaterThan(1.8 * (before.y1 - before.y0));
   expect(Math.abs((after.y0 + after.y1) / 2 - 490)).toBeLessThan(4); // around the midpoint
   await expect(phone.getByTestId("save-status")).toHaveCount(0);

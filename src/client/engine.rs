@@ -628,11 +628,13 @@ impl Engine {
         self.dirty = true;
     }
 
-    /// Zooms by `factor` around the canvas centre.
+    /// Zooms by `factor` around the pointer when it is over the canvas (keys),
+    /// else around the canvas centre (buttons).
     pub(super) fn zoom_by(&mut self, factor: f64) {
         let (w, h, _) = self.size;
+        let anchor = self.hover.unwrap_or((w / 2.0, h / 2.0));
         let zoom = self.view.zoom * factor;
-        self.set_view(|view| view.zoom_at(zoom, (w / 2.0, h / 2.0)));
+        self.set_view(|view| view.zoom_at(zoom, anchor));
     }
 
     pub(super) fn reset_zoom(&mut self) {
