@@ -168,10 +168,18 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   const spaced = await settledInkBounds(alice);
   expect(Math.abs(spaced.x0 - (panned.x0 + 50))).toBeLessThan(2);
   expect(Math.abs(spaced.y0 - (panned.y0 + 60))).toBeLessThan(2);
+  // So does the middle mouse button.
+  await alice.mouse.move(600, 500);
+  await alice.mouse.down({ button: "middle" });
+  await alice.mouse.move(560, 470, { steps: 6 });
+  await alice.mouse.up({ button: "middle" });
+  const middle = await settledInkBounds(alice);
+  expect(Math.abs(middle.x0 - (spaced.x0 - 40))).toBeLessThan(2);
+  expect(Math.abs(middle.y0 - (spaced.y0 - 30))).toBeLessThan(2);
 
   // Far away, nothing is in view; "zoom to fit" brings the drawing back, centred.
   await pick(alice, "Hand");
-  await drag(alice, [300, 300], [1200, 750]);
+  await drag(alice, [100, 100], [1250, 780]);
   await expect.poll(() => ink(alice)).toBe(0);
   await alice.getByRole("button", { name: "Zoom to fit", exact: true }).click();
   const fitted = await settledInkBounds(alice);
