@@ -150,6 +150,35 @@ pub(super) fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingCo
         .map_err(JsValue::from)
 }
 
+/// Shows `replacements` in place of the shown strokes with the same ids (the
+/// last one wins for an id given twice); ids not shown are added on top when
+/// `add_new`. One pass over the shown strokes, however many replacements.
+fn overlay<'a>(
+    strokes: &mut Vec<(Cow<'a, Stroke>, bool)>,
+    replacements: impl IntoIterator<Item = &'a Stroke>,
+    add_new: bool,
+) {
+    let replacements: Vec<&Stroke> = replacements.into_iter().collect();
+    if replacements.is_empty() {
+        return;
+    }
+    let mut by_id: HashMap<&StrokeId, &Stroke> = replacements.iter().map(|s| (&s.id, *s)).collect();
+    for (shown, confirmed) in strokes.iter_mut() {
+        if let Some(new) = by_id.remove(&shown.id) {
+            *shown = Cow::Borrowed(new);
+            *confirmed = false;
+        }
+    }
+    if add_new {
+        // In the order given, so that equal keys do not swap between frames.
+        for stroke in replacements {
+            if let Some(new) = by_id.remove(&stroke.id) {
+                strokes.push((Cow::Borrowed(new), false));
+            }
+        }
+    }
+}
+
 impl EngineHandle {
     /// Sets up the canvas, listeners and the connection loop.
     pub fn start(
@@ -829,15 +858,6 @@ impl Engine {
             .visible_strokes()
             .map(|s| (Cow::Borrowed(s), true))
             .collect();
-        let replace =
-            |strokes: &mut Vec<(Cow<'_, Stroke>, bool)>, new: &Stroke, add: bool| match strokes
-                .iter_mut()
-                .find(|(s, _)| s.id == new.id)
-            {
-                Some(slot) => *slot = (Cow::Owned(new.clone()), false),
-                None if add => strokes.push((Cow::Owned(new.clone()), false)),
-                None => {}
-            };
         for pending in &self.pending {
             match &pending.message {
                 ClientMessage::AddStroke { stroke, .. } if !self.board.contains(&stroke.id) => {
@@ -850,11 +870,7 @@ impl Engine {
                 }
                 ClientMessage::Update {
                     strokes: updated, ..
-                } => {
-                    for stroke in updated {
-                        replace(&mut strokes, stroke, false);
-                    }
-                }
+                } => overlay(&mut strokes, updated, false),
                 ClientMessage::Erase { stroke_ids, .. } => {
                     let erased: HashSet<&StrokeId> = stroke_ids.iter().collect();
                     strokes.retain(|(s, _)| !erased.contains(&s.id));
@@ -863,14 +879,14 @@ impl Engine {
                 _ => {}
             }
         }
-        for draft in self.drafts.values() {
-            for stroke in draft {
-                replace(&mut strokes, stroke, true);
-            }
-        }
-        for stroke in self.gesture.live_strokes() {
-            replace(&mut strokes, stroke, true);
-        }
+        // Later entries win: this tab's gesture over other people's drafts.
+        let live: Vec<&Stroke> = self
+            .drafts
+            .values()
+            .flatten()
+            .chain(self.gesture.live_strokes())
+            .collect();
+        overlay(&mut strokes, live, true);
         let hidden: HashSet<&StrokeId> = self
             .gesture
             .hidden()
