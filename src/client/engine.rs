@@ -57,6 +57,7 @@ pub(super) struct Pending {
 
 /// A freehand stroke someone else is drawing right now.
 pub(super) struct RemotePreview {
+    pub author: UserId,
     pub style: StrokeStyle,
     pub points: Vec<Point>,
 }
@@ -732,15 +733,16 @@ impl Engine {
             }
             ServerMessage::Ack { op_id, .. } => self.confirm(&op_id),
             ServerMessage::Preview {
+                author,
                 stroke,
                 style,
                 points,
-                ..
             } => {
                 if !self.board.contains(&stroke) {
                     self.previews
                         .entry(stroke)
                         .or_insert_with(|| RemotePreview {
+                            author,
                             style,
                             points: Vec::new(),
                         })
@@ -778,8 +780,11 @@ impl Engine {
             ServerMessage::Presence { count, people } => {
                 self.ui.presence.set(count);
                 let here: HashSet<&UserId> = people.iter().map(|p| &p.user).collect();
+                // Someone who left (or whose instance died) leaves nothing behind.
                 self.cursors.retain(|user, _| here.contains(user));
                 self.drafts.retain(|user, _| here.contains(user));
+                self.previews
+                    .retain(|_, preview| here.contains(&preview.author));
                 self.ui.people.set(people);
                 self.dirty = true;
             }
