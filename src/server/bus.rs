@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc};
 
@@ -30,7 +31,19 @@ pub enum Payload {
     Relay(Arc<str>),
     /// The people connected to the publishing instance for this board; sent
     /// on change and periodically, so that presence counts everyone.
-    Roster(Vec<Person>),
+    Roster(Roster),
+}
+
+/// What an instance announces about a board, on change and every few seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roster {
+    /// The people connected to the publishing instance.
+    pub people: Vec<Person>,
+    /// The publisher's board sequence number. A room that is behind it
+    /// missed a relayed operation (a publish lost while Redis reconnected)
+    /// and reads what it missed from the store: relaying is best effort,
+    /// this bounds how long a lost frame can go unnoticed.
+    pub seq: u64,
 }
 
 /// One frame on the bus and who published it.
@@ -42,14 +55,14 @@ pub struct Envelope {
 
 impl Envelope {
     /// Text form for buses that carry strings: 16 hex digits of the origin,
-    /// `F` (relayed frame) or `R` (roster, a JSON array), then the body.
+    /// `F` (relayed frame) or `R` (roster, a JSON object), then the body.
     pub fn encode(&self) -> String {
         match &self.payload {
             Payload::Relay(frame) => format!("{:016x}F{frame}", self.origin.0),
-            Payload::Roster(users) => format!(
+            Payload::Roster(roster) => format!(
                 "{:016x}R{}",
                 self.origin.0,
-                serde_json::to_string(users).unwrap_or_else(|_| "[]".into())
+                serde_json::to_string(roster).expect("rosters always serialise")
             ),
         }
     }
@@ -228,10 +241,13 @@ mod tests {
     fn envelopes_round_trip_as_text() {
         let roster = Envelope {
             origin: InstanceId(u64::MAX),
-            payload: Payload::Roster(vec![Person {
-                user: UserId::parse("alice").unwrap(),
-                name: "Alice".into(),
-            }]),
+            payload: Payload::Roster(Roster {
+                people: vec![Person {
+                    user: UserId::parse("alice").unwrap(),
+                    name: "Alice".into(),
+                }],
+                seq: 42,
+            }),
         };
         for envelope in [relay(r#"{"type":"presence","count":2}"#), roster] {
             assert_eq!(Envelope::decode(&envelope.encode()), Some(envelope));

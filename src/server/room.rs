@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::bus::{Bus, BusEvent, Envelope, InstanceId, Payload, Subscription};
+use super::bus::{Bus, BusEvent, Envelope, InstanceId, Payload, Roster, Subscription};
 use super::hub::HubShared;
 use super::store::{Store, StoreError};
 use crate::board::Board;
@@ -391,7 +391,17 @@ impl Room {
     }
 
     async fn publish_roster(&self) {
-        self.publish(Payload::Roster(self.local_people())).await;
+        // During a store outage the board may be ahead of the store: announce
+        // only what is stored.
+        let seq = self
+            .outage
+            .as_ref()
+            .map_or(self.board.seq(), |outage| outage.base_seq);
+        let roster = Roster {
+            people: self.local_people(),
+            seq,
+        };
+        self.publish(Payload::Roster(roster)).await;
     }
 
     fn expire_rosters(&mut self) {
@@ -859,14 +869,18 @@ impl Room {
             }
         };
         match envelope.payload {
-            Payload::Roster(users) => {
-                if users.is_empty() {
+            Payload::Roster(Roster { people, seq }) => {
+                if people.is_empty() {
                     self.remote_rosters.remove(&envelope.origin);
                 } else {
                     self.remote_rosters
-                        .insert(envelope.origin, (users, Instant::now()));
+                        .insert(envelope.origin, (people, Instant::now()));
                 }
                 self.send_presence();
+                if seq > self.board.seq() && self.outage.is_none() {
+                    // A relayed operation never arrived: fetch it.
+                    self.catch_up_from_store().await;
+                }
             }
             Payload::Relay(frame) => match ServerMessage::decode(&frame) {
                 // During a store outage the board is not the stored one; the
