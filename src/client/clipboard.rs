@@ -17,7 +17,7 @@ use super::engine::{Engine, EngineHandle};
 use super::input::typing_in_field;
 use crate::exchange::BoardFile;
 use crate::geometry;
-use crate::protocol::{Request, StrokeId};
+use crate::protocol::StrokeId;
 use crate::ui::Tool;
 
 /// How far a paste without a pointer lands from the original, in screen pixels.
@@ -112,9 +112,7 @@ impl Engine {
         if moved.is_empty() {
             return false;
         }
-        for batch in crate::protocol::limits::batches(moved) {
-            self.submit(Request::Update(batch));
-        }
+        self.submit_batched(moved, true);
         true
     }
 }
