@@ -548,9 +548,16 @@ impl Engine {
 
     /// The box around the selection's shapes, in world coordinates.
     pub(super) fn selection_box(&self) -> Option<Rect> {
-        self.selected_strokes()
+        self.selection_box_among(&self.display_strokes())
+    }
+
+    /// The selection box, given what is shown (which a redraw has at hand).
+    fn selection_box_among(&self, shown: &[(Cow<'_, Stroke>, bool)]) -> Option<Rect> {
+        let chosen: HashSet<&StrokeId> = self.selection.iter().collect();
+        shown
             .iter()
-            .filter_map(geometry::shape_box)
+            .filter(|(s, _)| chosen.contains(&s.id))
+            .filter_map(|(s, _)| geometry::shape_box(s))
             .reduce(|a, b| a.union(&b))
     }
 
@@ -1023,7 +1030,7 @@ impl Engine {
                 .to_screen((f64::from(r.max_x), f64::from(r.max_y)));
             Rect::from_corners((a.0 as f32, a.1 as f32), (b.0 as f32, b.1 as f32))
         };
-        if let Some(selection) = self.selection_box() {
+        if let Some(selection) = self.selection_box_among(&strokes) {
             let handles = !self.gesture.is_transforming();
             render::draw_selection(ctx, &to_screen(&selection), handles);
         }
