@@ -144,11 +144,28 @@ start_test_services() {
 
 stop_test_services() {
   [ -n "${SERVICES_DIR:-}" ] || return 0
-  for pidfile in "$SERVICES_DIR/redis.pid" "$SERVICES_DIR/mongo.pid"; do
+  for pidfile in "$SERVICES_DIR/redis.pid" "$SERVICES_DIR/mongo.pid" "$SERVICES_DIR/nginx.pid"; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
   sleep 0.5
   rm -rf "$SERVICES_DIR"
+}
+
+# Starts nginx with docs/deploy/nginx.conf (the shipped file, only its
+# addresses replaced): listening on 127.0.0.1:$2, balancing over the instance
+# addresses $3 and $4, pid file in $1. Stop it with `kill "$(cat $1/nginx.pid)"`.
+start_nginx() {
+  local dir="$1" port="$2" first="$3" second="$4"
+  sed -e "s|listen 127.0.0.1:8000;|listen 127.0.0.1:$port;|" \
+    -e "s|server 127.0.0.1:8001;|server $first;|" \
+    -e "s|server 127.0.0.1:8002;|server $second;|" \
+    -e "s|pid /tmp/whiteboard-nginx.pid;|pid $dir/nginx.pid;|" \
+    "$ROOT/docs/deploy/nginx.conf" >"$dir/nginx.conf"
+  for expected in "listen 127.0.0.1:$port;" "server $first;" "server $second;" "pid $dir/nginx.pid;"; do
+    grep -qF "$expected" "$dir/nginx.conf" || { echo "docs/deploy/nginx.conf no longer has the addresses this script replaces" >&2; return 1; }
+  done
+  nginx -c "$dir/nginx.conf" -p "$dir"
+  wait_for_port "$port" nginx
 }
 
 # Builds the server binary and the site (WASM bundle, CSS, assets) in release mode.

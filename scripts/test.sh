@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 ensure_build_tools
-ensure_apt chromium
+ensure_apt chromium nginx
 ensure_test_services
 start_test_services
 
@@ -27,9 +27,11 @@ cargo test --features ssr
 build_release
 
 log "playwright (Chromium)"
-# One instance with embedded defaults, two sharing Redis and MongoDB.
-E2E_PORT="$(free_port)" E2E_PORT_A="$(free_port)" E2E_PORT_B="$(free_port)"
-export E2E_PORT E2E_PORT_A E2E_PORT_B
+# One instance with embedded defaults, and two sharing Redis and MongoDB
+# behind nginx (docs/deploy/nginx.conf), which Playwright starts.
+E2E_PORT="$(free_port)" E2E_PORT_A="$(free_port)" E2E_PORT_B="$(free_port)" E2E_PORT_LB="$(free_port)"
+export E2E_PORT E2E_PORT_A E2E_PORT_B E2E_PORT_LB
+start_nginx "$SERVICES_DIR" "$E2E_PORT_LB" "127.0.0.1:$E2E_PORT_A" "127.0.0.1:$E2E_PORT_B"
 (cd "$ROOT/end2end" && npx playwright test)
 
 log "all tests passed"

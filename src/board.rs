@@ -306,6 +306,26 @@ impl Board {
         (show, hide, set)
     }
 
+    /// The one way an operation is made: resolves `request` by `author`,
+    /// numbers it as the next operation and applies it. The server stores
+    /// the returned operation; on a refusal the board is unchanged.
+    pub fn commit(
+        &mut self,
+        author: &UserId,
+        op_id: &OpId,
+        request: Request,
+    ) -> Result<Operation, ProtocolError> {
+        let change = self.resolve(author, request)?;
+        let op = Operation {
+            seq: self.seq + 1,
+            author: author.clone(),
+            op_id: op_id.clone(),
+            change,
+        };
+        self.apply(&op);
+        Ok(op)
+    }
+
     /// Applies an operation. Operations at or below the current sequence
     /// number are ignored (already applied); the caller guarantees there is
     /// no gap. Unknown stroke ids in `show`/`hide` are ignored.
@@ -482,21 +502,14 @@ mod tests {
         )
     }
 
-    /// Resolves and applies like the server does; returns the operation.
+    /// Commits like the server does, with a fresh op id; returns the operation.
     fn submit(
         board: &mut Board,
         author: &UserId,
         request: Request,
     ) -> Result<Operation, ProtocolError> {
-        let change = board.resolve(author, request)?;
-        let op = Operation {
-            seq: board.seq() + 1,
-            author: author.clone(),
-            op_id: OpId::parse(&format!("op{}", board.seq() + 1)).unwrap(),
-            change,
-        };
-        board.apply(&op);
-        Ok(op)
+        let op_id = OpId::parse(&format!("op{}", board.seq() + 1)).unwrap();
+        board.commit(author, &op_id, request)
     }
 
     fn visible_ids(board: &Board) -> Vec<&str> {
@@ -871,15 +884,7 @@ mod documentation {
             if let Some(json) = line.strip_prefix("C: ") {
                 let message = ClientMessage::decode(json).unwrap();
                 if let Some((op_id, request)) = message.into_request() {
-                    let change = board.resolve(&alice, request).unwrap();
-                    let op = Operation {
-                        seq: board.seq() + 1,
-                        author: alice.clone(),
-                        op_id,
-                        change,
-                    };
-                    board.apply(&op);
-                    produced_ops.push(op);
+                    produced_ops.push(board.commit(&alice, &op_id, request).unwrap());
                 }
             } else if let Some(json) = line.strip_prefix("S: ") {
                 if let ServerMessage::Op { op } = ServerMessage::decode(json).unwrap() {

@@ -739,3 +739,76 @@ async fn cursors_and_names_reach_others_and_leave_with_their_person() {
     )
     .await;
 }
+
+/// The value of one series in `GET /metrics`, e.g. `whiteboard_connections`
+/// or `whiteboard_frames_sent_total{lane="ephemeral"}`.
+fn metric(addr: std::net::SocketAddr, series: &str) -> f64 {
+    let body = http_get(addr, "/metrics");
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{body}"))
+}
+
+#[tokio::test]
+async fn metrics_count_connections_boards_frames_and_store_appends() {
+    let (_dir, server) = start_server();
+    let response = http_get(server.addr, "/metrics");
+    assert!(
+        response.contains("application/openmetrics-text"),
+        "{response}"
+    );
+    assert_eq!(metric(server.addr, "whiteboard_connections"), 0.0);
+    assert_eq!(metric(server.addr, "whiteboard_open_boards"), 0.0);
+
+    let board = board_id("metrics");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    let live = stroke("live", 5.0);
+    alice
+        .send(&ClientMessage::Preview {
+            stroke: live.id.clone(),
+            style: live.style.clone(),
+            points: live.points[..3].to_vec(),
+        })
+        .await;
+    bob.recv_matching(|m| matches!(m, ServerMessage::Preview { .. }))
+        .await;
+    alice.commit(add_stroke("op1", live)).await;
+
+    assert_eq!(metric(server.addr, "whiteboard_connections"), 2.0);
+    assert_eq!(metric(server.addr, "whiteboard_open_boards"), 1.0);
+    let received = |lane: &str| {
+        metric(
+            server.addr,
+            &format!("whiteboard_frames_received_total{{lane=\"{lane}\"}}"),
+        )
+    };
+    let sent = |lane: &str| {
+        metric(
+            server.addr,
+            &format!("whiteboard_frames_sent_total{{lane=\"{lane}\"}}"),
+        )
+    };
+    assert_eq!(received("ephemeral"), 1.0, "one preview");
+    assert_eq!(received("durable"), 1.0, "one stroke");
+    assert_eq!(received("control"), 2.0, "two hellos");
+    assert_eq!(sent("ephemeral"), 1.0, "the preview, to Bob only");
+    // Two welcomes, the op to both and Alice's ack.
+    assert_eq!(sent("durable"), 5.0);
+    assert_eq!(
+        metric(server.addr, "whiteboard_store_append_seconds_count"),
+        1.0
+    );
+    assert_eq!(metric(server.addr, "whiteboard_clients_dropped_total"), 0.0);
+
+    alice.close().await;
+    bob.close().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metric(server.addr, "whiteboard_connections") != 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections not counted down"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

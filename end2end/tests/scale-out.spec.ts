@@ -1,5 +1,6 @@
-// Two pages on two server instances that share Redis and MongoDB.
-import { test, expect, Browser } from "@playwright/test";
+// Two pages on two server instances that share Redis and MongoDB, both
+// reaching them through nginx (docs/deploy/nginx.conf), as people would.
+import { test, expect, Browser, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
@@ -7,22 +8,52 @@ import { drag, ink } from "./helpers";
 
 const portA = process.env.E2E_PORT_A;
 const portB = process.env.E2E_PORT_B;
-const SKIP_REASON = "needs two instances with Redis and MongoDB (scripts/test.sh starts them)";
+const portLB = process.env.E2E_PORT_LB;
+const SKIP_REASON = "needs two instances with Redis and MongoDB behind nginx (scripts/test.sh starts them)";
 
-/** Alice on instance A and Bob on instance B, on one new board. */
-async function twoInstances(browser: Browser) {
-  const board = crypto.randomBytes(16).toString("base64url");
-  const open = async (port: string) => {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`http://127.0.0.1:${port}/b/${board}`);
-    await expect(page.getByTestId("connection-status")).toHaveText("connected");
-    return page;
+/** Open WebSocket connections on instance A and on instance B (`GET /metrics`). */
+async function connections(): Promise<[number, number]> {
+  const count = async (port: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const match = text.match(/^whiteboard_connections (\d+)/m);
+    if (!match) throw new Error(`no whiteboard_connections in /metrics of port ${port}`);
+    return Number(match[1]);
   };
-  return { alice: await open(portA!), bob: await open(portB!) };
+  return [await count(portA!), await count(portB!)];
+}
+
+const total = ([a, b]: [number, number]) => a + b;
+
+/**
+ * Alice and Bob on one new board, both through the load balancer, on
+ * different instances: which instance a page's socket reached shows in the
+ * instances' connection counts, and a page that landed beside Alice is
+ * opened again (round robin sends the next socket to the other instance).
+ */
+async function twoInstances(browser: Browser): Promise<{ alice: Page; bob: Page }> {
+  const board = crypto.randomBytes(16).toString("base64url");
+  const open = async () => {
+    const before = await connections();
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`http://127.0.0.1:${portLB}/b/${board}`);
+    await expect(page.getByTestId("connection-status")).toHaveText("connected");
+    await expect.poll(async () => total(await connections())).toBe(total(before) + 1);
+    const after = await connections();
+    return { page, instance: after[0] > before[0] ? "A" : "B" };
+  };
+  const alice = await open();
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const bob = await open();
+    if (bob.instance !== alice.instance) return { alice: alice.page, bob: bob.page };
+    const before = total(await connections());
+    await bob.page.context().close();
+    await expect.poll(async () => total(await connections())).toBe(before - 1);
+  }
+  throw new Error("the load balancer never sent Bob to the other instance");
 }
 
 test("people on two instances see each other draw", async ({ browser }) => {
-  test.skip(!portA || !portB, SKIP_REASON);
+  test.skip(!portA || !portB || !portLB, SKIP_REASON);
   const { alice, bob } = await twoInstances(browser);
   await expect(alice.getByTestId("presence-count")).toHaveText("2");
   await expect(bob.getByTestId("presence-count")).toHaveText("2");
@@ -53,7 +84,7 @@ test("people on two instances see each other draw", async ({ browser }) => {
 });
 
 test("shapes, moves, names and cursors cross instances", async ({ browser }) => {
-  test.skip(!portA || !portB, SKIP_REASON);
+  test.skip(!portA || !portB || !portLB, SKIP_REASON);
   const { alice, bob } = await twoInstances(browser);
   await alice.getByRole("button", { name: "Rectangle", exact: true }).click();
   await alice.getByRole("button", { name: "Light green fill", exact: true }).click();

@@ -2,18 +2,22 @@
 //!
 //! A room delivers to its own clients directly and publishes the same frames
 //! on the bus for rooms of the same board in other instances. Each frame
-//! carries the publishing instance's id so a room ignores its own echo.
+//! carries the publishing instance's id, and a bus drops its own instance's
+//! frames before they reach any room (its rooms delivered them already).
+//! Publishing never waits: a bus queues the frame or drops and counts it, so
+//! a slow or absent bus can never stall a room.
 //! [`LocalBus`] is the in-process implementation (tokio broadcast channels);
 //! a Redis implementation plugs in behind the same trait.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc};
 
+use super::Frame;
 use crate::protocol::{BoardId, Person};
 
 /// How many frames a subscriber may fall behind before it is told it lagged.
@@ -26,9 +30,13 @@ pub struct InstanceId(pub u64);
 /// What travels between instances.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    /// An encoded [`ServerMessage`](crate::protocol::ServerMessage) for the
-    /// board's clients: an `op`, a `preview`, a `preview_end`.
-    Relay(Arc<str>),
+    /// An encoded `op` [`ServerMessage`](crate::protocol::ServerMessage):
+    /// the receiving room decodes it to keep its board in step.
+    Op(Frame),
+    /// An encoded ephemeral message (`preview`, `preview_end`, `draft`,
+    /// `draft_end`, `cursor`) that the receiving room hands to its clients
+    /// as it is, without decoding it.
+    Live(Frame),
     /// The people connected to the publishing instance for this board; sent
     /// on change and periodically, so that presence counts everyone.
     Roster(Roster),
@@ -55,10 +63,12 @@ pub struct Envelope {
 
 impl Envelope {
     /// Text form for buses that carry strings: 16 hex digits of the origin,
-    /// `F` (relayed frame) or `R` (roster, a JSON object), then the body.
+    /// `F` (an `op` frame), `E` (an ephemeral frame) or `R` (roster, a JSON
+    /// object), then the body.
     pub fn encode(&self) -> String {
         match &self.payload {
-            Payload::Relay(frame) => format!("{:016x}F{frame}", self.origin.0),
+            Payload::Op(frame) => format!("{:016x}F{frame}", self.origin.0),
+            Payload::Live(frame) => format!("{:016x}E{frame}", self.origin.0),
             Payload::Roster(roster) => format!(
                 "{:016x}R{}",
                 self.origin.0,
@@ -71,7 +81,8 @@ impl Envelope {
         let origin = u64::from_str_radix(text.get(..16)?, 16).ok()?;
         let body = text.get(17..)?;
         let payload = match text.get(16..17)? {
-            "F" => Payload::Relay(body.into()),
+            "F" => Payload::Op(body.into()),
+            "E" => Payload::Live(body.into()),
             "R" => Payload::Roster(serde_json::from_str(body).ok()?),
             _ => return None,
         };
@@ -149,7 +160,11 @@ impl Subscription {
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     fn describe(&self) -> String;
-    async fn publish(&self, board: &BoardId, envelope: Envelope) -> Result<(), BusError>;
+    /// Hands a frame to the bus without waiting. Frames the bus cannot take
+    /// now (its queue is full, or it is down) are dropped and counted: the
+    /// ephemeral lane tolerates loss, and rooms notice lost operations by
+    /// their sequence numbers and read them from the store.
+    fn publish(&self, board: &BoardId, envelope: Envelope);
     async fn subscribe(&self, board: &BoardId) -> Result<Subscription, BusError>;
     /// Whether the bus is reachable now (for `/healthz`).
     async fn healthy(&self) -> bool {
@@ -158,14 +173,22 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 /// The in-process bus: one broadcast channel per board with subscribers.
-#[derive(Default)]
+///
+/// Within one process a board has one room, so everything this instance
+/// publishes is its own echo and is dropped at once: with the in-process bus,
+/// relaying costs nothing.
 pub struct LocalBus {
+    instance: InstanceId,
     channels: Mutex<HashMap<BoardId, broadcast::Sender<Delivery>>>,
 }
 
 impl LocalBus {
-    pub fn new() -> Self {
-        Self::default()
+    /// A bus for the rooms of `instance`.
+    pub fn new(instance: InstanceId) -> Self {
+        Self {
+            instance,
+            channels: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -175,7 +198,10 @@ impl Bus for LocalBus {
         "in-process broadcast bus".to_owned()
     }
 
-    async fn publish(&self, board: &BoardId, envelope: Envelope) -> Result<(), BusError> {
+    fn publish(&self, board: &BoardId, envelope: Envelope) {
+        if envelope.origin == self.instance {
+            return;
+        }
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = channels.get(board) {
             if sender.send(Delivery::Frame(envelope)).is_err() {
@@ -183,7 +209,6 @@ impl Bus for LocalBus {
                 channels.remove(board);
             }
         }
-        Ok(())
     }
 
     async fn subscribe(&self, board: &BoardId) -> Result<Subscription, BusError> {
@@ -203,19 +228,19 @@ mod tests {
     fn relay(text: &str) -> Envelope {
         Envelope {
             origin: InstanceId(1),
-            payload: Payload::Relay(text.into()),
+            payload: Payload::Live(text.into()),
         }
     }
 
     #[tokio::test]
     async fn subscribers_receive_frames_of_their_board_only() {
-        let bus = LocalBus::new();
+        let bus = LocalBus::new(InstanceId(0));
         let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
         let b = BoardId::parse("bbbbbbbbbbbbbbbb").unwrap();
         let mut sub_a = bus.subscribe(&a).await.unwrap();
         let mut sub_b = bus.subscribe(&b).await.unwrap();
-        bus.publish(&a, relay("for a")).await.unwrap();
-        bus.publish(&b, relay("for b")).await.unwrap();
+        bus.publish(&a, relay("for a"));
+        bus.publish(&b, relay("for b"));
         match sub_a.next().await {
             BusEvent::Frame(e) => assert_eq!(e, relay("for a")),
             other => panic!("unexpected {other:?}"),
@@ -227,12 +252,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_instance_never_hears_its_own_frames() {
+        let bus = LocalBus::new(InstanceId(1));
+        let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
+        let mut sub = bus.subscribe(&a).await.unwrap();
+        bus.publish(&a, relay("own echo"));
+        let other = Envelope {
+            origin: InstanceId(2),
+            payload: Payload::Live("from elsewhere".into()),
+        };
+        bus.publish(&a, other.clone());
+        match sub.next().await {
+            BusEvent::Frame(e) => assert_eq!(e, other),
+            event => panic!("unexpected {event:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn slow_subscribers_learn_that_they_lagged() {
-        let bus = LocalBus::new();
+        let bus = LocalBus::new(InstanceId(0));
         let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
         let mut sub = bus.subscribe(&a).await.unwrap();
         for i in 0..SUBSCRIBER_BUFFER + 10 {
-            bus.publish(&a, relay(&i.to_string())).await.unwrap();
+            bus.publish(&a, relay(&i.to_string()));
         }
         assert!(matches!(sub.next().await, BusEvent::Lagged(10)));
     }
@@ -249,7 +291,11 @@ mod tests {
                 seq: 42,
             }),
         };
-        for envelope in [relay(r#"{"type":"presence","count":2}"#), roster] {
+        let op = Envelope {
+            origin: InstanceId(7),
+            payload: Payload::Op(r#"{"type":"op"}"#.into()),
+        };
+        for envelope in [relay(r#"{"type":"cursor"}"#), op, roster] {
             assert_eq!(Envelope::decode(&envelope.encode()), Some(envelope));
         }
         assert_eq!(Envelope::decode("garbage"), None);

@@ -2,21 +2,25 @@
 //!
 //! The connection task decodes and validates every frame before anything
 //! reaches the room, so bad input costs the sender an error frame and nobody
-//! else anything. It writes the frames its room queues for it, and closes
+//! else anything. It writes the frames its room queues for it (everything
+//! queued at once, then one flush: a busy board costs one write per batch,
+//! not per frame; sockets have `TCP_NODELAY`, so nothing waits for Nagle), and closes
 //! with a proper close frame when the server shuts down (1001), when the room
 //! dropped it for being too slow (1013), or when it keeps sending garbage (1008).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::SinkExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::hub::Hub;
+use super::metrics::{metrics, Lane};
 use super::room::{ConnectionId, JoinRequest, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY};
+use super::Frame;
 use crate::protocol::{
     close_code, BoardId, ClientMessage, ErrorCode, ProtocolError, ServerMessage, PROTOCOL_VERSION,
 };
@@ -25,6 +29,8 @@ use crate::protocol::{
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Invalid frames tolerated on one connection before it is closed as abusive.
 pub const MAX_INVALID_FRAMES: u32 = 20;
+/// Most queued frames written before one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -43,7 +49,7 @@ struct Connection {
     /// Handed to the room on join. The connection keeps no copy, so when the
     /// room drops it (the client fell behind, or the room closed) the queue
     /// ends and the connection knows.
-    outbox: Option<mpsc::Sender<Arc<str>>>,
+    outbox: Option<mpsc::Sender<Frame>>,
     invalid_frames: u32,
 }
 
@@ -60,6 +66,7 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
         invalid_frames: 0,
     };
     debug!(conn = connection.id, board = %connection.board, "connection opened");
+    metrics().connections.inc();
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
     loop {
@@ -78,7 +85,7 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
             }
             queued = queue.recv(), if joined => match queued {
                 Some(frame) => {
-                    if connection.socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                    if connection.write_queued(frame, &mut queue).await.is_err() {
                         break;
                     }
                 }
@@ -109,10 +116,27 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
         })
         .await;
     }
+    metrics().connections.dec();
     debug!(conn = connection.id, "connection closed");
 }
 
 impl Connection {
+    /// Writes `first` and whatever else is queued already, then flushes once.
+    async fn write_queued(
+        &mut self,
+        first: Frame,
+        queue: &mut mpsc::Receiver<Frame>,
+    ) -> Result<(), axum::Error> {
+        self.socket.feed(Message::Text(first)).await?;
+        for _ in 1..MAX_FRAMES_PER_FLUSH {
+            let Ok(frame) = queue.try_recv() else {
+                break;
+            };
+            self.socket.feed(Message::Text(frame)).await?;
+        }
+        self.socket.flush().await
+    }
+
     async fn on_text(&mut self, text: &str) -> Verdict {
         let message = match ClientMessage::decode(text) {
             Ok(message) => message,
@@ -138,6 +162,7 @@ impl Connection {
                         .await;
                     return Verdict::Close;
                 }
+                metrics().frames_in.add(Lane::Control, 1);
                 let Some(outbox) = self.outbox.take() else {
                     return Verdict::Close;
                 };
@@ -182,16 +207,22 @@ impl Connection {
                     | ClientMessage::Draft { .. }
                     | ClientMessage::DraftEnd
                     | ClientMessage::Cursor { .. }
-                    | ClientMessage::Profile { .. }) => RoomCommand::Ephemeral {
-                        conn: self.id,
-                        message: ephemeral,
-                    },
-                    durable => match durable.into_request() {
-                        Some((op_id, request)) => RoomCommand::Submit {
+                    | ClientMessage::Profile { .. }) => {
+                        metrics().frames_in.add(Lane::Ephemeral, 1);
+                        RoomCommand::Ephemeral {
                             conn: self.id,
-                            op_id,
-                            request,
-                        },
+                            message: ephemeral,
+                        }
+                    }
+                    durable => match durable.into_request() {
+                        Some((op_id, request)) => {
+                            metrics().frames_in.add(Lane::Durable, 1);
+                            RoomCommand::Submit {
+                                conn: self.id,
+                                op_id,
+                                request,
+                            }
+                        }
                         None => return Verdict::Continue,
                     },
                 };
@@ -206,6 +237,7 @@ impl Connection {
 
     /// Answers an invalid frame; closes the connection once it looks abusive.
     async fn reject(&mut self, error: ProtocolError) -> Verdict {
+        metrics().frames_in.add(Lane::Control, 1);
         self.invalid_frames += 1;
         debug!(conn = self.id, %error, "invalid frame");
         self.send_error(&error).await;

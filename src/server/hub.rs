@@ -12,27 +12,24 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::bus::{Bus, InstanceId};
-use super::room::{JoinRequest, Room, RoomCommand, RoomHandle, ROOM_COMMAND_CAPACITY};
-use super::store::Store;
+use super::metrics::metrics;
+use super::room::{self, JoinRequest, RoomCommand, RoomContext, RoomHandle, ROOM_COMMAND_CAPACITY};
 use crate::protocol::{BoardId, ErrorCode, ProtocolError};
 
-/// What rooms share: the seams and this instance's identity.
-pub(super) struct HubShared {
-    pub(super) store: Arc<dyn Store>,
-    pub(super) bus: Arc<dyn Bus>,
-    pub(super) instance: InstanceId,
-    pub(super) idle_timeout: std::time::Duration,
+/// The open rooms, and what a new room needs.
+struct HubShared {
+    context: RoomContext,
     rooms: Mutex<HashMap<BoardId, (u64, RoomHandle)>>,
     next_generation: AtomicU64,
 }
 
 impl HubShared {
     /// Unlists a room, unless a newer room for the board replaced it already.
-    pub(super) fn retire(&self, board: &BoardId, generation: u64) {
+    fn retire(&self, board: &BoardId, generation: u64) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if rooms.get(board).is_some_and(|(g, _)| *g == generation) {
             rooms.remove(board);
+            metrics().open_boards.set(rooms.len() as i64);
         }
     }
 }
@@ -48,20 +45,10 @@ pub struct Hub {
 const JOIN_ATTEMPTS: usize = 5;
 
 impl Hub {
-    pub fn new(
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        instance: InstanceId,
-        idle_timeout: std::time::Duration,
-        tracker: TaskTracker,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(context: RoomContext, tracker: TaskTracker, shutdown: CancellationToken) -> Self {
         Self {
             shared: Arc::new(HubShared {
-                store,
-                bus,
-                instance,
-                idle_timeout,
+                context,
                 rooms: Mutex::new(HashMap::new()),
                 next_generation: AtomicU64::new(1),
             }),
@@ -82,7 +69,7 @@ impl Hub {
     fn room(&self, board: &BoardId) -> (u64, RoomHandle) {
         let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((generation, handle)) = rooms.get(board) {
-            if !handle.commands.is_closed() {
+            if !handle.is_closed() {
                 return (*generation, handle.clone());
             }
         }
@@ -90,13 +77,19 @@ impl Hub {
         let (sender, receiver) = mpsc::channel(ROOM_COMMAND_CAPACITY);
         let handle = RoomHandle { commands: sender };
         rooms.insert(board.clone(), (generation, handle.clone()));
-        self.tracker.spawn(Room::run(
+        metrics().open_boards.set(rooms.len() as i64);
+        let shared = Arc::clone(&self.shared);
+        let opened = room::run(
             board.clone(),
             receiver,
-            Arc::clone(&self.shared),
-            generation,
+            self.shared.context.clone(),
             self.shutdown.clone(),
-        ));
+        );
+        let board = board.clone();
+        self.tracker.spawn(async move {
+            opened.await;
+            shared.retire(&board, generation);
+        });
         (generation, handle)
     }
 

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod mongo_store;
 pub mod redb_store;
 pub mod redis_bus;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -38,8 +40,15 @@ use self::hub::Hub;
 use self::mongo_store::MongoStore;
 use self::redb_store::RedbStore;
 use self::redis_bus::RedisBus;
+use self::room::RoomContext;
 use self::store::{Store, StoreError};
 use crate::app::{shell, App};
+
+/// One encoded server message, as queued for clients and relayed between
+/// instances. Cloning it is a reference count, so a frame fanned out to a
+/// hundred people is encoded and allocated once, and the socket writes it
+/// without another copy.
+pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// How long shutdown waits for connections and rooms to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -114,25 +123,38 @@ fn random_instance_id() -> Result<InstanceId, ServerError> {
     Ok(InstanceId(u64::from_le_bytes(bytes)))
 }
 
+/// Every connection is a file descriptor; the usual soft limit (1,024) would
+/// cap an instance far below what it can serve, so raise it to the hard limit.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(limit, "open file limit"),
+        Err(error) => warn!(%error, "could not raise the open file limit"),
+    }
+}
+
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let shutdown = CancellationToken::new();
+    raise_open_file_limit();
+    let instance = random_instance_id()?;
     let store: Arc<dyn Store> = match &config.mongodb_uri {
         Some(uri) => Arc::new(MongoStore::connect(uri, &config.mongodb_db).await?),
         None => Arc::new(RedbStore::open(&config.data_dir)?),
     };
     let bus: Arc<dyn Bus> = match &config.redis_url {
-        Some(url) => Arc::new(RedisBus::connect(url, shutdown.clone()).await?),
-        None => Arc::new(LocalBus::new()),
+        Some(url) => Arc::new(RedisBus::connect(url, instance, shutdown.clone()).await?),
+        None => Arc::new(LocalBus::new(instance)),
     };
     info!(store = %store.describe(), bus = %bus.describe(), "seams ready");
 
     let tracker = TaskTracker::new();
     let hub = Hub::new(
-        Arc::clone(&store),
-        Arc::clone(&bus),
-        random_instance_id()?,
-        std::time::Duration::from_secs(config.room_idle_secs),
+        RoomContext {
+            store: Arc::clone(&store),
+            bus: Arc::clone(&bus),
+            instance,
+            idle_timeout: Duration::from_secs(config.room_idle_secs),
+        },
         tracker.clone(),
         shutdown.clone(),
     );
@@ -150,6 +172,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .route("/ws/{session_id}", get(http::websocket))
         .route("/new", get(http::new_board))
         .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -168,6 +191,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         source,
     })?;
     info!(addr = %local_addr, "listening");
+    // Live frames are small and must leave at once: no Nagle delay.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     // One line on stdout, always: people see where to point a browser, and
     // tests started with port 0 learn which port they got.
     println!("whiteboard listening on http://{local_addr}");

@@ -1,7 +1,11 @@
 //! The Redis bus, used when `REDIS_URL` is set: one pub/sub channel per board.
 //!
-//! Publishing goes through a `ConnectionManager`, which reconnects by itself.
-//! Receiving goes through one dedicated pub/sub connection per instance,
+//! Publishing never waits: rooms put frames on one queue per instance, and a
+//! publisher task sends everything queued in one pipelined round trip through
+//! a `ConnectionManager` (which reconnects by itself), so a busy board costs a
+//! Redis round trip per batch, not per frame, and frames keep their order.
+//! When the queue is full (Redis is down or slow) frames are dropped and
+//! counted. Receiving goes through one dedicated pub/sub connection per instance,
 //! owned by a pump task: it subscribes to a board's channel only while some
 //! room here subscribes to the board (so no instance receives every board's
 //! traffic), hands each message to that board's local broadcast channel, and
@@ -19,17 +23,22 @@ use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::bus::{
-    Bus, BusError, Delivery, Envelope, ReleaseGuard, Subscription, SUBSCRIBER_BUFFER,
+    Bus, BusError, Delivery, Envelope, InstanceId, ReleaseGuard, Subscription, SUBSCRIBER_BUFFER,
 };
+use super::metrics::metrics;
 use crate::protocol::BoardId;
 
 /// Channel name prefix; the board id follows.
 const CHANNEL_PREFIX: &str = "whiteboard:board:";
-/// Publishing gives up after this long (Redis down must not stall a room).
+/// A publish round trip gives up after this long.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+/// Frames waiting for the publisher; beyond that they are dropped.
+const PUBLISH_QUEUE: usize = 32_768;
+/// Most frames sent in one pipelined round trip.
+const MAX_PIPELINE: usize = 1_024;
 /// Reconnect backoff bounds.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -54,6 +63,8 @@ enum Control {
 }
 
 struct Shared {
+    /// This instance: its own frames come back from Redis and are dropped.
+    instance: InstanceId,
     channels: Mutex<HashMap<BoardId, broadcast::Sender<Delivery>>>,
     connected: AtomicBool,
 }
@@ -78,6 +89,9 @@ impl Shared {
             warn!(%board, "undecodable message on the bus");
             return;
         };
+        if envelope.origin == self.instance {
+            return;
+        }
         if let Some(sender) = self.channels().get(&board) {
             let _ = sender.send(Delivery::Frame(envelope));
         }
@@ -96,7 +110,9 @@ impl Shared {
 }
 
 pub struct RedisBus {
+    /// For health checks; publishing goes through `outgoing`.
     publisher: ConnectionManager,
+    outgoing: mpsc::Sender<(BoardId, String)>,
     shared: Arc<Shared>,
     control: mpsc::UnboundedSender<Control>,
     releases: mpsc::UnboundedSender<BoardId>,
@@ -104,8 +120,13 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Connects (failing if Redis is unreachable now) and starts the pump.
-    pub async fn connect(url: &str, shutdown: CancellationToken) -> Result<Self, BusError> {
+    /// Connects (failing if Redis is unreachable now) and starts the pump
+    /// and the publisher for the rooms of `instance`.
+    pub async fn connect(
+        url: &str,
+        instance: InstanceId,
+        shutdown: CancellationToken,
+    ) -> Result<Self, BusError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(PUBLISH_TIMEOUT))
@@ -118,6 +139,7 @@ impl RedisBus {
         .map_err(|_| BusError::Unavailable("timed out connecting to Redis".into()))?
         .map_err(redis_error)?;
         let shared = Arc::new(Shared {
+            instance,
             channels: Mutex::new(HashMap::new()),
             connected: AtomicBool::new(false),
         });
@@ -128,10 +150,13 @@ impl RedisBus {
             Arc::clone(&shared),
             control_rx,
             releases_rx,
-            shutdown,
+            shutdown.clone(),
         ));
+        let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publish_queued(publisher.clone(), queue, shutdown));
         Ok(Self {
             publisher,
+            outgoing,
             shared,
             control,
             releases,
@@ -146,21 +171,12 @@ impl Bus for RedisBus {
         self.description.clone()
     }
 
-    async fn publish(&self, board: &BoardId, envelope: Envelope) -> Result<(), BusError> {
-        let mut connection = self.publisher.clone();
-        let published = tokio::time::timeout(
-            PUBLISH_TIMEOUT,
-            redis::cmd("PUBLISH")
-                .arg(channel_name(board))
-                .arg(envelope.encode())
-                .query_async::<i64>(&mut connection),
-        )
-        .await;
-        match published {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(redis_error(error)),
-            Err(_) => Err(BusError::Unavailable("publish timed out".into())),
-        }
+    fn publish(&self, board: &BoardId, envelope: Envelope) {
+        let counter = match self.outgoing.try_send((board.clone(), envelope.encode())) {
+            Ok(()) => &metrics().bus_published,
+            Err(_) => &metrics().bus_publish_dropped,
+        };
+        counter.inc();
     }
 
     async fn subscribe(&self, board: &BoardId) -> Result<Subscription, BusError> {
@@ -204,6 +220,45 @@ impl Bus for RedisBus {
             .await,
             Ok(Ok(_))
         )
+    }
+}
+
+/// Sends queued frames, each time everything queued so far in one pipeline.
+async fn publish_queued(
+    mut connection: ConnectionManager,
+    mut queue: mpsc::Receiver<(BoardId, String)>,
+    shutdown: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(MAX_PIPELINE);
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = queue.recv_many(&mut batch, MAX_PIPELINE) => received,
+        };
+        if received == 0 {
+            return;
+        }
+        let mut pipeline = redis::pipe();
+        for (board, frame) in batch.drain(..) {
+            pipeline
+                .cmd("PUBLISH")
+                .arg(channel_name(&board))
+                .arg(frame)
+                .ignore();
+        }
+        let started = std::time::Instant::now();
+        let sent =
+            tokio::time::timeout(PUBLISH_TIMEOUT, pipeline.query_async::<()>(&mut connection))
+                .await;
+        metrics()
+            .bus_publish_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics().bus_publish_batch.observe(received as f64);
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => debug!(%error, frames = received, "could not publish to Redis"),
+            Err(_) => debug!(frames = received, "publishing to Redis timed out"),
+        }
     }
 }
 

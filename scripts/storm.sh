@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The stroke-storm benchmark (examples/storm.rs) against a fresh server:
+#
+#   scripts/storm.sh one [storm flags]   one instance, embedded store
+#   scripts/storm.sh two [storm flags]   two instances over Redis and a
+#                                        MongoDB-protocol server, behind nginx
+#                                        (docs/deploy/nginx.conf)
+#
+# e.g. scripts/storm.sh two --boards 1 --users 100 --seconds 10
+#
+# Builds nothing: run `cargo build --release --features ssr --bin whiteboard
+# --example storm` first (or point WHITEBOARD_BIN / STORM_BIN elsewhere, to
+# compare builds). Everything listens on loopback ports it picks and is
+# stopped at the end; the generator's window is fixed, so the run ends by
+# itself. Figures go to docs/benchmarks.md with the command that made them.
+
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+mode="${1:-}"
+shift || true
+WHITEBOARD_BIN="${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}"
+STORM_BIN="${STORM_BIN:-$ROOT/target/release/examples/storm}"
+for binary in "$WHITEBOARD_BIN" "$STORM_BIN"; do
+  [ -x "$binary" ] || { echo "missing $binary: build it first (see the top of this script)" >&2; exit 1; }
+done
+# Ten thousand sockets on each side need more than the default 1,024.
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Starts the server with extra environment; prints its pid and sets $ADDR.
+start_instance() {
+  local name="$1"
+  shift
+  local port
+  port="$(free_port)"
+  env "$@" "$WHITEBOARD_BIN" --addr "127.0.0.1:$port" --data-dir "$WORK/$name" --log warn \
+    >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_port "$port" "$name"
+  ADDR="127.0.0.1:$port"
+}
+
+case "$mode" in
+  one)
+    start_instance single
+    "$STORM_BIN" --addr "$ADDR" --server-pid "${PIDS[0]}" "$@"
+    ;;
+  two)
+    ensure_apt redis-server nginx python3-venv
+    ensure_test_services
+    redis_port="$(free_port)"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+      --daemonize no >"$WORK/redis.log" 2>&1 &
+    PIDS+=($!)
+    mongo_port="$(free_port)"
+    "$SECANTUS_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mongo_port" \
+      --storage-path "$WORK/mongo" --cache-size 256M --log-level WARNING --sync-on-commit \
+      >"$WORK/mongo.log" 2>&1 &
+    PIDS+=($!)
+    wait_for_port "$redis_port" redis-server
+    wait_for_port "$mongo_port" SecantusDB
+    services=(REDIS_URL="redis://127.0.0.1:$redis_port"
+      MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true")
+    start_instance a "${services[@]}"
+    addr_a="$ADDR"
+    start_instance b "${services[@]}"
+    addr_b="$ADDR"
+    lb_port="$(free_port)"
+    start_nginx "$WORK" "$lb_port" "$addr_a" "$addr_b"
+    "$STORM_BIN" --addr "127.0.0.1:$lb_port" \
+      $(printf -- '--server-pid %s ' "${PIDS[@]}" "$(cat "$WORK/nginx.pid")") "$@"
+    ;;
+  *)
+    echo "usage: scripts/storm.sh one|two [storm flags]" >&2
+    exit 2
+    ;;
+esac

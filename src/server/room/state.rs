@@ -1,0 +1,1200 @@
+//! The room's decisions, with no I/O: a synchronous state machine.
+//!
+//! [`RoomState::handle`] takes one [`Event`] (a command from a connection, a
+//! frame from the bus, the answer of the store, the clock) and returns the
+//! [`Effect`]s the room task must carry out: publish on the bus, start a
+//! store job. It owns the board, the order of durable requests, resend
+//! dedup, presence, and the per-connection queues (bounded, filled with
+//! `try_send`, so writing to them never waits). Because it never awaits
+//! anything, a slow store or bus cannot stop it: while an append is in flight
+//! it keeps relaying previews, cursors and presence, and queues durable
+//! requests and joins behind the append.
+//!
+//! Guarantees kept here (and unit-tested below against fake queues):
+//! - **Stored before seen**: an `op` and its `ack` go out only after the
+//!   store said yes; joins wait while the board holds unstored operations.
+//! - **One order**: at most one store job for the board at a time; requests
+//!   queued meanwhile are stored together (group commit) after it; operations
+//!   relayed by other instances meanwhile are applied after it.
+//! - **Idempotent resends**: a request whose op id is already applied is
+//!   acknowledged again, not applied again.
+//! - **Per-connection order**: a connection's `draft_end` and `preview_end`
+//!   wait behind its durable requests (and whatever it sends after them waits
+//!   behind them), so an item never jumps back before its `op` arrives.
+//! - **Outage holding**: when the store fails and the board cannot be
+//!   reloaded, durable requests are held unanswered, joins are turned away,
+//!   and a reload is retried every few seconds; then what was held is stored
+//!   in order.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
+use crate::board::Board;
+use crate::protocol::{
+    BoardId, Change, ClientMessage, ErrorCode, OpId, Operation, Person, ProtocolError, Request,
+    ServerMessage, StrokeId, UserId, PROTOCOL_VERSION,
+};
+use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
+use crate::server::metrics::{metrics, Lane};
+use crate::server::store::StoreError;
+use crate::server::Frame;
+
+/// Operations kept in memory to answer reconnects without a snapshot.
+pub const RECENT_OPS: usize = 2_000;
+/// A reconnect this many operations behind or less is answered with the
+/// operations from the store; further behind, with a snapshot.
+pub const MAX_STORE_CATCH_UP: u64 = 5_000;
+/// A snapshot is written after this many operations (and when the room closes).
+pub const SNAPSHOT_INTERVAL: u64 = 500;
+/// Most durable requests stored with one append.
+pub const MAX_BATCH: usize = 64;
+/// How often a batch is retried after losing a race to another instance.
+const MAX_ATTEMPTS: usize = 12;
+/// Upper bound of the random pause before such a retry, so that two rooms
+/// racing for the same board do not keep colliding in lockstep.
+const MAX_RETRY_JITTER_MS: u64 = 25;
+/// A room tells other instances who is connected here this often...
+const ROSTER_INTERVAL: Duration = Duration::from_secs(5);
+/// ...and forgets another instance's roster it has not heard for this long
+/// (that instance died, or the bus is down).
+const ROSTER_TTL: Duration = Duration::from_secs(15);
+/// After its subscription lagged, a room reads the store for operations it
+/// may have missed at most this often (the next relayed operation or roster
+/// reveals a gap anyway).
+const LAG_CATCH_UP_INTERVAL: Duration = Duration::from_secs(1);
+/// Most durable requests a room holds during a store outage; beyond that
+/// they are refused with `storage_unavailable` (clients keep and resend them).
+const MAX_HELD: usize = 10_000;
+/// How often a room in a store outage tries to reload.
+const OUTAGE_RETRY: Duration = Duration::from_secs(2);
+/// Operations from other instances kept while the store is busy; beyond
+/// that they are dropped and read from the store afterwards.
+const MAX_RELAYED_WAITING: usize = 4_096;
+/// Ephemeral messages of one connection kept while its durable requests are
+/// stored; beyond that the oldest are dropped.
+const MAX_DEFERRED_EPHEMERAL: usize = 512;
+/// The people list goes out at most this often per hundred people on the
+/// board: every `presence` carries the whole list, so a lecture hall filling
+/// up would otherwise send everyone a growing list once per arrival.
+const PRESENCE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long after one people list the next may go out.
+fn presence_interval(people: usize) -> Duration {
+    PRESENCE_INTERVAL * (1 + u32::try_from(people / 100).unwrap_or(u32::MAX))
+}
+
+/// One durable request: who sent it, its op id, what it asks.
+pub type Submission = (ConnectionId, OpId, Request);
+
+/// Something that happened to the room.
+pub enum Event {
+    Join(JoinRequest, JoinAnswer),
+    Leave(ConnectionId),
+    Submit(Submission),
+    /// `preview`, `preview_end`, `draft`, `draft_end`, `cursor` or `profile`.
+    Ephemeral(ConnectionId, ClientMessage),
+    /// Something from the bus (the task resubscribes on `Closed` itself and
+    /// passes `Resync` instead).
+    Bus(BusEvent),
+    /// The answer to the store job the room asked for last.
+    Stored(StoreAnswer),
+    /// Time passed (see [`RoomState::next_deadline`]).
+    Tick,
+}
+
+/// Work for the store; at most one is in flight for a room.
+#[derive(Debug, PartialEq)]
+pub enum StoreJob {
+    /// Store these operations (consecutive, following the stored ones).
+    Append(Vec<Operation>),
+    /// Load the board, and read the operations after `base_seq`.
+    Reload { base_seq: u64 },
+    /// Read the operations after `after`.
+    OpsAfter { after: u64 },
+}
+
+/// The store's answer to a [`StoreJob`].
+pub enum StoreAnswer {
+    Appended(Result<(), StoreError>),
+    Reloaded(Result<(Board, Vec<Operation>), StoreError>),
+    OpsAfter(Result<Vec<Operation>, StoreError>),
+}
+
+/// What the room task must do.
+#[derive(Debug)]
+pub enum Effect {
+    /// Hand this to the bus (never waits).
+    Publish(Payload),
+    /// Start this store job and answer with [`Event::Stored`].
+    Store(StoreJob),
+    /// Save this board as the snapshot, in the background.
+    SaveSnapshot(Box<Board>),
+}
+
+struct Client {
+    user: UserId,
+    name: String,
+    outbox: Outbox,
+    /// Whether this client has a draft out, ended for everyone if it leaves.
+    drafting: bool,
+    /// Strokes this client is drawing, ended for everyone if it leaves.
+    previews: HashSet<StrokeId>,
+    /// Ephemeral messages waiting for this client's durable requests.
+    deferred: VecDeque<ClientMessage>,
+}
+
+/// What the store is doing for the room.
+enum Work {
+    Idle,
+    /// An append of `staged` (resolved from `batch`) is in flight; the
+    /// board already holds its operations.
+    Appending {
+        batch: Vec<Submission>,
+        staged: Vec<Staged>,
+        base_seq: u64,
+        attempt: usize,
+    },
+    /// The board is being replaced by the store's; then `then`.
+    Reloading {
+        base_seq: u64,
+        then: AfterReload,
+    },
+    /// Operations after `after` are being read; then `purpose`.
+    Reading {
+        after: u64,
+        purpose: ReadPurpose,
+    },
+    /// A batch that lost a race waits a random moment before trying again.
+    Backoff {
+        batch: Vec<Submission>,
+        attempt: usize,
+        until: Instant,
+    },
+}
+
+enum AfterReload {
+    /// The append lost a race: try the batch again after a pause.
+    Retry {
+        batch: Vec<Submission>,
+        attempt: usize,
+    },
+    /// The store failed: hold the batch until it is back.
+    Hold { batch: Vec<Submission> },
+    /// The outage may be over: store what was held.
+    Recover { held: Vec<Submission> },
+}
+
+enum ReadPurpose {
+    /// Apply what other instances stored (a gap in what the bus relayed).
+    CatchUp,
+    /// Before retrying a batch: apply what the winner stored.
+    Retry {
+        batch: Vec<Submission>,
+        attempt: usize,
+    },
+    /// A client coming back from further than memory reaches.
+    Join {
+        request: JoinRequest,
+        answer: JoinAnswer,
+    },
+}
+
+/// The store failed and the board could not be reloaded, so the board may
+/// hold changes that are not stored. Until a reload succeeds the room keeps
+/// relaying live traffic (previews, presence) but holds durable requests
+/// without answering them (their clients show them as "saving…"), turns away
+/// joins, and ignores stored operations from other instances; then it
+/// reloads and processes what it held.
+struct StoreOutage {
+    /// The board's sequence number before the failed batch.
+    base_seq: u64,
+    held: Vec<Submission>,
+    next_retry: Instant,
+}
+
+/// One request of a batch after resolution.
+enum Staged {
+    /// A new operation, applied speculatively, to be stored.
+    Op { conn: ConnectionId, op: Operation },
+    /// Already stored earlier: acknowledge again.
+    Ack {
+        conn: ConnectionId,
+        op_id: OpId,
+        seq: u64,
+    },
+    /// Refused: send this error.
+    Refused { conn: ConnectionId, frame: Frame },
+}
+
+/// A tiny xorshift generator for retry jitter; seeded per instance so that
+/// instances differ.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next_below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
+}
+
+/// One entry per user id, sorted, so that every instance lists people alike
+/// (someone with several tabs under different names is listed once).
+fn distinct(people: impl Iterator<Item = Person>) -> Vec<Person> {
+    let mut people: Vec<Person> = people.collect();
+    people.sort();
+    people.dedup_by(|later, earlier| later.user == earlier.user);
+    people
+}
+
+fn encode(message: &ServerMessage) -> Frame {
+    message.encode().into()
+}
+
+fn error_frame(error: &ProtocolError, op_id: Option<OpId>) -> Frame {
+    encode(&ServerMessage::Error {
+        code: error.code,
+        message: error.message.clone(),
+        op_id,
+    })
+}
+
+fn presence_message(people: Vec<Person>) -> ServerMessage {
+    ServerMessage::Presence {
+        count: u32::try_from(people.len()).unwrap_or(u32::MAX),
+        people,
+    }
+}
+
+pub struct RoomState {
+    id: BoardId,
+    instance: InstanceId,
+    board: Board,
+    /// The last stored operations, for reconnects.
+    recent: VecDeque<Operation>,
+    clients: HashMap<ConnectionId, Client>,
+    /// Clients with deferred ephemeral messages.
+    deferring: HashSet<ConnectionId>,
+    /// Durable requests waiting for the store.
+    queued: VecDeque<Submission>,
+    /// Joins waiting for the board to hold only stored operations.
+    joins: VecDeque<(JoinRequest, JoinAnswer)>,
+    /// Operations other instances relayed while the store was busy.
+    relayed: VecDeque<(Operation, Frame)>,
+    /// Whether the store may hold operations this room has not applied.
+    catch_up_wanted: bool,
+    work: Work,
+    outage: Option<StoreOutage>,
+    ops_since_snapshot: u64,
+    /// The people here changed: tell other instances.
+    roster_dirty: bool,
+    /// The people on the board may have changed: tell the clients.
+    presence_dirty: bool,
+    /// When the next people list (and roster) may go out.
+    people_not_before: Instant,
+    /// Last people list sent to clients.
+    presence_sent: Vec<Person>,
+    /// People connected to other instances, by instance, with when we heard.
+    remote_rosters: HashMap<InstanceId, (Vec<Person>, Instant)>,
+    next_roster: Instant,
+    last_lag_catch_up: Option<Instant>,
+    empty_since: Option<Instant>,
+    idle_timeout: Duration,
+    retry_jitter: Jitter,
+    /// The time of the event being handled.
+    now: Instant,
+    effects: Vec<Effect>,
+}
+
+impl RoomState {
+    /// A room for `board` as loaded from the store.
+    pub fn new(
+        id: BoardId,
+        instance: InstanceId,
+        board: Board,
+        idle_timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        Self {
+            id,
+            instance,
+            board,
+            recent: VecDeque::new(),
+            clients: HashMap::new(),
+            deferring: HashSet::new(),
+            queued: VecDeque::new(),
+            joins: VecDeque::new(),
+            relayed: VecDeque::new(),
+            catch_up_wanted: false,
+            work: Work::Idle,
+            outage: None,
+            ops_since_snapshot: 0,
+            roster_dirty: false,
+            presence_dirty: false,
+            people_not_before: now,
+            presence_sent: Vec::new(),
+            remote_rosters: HashMap::new(),
+            // The first roster goes out with the first join.
+            next_roster: now + ROSTER_INTERVAL,
+            last_lag_catch_up: None,
+            empty_since: Some(now),
+            idle_timeout,
+            retry_jitter: Jitter(instance.0 ^ 0x9e37_79b9_7f4a_7c15),
+            now,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Handles one event at time `now` and returns what the task must do.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Effect> {
+        self.now = now;
+        match event {
+            Event::Join(request, answer) => self.joins.push_back((request, answer)),
+            Event::Leave(conn) => self.leave(conn),
+            Event::Submit(submission) => self.submit(submission),
+            Event::Ephemeral(conn, message) => self.ephemeral(conn, message),
+            Event::Bus(event) => self.on_bus(event),
+            Event::Stored(answer) => self.on_stored(answer),
+            Event::Tick => self.on_tick(),
+        }
+        self.advance();
+        self.release_deferred();
+        self.flush_people();
+        self.empty_since = match (self.clients.is_empty(), self.empty_since) {
+            (true, None) => Some(now),
+            (true, since) => since,
+            (false, _) => None,
+        };
+        std::mem::take(&mut self.effects)
+    }
+
+    /// When the room next needs an [`Event::Tick`].
+    pub fn next_deadline(&self) -> Instant {
+        let mut deadline = self.next_roster;
+        if let Work::Backoff { until, .. } = &self.work {
+            deadline = deadline.min(*until);
+        }
+        if let (Some(outage), Work::Idle) = (&self.outage, &self.work) {
+            deadline = deadline.min(outage.next_retry);
+        }
+        if let Some(since) = self.empty_since {
+            deadline = deadline.min(since + self.idle_timeout);
+        }
+        if self.roster_dirty || self.presence_dirty {
+            deadline = deadline.min(self.people_not_before);
+        }
+        deadline
+    }
+
+    /// Whether the room has been empty for the idle timeout and has nothing
+    /// left to do: the task then closes it.
+    pub fn should_close(&self, now: Instant) -> bool {
+        matches!(self.work, Work::Idle)
+            && self.joins.is_empty()
+            && self
+                .empty_since
+                .is_some_and(|since| now >= since + self.idle_timeout)
+    }
+
+    /// The board to save as the closing snapshot: only if it holds exactly
+    /// what is stored and something changed since the last snapshot.
+    pub fn closing_snapshot(&self) -> Option<&Board> {
+        let consistent = matches!(self.work, Work::Idle) && self.outage.is_none();
+        (consistent && self.ops_since_snapshot > 0).then_some(&self.board)
+    }
+
+    /// Durable requests held because the store is unreachable.
+    pub fn held(&self) -> usize {
+        self.outage.as_ref().map_or(0, |o| o.held.len())
+    }
+
+    #[cfg(test)]
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    pub fn id(&self) -> &BoardId {
+        &self.id
+    }
+
+    // ----- connections ------------------------------------------------------
+
+    fn submit(&mut self, submission: Submission) {
+        match self.outage.as_mut() {
+            Some(outage) if outage.held.len() >= MAX_HELD => self.refuse(vec![submission]),
+            Some(outage) => outage.held.push(submission),
+            None => self.queued.push_back(submission),
+        }
+    }
+
+    fn ephemeral(&mut self, conn: ConnectionId, message: ClientMessage) {
+        // An end (`draft_end`, `preview_end`) must not overtake the operation
+        // it follows, or others see the item jump back until the operation
+        // arrives; and nothing may overtake a deferred end. Previews of the
+        // next stroke do not wait for the last one to be stored.
+        let ends = matches!(
+            message,
+            ClientMessage::DraftEnd | ClientMessage::PreviewEnd { .. }
+        );
+        let wait = self.deferring.contains(&conn) || (ends && self.has_durable_in_flight(conn));
+        if wait {
+            if let Some(client) = self.clients.get_mut(&conn) {
+                if client.deferred.len() >= MAX_DEFERRED_EPHEMERAL {
+                    client.deferred.pop_front();
+                }
+                client.deferred.push_back(message);
+                self.deferring.insert(conn);
+            }
+            return;
+        }
+        self.relay(conn, message);
+    }
+
+    /// Whether `conn` has durable requests queued or with the store.
+    fn has_durable_in_flight(&self, conn: ConnectionId) -> bool {
+        let in_work = match &self.work {
+            Work::Appending { batch, .. }
+            | Work::Backoff { batch, .. }
+            | Work::Reloading {
+                then: AfterReload::Retry { batch, .. } | AfterReload::Hold { batch },
+                ..
+            }
+            | Work::Reloading {
+                then: AfterReload::Recover { held: batch },
+                ..
+            }
+            | Work::Reading {
+                purpose: ReadPurpose::Retry { batch, .. },
+                ..
+            } => batch.iter().any(|s| s.0 == conn),
+            Work::Idle | Work::Reading { .. } => false,
+        };
+        in_work || self.queued.iter().any(|s| s.0 == conn)
+    }
+
+    /// Relays deferred ephemeral messages of clients whose durable requests
+    /// are answered (or held: an outage does not stop live traffic).
+    fn release_deferred(&mut self) {
+        if self.deferring.is_empty() {
+            return;
+        }
+        let ready: Vec<ConnectionId> = self
+            .deferring
+            .iter()
+            .copied()
+            .filter(|&conn| !self.has_durable_in_flight(conn))
+            .collect();
+        for conn in ready {
+            self.deferring.remove(&conn);
+            let deferred = self
+                .clients
+                .get_mut(&conn)
+                .map(|c| std::mem::take(&mut c.deferred))
+                .unwrap_or_default();
+            for message in deferred {
+                self.relay(conn, message);
+            }
+        }
+    }
+
+    fn relay(&mut self, conn: ConnectionId, message: ClientMessage) {
+        let Some(client) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        let author = client.user.clone();
+        let outgoing = match message {
+            ClientMessage::Preview {
+                stroke,
+                style,
+                points,
+            } => {
+                client.previews.insert(stroke.clone());
+                ServerMessage::Preview {
+                    author,
+                    stroke,
+                    style,
+                    points,
+                }
+            }
+            ClientMessage::PreviewEnd { stroke } => {
+                client.previews.remove(&stroke);
+                ServerMessage::PreviewEnd { author, stroke }
+            }
+            ClientMessage::Draft { strokes } => {
+                client.drafting = true;
+                ServerMessage::Draft { author, strokes }
+            }
+            ClientMessage::DraftEnd => {
+                client.drafting = false;
+                ServerMessage::DraftEnd { author }
+            }
+            ClientMessage::Cursor { x, y } => ServerMessage::Cursor { author, x, y },
+            ClientMessage::Profile { name } => {
+                // Not relayed as such: the people list carries names.
+                client.name = name;
+                self.people_changed();
+                return;
+            }
+            _ => return,
+        };
+        let frame = encode(&outgoing);
+        self.deliver(frame.clone(), Some(conn), Lane::Ephemeral);
+        self.publish(Payload::Live(frame));
+    }
+
+    /// Welcomes a join: `missed` are the operations after its `last_seq`, or
+    /// `None` for a snapshot.
+    fn welcome(
+        &mut self,
+        request: JoinRequest,
+        answer: JoinAnswer,
+        missed: Option<Vec<Operation>>,
+    ) {
+        let mut people = self.people();
+        if !people.iter().any(|p| p.user == request.user) {
+            people.push(Person {
+                user: request.user.clone(),
+                name: request.name.clone(),
+            });
+            people.sort();
+        }
+        let (snapshot, ops) = match missed {
+            Some(ops) => (None, ops),
+            None => (Some(self.board.snapshot()), Vec::new()),
+        };
+        let welcome = ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            board: self.id.clone(),
+            seq: self.board.seq(),
+            snapshot,
+            ops,
+            presence: u32::try_from(people.len()).unwrap_or(u32::MAX),
+        };
+        // The queue is new and empty, so this only fails if the client is gone.
+        if request.outbox.try_send(encode(&welcome)).is_err() {
+            return;
+        }
+        metrics().frames_out.add(Lane::Durable, 1);
+        // The names of the people already here (welcome carries only the count).
+        let _ = request.outbox.try_send(encode(&presence_message(people)));
+        self.clients.insert(
+            request.conn,
+            Client {
+                user: request.user,
+                name: request.name,
+                outbox: request.outbox,
+                drafting: false,
+                previews: HashSet::new(),
+                deferred: VecDeque::new(),
+            },
+        );
+        self.people_changed();
+        let _ = answer.send(Ok(()));
+    }
+
+    /// The operations after `last_seq` if they are all still in memory.
+    fn ops_since(&self, last_seq: Option<u64>) -> Option<Vec<Operation>> {
+        let last_seq = last_seq?;
+        if last_seq > self.board.seq() {
+            return None; // The client knows a future we don't: start it afresh.
+        }
+        if last_seq == self.board.seq() {
+            return Some(Vec::new());
+        }
+        let oldest = self.recent.front()?.seq;
+        (oldest <= last_seq + 1).then(|| {
+            self.recent
+                .iter()
+                .filter(|op| op.seq > last_seq)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Whether the store may answer a join coming back from `last_seq`.
+    fn worth_reading_for(&self, last_seq: Option<u64>) -> Option<u64> {
+        let last_seq = last_seq?;
+        let behind = self.board.seq().checked_sub(last_seq)?;
+        (behind <= MAX_STORE_CATCH_UP).then_some(last_seq)
+    }
+
+    fn leave(&mut self, conn: ConnectionId) {
+        let Some(client) = self.clients.remove(&conn) else {
+            return;
+        };
+        self.deferring.remove(&conn);
+        self.people_changed();
+        if client.drafting {
+            let end = ServerMessage::DraftEnd {
+                author: client.user.clone(),
+            };
+            self.deliver(encode(&end), None, Lane::Ephemeral);
+        }
+        for stroke in client.previews {
+            let end = ServerMessage::PreviewEnd {
+                author: client.user.clone(),
+                stroke,
+            };
+            self.deliver(encode(&end), None, Lane::Ephemeral);
+        }
+    }
+
+    /// Sends a frame to every local client except `except`, dropping clients
+    /// whose queue is full or closed.
+    fn deliver(&mut self, frame: Frame, except: Option<ConnectionId>, lane: Lane) {
+        let mut dropped = Vec::new();
+        let mut queued = 0;
+        for (&conn, client) in &self.clients {
+            if Some(conn) == except {
+                continue;
+            }
+            if client.outbox.try_send(frame.clone()).is_ok() {
+                queued += 1;
+            } else {
+                dropped.push(conn);
+            }
+        }
+        metrics().frames_out.add(lane, queued);
+        for conn in dropped {
+            info!(board = %self.id, conn, "dropping a client that fell behind");
+            metrics().clients_dropped.inc();
+            // Dropping its queue's sender tells the connection to close.
+            self.leave(conn);
+        }
+    }
+
+    fn send_to(&mut self, conn: ConnectionId, frame: Frame, lane: Lane) {
+        let Some(client) = self.clients.get(&conn) else {
+            return;
+        };
+        if client.outbox.try_send(frame).is_ok() {
+            metrics().frames_out.add(lane, 1);
+        } else {
+            metrics().clients_dropped.inc();
+            self.leave(conn);
+        }
+    }
+
+    // ----- presence ---------------------------------------------------------
+
+    /// People on the board across all instances (see [`distinct`]).
+    fn people(&self) -> Vec<Person> {
+        let remote = self.remote_rosters.values().flat_map(|(people, _)| people);
+        distinct(self.local_people().into_iter().chain(remote.cloned()))
+    }
+
+    fn local_people(&self) -> Vec<Person> {
+        distinct(self.clients.values().map(|c| Person {
+            user: c.user.clone(),
+            name: c.name.clone(),
+        }))
+    }
+
+    /// Someone here joined, left or changed their name.
+    fn people_changed(&mut self) {
+        self.roster_dirty = true;
+        self.presence_dirty = true;
+    }
+
+    /// Sends the people list and the roster if they changed and may go out.
+    fn flush_people(&mut self) {
+        if !(self.roster_dirty || self.presence_dirty) || self.now < self.people_not_before {
+            return;
+        }
+        if std::mem::take(&mut self.roster_dirty) {
+            self.publish_roster();
+        }
+        if std::mem::take(&mut self.presence_dirty) {
+            self.send_presence();
+        }
+        self.people_not_before = self.now + presence_interval(self.presence_sent.len());
+    }
+
+    fn send_presence(&mut self) {
+        let people = self.people();
+        if people != self.presence_sent {
+            self.presence_sent = people.clone();
+            self.deliver(encode(&presence_message(people)), None, Lane::Control);
+        }
+    }
+
+    fn publish_roster(&mut self) {
+        // During a store outage the board may be ahead of the store: announce
+        // only what is stored.
+        let seq = self
+            .outage
+            .as_ref()
+            .map_or(self.stored_seq(), |outage| outage.base_seq);
+        let roster = Roster {
+            people: self.local_people(),
+            seq,
+        };
+        self.publish(Payload::Roster(roster));
+        self.next_roster = self.now + ROSTER_INTERVAL;
+    }
+
+    /// The board's sequence number without operations still being stored.
+    fn stored_seq(&self) -> u64 {
+        match &self.work {
+            Work::Appending { base_seq, .. } => *base_seq,
+            _ => self.board.seq(),
+        }
+    }
+
+    fn expire_rosters(&mut self) {
+        let before = self.remote_rosters.len();
+        let now = self.now;
+        self.remote_rosters
+            .retain(|_, (_, heard)| now.duration_since(*heard) < ROSTER_TTL);
+        if self.remote_rosters.len() != before {
+            self.presence_dirty = true;
+        }
+    }
+
+    fn publish(&mut self, payload: Payload) {
+        self.effects.push(Effect::Publish(payload));
+    }
+
+    // ----- the clock --------------------------------------------------------
+
+    fn on_tick(&mut self) {
+        let now = self.now;
+        if now >= self.next_roster {
+            self.publish_roster();
+            self.expire_rosters();
+        }
+        if matches!(&self.work, Work::Backoff { until, .. } if now >= *until) {
+            if let Work::Backoff { batch, attempt, .. } =
+                std::mem::replace(&mut self.work, Work::Idle)
+            {
+                // The winner's operations may be stored by now: apply them first.
+                self.read_ops(ReadPurpose::Retry { batch, attempt });
+            }
+        }
+        let retry_due = matches!(self.work, Work::Idle)
+            && self.outage.as_ref().is_some_and(|o| now >= o.next_retry);
+        if retry_due {
+            if let Some(outage) = self.outage.as_mut() {
+                outage.next_retry = now + OUTAGE_RETRY;
+                let held = std::mem::take(&mut outage.held);
+                let base_seq = outage.base_seq;
+                self.reload(base_seq, AfterReload::Recover { held });
+            }
+        }
+    }
+
+    // ----- the bus ----------------------------------------------------------
+
+    fn on_bus(&mut self, event: BusEvent) {
+        let envelope = match event {
+            BusEvent::Frame(envelope) if envelope.origin != self.instance => envelope,
+            BusEvent::Frame(_) | BusEvent::Closed => return,
+            BusEvent::Lagged(missed) => {
+                // Ephemeral frames are simply gone. An operation among them
+                // shows as a gap in the next relayed operation or roster;
+                // until then, look in the store now and then, never once per
+                // lost frame.
+                metrics().bus_lagged_frames.inc_by(missed);
+                let due = self
+                    .last_lag_catch_up
+                    .is_none_or(|last| self.now.duration_since(last) >= LAG_CATCH_UP_INTERVAL);
+                if due {
+                    warn!(board = %self.id, missed, "bus subscriber lagged; checking the store for missed operations");
+                    self.last_lag_catch_up = Some(self.now);
+                    self.catch_up_wanted = true;
+                }
+                return;
+            }
+            BusEvent::Resync => {
+                self.catch_up_wanted = true;
+                self.publish_roster();
+                return;
+            }
+        };
+        match envelope.payload {
+            Payload::Roster(Roster { people, seq }) => {
+                if people.is_empty() {
+                    self.remote_rosters.remove(&envelope.origin);
+                } else {
+                    self.remote_rosters
+                        .insert(envelope.origin, (people, self.now));
+                }
+                self.presence_dirty = true;
+                if seq > self.board.seq() && self.outage.is_none() {
+                    // A relayed operation never arrived: fetch it.
+                    self.catch_up_wanted = true;
+                }
+            }
+            // Ephemeral frames go to the clients as they came.
+            Payload::Live(frame) => self.deliver(frame, None, Lane::Ephemeral),
+            Payload::Op(frame) => match ServerMessage::decode(&frame) {
+                // During a store outage the board is not the stored one; the
+                // reload after it brings these operations.
+                Ok(ServerMessage::Op { .. }) if self.outage.is_some() => {}
+                Ok(ServerMessage::Op { op }) => {
+                    if self.relayed.len() < MAX_RELAYED_WAITING {
+                        self.relayed.push_back((op, frame));
+                    } else {
+                        self.catch_up_wanted = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => warn!(board = %self.id, %error, "undecodable frame on the bus"),
+            },
+        }
+    }
+
+    /// Applies an operation another instance stored, if it is the next one.
+    fn apply_relayed(&mut self, op: Operation, frame: Frame) {
+        if op.seq == self.board.seq() + 1 {
+            self.board.apply(&op);
+            self.remember(op);
+            self.deliver(frame, None, Lane::Durable);
+        } else if op.seq > self.board.seq() {
+            // A gap: read what we missed instead of applying out of order.
+            self.catch_up_wanted = true;
+        }
+    }
+
+    // ----- durable work -----------------------------------------------------
+
+    /// Starts whatever waits for the store, if the store is free.
+    fn advance(&mut self) {
+        while matches!(self.work, Work::Idle) {
+            if self.outage.is_some() {
+                self.while_out();
+                return;
+            }
+            while let Some((op, frame)) = self.relayed.pop_front() {
+                self.apply_relayed(op, frame);
+            }
+            if std::mem::take(&mut self.catch_up_wanted) {
+                metrics().bus_gap_fills.inc();
+                self.read_ops(ReadPurpose::CatchUp);
+                return;
+            }
+            if let Some((request, answer)) = self.joins.pop_front() {
+                match self.ops_since(request.last_seq) {
+                    Some(ops) => self.welcome(request, answer, Some(ops)),
+                    None => match self.worth_reading_for(request.last_seq) {
+                        Some(after) => {
+                            self.work = Work::Reading {
+                                after,
+                                purpose: ReadPurpose::Join { request, answer },
+                            };
+                            self.effects
+                                .push(Effect::Store(StoreJob::OpsAfter { after }));
+                        }
+                        None => self.welcome(request, answer, None),
+                    },
+                }
+                continue;
+            }
+            if self.queued.is_empty() {
+                return;
+            }
+            let take = self.queued.len().min(MAX_BATCH);
+            let batch: Vec<Submission> = self.queued.drain(..take).collect();
+            self.append(batch, 1);
+        }
+    }
+
+    /// During an outage: nothing but holding and turning joins away.
+    fn while_out(&mut self) {
+        self.relayed.clear();
+        self.catch_up_wanted = false;
+        for (_, answer) in self.joins.drain(..) {
+            let _ = answer.send(Err(ProtocolError::new(
+                ErrorCode::StorageUnavailable,
+                "the board cannot be saved right now; try again",
+            )));
+        }
+        let queued: Vec<Submission> = self.queued.drain(..).collect();
+        for submission in queued {
+            self.submit(submission);
+        }
+    }
+
+    /// Resolves a batch against the board, applies it speculatively and asks
+    /// the store to append it.
+    fn append(&mut self, batch: Vec<Submission>, attempt: usize) {
+        let base_seq = self.board.seq();
+        let staged = self.stage(&batch);
+        let ops: Vec<Operation> = staged
+            .iter()
+            .filter_map(|s| match s {
+                Staged::Op { op, .. } => Some(op.clone()),
+                _ => None,
+            })
+            .collect();
+        if ops.is_empty() {
+            // Only resends and refusals: nothing to store.
+            self.finish(staged);
+            return;
+        }
+        self.effects.push(Effect::Store(StoreJob::Append(ops)));
+        self.work = Work::Appending {
+            batch,
+            staged,
+            base_seq,
+            attempt,
+        };
+    }
+
+    fn reload(&mut self, base_seq: u64, then: AfterReload) {
+        self.effects
+            .push(Effect::Store(StoreJob::Reload { base_seq }));
+        self.work = Work::Reloading { base_seq, then };
+    }
+
+    fn read_ops(&mut self, purpose: ReadPurpose) {
+        let after = self.board.seq();
+        self.effects
+            .push(Effect::Store(StoreJob::OpsAfter { after }));
+        self.work = Work::Reading { after, purpose };
+    }
+
+    fn enter_outage(&mut self, base_seq: u64, held: Vec<Submission>) {
+        warn!(board = %self.id, "store unavailable; holding durable requests until it is back");
+        self.outage = Some(StoreOutage {
+            base_seq,
+            held,
+            next_retry: self.now + OUTAGE_RETRY,
+        });
+    }
+
+    fn on_stored(&mut self, answer: StoreAnswer) {
+        match (std::mem::replace(&mut self.work, Work::Idle), answer) {
+            (Work::Appending { staged, .. }, StoreAnswer::Appended(Ok(()))) => self.finish(staged),
+            (
+                Work::Appending {
+                    batch,
+                    base_seq,
+                    attempt,
+                    ..
+                },
+                StoreAnswer::Appended(Err(error)),
+            ) => {
+                // The board holds the batch speculatively: replace it with
+                // what the store really has (which may include a prefix of
+                // the batch, or another instance's operations).
+                let then = if matches!(error, StoreError::SequenceConflict { .. }) {
+                    debug!(board = %self.id, attempt, "lost a race for a sequence number; reloading");
+                    AfterReload::Retry { batch, attempt }
+                } else {
+                    warn!(board = %self.id, %error, "could not store operations");
+                    AfterReload::Hold { batch }
+                };
+                self.reload(base_seq, then);
+            }
+            (Work::Reloading { then, .. }, StoreAnswer::Reloaded(Ok((board, missed)))) => {
+                self.replace_board(board, missed);
+                match then {
+                    AfterReload::Retry { batch, attempt } if attempt >= MAX_ATTEMPTS => {
+                        self.refuse(batch)
+                    }
+                    AfterReload::Retry { batch, attempt } => {
+                        let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
+                        self.work = Work::Backoff {
+                            batch,
+                            attempt,
+                            until: self.now + Duration::from_millis(jitter),
+                        };
+                    }
+                    // The store failed (not a lost race): hold the requests
+                    // and retry them when it answers again, instead of refusing.
+                    AfterReload::Hold { batch } => self.enter_outage(self.board.seq(), batch),
+                    AfterReload::Recover { held } => {
+                        let outage = self.outage.take();
+                        info!(board = %self.id, held = held.len(), "store is back; saving held requests");
+                        // What was held comes first, then what arrived since.
+                        let later = outage.map(|o| o.held).unwrap_or_default();
+                        let queued = std::mem::take(&mut self.queued);
+                        self.queued = held.into_iter().chain(later).chain(queued).collect();
+                    }
+                }
+            }
+            (Work::Reloading { base_seq, then }, StoreAnswer::Reloaded(Err(error))) => {
+                warn!(board = %self.id, %error, "could not reload the board");
+                match then {
+                    AfterReload::Retry { batch, .. } | AfterReload::Hold { batch } => {
+                        self.enter_outage(base_seq, batch)
+                    }
+                    AfterReload::Recover { mut held } => {
+                        if let Some(outage) = self.outage.as_mut() {
+                            held.append(&mut outage.held);
+                            outage.held = held;
+                        }
+                    }
+                }
+            }
+            (Work::Reading { purpose, after }, StoreAnswer::OpsAfter(read)) => {
+                self.on_read(after, purpose, read)
+            }
+            (work, _) => {
+                // Never happens: the task answers the job asked for.
+                warn!(board = %self.id, "store answer does not match the job in flight; ignored");
+                self.work = work;
+            }
+        }
+    }
+
+    fn on_read(
+        &mut self,
+        after: u64,
+        purpose: ReadPurpose,
+        read: Result<Vec<Operation>, StoreError>,
+    ) {
+        match (purpose, read) {
+            (ReadPurpose::CatchUp, Ok(ops)) => self.apply_stored(ops),
+            (ReadPurpose::CatchUp, Err(error)) => {
+                warn!(board = %self.id, %error, "could not catch up from the store")
+            }
+            (ReadPurpose::Retry { batch, attempt }, Ok(ops)) => {
+                self.apply_stored(ops);
+                self.append(batch, attempt + 1);
+            }
+            (ReadPurpose::Retry { batch, .. }, Err(error)) => {
+                warn!(board = %self.id, %error, "could not read the store before a retry");
+                self.enter_outage(self.board.seq(), batch);
+            }
+            (ReadPurpose::Join { request, answer }, read) => {
+                // Complete and gap-free up to our board, or a snapshot.
+                let ops = read.ok().and_then(|ops| {
+                    let ops: Vec<Operation> = ops
+                        .into_iter()
+                        .take_while(|op| op.seq <= self.board.seq())
+                        .collect();
+                    let behind = self.board.seq() - after;
+                    let complete = ops.len() as u64 == behind
+                        && ops.iter().zip(after + 1..).all(|(op, seq)| op.seq == seq);
+                    complete.then_some(ops)
+                });
+                self.welcome(request, answer, ops);
+            }
+        }
+    }
+
+    /// Applies stored operations that follow the board, delivering them.
+    fn apply_stored(&mut self, ops: Vec<Operation>) {
+        for op in ops {
+            if op.seq != self.board.seq() + 1 {
+                continue;
+            }
+            self.board.apply(&op);
+            let frame = encode(&ServerMessage::Op { op: op.clone() });
+            self.remember(op);
+            self.deliver(frame, None, Lane::Durable);
+        }
+    }
+
+    /// Replaces the board with the store's and delivers the stored
+    /// operations after the old base to local clients.
+    fn replace_board(&mut self, board: Board, missed: Vec<Operation>) {
+        self.board = board;
+        for op in missed {
+            if op.seq <= self.board.seq() {
+                let frame = encode(&ServerMessage::Op { op: op.clone() });
+                self.remember(op);
+                self.deliver(frame, None, Lane::Durable);
+            }
+        }
+    }
+
+    /// Answers requests that could not be stored. Requests that did get in
+    /// (a stored prefix of a failed batch) are recognised by their op ids and
+    /// acknowledged instead.
+    fn refuse(&mut self, batch: Vec<Submission>) {
+        let refusal = ProtocolError::new(
+            ErrorCode::StorageUnavailable,
+            "the operation could not be saved; resend it",
+        );
+        for (conn, op_id, _) in batch {
+            let Some(author) = self.clients.get(&conn).map(|c| c.user.clone()) else {
+                continue;
+            };
+            let frame = match self.board.applied_seq(&author, &op_id) {
+                Some(seq) => encode(&ServerMessage::Ack { op_id, seq }),
+                None => error_frame(&refusal, Some(op_id)),
+            };
+            self.send_to(conn, frame, Lane::Durable);
+        }
+    }
+
+    /// Resolves each request against the board and applies it speculatively.
+    fn stage(&mut self, batch: &[Submission]) -> Vec<Staged> {
+        let mut staged = Vec::with_capacity(batch.len());
+        for (conn, op_id, request) in batch {
+            let Some(author) = self.clients.get(conn).map(|c| c.user.clone()) else {
+                continue;
+            };
+            if let Some(seq) = self.board.applied_seq(&author, op_id) {
+                // A resend of something already stored: acknowledge it again.
+                staged.push(Staged::Ack {
+                    conn: *conn,
+                    op_id: op_id.clone(),
+                    seq,
+                });
+                continue;
+            }
+            match self.board.commit(&author, op_id, request.clone()) {
+                Ok(op) => staged.push(Staged::Op { conn: *conn, op }),
+                Err(error) => staged.push(Staged::Refused {
+                    conn: *conn,
+                    frame: error_frame(&error, Some(op_id.clone())),
+                }),
+            }
+        }
+        staged
+    }
+
+    /// After a successful append: deliver, publish and acknowledge, in order.
+    fn finish(&mut self, staged: Vec<Staged>) {
+        for entry in staged {
+            match entry {
+                Staged::Op { conn, op } => {
+                    if let Change::AddStroke { stroke } = &op.change {
+                        if let Some(client) = self.clients.get_mut(&conn) {
+                            client.previews.remove(&stroke.id);
+                        }
+                    }
+                    let ack = encode(&ServerMessage::Ack {
+                        op_id: op.op_id.clone(),
+                        seq: op.seq,
+                    });
+                    let frame = encode(&ServerMessage::Op { op: op.clone() });
+                    self.remember(op);
+                    self.deliver(frame.clone(), None, Lane::Durable);
+                    self.publish(Payload::Op(frame));
+                    self.send_to(conn, ack, Lane::Durable);
+                    self.ops_since_snapshot += 1;
+                }
+                Staged::Ack { conn, op_id, seq } => self.send_to(
+                    conn,
+                    encode(&ServerMessage::Ack { op_id, seq }),
+                    Lane::Durable,
+                ),
+                Staged::Refused { conn, frame } => self.send_to(conn, frame, Lane::Control),
+            }
+        }
+        if self.ops_since_snapshot >= SNAPSHOT_INTERVAL {
+            self.ops_since_snapshot = 0;
+            self.effects
+                .push(Effect::SaveSnapshot(Box::new(self.board.clone())));
+        }
+    }
+
+    fn remember(&mut self, op: Operation) {
+        self.recent.push_back(op);
+        if self.recent.len() > RECENT_OPS {
+            self.recent.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,592 @@
+//! `RoomState` against fakes: clients are plain bounded queues, the store
+//! and the bus are whatever the test answers. Each test feeds events and
+//! checks the frames clients got and the effects the task was asked for.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use crate::protocol::{Color, Point, Stroke, StrokeStyle};
+use crate::server::bus::Envelope;
+
+const ME: InstanceId = InstanceId(1);
+const OTHER: InstanceId = InstanceId(2);
+
+fn board_id() -> BoardId {
+    BoardId::parse("boardboardboard1").unwrap()
+}
+
+fn stroke(id: &str) -> Stroke {
+    Stroke::freehand(
+        StrokeId::parse(id).unwrap(),
+        StrokeStyle {
+            color: Color::parse("#000000").unwrap(),
+            width: 2.0,
+        },
+        vec![Point::new(0.0, 0.0, 0.5), Point::new(10.0, 10.0, 0.5)],
+    )
+}
+
+fn op_id(id: &str) -> OpId {
+    OpId::parse(id).unwrap()
+}
+
+fn add(conn: ConnectionId, id: &str) -> Event {
+    Event::Submit((
+        conn,
+        op_id(&format!("op-{id}")),
+        Request::AddStroke(stroke(id)),
+    ))
+}
+
+fn preview(id: &str) -> ClientMessage {
+    ClientMessage::Preview {
+        stroke: StrokeId::parse(id).unwrap(),
+        style: StrokeStyle {
+            color: Color::parse("#000000").unwrap(),
+            width: 2.0,
+        },
+        points: vec![Point::new(1.0, 2.0, 0.5)],
+    }
+}
+
+/// A room and a clock the test moves by hand.
+struct Harness {
+    room: RoomState,
+    now: Instant,
+}
+
+/// A fake client: the receiving end of its queue.
+struct Client {
+    frames: mpsc::Receiver<Frame>,
+}
+
+impl Client {
+    /// Every frame queued for this client so far, decoded.
+    fn received(&mut self) -> Vec<ServerMessage> {
+        let mut messages = Vec::new();
+        while let Ok(frame) = self.frames.try_recv() {
+            messages.push(ServerMessage::decode(&frame).unwrap());
+        }
+        messages
+    }
+
+    /// The `type` of each frame, for order checks.
+    fn kinds(&mut self) -> Vec<&'static str> {
+        self.received().iter().map(kind).collect()
+    }
+}
+
+fn kind(message: &ServerMessage) -> &'static str {
+    match message {
+        ServerMessage::Welcome { .. } => "welcome",
+        ServerMessage::Op { .. } => "op",
+        ServerMessage::Ack { .. } => "ack",
+        ServerMessage::Error { .. } => "error",
+        ServerMessage::Presence { .. } => "presence",
+        ServerMessage::Preview { .. } => "preview",
+        ServerMessage::PreviewEnd { .. } => "preview_end",
+        ServerMessage::Draft { .. } => "draft",
+        ServerMessage::DraftEnd { .. } => "draft_end",
+        ServerMessage::Cursor { .. } => "cursor",
+    }
+}
+
+fn appended(effects: &[Effect]) -> Option<Vec<u64>> {
+    effects.iter().find_map(|e| match e {
+        Effect::Store(StoreJob::Append(ops)) => Some(ops.iter().map(|op| op.seq).collect()),
+        _ => None,
+    })
+}
+
+fn store_jobs(effects: &[Effect]) -> Vec<&StoreJob> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Store(job) => Some(job),
+            _ => None,
+        })
+        .collect()
+}
+
+fn published(effects: &[Effect]) -> Vec<&Payload> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(payload) => Some(payload),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_board(Board::new())
+    }
+
+    fn with_board(board: Board) -> Self {
+        let now = Instant::now();
+        Self {
+            room: RoomState::new(board_id(), ME, board, Duration::from_secs(30), now),
+            now,
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
+        self.room.handle(self.now, event)
+    }
+
+    fn advance(&mut self, by: Duration) -> Vec<Effect> {
+        self.now += by;
+        self.handle(Event::Tick)
+    }
+
+    /// Joins a client with `last_seq`; returns it and the join's answer.
+    fn join_with(
+        &mut self,
+        conn: ConnectionId,
+        user: &str,
+        last_seq: Option<u64>,
+    ) -> (
+        Client,
+        oneshot::Receiver<Result<(), ProtocolError>>,
+        Vec<Effect>,
+    ) {
+        let (outbox, frames) = mpsc::channel(64);
+        let (answer, answered) = oneshot::channel();
+        let request = JoinRequest {
+            conn,
+            user: UserId::parse(user).unwrap(),
+            name: user.to_owned(),
+            last_seq,
+            outbox,
+        };
+        let effects = self.handle(Event::Join(request, answer));
+        (Client { frames }, answered, effects)
+    }
+
+    /// Joins a client, lets the people list go out (it is throttled) and
+    /// drops the welcome and presence frames.
+    fn join(&mut self, conn: ConnectionId, user: &str) -> Client {
+        let (mut client, mut answered, _) = self.join_with(conn, user, None);
+        assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+        self.advance(Duration::from_secs(1));
+        client.received();
+        client
+    }
+
+    /// Stores the append in flight and returns the effects.
+    fn store_ok(&mut self) -> Vec<Effect> {
+        self.handle(Event::Stored(StoreAnswer::Appended(Ok(()))))
+    }
+
+    fn drain(&mut self, clients: &mut [&mut Client]) {
+        for client in clients {
+            client.received();
+        }
+    }
+}
+
+#[test]
+fn an_operation_is_seen_only_after_it_is_stored_and_its_ack_follows_it() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+
+    let effects = h.handle(add(1, "s1"));
+    assert_eq!(appended(&effects), Some(vec![1]));
+    assert!(
+        alice.received().is_empty(),
+        "nothing before the store answers"
+    );
+    assert!(bob.received().is_empty());
+
+    let effects = h.store_ok();
+    assert_eq!(alice.kinds(), ["op", "ack"]);
+    assert_eq!(bob.kinds(), ["op"]);
+    assert!(matches!(published(&effects)[..], [Payload::Op(_)]));
+}
+
+#[test]
+fn live_traffic_flows_while_the_store_is_busy_and_requests_queue_behind_it() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+
+    h.handle(add(1, "s1"));
+    // Bob draws while Alice's stroke is being stored: Alice sees it at once.
+    let effects = h.handle(Event::Ephemeral(2, preview("b1")));
+    assert_eq!(alice.kinds(), ["preview"]);
+    assert!(matches!(published(&effects)[..], [Payload::Live(_)]));
+    // Bob's stroke waits for the store (one job at a time)...
+    let effects = h.handle(add(2, "s2"));
+    assert!(store_jobs(&effects).is_empty());
+    let effects = h.handle(add(2, "s3"));
+    assert!(store_jobs(&effects).is_empty());
+    // ...and both go in one append after the first (group commit).
+    let effects = h.store_ok();
+    assert_eq!(appended(&effects), Some(vec![2, 3]));
+    h.store_ok();
+    assert_eq!(bob.kinds(), ["op", "op", "ack", "op", "ack"]);
+}
+
+#[test]
+fn an_end_waits_behind_the_connections_durable_requests_and_what_follows_it_waits_too() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+
+    h.handle(Event::Ephemeral(
+        1,
+        ClientMessage::Draft {
+            strokes: vec![stroke("s1")],
+        },
+    ));
+    h.handle(add(1, "s1"));
+    // The next stroke's preview need not wait for the last one to be stored.
+    h.handle(Event::Ephemeral(1, preview("s2")));
+    h.handle(Event::Ephemeral(1, ClientMessage::DraftEnd));
+    h.handle(Event::Ephemeral(
+        1,
+        ClientMessage::Cursor { x: 1.0, y: 1.0 },
+    ));
+    assert_eq!(
+        bob.kinds(),
+        ["draft", "preview"],
+        "draft_end must not overtake the op"
+    );
+    h.store_ok();
+    assert_eq!(bob.kinds(), ["op", "draft_end", "cursor"]);
+}
+
+#[test]
+fn a_resend_is_acknowledged_again_not_applied_again() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    h.handle(add(1, "s1"));
+    h.store_ok();
+    alice.received();
+
+    let effects = h.handle(add(1, "s1"));
+    assert!(store_jobs(&effects).is_empty(), "nothing new to store");
+    let received = alice.received();
+    assert!(matches!(received[..], [ServerMessage::Ack { seq: 1, .. }]));
+    assert_eq!(h.room.board().seq(), 1);
+}
+
+#[test]
+fn a_lost_race_reloads_delivers_the_winner_and_retries() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    h.handle(add(1, "mine"));
+    // Another instance stored seq 1 first.
+    let effects = h.handle(Event::Stored(StoreAnswer::Appended(Err(
+        StoreError::SequenceConflict { stored: 1, got: 1 },
+    ))));
+    assert_eq!(store_jobs(&effects), [&StoreJob::Reload { base_seq: 0 }]);
+
+    let mut stored = Board::new();
+    let winner = stored
+        .commit(
+            &UserId::parse("zoe").unwrap(),
+            &op_id("z"),
+            Request::AddStroke(stroke("theirs")),
+        )
+        .unwrap();
+    let effects = h.handle(Event::Stored(StoreAnswer::Reloaded(Ok((
+        stored,
+        vec![winner],
+    )))));
+    assert!(store_jobs(&effects).is_empty(), "pauses before retrying");
+    assert_eq!(alice.kinds(), ["op"], "the winner's operation");
+
+    let effects = h.advance(Duration::from_millis(MAX_RETRY_JITTER_MS + 1));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 1 }]);
+    let effects = h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(Vec::new()))));
+    assert_eq!(appended(&effects), Some(vec![2]));
+    h.store_ok();
+    let received = alice.received();
+    assert!(matches!(
+        received[..],
+        [ServerMessage::Op { .. }, ServerMessage::Ack { seq: 2, .. }]
+    ));
+}
+
+#[test]
+fn an_outage_holds_requests_turns_joins_away_and_stores_them_in_order_later() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+
+    h.handle(add(1, "s1"));
+    let effects = h.handle(Event::Stored(StoreAnswer::Appended(Err(
+        StoreError::Backend("down".into()),
+    ))));
+    assert_eq!(store_jobs(&effects), [&StoreJob::Reload { base_seq: 0 }]);
+    h.handle(Event::Stored(StoreAnswer::Reloaded(Err(
+        StoreError::Backend("down".into()),
+    ))));
+    assert_eq!(h.room.held(), 1);
+
+    // Held, unanswered; live traffic still flows; joins are turned away.
+    let effects = h.handle(add(2, "s2"));
+    assert!(store_jobs(&effects).is_empty());
+    assert_eq!(h.room.held(), 2);
+    h.handle(Event::Ephemeral(2, preview("p")));
+    assert_eq!(alice.kinds(), ["preview"]);
+    let (_carol, mut answered, _) = h.join_with(3, "carol", None);
+    assert!(matches!(answered.try_recv(), Ok(Err(_))));
+
+    // Two seconds later the room tries to reload; the store is back.
+    let effects = h.advance(Duration::from_secs(2));
+    assert_eq!(store_jobs(&effects), [&StoreJob::Reload { base_seq: 0 }]);
+    let effects = h.handle(Event::Stored(StoreAnswer::Reloaded(Ok((
+        Board::new(),
+        Vec::new(),
+    )))));
+    assert_eq!(
+        appended(&effects),
+        Some(vec![1, 2]),
+        "held requests, in order, in one append"
+    );
+    h.store_ok();
+    assert_eq!(h.room.held(), 0);
+    assert_eq!(alice.kinds(), ["op", "ack", "op"]);
+    assert_eq!(bob.kinds(), ["op", "op", "ack"]);
+}
+
+#[test]
+fn joins_wait_while_the_board_holds_an_unstored_operation() {
+    let mut h = Harness::new();
+    let _alice = h.join(1, "alice");
+    h.handle(add(1, "s1"));
+    let (mut bob, mut answered, _) = h.join_with(2, "bob", None);
+    assert!(answered.try_recv().is_err(), "not answered yet");
+    assert!(bob.received().is_empty());
+    h.store_ok();
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    match &bob.received()[0] {
+        ServerMessage::Welcome { seq, snapshot, .. } => {
+            assert_eq!(*seq, 1);
+            assert_eq!(snapshot.as_ref().map(|s| s.strokes.len()), Some(1));
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_join_from_further_back_than_memory_is_answered_from_the_store() {
+    let mut board = Board::new();
+    let alice_id = UserId::parse("alice").unwrap();
+    let ops: Vec<Operation> = (1..=3)
+        .map(|i| {
+            board
+                .commit(
+                    &alice_id,
+                    &op_id(&format!("o{i}")),
+                    Request::AddStroke(stroke(&format!("s{i}"))),
+                )
+                .unwrap()
+        })
+        .collect();
+    let mut h = Harness::with_board(board);
+    let (mut alice, mut answered, effects) = h.join_with(1, "alice", Some(1));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 1 }]);
+    h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(ops[1..].to_vec()))));
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    match &alice.received()[0] {
+        ServerMessage::Welcome {
+            ops,
+            snapshot: None,
+            ..
+        } => {
+            assert_eq!(ops.iter().map(|op| op.seq).collect::<Vec<_>>(), [2, 3]);
+        }
+        other => panic!("expected a welcome with operations, got {other:?}"),
+    }
+}
+
+#[test]
+fn relayed_operations_apply_in_order_and_a_gap_is_read_from_the_store_once() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut theirs = Board::new();
+    let zoe = UserId::parse("zoe").unwrap();
+    let ops: Vec<Operation> = (1..=4)
+        .map(|i| {
+            theirs
+                .commit(
+                    &zoe,
+                    &op_id(&format!("z{i}")),
+                    Request::AddStroke(stroke(&format!("z{i}"))),
+                )
+                .unwrap()
+        })
+        .collect();
+    let relay = |op: &Operation| {
+        Event::Bus(BusEvent::Frame(Envelope {
+            origin: OTHER,
+            payload: Payload::Op(encode(&ServerMessage::Op { op: op.clone() })),
+        }))
+    };
+    h.handle(relay(&ops[0]));
+    assert_eq!(alice.kinds(), ["op"]);
+    // 2 is lost; 3 and 4 reveal the gap, which is read once.
+    let first = h.handle(relay(&ops[2]));
+    assert_eq!(store_jobs(&first), [&StoreJob::OpsAfter { after: 1 }]);
+    let second = h.handle(relay(&ops[3]));
+    assert!(store_jobs(&second).is_empty(), "one read for the gap");
+    h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(ops[1..].to_vec()))));
+    assert_eq!(alice.kinds(), ["op", "op", "op"]);
+    assert_eq!(h.room.board().seq(), 4);
+}
+
+#[test]
+fn ephemeral_frames_from_the_bus_reach_clients_as_they_came_and_own_echoes_do_not() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let frame = Frame::from(r#"{"type":"cursor","author":"zoe","x":1.0,"y":2.0}"#);
+    h.handle(Event::Bus(BusEvent::Frame(Envelope {
+        origin: OTHER,
+        payload: Payload::Live(frame.clone()),
+    })));
+    h.handle(Event::Bus(BusEvent::Frame(Envelope {
+        origin: ME,
+        payload: Payload::Live(frame),
+    })));
+    assert_eq!(alice.kinds(), ["cursor"]);
+}
+
+#[test]
+fn a_lagging_subscription_reads_the_store_at_most_once_a_second() {
+    let mut h = Harness::new();
+    let _alice = h.join(1, "alice");
+    let effects = h.handle(Event::Bus(BusEvent::Lagged(500)));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 0 }]);
+    h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(Vec::new()))));
+    let effects = h.handle(Event::Bus(BusEvent::Lagged(500)));
+    assert!(store_jobs(&effects).is_empty());
+    h.now += LAG_CATCH_UP_INTERVAL;
+    let effects = h.handle(Event::Bus(BusEvent::Lagged(1)));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 0 }]);
+}
+
+#[test]
+fn people_on_other_instances_count_until_their_roster_expires() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let roster = Roster {
+        people: vec![Person {
+            user: UserId::parse("zoe").unwrap(),
+            name: "Zoe".into(),
+        }],
+        seq: 0,
+    };
+    h.handle(Event::Bus(BusEvent::Frame(Envelope {
+        origin: OTHER,
+        payload: Payload::Roster(roster),
+    })));
+    let counts = |client: &mut Client| -> Vec<u32> {
+        client
+            .received()
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::Presence { count, .. } => Some(count),
+                _ => None,
+            })
+            .collect()
+    };
+    h.advance(Duration::from_secs(1));
+    assert_eq!(counts(&mut alice), [2]);
+    h.advance(ROSTER_TTL + ROSTER_INTERVAL);
+    assert_eq!(counts(&mut alice), [1]);
+}
+
+#[test]
+fn a_client_that_leaves_mid_stroke_has_its_preview_ended_for_everyone() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let _bob = h.join(2, "bob");
+    alice.received();
+    h.handle(Event::Ephemeral(2, preview("b1")));
+    h.handle(Event::Leave(2));
+    assert_eq!(alice.kinds(), ["preview", "preview_end", "presence"]);
+}
+
+#[test]
+fn a_client_whose_queue_is_full_is_dropped_and_others_go_on() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    // Bob never reads: his queue (64 here) fills up.
+    let _bob = h.join(2, "bob");
+    alice.received();
+    for i in 0..100 {
+        h.handle(Event::Ephemeral(
+            1,
+            ClientMessage::Cursor {
+                x: i as f32,
+                y: 0.0,
+            },
+        ));
+    }
+    h.advance(Duration::from_secs(1));
+    // Alice sees Bob leave; the room goes on without him.
+    let presence = alice.received().into_iter().rev().find_map(|m| match m {
+        ServerMessage::Presence { count, .. } => Some(count),
+        _ => None,
+    });
+    assert_eq!(presence, Some(1));
+}
+
+#[test]
+fn an_empty_room_closes_after_the_idle_timeout_and_snapshots_only_what_is_stored() {
+    let mut h = Harness::new();
+    let _alice = h.join(1, "alice");
+    h.handle(add(1, "s1"));
+    h.handle(Event::Leave(1));
+    h.now += Duration::from_secs(31);
+    assert!(!h.room.should_close(h.now), "an append is in flight");
+    assert!(h.room.closing_snapshot().is_none());
+    h.store_ok();
+    assert!(h.room.should_close(h.now));
+    assert_eq!(h.room.closing_snapshot().map(Board::seq), Some(1));
+}
+
+#[test]
+fn people_lists_are_throttled_while_a_crowd_arrives() {
+    let mut h = Harness::new();
+    let mut first = h.join(1, "first");
+    let mut others = Vec::new();
+    for conn in 2..=50 {
+        let (client, _, _) = h.join_with(conn, &format!("p{conn}"), None);
+        others.push(client);
+    }
+    let lists = |client: &mut Client| {
+        client
+            .received()
+            .into_iter()
+            .filter(|m| matches!(m, ServerMessage::Presence { .. }))
+            .count()
+    };
+    assert_eq!(
+        lists(&mut first),
+        1,
+        "one list for the first arrival, then a pause"
+    );
+    let effects = h.advance(PRESENCE_INTERVAL);
+    assert_eq!(
+        lists(&mut first),
+        1,
+        "then one list for everyone who came meanwhile"
+    );
+    let rosters = published(&effects)
+        .into_iter()
+        .filter(|p| matches!(p, Payload::Roster(r) if r.people.len() == 50))
+        .count();
+    assert_eq!(rosters, 1);
+}
