@@ -363,6 +363,18 @@ fn total_usage(pids: &[u32]) -> (u64, u64) {
         .fold((0, 0), |(t, r), (ticks, rss)| (t + ticks, r + rss))
 }
 
+/// `(name, ticks)` of each process, for the CPU breakdown.
+fn per_process_ticks(pids: &[u32]) -> Vec<(String, u64)> {
+    pids.iter()
+        .map(|&pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_default();
+            (format!("{name}[{pid}]"), process_usage(pid).map_or(0, |u| u.0))
+        })
+        .collect()
+}
+
 fn clock_ticks_per_second() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
@@ -446,10 +458,12 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
     }
 
     tokio::time::sleep_until(start.into()).await;
+    let per_process_start = per_process_ticks(&args.server_pids);
     let (ticks_start, _) = total_usage(&args.server_pids);
     let own_start = process_usage(std::process::id()).map_or(0, |u| u.0);
     tokio::time::sleep_until(until.into()).await;
     let (ticks_end, _) = total_usage(&args.server_pids);
+    let per_process_end = per_process_ticks(&args.server_pids);
     let own_end = process_usage(std::process::id()).map_or(0, |u| u.0);
 
     let mut sent = Vec::new();
@@ -563,6 +577,16 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
             per_conn / 1e3,
             rss_end as f64 / 1e6
         );
+    }
+    if args.server_pids.len() > 1 {
+        let shares: Vec<String> = per_process_start
+            .iter()
+            .zip(&per_process_end)
+            .map(|((name, start), (_, end))| {
+                format!("{name} {:.0} %", 100.0 * end.saturating_sub(*start) as f64 / ticks / window)
+            })
+            .collect();
+        println!("server CPU by process: {}", shares.join(", "));
     }
     println!("generator CPU {own_cpu:.0} % during the window");
     println!(

@@ -160,6 +160,7 @@ start_nginx() {
     -e "s|server 127.0.0.1:8001;|server $first;|" \
     -e "s|server 127.0.0.1:8002;|server $second;|" \
     -e "s|pid /tmp/whiteboard-nginx.pid;|pid $dir/nginx.pid;|" \
+    -e "s|worker_rlimit_nofile 65536;|worker_rlimit_nofile $(ulimit -Hn);|" \
     "$ROOT/docs/deploy/nginx.conf" >"$dir/nginx.conf"
   for expected in "listen 127.0.0.1:$port;" "server $first;" "server $second;" "pid $dir/nginx.pid;"; do
     grep -qF "$expected" "$dir/nginx.conf" || { echo "docs/deploy/nginx.conf no longer has the addresses this script replaces" >&2; return 1; }

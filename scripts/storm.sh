@@ -5,6 +5,8 @@
 #   scripts/storm.sh two [storm flags]   two instances over Redis and a
 #                                        MongoDB-protocol server, behind nginx
 #                                        (docs/deploy/nginx.conf)
+#   scripts/storm.sh two-direct [flags]  the same, users connecting to the two
+#                                        instances directly (no nginx)
 #
 # e.g. scripts/storm.sh two --boards 1 --users 100 --seconds 10
 #
@@ -55,7 +57,7 @@ case "$mode" in
     start_instance single
     "$STORM_BIN" --addr "$ADDR" --server-pid "${PIDS[0]}" "$@"
     ;;
-  two)
+  two | two-direct)
     ensure_apt redis-server nginx python3-venv
     ensure_test_services
     redis_port="$(free_port)"
@@ -75,13 +77,19 @@ case "$mode" in
     addr_a="$ADDR"
     start_instance b "${services[@]}"
     addr_b="$ADDR"
+    if [ "$mode" = two-direct ]; then
+      "$STORM_BIN" --addr "$addr_a" --addr "$addr_b" $(printf -- '--server-pid %s ' "${PIDS[@]}") "$@"
+      exit
+    fi
     lb_port="$(free_port)"
     start_nginx "$WORK" "$lb_port" "$addr_a" "$addr_b"
+    nginx_pids=("$(cat "$WORK/nginx.pid")")
+    mapfile -t -O 1 nginx_pids < <(pgrep -P "${nginx_pids[0]}")
     "$STORM_BIN" --addr "127.0.0.1:$lb_port" \
-      $(printf -- '--server-pid %s ' "${PIDS[@]}" "$(cat "$WORK/nginx.pid")") "$@"
+      $(printf -- '--server-pid %s ' "${PIDS[@]}" "${nginx_pids[@]}") "$@"
     ;;
   *)
-    echo "usage: scripts/storm.sh one|two [storm flags]" >&2
+    echo "usage: scripts/storm.sh one|two|two-direct [storm flags]" >&2
     exit 2
     ;;
 esac
