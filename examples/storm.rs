@@ -370,7 +370,10 @@ fn per_process_ticks(pids: &[u32]) -> Vec<(String, u64)> {
             let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|n| n.trim().to_owned())
                 .unwrap_or_default();
-            (format!("{name}[{pid}]"), process_usage(pid).map_or(0, |u| u.0))
+            (
+                format!("{name}[{pid}]"),
+                process_usage(pid).map_or(0, |u| u.0),
+            )
         })
         .collect()
 }
@@ -583,7 +586,10 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
             .iter()
             .zip(&per_process_end)
             .map(|((name, start), (_, end))| {
-                format!("{name} {:.0} %", 100.0 * end.saturating_sub(*start) as f64 / ticks / window)
+                format!(
+                    "{name} {:.0} %",
+                    100.0 * end.saturating_sub(*start) as f64 / ticks / window
+                )
             })
             .collect();
         println!("server CPU by process: {}", shares.join(", "));
