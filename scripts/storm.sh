@@ -26,6 +26,7 @@ STORM_BIN="${STORM_BIN:-$ROOT/target/release/examples/storm}"
 for binary in "$WHITEBOARD_BIN" "$STORM_BIN"; do
   [ -x "$binary" ] || { echo "missing $binary: build it first (see the top of this script)" >&2; exit 1; }
 done
+ensure_apt curl
 # Ten thousand sockets on each side need more than the default 1,024.
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -38,6 +39,14 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# What the instances counted: drops, lags and batches (GET /metrics).
+report_metrics() {
+  for addr in "$@"; do
+    echo "metrics of $addr:"
+    curl -fsS "http://$addr/metrics" | grep -E '^whiteboard_(clients_dropped_total|bus_publish_dropped_frames_total|bus_lagged_frames_total|bus_gap_fills_total|bus_publish_batch_frames_(sum|count)|store_append_batch_ops_(sum|count)) ' | sed 's/^/  /'
+  done
+}
 
 # Starts the server with extra environment; prints its pid and sets $ADDR.
 start_instance() {
@@ -56,6 +65,7 @@ case "$mode" in
   one)
     start_instance single
     "$STORM_BIN" --addr "$ADDR" --server-pid "${PIDS[0]}" "$@"
+    report_metrics "$ADDR"
     ;;
   two | two-direct)
     ensure_apt redis-server nginx python3-venv
@@ -79,6 +89,7 @@ case "$mode" in
     addr_b="$ADDR"
     if [ "$mode" = two-direct ]; then
       "$STORM_BIN" --addr "$addr_a" --addr "$addr_b" $(printf -- '--server-pid %s ' "${PIDS[@]}") "$@"
+      report_metrics "$addr_a" "$addr_b"
       exit
     fi
     lb_port="$(free_port)"
@@ -87,6 +98,7 @@ case "$mode" in
     mapfile -t -O 1 nginx_pids < <(pgrep -P "${nginx_pids[0]}")
     "$STORM_BIN" --addr "127.0.0.1:$lb_port" \
       $(printf -- '--server-pid %s ' "${PIDS[@]}" "${nginx_pids[@]}") "$@"
+    report_metrics "$addr_a" "$addr_b"
     ;;
   *)
     echo "usage: scripts/storm.sh one|two|two-direct [storm flags]" >&2

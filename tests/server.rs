@@ -80,13 +80,7 @@ async fn previews_reach_others_but_not_the_sender_and_are_not_stored() {
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
     let live = stroke("live", 5.0);
-    alice
-        .send(&ClientMessage::Preview {
-            stroke: live.id.clone(),
-            style: live.style.clone(),
-            points: live.points[..3].to_vec(),
-        })
-        .await;
+    alice.send(&preview_of(&live, 3)).await;
     match bob
         .recv_matching(|m| matches!(m, ServerMessage::Preview { .. }))
         .await
@@ -764,13 +758,7 @@ async fn metrics_count_connections_boards_frames_and_store_appends() {
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
     let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
     let live = stroke("live", 5.0);
-    alice
-        .send(&ClientMessage::Preview {
-            stroke: live.id.clone(),
-            style: live.style.clone(),
-            points: live.points[..3].to_vec(),
-        })
-        .await;
+    alice.send(&preview_of(&live, 3)).await;
     bob.recv_matching(|m| matches!(m, ServerMessage::Preview { .. }))
         .await;
     alice.commit(add_stroke("op1", live)).await;

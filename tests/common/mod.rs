@@ -153,6 +153,15 @@ pub fn add_stroke(op_id: &str, stroke: Stroke) -> ClientMessage {
     }
 }
 
+/// A `preview` of the first `points` points of `stroke`.
+pub fn preview_of(stroke: &Stroke, points: usize) -> ClientMessage {
+    ClientMessage::Preview {
+        stroke: stroke.id.clone(),
+        style: stroke.style.clone(),
+        points: stroke.points[..points].to_vec(),
+    }
+}
+
 pub fn op_id(raw: &str) -> OpId {
     OpId::parse(raw).expect("valid op id")
 }

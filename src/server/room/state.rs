@@ -29,6 +29,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
@@ -73,8 +74,8 @@ const OUTAGE_RETRY: Duration = Duration::from_secs(2);
 /// Operations from other instances kept while the store is busy; beyond
 /// that they are dropped and read from the store afterwards.
 const MAX_RELAYED_WAITING: usize = 4_096;
-/// Ephemeral messages of one connection kept while its durable requests are
-/// stored; beyond that the oldest are dropped.
+/// Ephemeral messages of one connection kept behind its durable requests;
+/// beyond that they are relayed at once, out of order.
 const MAX_DEFERRED_EPHEMERAL: usize = 512;
 /// The people list goes out at most this often per hundred people on the
 /// board: every `presence` carries the whole list, so a lecture hall filling
@@ -381,7 +382,8 @@ impl RoomState {
         if let (Some(outage), Work::Idle) = (&self.outage, &self.work) {
             deadline = deadline.min(outage.next_retry);
         }
-        if let Some(since) = self.empty_since {
+        // With a store job in flight its answer comes first (closing waits for it).
+        if let (Some(since), Work::Idle) = (self.empty_since, &self.work) {
             deadline = deadline.min(since + self.idle_timeout);
         }
         if self.roster_dirty || self.presence_dirty {
@@ -442,12 +444,21 @@ impl RoomState {
         );
         let wait = self.deferring.contains(&conn) || (ends && self.has_durable_in_flight(conn));
         if wait {
-            if let Some(client) = self.clients.get_mut(&conn) {
-                if client.deferred.len() >= MAX_DEFERRED_EPHEMERAL {
-                    client.deferred.pop_front();
-                }
-                client.deferred.push_back(message);
-                self.deferring.insert(conn);
+            let Some(client) = self.clients.get_mut(&conn) else {
+                return;
+            };
+            client.deferred.push_back(message);
+            self.deferring.insert(conn);
+            if client.deferred.len() < MAX_DEFERRED_EPHEMERAL {
+                return;
+            }
+            // The store has been slow for a long time: give up the order
+            // rather than live traffic (an item may jump back until its
+            // operation arrives).
+            let deferred = std::mem::take(&mut client.deferred);
+            self.deferring.remove(&conn);
+            for message in deferred {
+                self.relay(conn, message);
             }
             return;
         }
@@ -646,24 +657,20 @@ impl RoomState {
     /// Sends a frame to every local client except `except`, dropping clients
     /// whose queue is full or closed.
     fn deliver(&mut self, frame: Frame, except: Option<ConnectionId>, lane: Lane) {
-        let mut dropped = Vec::new();
+        let mut gone = Vec::new();
         let mut queued = 0;
         for (&conn, client) in &self.clients {
             if Some(conn) == except {
                 continue;
             }
-            if client.outbox.try_send(frame.clone()).is_ok() {
-                queued += 1;
-            } else {
-                dropped.push(conn);
+            match client.outbox.try_send(frame.clone()) {
+                Ok(()) => queued += 1,
+                Err(error) => gone.push((conn, error)),
             }
         }
         metrics().frames_out.add(lane, queued);
-        for conn in dropped {
-            info!(board = %self.id, conn, "dropping a client that fell behind");
-            metrics().clients_dropped.inc();
-            // Dropping its queue's sender tells the connection to close.
-            self.leave(conn);
+        for (conn, error) in gone {
+            self.drop_client(conn, &error);
         }
     }
 
@@ -671,12 +678,21 @@ impl RoomState {
         let Some(client) = self.clients.get(&conn) else {
             return;
         };
-        if client.outbox.try_send(frame).is_ok() {
-            metrics().frames_out.add(lane, 1);
-        } else {
-            metrics().clients_dropped.inc();
-            self.leave(conn);
+        match client.outbox.try_send(frame) {
+            Ok(()) => metrics().frames_out.add(lane, 1),
+            Err(error) => self.drop_client(conn, &error),
         }
+    }
+
+    /// Removes a client whose queue refused a frame: full (it fell behind;
+    /// dropping its queue's sender tells the connection to close with 1013)
+    /// or closed (its connection ended and its `Leave` is on the way).
+    fn drop_client(&mut self, conn: ConnectionId, error: &TrySendError<Frame>) {
+        if matches!(error, TrySendError::Full(_)) {
+            info!(board = %self.id, conn, "dropping a client that fell behind");
+            metrics().clients_dropped.inc();
+        }
+        self.leave(conn);
     }
 
     // ----- presence ---------------------------------------------------------

@@ -11,6 +11,8 @@ use crate::protocol::{Color, Point, Stroke, StrokeStyle};
 use crate::server::bus::Envelope;
 
 const ME: InstanceId = InstanceId(1);
+/// Frames a fake client's queue holds.
+const QUEUE: usize = 1024;
 const OTHER: InstanceId = InstanceId(2);
 
 fn board_id() -> BoardId {
@@ -38,6 +40,21 @@ fn add(conn: ConnectionId, id: &str) -> Event {
         op_id(&format!("op-{id}")),
         Request::AddStroke(stroke(id)),
     ))
+}
+
+/// A board on which `author` drew `count` strokes, and its operations.
+fn strokes_by(author: &str, count: usize) -> (Board, Vec<Operation>) {
+    let mut board = Board::new();
+    let author_id = UserId::parse(author).unwrap();
+    let ops = (1..=count)
+        .map(|i| {
+            let id = format!("{author}{i}");
+            board
+                .commit(&author_id, &op_id(&id), Request::AddStroke(stroke(&id)))
+                .unwrap()
+        })
+        .collect();
+    (board, ops)
 }
 
 fn preview(id: &str) -> ClientMessage {
@@ -153,7 +170,7 @@ impl Harness {
         oneshot::Receiver<Result<(), ProtocolError>>,
         Vec<Effect>,
     ) {
-        let (outbox, frames) = mpsc::channel(64);
+        let (outbox, frames) = mpsc::channel(QUEUE);
         let (answer, answered) = oneshot::channel();
         let request = JoinRequest {
             conn,
@@ -381,19 +398,7 @@ fn joins_wait_while_the_board_holds_an_unstored_operation() {
 
 #[test]
 fn a_join_from_further_back_than_memory_is_answered_from_the_store() {
-    let mut board = Board::new();
-    let alice_id = UserId::parse("alice").unwrap();
-    let ops: Vec<Operation> = (1..=3)
-        .map(|i| {
-            board
-                .commit(
-                    &alice_id,
-                    &op_id(&format!("o{i}")),
-                    Request::AddStroke(stroke(&format!("s{i}"))),
-                )
-                .unwrap()
-        })
-        .collect();
+    let (board, ops) = strokes_by("alice", 3);
     let mut h = Harness::with_board(board);
     let (mut alice, mut answered, effects) = h.join_with(1, "alice", Some(1));
     assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 1 }]);
@@ -415,19 +420,7 @@ fn a_join_from_further_back_than_memory_is_answered_from_the_store() {
 fn relayed_operations_apply_in_order_and_a_gap_is_read_from_the_store_once() {
     let mut h = Harness::new();
     let mut alice = h.join(1, "alice");
-    let mut theirs = Board::new();
-    let zoe = UserId::parse("zoe").unwrap();
-    let ops: Vec<Operation> = (1..=4)
-        .map(|i| {
-            theirs
-                .commit(
-                    &zoe,
-                    &op_id(&format!("z{i}")),
-                    Request::AddStroke(stroke(&format!("z{i}"))),
-                )
-                .unwrap()
-        })
-        .collect();
+    let (_, ops) = strokes_by("zoe", 4);
     let relay = |op: &Operation| {
         Event::Bus(BusEvent::Frame(Envelope {
             origin: OTHER,
@@ -522,10 +515,10 @@ fn a_client_that_leaves_mid_stroke_has_its_preview_ended_for_everyone() {
 fn a_client_whose_queue_is_full_is_dropped_and_others_go_on() {
     let mut h = Harness::new();
     let mut alice = h.join(1, "alice");
-    // Bob never reads: his queue (64 here) fills up.
+    // Bob never reads: his queue fills up.
     let _bob = h.join(2, "bob");
     alice.received();
-    for i in 0..100 {
+    for i in 0..=QUEUE {
         h.handle(Event::Ephemeral(
             1,
             ClientMessage::Cursor {
@@ -589,4 +582,37 @@ fn people_lists_are_throttled_while_a_crowd_arrives() {
         .filter(|p| matches!(p, Payload::Roster(r) if r.people.len() == 50))
         .count();
     assert_eq!(rosters, 1);
+}
+
+#[test]
+fn a_store_that_stays_slow_does_not_hold_back_live_traffic_for_ever() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+    h.handle(add(1, "s1"));
+    h.handle(Event::Ephemeral(1, ClientMessage::DraftEnd));
+    for i in 1..MAX_DEFERRED_EPHEMERAL {
+        h.handle(Event::Ephemeral(
+            1,
+            ClientMessage::Cursor {
+                x: i as f32,
+                y: 0.0,
+            },
+        ));
+    }
+    // The store has not answered, but everything Alice sent has gone out, in
+    // her order.
+    let kinds = bob.kinds();
+    assert_eq!(kinds.len(), MAX_DEFERRED_EPHEMERAL);
+    assert_eq!(kinds[0], "draft_end");
+    h.handle(Event::Ephemeral(
+        1,
+        ClientMessage::Cursor { x: 0.0, y: 1.0 },
+    ));
+    assert_eq!(
+        bob.kinds(),
+        ["cursor"],
+        "and what follows is no longer held"
+    );
 }
