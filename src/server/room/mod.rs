@@ -32,16 +32,12 @@ pub use self::api::{
     ROOM_COMMAND_CAPACITY,
 };
 use self::state::{Effect, Event, RoomState, StoreAnswer, StoreJob};
-pub use self::state::{MAX_BATCH, MAX_STORE_CATCH_UP, RECENT_OPS, SNAPSHOT_INTERVAL};
 use super::bus::{Bus, BusEvent, InstanceId, Subscription};
 use super::metrics::metrics;
 use super::store::Store;
 use crate::board::Board;
 use crate::protocol::{BoardId, ErrorCode, ProtocolError};
 
-/// How long an empty room stays open for people who come back, by default
-/// (`--room-idle-secs`).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for a store job in flight before giving up on the
 /// closing snapshot.
 const SHUTDOWN_STORE_WAIT: Duration = Duration::from_secs(5);
