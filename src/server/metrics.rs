@@ -13,7 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// Which lane a frame travels on.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -99,109 +99,100 @@ pub struct Metrics {
     pub held_requests: Gauge,
 }
 
+/// Registers `metric` under `name` and hands it back for updating.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("whiteboard");
-        let connections = Gauge::default();
-        registry.register(
-            "connections",
-            "Open WebSocket connections",
-            connections.clone(),
-        );
-        let open_boards = Gauge::default();
-        registry.register(
-            "open_boards",
-            "Boards with a room on this instance",
-            open_boards.clone(),
-        );
-        let frames_in = Family::<LaneLabel, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let lanes = Family::<LaneLabel, Counter>::default;
+        let frames_in = registered(
+            r,
             "frames_received",
             "Frames received from clients",
-            frames_in.clone(),
+            lanes(),
         );
-        let frames_out = Family::<LaneLabel, Counter>::default();
-        registry.register(
-            "frames_sent",
-            "Frames queued for clients",
-            frames_out.clone(),
-        );
-        let clients_dropped = Counter::default();
-        registry.register(
-            "clients_dropped",
-            "Clients closed (1013) because they fell behind",
-            clients_dropped.clone(),
-        );
-        let bus_published = Counter::default();
-        registry.register(
-            "bus_published_frames",
-            "Frames handed to the bus",
-            bus_published.clone(),
-        );
-        let bus_publish_dropped = Counter::default();
-        registry.register(
-            "bus_publish_dropped_frames",
-            "Frames dropped because the bus publisher queue was full",
-            bus_publish_dropped.clone(),
-        );
-        let bus_publish_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
-        registry.register(
-            "bus_publish_seconds",
-            "Duration of one pipelined publish round trip",
-            bus_publish_seconds.clone(),
-        );
-        let bus_publish_batch = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        registry.register(
-            "bus_publish_batch_frames",
-            "Frames sent in one publish round trip",
-            bus_publish_batch.clone(),
-        );
-        let bus_lagged_frames = Counter::default();
-        registry.register(
-            "bus_lagged_frames",
-            "Frames a room missed because it read its subscription too slowly",
-            bus_lagged_frames.clone(),
-        );
-        let bus_gap_fills = Counter::default();
-        registry.register(
-            "bus_gap_fills",
-            "Store reads that filled a gap in relayed operations",
-            bus_gap_fills.clone(),
-        );
-        let store_append_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 16));
-        registry.register(
-            "store_append_seconds",
-            "Duration of one store append",
-            store_append_seconds.clone(),
-        );
-        let store_append_batch = Histogram::new(exponential_buckets(1.0, 2.0, 8));
-        registry.register(
-            "store_append_batch_ops",
-            "Operations stored by one append",
-            store_append_batch.clone(),
-        );
-        let held_requests = Gauge::default();
-        registry.register(
-            "held_requests",
-            "Durable requests held while the store is unreachable",
-            held_requests.clone(),
-        );
+        let frames_out = registered(r, "frames_sent", "Frames queued for clients", lanes());
         Self {
-            registry,
-            connections,
-            open_boards,
+            connections: registered(
+                r,
+                "connections",
+                "Open WebSocket connections",
+                Gauge::default(),
+            ),
+            open_boards: registered(
+                r,
+                "open_boards",
+                "Boards with a room on this instance",
+                Gauge::default(),
+            ),
             frames_in: PerLane::new(&frames_in),
             frames_out: PerLane::new(&frames_out),
-            clients_dropped,
-            bus_published,
-            bus_publish_dropped,
-            bus_publish_seconds,
-            bus_publish_batch,
-            bus_lagged_frames,
-            bus_gap_fills,
-            store_append_seconds,
-            store_append_batch,
-            held_requests,
+            clients_dropped: registered(
+                r,
+                "clients_dropped",
+                "Clients closed (1013) because they fell behind",
+                Counter::default(),
+            ),
+            bus_published: registered(
+                r,
+                "bus_published_frames",
+                "Frames handed to the bus",
+                Counter::default(),
+            ),
+            bus_publish_dropped: registered(
+                r,
+                "bus_publish_dropped_frames",
+                "Frames dropped because the bus publisher queue was full",
+                Counter::default(),
+            ),
+            bus_publish_seconds: registered(
+                r,
+                "bus_publish_seconds",
+                "Duration of one pipelined publish round trip",
+                Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            ),
+            bus_publish_batch: registered(
+                r,
+                "bus_publish_batch_frames",
+                "Frames sent in one publish round trip",
+                Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            ),
+            bus_lagged_frames: registered(
+                r,
+                "bus_lagged_frames",
+                "Frames a room missed because it read its subscription too slowly",
+                Counter::default(),
+            ),
+            bus_gap_fills: registered(
+                r,
+                "bus_gap_fills",
+                "Store reads that filled a gap in relayed operations",
+                Counter::default(),
+            ),
+            store_append_seconds: registered(
+                r,
+                "store_append_seconds",
+                "Duration of one store append",
+                Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
+            ),
+            store_append_batch: registered(
+                r,
+                "store_append_batch_ops",
+                "Operations stored by one append",
+                Histogram::new(exponential_buckets(1.0, 2.0, 8)),
+            ),
+            held_requests: registered(
+                r,
+                "held_requests",
+                "Durable requests held while the store is unreachable",
+                Gauge::default(),
+            ),
+            registry,
         }
     }
 
