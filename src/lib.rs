@@ -19,9 +19,12 @@
 //!
 //! Server only (`ssr`), in [`server`]:
 //! - `connection`: one WebSocket, decoding and validating every frame;
-//! - `hub` and `room`: one task per open board that orders, stores and fans out;
+//! - `hub` and `room`: one task per open board that orders, stores and fans
+//!   out; its decisions are `room::state::RoomState`, a synchronous state
+//!   machine, and the task around it does the I/O;
 //! - `store` (seam) with `redb_store` (embedded, on disk) and `mongo_store`;
 //! - `bus` (seam) with `LocalBus` (in-process) and `redis_bus`;
+//! - `metrics`: the counters behind `GET /metrics`;
 //! - `http`, `error`, `config`, `shutdown`: the HTTP surface and process lifecycle.
 //!
 //! Browser only (`hydrate`), in `client`:
