@@ -462,10 +462,8 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
 
     tokio::time::sleep_until(start.into()).await;
     let per_process_start = per_process_ticks(&args.server_pids);
-    let (ticks_start, _) = total_usage(&args.server_pids);
     let own_start = process_usage(std::process::id()).map_or(0, |u| u.0);
     tokio::time::sleep_until(until.into()).await;
-    let (ticks_end, _) = total_usage(&args.server_pids);
     let per_process_end = per_process_ticks(&args.server_pids);
     let own_end = process_usage(std::process::id()).map_or(0, |u| u.0);
 
@@ -533,7 +531,12 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
     };
     let window = args.seconds;
     let ticks = clock_ticks_per_second();
-    let cpu = 100.0 * (ticks_end - ticks_start) as f64 / ticks / window;
+    let total_ticks =
+        |per_process: &[(String, u64)]| per_process.iter().map(|(_, t)| t).sum::<u64>();
+    let cpu = 100.0
+        * total_ticks(&per_process_end).saturating_sub(total_ticks(&per_process_start)) as f64
+        / ticks
+        / window;
     let own_cpu = 100.0 * own_end.saturating_sub(own_start) as f64 / ticks / window;
     let users = args.boards * args.users;
     println!(

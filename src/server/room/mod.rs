@@ -82,12 +82,7 @@ pub async fn run(
                 ErrorCode::StorageUnavailable,
                 "the board could not be loaded; try again",
             );
-            commands.close();
-            while let Some(command) = commands.recv().await {
-                if let RoomCommand::Join { accepted, .. } = command {
-                    let _ = accepted.send(Err(refusal.clone()));
-                }
-            }
+            turn_away_joins(&mut commands, Some(refusal)).await;
             return;
         }
     };
@@ -108,20 +103,33 @@ pub async fn run(
     };
     let closed_by_idle = room.serve(&mut commands, subscription, &shutdown).await;
     if closed_by_idle {
-        // No new joins reach a closed queue (the hub opens a fresh room);
-        // those already queued are turned away and retry there.
-        commands.close();
-        while let Some(command) = commands.recv().await {
-            if let RoomCommand::Join { request, accepted } = command {
-                drop(accepted);
-                debug!(
+        // Those already queued retry (dropped answer) in a fresh room.
+        turn_away_joins(&mut commands, None).await;
+    }
+    room.close().await;
+}
+
+/// Closes the command queue (the hub opens a fresh room for new joins) and
+/// answers the joins already queued: with `refusal`, or, without one, by
+/// dropping the answer so that the hub retries the join in a fresh room.
+async fn turn_away_joins(
+    commands: &mut mpsc::Receiver<RoomCommand>,
+    refusal: Option<ProtocolError>,
+) {
+    commands.close();
+    while let Some(command) = commands.recv().await {
+        if let RoomCommand::Join { request, accepted } = command {
+            match &refusal {
+                Some(refusal) => {
+                    let _ = accepted.send(Err(refusal.clone()));
+                }
+                None => debug!(
                     conn = request.conn,
                     "join raced with room close; client retries"
-                );
+                ),
             }
         }
     }
-    room.close().await;
 }
 
 struct Room {

@@ -455,11 +455,7 @@ impl RoomState {
             // The store has been slow for a long time: give up the order
             // rather than live traffic (an item may jump back until its
             // operation arrives).
-            let deferred = std::mem::take(&mut client.deferred);
-            self.deferring.remove(&conn);
-            for message in deferred {
-                self.relay(conn, message);
-            }
+            self.relay_deferred(conn);
             return;
         }
         self.relay(conn, message);
@@ -471,11 +467,10 @@ impl RoomState {
             Work::Appending { batch, .. }
             | Work::Backoff { batch, .. }
             | Work::Reloading {
-                then: AfterReload::Retry { batch, .. } | AfterReload::Hold { batch },
-                ..
-            }
-            | Work::Reloading {
-                then: AfterReload::Recover { held: batch },
+                then:
+                    AfterReload::Retry { batch, .. }
+                    | AfterReload::Hold { batch }
+                    | AfterReload::Recover { held: batch },
                 ..
             }
             | Work::Reading {
@@ -500,15 +495,20 @@ impl RoomState {
             .filter(|&conn| !self.has_durable_in_flight(conn))
             .collect();
         for conn in ready {
-            self.deferring.remove(&conn);
-            let deferred = self
-                .clients
-                .get_mut(&conn)
-                .map(|c| std::mem::take(&mut c.deferred))
-                .unwrap_or_default();
-            for message in deferred {
-                self.relay(conn, message);
-            }
+            self.relay_deferred(conn);
+        }
+    }
+
+    /// Relays what `conn` had deferred, in order.
+    fn relay_deferred(&mut self, conn: ConnectionId) {
+        self.deferring.remove(&conn);
+        let deferred = self
+            .clients
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.deferred))
+            .unwrap_or_default();
+        for message in deferred {
+            self.relay(conn, message);
         }
     }
 
@@ -868,8 +868,7 @@ impl RoomState {
     fn apply_relayed(&mut self, op: Operation, frame: Frame) {
         if op.seq == self.board.seq() + 1 {
             self.board.apply(&op);
-            self.remember(op);
-            self.deliver(frame, None, Lane::Durable);
+            self.deliver_stored(op, frame);
         } else if op.seq > self.board.seq() {
             // A gap: read what we missed instead of applying out of order.
             self.catch_up_wanted = true;
@@ -898,12 +897,7 @@ impl RoomState {
                     Some(ops) => self.welcome(request, answer, Some(ops)),
                     None => match self.worth_reading_for(request.last_seq) {
                         Some(after) => {
-                            self.work = Work::Reading {
-                                after,
-                                purpose: ReadPurpose::Join { request, answer },
-                            };
-                            self.effects
-                                .push(Effect::Store(StoreJob::OpsAfter { after }));
+                            self.read_ops_after(after, ReadPurpose::Join { request, answer })
                         }
                         None => self.welcome(request, answer, None),
                     },
@@ -967,8 +961,12 @@ impl RoomState {
         self.work = Work::Reloading { base_seq, then };
     }
 
+    /// Reads the stored operations after the board's.
     fn read_ops(&mut self, purpose: ReadPurpose) {
-        let after = self.board.seq();
+        self.read_ops_after(self.board.seq(), purpose);
+    }
+
+    fn read_ops_after(&mut self, after: u64, purpose: ReadPurpose) {
         self.effects
             .push(Effect::Store(StoreJob::OpsAfter { after }));
         self.work = Work::Reading { after, purpose };
@@ -1103,8 +1101,7 @@ impl RoomState {
             }
             self.board.apply(&op);
             let frame = encode(&ServerMessage::Op { op: op.clone() });
-            self.remember(op);
-            self.deliver(frame, None, Lane::Durable);
+            self.deliver_stored(op, frame);
         }
     }
 
@@ -1115,8 +1112,7 @@ impl RoomState {
         for op in missed {
             if op.seq <= self.board.seq() {
                 let frame = encode(&ServerMessage::Op { op: op.clone() });
-                self.remember(op);
-                self.deliver(frame, None, Lane::Durable);
+                self.deliver_stored(op, frame);
             }
         }
     }
@@ -1183,8 +1179,7 @@ impl RoomState {
                         seq: op.seq,
                     });
                     let frame = encode(&ServerMessage::Op { op: op.clone() });
-                    self.remember(op);
-                    self.deliver(frame.clone(), None, Lane::Durable);
+                    self.deliver_stored(op, frame.clone());
                     self.publish(Payload::Op(frame));
                     self.send_to(conn, ack, Lane::Durable);
                     self.ops_since_snapshot += 1;
@@ -1204,11 +1199,14 @@ impl RoomState {
         }
     }
 
-    fn remember(&mut self, op: Operation) {
+    /// Keeps a stored operation for reconnects and sends it (`frame`) to
+    /// every local client.
+    fn deliver_stored(&mut self, op: Operation, frame: Frame) {
         self.recent.push_back(op);
         if self.recent.len() > RECENT_OPS {
             self.recent.pop_front();
         }
+        self.deliver(frame, None, Lane::Durable);
     }
 }
 
