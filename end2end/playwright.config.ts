@@ -4,19 +4,10 @@ import { defineConfig } from "@playwright/test";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as fs from "node:fs";
+import { chromiumLaunch } from "./chromium";
 
 const port = Number(process.env.E2E_PORT ?? 8123);
 const root = path.resolve(__dirname, "..");
-
-const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** A release server on `port`; `env` selects its bus and store. */
 function server(port: number, name: string, env: Record<string, string> = {}) {
@@ -45,6 +36,7 @@ if (redis && mongodb && process.env.E2E_PORT_A && process.env.E2E_PORT_B) {
 
 export default defineConfig({
   testDir: "./tests",
+  testMatch: "*.spec.ts",
   timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
@@ -55,10 +47,7 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     viewport: { width: 1280, height: 800 },
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: chromiumArgs,
-    },
+    launchOptions: chromiumLaunch,
   },
   webServer: servers,
 });

@@ -7,12 +7,14 @@
 #                                        (docs/deploy/nginx.conf)
 #   scripts/storm.sh two-direct [flags]  the same, users connecting to the two
 #                                        instances directly (no nginx)
+#   scripts/storm.sh relay [flags]       a raw relay (examples/relay.rs): the
+#                                        floor this machine and generator allow
 #
 # e.g. scripts/storm.sh two --boards 1 --users 100 --seconds 10
 #
 # Builds nothing: run `cargo build --release --features ssr --bin whiteboard
-# --example storm` first (or point WHITEBOARD_BIN / STORM_BIN elsewhere, to
-# compare builds). Everything listens on loopback ports it picks and is
+# --example storm --example relay` first (or point WHITEBOARD_BIN / STORM_BIN /
+# RELAY_BIN elsewhere, to compare builds). Everything listens on loopback ports it picks and is
 # stopped at the end; the generator's window is fixed, so the run ends by
 # itself. Figures go to docs/benchmarks.md with the command that made them.
 
@@ -23,6 +25,8 @@ mode="${1:-}"
 shift || true
 WHITEBOARD_BIN="${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}"
 STORM_BIN="${STORM_BIN:-$ROOT/target/release/examples/storm}"
+RELAY_BIN="${RELAY_BIN:-$ROOT/target/release/examples/relay}"
+[ "$mode" = relay ] && WHITEBOARD_BIN="$RELAY_BIN"
 for binary in "$WHITEBOARD_BIN" "$STORM_BIN"; do
   [ -x "$binary" ] || { echo "missing $binary: build it first (see the top of this script)" >&2; exit 1; }
 done
@@ -100,8 +104,15 @@ case "$mode" in
       $(printf -- '--server-pid %s ' "${PIDS[@]}" "${nginx_pids[@]}") "$@"
     report_metrics "$addr_a" "$addr_b"
     ;;
+  relay)
+    port="$(free_port)"
+    "$RELAY_BIN" --addr "127.0.0.1:$port" >"$WORK/relay.log" 2>&1 &
+    PIDS+=($!)
+    wait_for_port "$port" relay
+    "$STORM_BIN" --addr "127.0.0.1:$port" --server-pid "${PIDS[0]}" "$@"
+    ;;
   *)
-    echo "usage: scripts/storm.sh one|two|two-direct [storm flags]" >&2
+    echo "usage: scripts/storm.sh one|two|two-direct|relay [storm flags]" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,8 @@
 //!   per-user undo).
 //! - [`geometry`]: hit testing, bounds, shift constraints and resize maths.
 //! - [`view`]: the pan/zoom transform of one tab.
+//! - [`scene`]: the board layer a tab paints, in an R-tree with drawing
+//!   order (culling, repainting only what changed).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
 //! - [`exchange`]: JSON board files and SVG export.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
@@ -42,6 +44,7 @@ pub mod exchange;
 pub mod geometry;
 pub mod pages;
 pub mod protocol;
+pub mod scene;
 pub mod stacking;
 pub mod ui;
 pub mod view;

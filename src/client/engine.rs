@@ -14,6 +14,12 @@
 //! Timing: events only record state; a `requestAnimationFrame` callback sends
 //! at most one preview, draft and cursor message per frame and redraws the
 //! canvas when something changed.
+//!
+//! Drawing is layered: the board with the pending operations is kept in a
+//! bitmap (`board_layer`) repainted only where something changed; each
+//! frame copies it to the board canvas and paints what is live (drafts,
+//! this tab's gesture, other people's previews) over it. Cursors, the
+//! selection box and the marquee go on the overlay canvas above.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -26,6 +32,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::board_layer::{set_view_transform, BoardLayer};
 use super::input::Gesture;
 use super::render;
 use super::storage;
@@ -44,6 +51,7 @@ use crate::view::View;
 
 /// Pending strokes are drawn slightly translucent until the server stores them.
 const UNCONFIRMED_ALPHA: f64 = 0.85;
+
 /// Cursor positions go out at most this often (milliseconds).
 const CURSOR_INTERVAL_MS: f64 = 50.0;
 /// Remote cursors glide to a new position over this long (milliseconds).
@@ -97,6 +105,8 @@ pub struct Engine {
     pub(super) ui: BoardUi,
     pub(super) board: Board,
     pub(super) pending: Vec<Pending>,
+    /// The board and the pending operations as painted (see `board_layer`).
+    board_layer: BoardLayer,
     pub(super) previews: HashMap<StrokeId, RemotePreview>,
     /// Other people's work in progress. A draft ends with `draft_end`, which
     /// the server relays after the operation that committed it (one room
@@ -203,6 +213,7 @@ impl EngineHandle {
             ui,
             board: Board::new(),
             pending: Vec::new(),
+            board_layer: BoardLayer::new()?,
             previews: HashMap::new(),
             drafts: HashMap::new(),
             cursors: HashMap::new(),
@@ -444,6 +455,7 @@ impl Engine {
         let op_id = OpId::from_trusted(self.new_id());
         let message = ClientMessage::from_request(op_id.clone(), request);
         self.send(&message);
+        self.board_layer.touch_request(&message);
         self.pending.push(Pending { op_id, message });
         self.ui.unsaved.set(self.pending.len());
         self.dirty = true;
@@ -461,9 +473,9 @@ impl Engine {
     }
 
     fn confirm(&mut self, op_id: &OpId) {
-        let before = self.pending.len();
-        self.pending.retain(|p| &p.op_id != op_id);
-        if self.pending.len() != before {
+        if let Some(index) = self.pending.iter().position(|p| &p.op_id == op_id) {
+            let settled = self.pending.remove(index);
+            self.board_layer.touch_request(&settled.message);
             self.ui.unsaved.set(self.pending.len());
             self.dirty = true;
         }
@@ -499,9 +511,9 @@ impl Engine {
 
     /// The highest stacking key shown, pending strokes included.
     pub(super) fn top_z(&self) -> f64 {
-        self.display_strokes()
+        self.live_strokes()
             .iter()
-            .map(|(s, _)| s.z)
+            .map(|s| s.z)
             .fold(self.board.top_z(), f64::max)
     }
 
@@ -548,16 +560,10 @@ impl Engine {
 
     /// The box around the selection's shapes, in world coordinates.
     pub(super) fn selection_box(&self) -> Option<Rect> {
-        self.selection_box_among(&self.display_strokes())
-    }
-
-    /// The selection box, given what is shown (which a redraw has at hand).
-    fn selection_box_among(&self, shown: &[(Cow<'_, Stroke>, bool)]) -> Option<Rect> {
-        let chosen: HashSet<&StrokeId> = self.selection.iter().collect();
-        shown
+        self.selection
             .iter()
-            .filter(|(s, _)| chosen.contains(&s.id))
-            .filter_map(|(s, _)| geometry::shape_box(s))
+            .filter_map(|id| self.shown(id))
+            .filter_map(geometry::shape_box)
             .reduce(|a, b| a.union(&b))
     }
 
@@ -709,6 +715,7 @@ impl Engine {
                 let first = !self.welcomed_before();
                 if let Some(snapshot) = snapshot {
                     self.board = Board::from_snapshot(snapshot);
+                    self.board_layer.invalidate();
                 }
                 for op in ops {
                     self.apply(op);
@@ -822,6 +829,7 @@ impl Engine {
             return;
         }
         self.board.apply(&op);
+        self.board_layer.touch_change(&op.change);
         match &op.change {
             Change::AddStroke { stroke } => {
                 self.previews.remove(&stroke.id);
@@ -989,32 +997,130 @@ impl Engine {
             ctx.set_fill_style_str(background);
             ctx.fill_rect(0.0, 0.0, width, height);
         }
-        let scale = dpr * view.zoom;
-        let _ = ctx.set_transform(
-            scale,
-            0.0,
-            0.0,
-            scale,
-            -view.origin.0 * scale,
-            -view.origin.1 * scale,
-        );
+        set_view_transform(ctx, view, size);
         for (stroke, confirmed) in strokes {
             let alpha = if *confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
             render::draw_item(ctx, stroke, alpha);
         }
     }
 
-    fn redraw(&self, now: f64) {
+    /// Ids the board layer leaves out this frame: shown live instead
+    /// (pending requests, someone's draft, this tab's gesture, the text
+    /// being edited) or hidden (items the eraser went over).
+    fn live_ids(&self) -> HashSet<StrokeId> {
+        self.gesture
+            .hidden()
+            .iter()
+            .chain(self.editor.as_ref().and_then(TextEditor::editing))
+            .chain(self.drafts.values().flatten().map(|s| &s.id))
+            .chain(self.gesture.live_strokes().into_iter().map(|s| &s.id))
+            .chain(
+                self.pending
+                    .iter()
+                    .flat_map(|p| crate::scene::Layer::ids_named_by(&p.message)),
+            )
+            .cloned()
+            .collect()
+    }
+
+    /// What is live, in drawing order: this tab's pending requests as they
+    /// will look, other people's drafts, this tab's gesture (later entries
+    /// win for an id given twice), sorted by stacking key.
+    fn live_strokes(&self) -> Vec<&Stroke> {
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let nothing_hidden = HashSet::new();
+        let layer = crate::scene::Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: &nothing_hidden,
+        };
+        let mut live: Vec<&Stroke> = layer.pending_shown();
+        live.extend(self.drafts.values().flatten());
+        live.extend(self.gesture.live_strokes());
+        let mut seen = HashSet::new();
+        live.reverse();
+        live.retain(|s| seen.insert(&s.id));
+        live.reverse();
+        live.sort_by(|a, b| a.z.total_cmp(&b.z));
+        live
+    }
+
+    /// An item as currently shown: live if it is, else as the board layer has it.
+    fn shown(&self, id: &StrokeId) -> Option<&Stroke> {
+        let live = self
+            .gesture
+            .live_strokes()
+            .into_iter()
+            .rev()
+            .chain(self.drafts.values().flatten())
+            .find(|s| &s.id == id);
+        live.or_else(|| {
+            let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+            let layer = crate::scene::Layer {
+                board: &self.board,
+                pending: &pending,
+                hidden: self.board_layer.hidden(),
+            };
+            layer.shown(id).map(|(stroke, _)| stroke)
+        })
+    }
+
+    /// Brings the board layer's scene up to date with the board, the
+    /// pending requests and what is live (before painting or hit testing).
+    pub(super) fn sync_board_layer(&mut self) {
+        let hidden = self.live_ids();
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        self.board_layer.sync(&self.board, &pending, hidden);
+    }
+
+    /// Items shown whose paint reaches into `area` (world coordinates),
+    /// bottom first: the board layer's through its R-tree, then the live
+    /// ones. Call [`Self::sync_board_layer`] first.
+    pub(super) fn shown_in(&self, area: &Rect) -> Vec<&Stroke> {
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let layer = crate::scene::Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: self.board_layer.hidden(),
+        };
+        let mut found: Vec<&Stroke> = self
+            .board_layer
+            .scene()
+            .in_area(area)
+            .into_iter()
+            .filter_map(|id| layer.get(id))
+            .collect();
+        found.extend(
+            self.live_strokes()
+                .into_iter()
+                .filter(|s| geometry::visual_bounds(s).is_some_and(|b| b.intersects(area))),
+        );
+        found
+    }
+
+    fn redraw(&mut self, now: f64) {
+        self.sync_board_layer();
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        self.board_layer
+            .paint(&self.board, &pending, &self.view, self.size);
+
         let ctx = &self.ctx;
-        let mut strokes = self.display_strokes();
-        for preview in self.previews.values() {
-            let style = preview.style.clone();
-            let id = StrokeId::from_trusted("preview".into());
-            let mut stroke = Stroke::freehand(id, style, preview.points.clone());
-            stroke.z = f64::MAX;
-            strokes.push((Cow::Owned(stroke), true));
+        let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        ctx.clear_rect(
+            0.0,
+            0.0,
+            f64::from(self.canvas.width()),
+            f64::from(self.canvas.height()),
+        );
+        self.board_layer.draw_onto(ctx);
+        set_view_transform(ctx, &self.view, self.size);
+        for stroke in self.live_strokes() {
+            render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA);
         }
-        Self::paint(ctx, &strokes, &self.view, self.size, None);
+        for preview in self.previews.values() {
+            render::draw_stroke(ctx, &preview.style, &preview.points, 1.0);
+        }
+        ctx.set_global_alpha(1.0);
 
         // Overlays, in screen coordinates.
         let ctx = &self.overlay_ctx;
@@ -1030,7 +1136,7 @@ impl Engine {
                 .to_screen((f64::from(r.max_x), f64::from(r.max_y)));
             Rect::from_corners((a.0 as f32, a.1 as f32), (b.0 as f32, b.1 as f32))
         };
-        if let Some(selection) = self.selection_box_among(&strokes) {
+        if let Some(selection) = self.selection_box() {
             let handles = !self.gesture.is_transforming();
             render::draw_selection(ctx, &to_screen(&selection), handles);
         }

@@ -437,13 +437,14 @@ impl Engine {
     }
 
     /// The topmost shown item under a world point.
-    fn item_at(&self, at: (f32, f32)) -> Option<Stroke> {
+    fn item_at(&mut self, at: (f32, f32)) -> Option<Stroke> {
         let tolerance = (PICK_TOLERANCE / self.view.zoom) as f32;
-        self.display_strokes()
+        self.sync_board_layer();
+        self.shown_in(&Rect::from_corners(at, at).expand(tolerance))
             .into_iter()
             .rev()
-            .find(|(s, _)| geometry::hits(s, at, tolerance))
-            .map(|(s, _)| s.into_owned())
+            .find(|s| geometry::hits(s, at, tolerance))
+            .cloned()
     }
 
     fn begin_select(&mut self, pointer_id: i32, at: (f32, f32), shift: bool) {
@@ -648,11 +649,17 @@ impl Engine {
         let mut swept = vec![*last];
         swept.extend_from_slice(path);
         let radius = ERASER_RADIUS / self.view.zoom as f32;
+        let Some(reach) = geometry::bounds(&swept)
+            .map(|(x0, y0, x1, y1)| Rect::from_corners((x0, y0), (x1, y1)).expand(radius))
+        else {
+            return;
+        };
+        self.sync_board_layer();
         let hits: Vec<StrokeId> = self
-            .display_strokes()
+            .shown_in(&reach)
             .into_iter()
-            .filter(|(stroke, _)| geometry::path_touches_stroke(&swept, radius, stroke))
-            .map(|(stroke, _)| stroke.id.clone())
+            .filter(|stroke| geometry::path_touches_stroke(&swept, radius, stroke))
+            .map(|stroke| stroke.id.clone())
             .collect();
         let Gesture::Erasing {
             last, hits: all, ..

@@ -1,5 +1,6 @@
 //! Browser-only code (feature `hydrate`): the canvas engine behind the board page.
 
+mod board_layer;
 mod clipboard;
 pub mod engine;
 mod export;

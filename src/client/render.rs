@@ -174,7 +174,12 @@ fn midpoint(a: &Point, b: &Point) -> (f64, f64) {
 }
 
 /// Draws one freehand stroke in board coordinates.
-fn draw_stroke(ctx: &CanvasRenderingContext2d, style: &StrokeStyle, points: &[Point], alpha: f64) {
+pub fn draw_stroke(
+    ctx: &CanvasRenderingContext2d,
+    style: &StrokeStyle,
+    points: &[Point],
+    alpha: f64,
+) {
     let Some(first) = points.first() else {
         return;
     };

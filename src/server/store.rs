@@ -24,7 +24,7 @@ use thiserror::Error;
 use crate::board::Board;
 use crate::protocol::{BoardId, Operation};
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("operation {got} does not follow the stored sequence number {stored}")]
     SequenceConflict { stored: u64, got: u64 },

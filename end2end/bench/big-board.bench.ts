@@ -1,0 +1,354 @@
+// Big boards in the browser: how fast they open, how smoothly they draw.
+//
+// For each size (BENCH_SIZES, default 1000,10000,50000,100000 strokes of 20
+// points, spread over four screens of board so that a quarter is in view):
+//   1. seeds a fresh board over a WebSocket from a helper page;
+//   2. measures the server's CPU for a join (ten people opening the board at
+//      once, from /proc/BENCH_SERVER_PID/stat) and the welcome's size;
+//   3. opens the board in a fresh page and measures open time (navigation
+//      start → status "connected" → the next two animation frames painted);
+//   4. frame rate and long tasks idle, with three remote people drawing
+//      (previews at 60 Hz, cursors, a committed stroke a second), and while
+//      the local user draws (input-to-ink latency: pointer event → the end
+//      of the animation frame that painted it), then zoomed out to the whole
+//      board with the remote drawers still going;
+//   5. JS heap and WebAssembly memory of the page.
+// Prints one table row per size. Run through scripts/bench-browser.sh.
+import { test, Browser, Page } from "@playwright/test";
+import * as fs from "node:fs";
+
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,50000,100000").split(",").map(Number);
+const SERVER_PID = process.env.BENCH_SERVER_PID;
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 4000);
+
+/** Installed before the page's own scripts: frame, long-task and input probes. */
+function installProbes() {
+  const probe = {
+    frames: [] as number[],
+    longTasks: [] as { start: number; duration: number }[],
+    connectedAt: 0,
+    drawnAt: 0,
+    inputToInk: [] as number[],
+    measureInput: false,
+    socketsOpened: 0,
+  };
+  (window as any).__bench = probe;
+  // Counts connections: more than one means the page reconnected.
+  const NativeWebSocket = window.WebSocket;
+  (window as any).WebSocket = function (...args: ConstructorParameters<typeof WebSocket>) {
+    probe.socketsOpened++;
+    return new NativeWebSocket(...args);
+  };
+  (window as any).WebSocket.prototype = NativeWebSocket.prototype;
+  Object.assign((window as any).WebSocket, {
+    CONNECTING: 0,
+    OPEN: 1,
+    CLOSING: 2,
+    CLOSED: 3,
+  });
+  let framesSinceConnected = -1;
+  const loop = (now: number) => {
+    probe.frames.push(now);
+    if (!probe.connectedAt) {
+      const status = document.querySelector('[data-testid="connection-status"]');
+      if (status?.textContent === "connected") {
+        probe.connectedAt = performance.now();
+        framesSinceConnected = 0;
+      }
+    } else if (framesSinceConnected >= 0 && ++framesSinceConnected === 2) {
+      probe.drawnAt = performance.now();
+    }
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      probe.longTasks.push({ start: entry.startTime, duration: entry.duration });
+    }
+  }).observe({ type: "longtask", buffered: true });
+  // Registered after the engine's own listener has run (bubbling, on the
+  // window): this animation frame callback runs after the engine's, so it
+  // sees the stroke painted.
+  window.addEventListener("pointermove", (event) => {
+    if (!probe.measureInput) return;
+    const at = event.timeStamp;
+    requestAnimationFrame(() => probe.inputToInk.push(performance.now() - at));
+  });
+}
+
+type Window = { fps: number; worstFrameMs: number; longTasks: number; worstLongTaskMs: number };
+
+/** Frame rate and long tasks in the page during `ms` while `during` runs. */
+async function measure(page: Page, ms: number, during?: () => Promise<void>): Promise<Window> {
+  const start = await page.evaluate(() => performance.now());
+  if (during) await during();
+  else await page.waitForTimeout(ms);
+  return page.evaluate((start) => {
+    const probe = (window as any).__bench;
+    const end = performance.now();
+    const frames: number[] = probe.frames.filter((t: number) => t >= start && t <= end);
+    let worst = 0;
+    for (let i = 1; i < frames.length; i++) worst = Math.max(worst, frames[i] - frames[i - 1]);
+    const tasks = probe.longTasks.filter((t: any) => t.start >= start && t.start <= end);
+    return {
+      fps: frames.length > 1 ? ((frames.length - 1) * 1000) / (frames[frames.length - 1] - frames[0]) : 0,
+      worstFrameMs: worst,
+      longTasks: tasks.length,
+      worstLongTaskMs: tasks.reduce((m: number, t: any) => Math.max(m, t.duration), 0),
+    };
+  }, start);
+}
+
+/** A page on the server's origin that opens WebSockets for the benchmark. */
+async function helperPage(browser: Browser): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto("/healthz");
+  return page;
+}
+
+/** Seeds `count` freehand strokes of 20 points onto `board`; resolves when all are stored. */
+async function seed(helper: Page, board: string, count: number): Promise<number> {
+  return helper.evaluate(
+    async ({ board, count }) => {
+      const started = performance.now();
+      const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
+      const colors = ["#1e1e1e", "#e03131", "#2f9e44", "#1971c2", "#f08c00"];
+      let seedValue = 42;
+      const random = () => ((seedValue = (seedValue * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const batches: string[] = [];
+      let strokes: string[] = [];
+      let bytes = 0;
+      const flush = () => {
+        if (strokes.length === 0) return;
+        batches.push(`{"type":"add_strokes","op_id":"seed-${batches.length}","strokes":[${strokes.join(",")}]}`);
+        strokes = [];
+        bytes = 0;
+      };
+      for (let i = 0; i < count; i++) {
+        let x = random() * 2560;
+        let y = random() * 1600;
+        const points = [];
+        for (let p = 0; p < 20; p++) {
+          x += random() * 8 - 3;
+          y += random() * 8 - 4;
+          points.push(`[${x.toFixed(1)},${y.toFixed(1)},0.5]`);
+        }
+        const stroke = `{"id":"seed${i}","color":"${colors[i % colors.length]}","width":${1 + (i % 4)},"points":[${points.join(",")}]}`;
+        if (strokes.length === 200 || bytes + stroke.length > 40_000) flush();
+        strokes.push(stroke);
+        bytes += stroke.length;
+      }
+      flush();
+      await new Promise<void>((resolve, reject) => {
+        let next = 0;
+        let acked = 0;
+        const window = 16;
+        const send = () => {
+          while (next < batches.length && next - acked < window) ws.send(batches[next++]);
+        };
+        ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, user: "bench-seed" }));
+        ws.onerror = () => reject(new Error("seeding socket failed"));
+        ws.onmessage = (event) => {
+          const message = JSON.parse(event.data);
+          if (message.type === "welcome") send();
+          else if (message.type === "ack") {
+            acked++;
+            if (acked === batches.length) resolve();
+            else send();
+          } else if (message.type === "error") reject(new Error(event.data));
+        };
+      });
+      ws.close();
+      return performance.now() - started;
+    },
+    { board, count },
+  );
+}
+
+/** CPU seconds the server has used so far (user + system). */
+function serverCpuSeconds(): number | undefined {
+  if (!SERVER_PID) return undefined;
+  const fields = fs.readFileSync(`/proc/${SERVER_PID}/stat`, "utf8").split(") ")[1].split(" ");
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** `people` join at once and receive their welcome; returns the welcome's size. */
+async function joinAtOnce(helper: Page, board: string, people: number): Promise<number> {
+  return helper.evaluate(
+    async ({ board, people }) => {
+      const sizes = await Promise.all(
+        Array.from(
+          { length: people },
+          (_, i) =>
+            new Promise<number>((resolve, reject) => {
+              const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
+              ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, user: `bench-joiner-${i}` }));
+              ws.onerror = () => reject(new Error("join failed"));
+              ws.onmessage = (event) => {
+                if (typeof event.data === "string" && event.data.startsWith('{"type":"welcome"')) {
+                  resolve(event.data.length);
+                  ws.close();
+                }
+              };
+            }),
+        ),
+      );
+      return sizes[0];
+    },
+    { board, people },
+  );
+}
+
+/** Three remote people drawing and moving their cursors until stopped. */
+async function startRemoteDrawers(helper: Page, board: string) {
+  await helper.evaluate(async (board) => {
+    const sockets: WebSocket[] = [];
+    const timers: number[] = [];
+    (window as any).__stopDrawers = () => {
+      timers.forEach(clearInterval);
+      sockets.forEach((ws) => ws.close());
+    };
+    await Promise.all(
+      [0, 1, 2].map(
+        (person) =>
+          new Promise<void>((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
+            sockets.push(ws);
+            ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, user: `bench-drawer-${person}` }));
+            ws.onmessage = (event) => {
+              if (!String(event.data).startsWith('{"type":"welcome"')) return;
+              let stroke = 0;
+              let points: number[][] = [];
+              let tick = 0;
+              timers.push(
+                setInterval(() => {
+                  tick++;
+                  const x = 200 + person * 300 + (tick % 60) * 4;
+                  const y = 200 + Math.sin(tick / 5) * 40 + person * 120;
+                  const fresh = [
+                    [x, y, 0.5],
+                    [x + 2, y + 1, 0.5],
+                  ];
+                  points.push(...fresh);
+                  const id = `bench-${person}-${stroke}`;
+                  ws.send(JSON.stringify({ type: "cursor", x, y }));
+                  ws.send(JSON.stringify({ type: "preview", stroke: id, color: "#e03131", width: 3, points: fresh }));
+                  if (points.length >= 120) {
+                    ws.send(
+                      JSON.stringify({
+                        type: "add_stroke",
+                        op_id: `${id}-op`,
+                        stroke: { id, color: "#e03131", width: 3, points },
+                      }),
+                    );
+                    points = [];
+                    stroke++;
+                  }
+                }, 16) as unknown as number,
+              );
+              resolve();
+            };
+          }),
+      ),
+    );
+  }, board);
+}
+
+/** The local user scribbles for `ms` with the pen; returns when done. */
+async function scribbleFor(page: Page, ms: number) {
+  const until = Date.now() + ms;
+  await page.mouse.move(300, 400);
+  await page.mouse.down();
+  let i = 0;
+  while (Date.now() < until) {
+    i++;
+    await page.mouse.move(300 + ((i * 7) % 700), 400 + Math.sin(i / 8) * 150);
+    if (i % 120 === 0) {
+      await page.mouse.up();
+      await page.mouse.down();
+    }
+  }
+  await page.mouse.up();
+}
+
+/** JS heap in use and WebAssembly memory of the page, in MB. */
+async function memory(page: Page): Promise<{ jsMb: number; wasmMb: number }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("HeapProfiler.collectGarbage");
+  const heap = await cdp.send("Runtime.getHeapUsage");
+  const prototype = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+  const instances = await cdp.send("Runtime.queryObjects", { prototypeObjectId: prototype.result.objectId! });
+  const total = await cdp.send("Runtime.callFunctionOn", {
+    objectId: instances.objects.objectId!,
+    functionDeclaration: "function () { return this.reduce((sum, m) => sum + m.buffer.byteLength, 0); }",
+    returnByValue: true,
+  });
+  await cdp.detach();
+  return { jsMb: heap.usedSize / 1e6, wasmMb: Number(total.result.value) / 1e6 };
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const f = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const w = (m: Window) => `${f(m.fps)} fps (worst frame ${f(m.worstFrameMs)} ms, ${m.longTasks} long tasks, worst ${f(m.worstLongTaskMs)} ms)`;
+
+test("big boards", async ({ browser }) => {
+  const rows: string[] = [];
+  for (const size of SIZES) {
+    const board = `bench${size}x${Date.now().toString(36)}`.slice(0, 22).padEnd(22, "0");
+    const helper = await helperPage(browser);
+    const seedMs = await seed(helper, board, size);
+
+    const cpuBefore = serverCpuSeconds();
+    const joiners = 10;
+    const welcomeBytes = await joinAtOnce(helper, board, joiners);
+    const cpuAfter = serverCpuSeconds();
+    const joinCpuMs =
+      cpuBefore === undefined || cpuAfter === undefined ? NaN : ((cpuAfter - cpuBefore) * 1000) / joiners;
+
+    const page = await (await browser.newContext()).newPage();
+    await page.addInitScript(installProbes);
+    await page.goto(`/b/${board}`);
+    await page.waitForFunction(() => (window as any).__bench.drawnAt > 0, null, { timeout: 120_000 });
+    const openMs = await page.evaluate(() => (window as any).__bench.drawnAt);
+    await page.waitForTimeout(500);
+
+    const idle = await measure(page, WINDOW_MS);
+    await startRemoteDrawers(helper, board);
+    await page.waitForTimeout(300);
+    const busy = await measure(page, WINDOW_MS);
+    await page.evaluate(() => ((window as any).__bench.measureInput = true));
+    const drawing = await measure(page, WINDOW_MS, () => scribbleFor(page, WINDOW_MS));
+    const latencies: number[] = await page.evaluate(() => {
+      const probe = (window as any).__bench;
+      probe.measureInput = false;
+      return probe.inputToInk.splice(0);
+    });
+    await page.keyboard.press("Shift+!");
+    await page.waitForTimeout(300);
+    const zoomedOut = await measure(page, WINDOW_MS);
+    await helper.evaluate(() => (window as any).__stopDrawers());
+    const mem = await memory(page);
+    const sockets = await page.evaluate(() => (window as any).__bench.socketsOpened);
+    await page.screenshot({ path: `test-results/bench/board-${size}.png` });
+
+    const row =
+      `| ${size.toLocaleString("en")} | ${f(openMs)} ms | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
+      `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(zoomedOut)} | ` +
+      `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${f(joinCpuMs)} ms, ${f(welcomeBytes / 1e6, 1)} MB | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
+    console.log(row);
+    rows.push(row);
+    await page.context().close();
+    await helper.context().close();
+  }
+  console.log(
+    "\n| strokes | open | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
+      rows.join("\n"),
+  );
+});

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The browser benchmark (end2end/bench/big-board.bench.ts): boards of 1k to
+# 100k strokes in Debian's Chromium against a fresh release server.
+#
+#   scripts/bench-browser.sh                      all sizes
+#   BENCH_SIZES=100000 scripts/bench-browser.sh   one size
+#
+# Builds the release site first (skip with BENCH_NO_BUILD=1). Prints a
+# table row per size; figures go to docs/benchmarks.md with this command.
+# Screenshots of each board land in end2end/test-results/bench/.
+
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+ensure_build_tools
+ensure_apt chromium curl
+[ -n "${BENCH_NO_BUILD:-}" ] || build_release
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port="$(free_port)"
+LEPTOS_SITE_ROOT="$ROOT/target/site" "$ROOT/target/release/whiteboard" \
+  --addr "127.0.0.1:$port" --data-dir "$WORK/data" --log warn >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+wait_for_port "$port" whiteboard
+
+cd "$ROOT/end2end"
+BENCH_URL="http://127.0.0.1:$port" BENCH_SERVER_PID="$SERVER_PID" \
+  npx playwright test -c bench.config.ts

@@ -1,0 +1,265 @@
+//! The board layer's bitmap: the board as the server confirmed it, painted
+//! once into an offscreen canvas and repainted only where something changed
+//! (see `crate::scene` for what it holds and why).
+//!
+//! The engine tells it which ids operations changed and, every frame, which
+//! ids something live stands in for (pending requests, drafts, the gesture);
+//! the scene works out the damage: a new item on top is painted over the
+//! bitmap, anything else clears and repaints its rectangle. A change of view
+//! or size repaints what is in sight, culled through the scene's R-tree.
+//! Each frame the engine copies the bitmap onto the visible canvas and
+//! paints the live strokes over it.
+
+use std::collections::HashSet;
+
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+use super::engine::context_2d;
+use super::render;
+use crate::board::Board;
+use crate::geometry::Rect;
+use crate::protocol::{Change, ClientMessage, StrokeId};
+use crate::scene::{Damage, Layer, Scene};
+use crate::view::View;
+
+/// More damaged rectangles than this in one frame are repainted as their union.
+const MAX_SEPARATE_REPAINTS: usize = 16;
+
+/// Canvas size in CSS pixels and the device pixel ratio.
+pub type Size = (f64, f64, f64);
+
+pub struct BoardLayer {
+    scene: Scene,
+    canvas: HtmlCanvasElement,
+    ctx: CanvasRenderingContext2d,
+    /// The view and size the bitmap was painted for (`None`: never / invalid).
+    painted_for: Option<(View, Size)>,
+    /// Ids changed since the last update.
+    touched: Vec<StrokeId>,
+    /// Rebuild the scene from scratch at the next update.
+    rebuild: bool,
+    /// Ids left out at the last update because something live stood in for them.
+    hidden: HashSet<StrokeId>,
+    /// What changed since the last paint.
+    damage: Vec<Damage>,
+}
+
+impl BoardLayer {
+    pub fn new() -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or_else(|| JsValue::from_str("no document"))?;
+        let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+        let ctx = context_2d(&canvas)?;
+        Ok(Self {
+            scene: Scene::new(),
+            canvas,
+            ctx,
+            painted_for: None,
+            touched: Vec::new(),
+            rebuild: true,
+            hidden: HashSet::new(),
+            damage: Vec::new(),
+        })
+    }
+
+    pub fn scene(&self) -> &Scene {
+        &self.scene
+    }
+
+    /// The ids left out at the last update (shown live instead).
+    pub fn hidden(&self) -> &HashSet<StrokeId> {
+        &self.hidden
+    }
+
+    /// The whole board changed (a welcome with a snapshot).
+    pub fn invalidate(&mut self) {
+        self.rebuild = true;
+    }
+
+    /// An operation was applied to the board.
+    pub fn touch_change(&mut self, change: &Change) {
+        match change {
+            Change::AddStroke { stroke } => self.touched.push(stroke.id.clone()),
+            Change::AddStrokes { strokes } | Change::Update { strokes } => {
+                self.touched.extend(strokes.iter().map(|s| s.id.clone()));
+            }
+            Change::Erase { stroke_ids } => self.touched.extend(stroke_ids.iter().cloned()),
+            // A clear names every item: cheaper to start over.
+            Change::Clear { .. } => self.rebuild = true,
+            Change::Undo {
+                show, hide, set, ..
+            }
+            | Change::Redo {
+                show, hide, set, ..
+            } => {
+                self.touched.extend(show.iter().chain(hide).cloned());
+                self.touched.extend(set.iter().map(|s| s.id.clone()));
+            }
+        }
+    }
+
+    /// A request was sent, confirmed or refused: only a clear matters here
+    /// (the ids the others name reach [`Self::sync`] as hidden ones).
+    pub fn touch_request(&mut self, message: &ClientMessage) {
+        if matches!(message, ClientMessage::Clear { .. }) {
+            self.rebuild = true;
+        }
+    }
+
+    /// Brings the scene up to date. `hidden` are the ids shown live
+    /// instead of in the layer. What changed is repainted by [`Self::paint`].
+    pub fn sync(&mut self, board: &Board, pending: &[&ClientMessage], hidden: HashSet<StrokeId>) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.extend(self.hidden.symmetric_difference(&hidden).cloned());
+        self.hidden = hidden;
+        if touched.is_empty() && !self.rebuild {
+            return;
+        }
+        let layer = Layer {
+            board,
+            pending,
+            hidden: &self.hidden,
+        };
+        if std::mem::take(&mut self.rebuild) || touched.len() > self.scene.len() / 2 + 64 {
+            self.scene.rebuild(&layer);
+            self.painted_for = None;
+            self.damage.clear();
+        } else {
+            let damage = self.scene.refresh(&layer, &touched);
+            self.damage.extend(damage);
+        }
+    }
+
+    /// Repaints the bitmap where it changed since the last paint, or all of
+    /// what is in sight when the view or the size changed.
+    pub fn paint(&mut self, board: &Board, pending: &[&ClientMessage], view: &View, size: Size) {
+        let (width, height, dpr) = size;
+        let (pixels_w, pixels_h) = ((width * dpr).round() as u32, (height * dpr).round() as u32);
+        if self.canvas.width() != pixels_w || self.canvas.height() != pixels_h {
+            self.canvas.set_width(pixels_w);
+            self.canvas.set_height(pixels_h);
+            self.painted_for = None;
+        }
+        let layer = Layer {
+            board,
+            pending,
+            hidden: &self.hidden,
+        };
+        let visible = view.visible((width, height));
+        let damage = std::mem::take(&mut self.damage);
+        if self.painted_for != Some((*view, size)) {
+            self.repaint(&layer, view, size, &visible, true);
+            self.painted_for = Some((*view, size));
+            return;
+        }
+        let mut areas = Vec::new();
+        let mut above = Vec::new();
+        for damage in damage {
+            match damage {
+                Damage::Area(area) if area.intersects(&visible) => areas.push(area),
+                Damage::Above(id) => above.push(id),
+                Damage::Area(_) => {}
+            }
+        }
+        let areas = merged(areas);
+        if areas.len() > MAX_SEPARATE_REPAINTS {
+            if let Some(all) = areas.iter().copied().reduce(|a, b| a.union(&b)) {
+                self.repaint(&layer, view, size, &all, false);
+            }
+        } else {
+            for area in &areas {
+                self.repaint(&layer, view, size, area, false);
+            }
+        }
+        // Items painted over the bitmap, unless a repaint above included them.
+        let over: Vec<&crate::protocol::Stroke> = above
+            .iter()
+            .filter_map(|id| Some((layer.get(id)?, self.scene.bounds(id)?)))
+            .filter(|(_, bounds)| bounds.intersects(&visible))
+            .filter(|(_, bounds)| !areas.iter().any(|area| area.intersects(bounds)))
+            .map(|(stroke, _)| stroke)
+            .collect();
+        if !over.is_empty() {
+            self.ctx.save();
+            set_view_transform(&self.ctx, view, size);
+            let mut over = over;
+            over.sort_by(|a, b| a.z.total_cmp(&b.z));
+            for stroke in over {
+                render::draw_item(&self.ctx, stroke, 1.0);
+            }
+            self.ctx.restore();
+        }
+    }
+
+    /// Clears `area` (world coordinates) of the bitmap and paints every item
+    /// reaching into it, bottom first. `whole`: the area is the whole view.
+    fn repaint(&self, layer: &Layer<'_, '_>, view: &View, size: Size, area: &Rect, whole: bool) {
+        let ctx = &self.ctx;
+        let (width, height, dpr) = size;
+        ctx.save();
+        let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+        if whole {
+            ctx.clear_rect(0.0, 0.0, width, height);
+        } else {
+            // Whole screen pixels around the area, a pixel to spare for antialiasing.
+            let a = view.to_screen((f64::from(area.min_x), f64::from(area.min_y)));
+            let b = view.to_screen((f64::from(area.max_x), f64::from(area.max_y)));
+            let (x0, y0) = ((a.0 - 1.0).floor(), (a.1 - 1.0).floor());
+            let (x1, y1) = ((b.0 + 1.0).ceil(), (b.1 + 1.0).ceil());
+            ctx.begin_path();
+            ctx.rect(x0, y0, x1 - x0, y1 - y0);
+            ctx.clip();
+            ctx.clear_rect(x0, y0, x1 - x0, y1 - y0);
+        }
+        set_view_transform(ctx, view, size);
+        for id in self.scene.in_area(area) {
+            if let Some(stroke) = layer.get(id) {
+                render::draw_item(ctx, stroke, 1.0);
+            }
+        }
+        ctx.restore();
+    }
+
+    /// Copies the bitmap onto `ctx` (the visible board canvas), pixel for pixel.
+    pub fn draw_onto(&self, ctx: &CanvasRenderingContext2d) {
+        ctx.save();
+        let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        ctx.set_global_alpha(1.0);
+        let _ = ctx.draw_image_with_html_canvas_element(&self.canvas, 0.0, 0.0);
+        ctx.restore();
+    }
+}
+
+/// World coordinates to canvas pixels.
+pub fn set_view_transform(ctx: &CanvasRenderingContext2d, view: &View, size: Size) {
+    let scale = size.2 * view.zoom;
+    let _ = ctx.set_transform(
+        scale,
+        0.0,
+        0.0,
+        scale,
+        -view.origin.0 * scale,
+        -view.origin.1 * scale,
+    );
+}
+
+/// Overlapping rectangles joined, so that no pixel is repainted twice.
+fn merged(mut areas: Vec<Rect>) -> Vec<Rect> {
+    let mut joined = true;
+    while joined {
+        joined = false;
+        let mut out: Vec<Rect> = Vec::with_capacity(areas.len());
+        for area in areas {
+            if let Some(existing) = out.iter_mut().find(|o| o.intersects(&area)) {
+                *existing = existing.union(&area);
+                joined = true;
+            } else {
+                out.push(area);
+            }
+        }
+        areas = out;
+    }
+    areas
+}
