@@ -105,6 +105,22 @@ impl Board {
         }
     }
 
+    /// The wire form of this board ([`Board::snapshot`]) as JSON, encoded
+    /// straight from the board instead of from a copy of it.
+    pub fn snapshot_json(&self) -> Box<serde_json::value::RawValue> {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            seq: u64,
+            strokes: &'a [SnapshotStroke],
+        }
+        let json = serde_json::to_string(&Borrowed {
+            seq: self.seq,
+            strokes: &self.strokes,
+        })
+        .expect("boards always serialise");
+        serde_json::value::RawValue::from_string(json).expect("serde_json wrote valid JSON")
+    }
+
     /// The sequence number of the last applied operation (0 for a new board).
     pub fn seq(&self) -> u64 {
         self.seq
@@ -514,6 +530,29 @@ mod tests {
 
     fn visible_ids(board: &Board) -> Vec<&str> {
         board.visible_strokes().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_encoded_snapshot_is_the_snapshot() {
+        let mut board = Board::new();
+        let author = user("u1");
+        for (n, id) in ["a", "b"].into_iter().enumerate() {
+            let op_id = OpId::parse(&format!("o{n}")).unwrap();
+            board
+                .commit(&author, &op_id, Request::AddStroke(line(id, n as f32)))
+                .unwrap();
+        }
+        board
+            .commit(
+                &author,
+                &OpId::parse("o9").unwrap(),
+                Request::Erase(vec![StrokeId::parse("a").unwrap()]),
+            )
+            .unwrap();
+        assert_eq!(
+            board.snapshot_json().get(),
+            serde_json::to_string(&board.snapshot()).unwrap()
+        );
     }
 
     #[test]

@@ -819,6 +819,28 @@ pub struct BoardSnapshot {
     pub strokes: Vec<SnapshotStroke>,
 }
 
+/// A `welcome` frame with its snapshot already encoded: the same JSON as
+/// [`ServerMessage::Welcome`], but the snapshot (megabytes on a big board) is
+/// spliced in as it is, so that everyone joining at one version shares one
+/// encoding (see `Board::snapshot_json`).
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "welcome")]
+pub struct EncodedWelcome<'a> {
+    pub protocol: u32,
+    pub board: &'a BoardId,
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<&'a serde_json::value::RawValue>,
+    pub ops: &'a [Operation],
+    pub presence: u32,
+}
+
+impl EncodedWelcome<'_> {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("welcomes always serialise")
+    }
+}
+
 /// A frame from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -1000,6 +1022,52 @@ mod tests {
         for message in messages {
             let decoded = ClientMessage::decode(&message.encode()).unwrap();
             assert_eq!(decoded, message);
+        }
+    }
+
+    /// A welcome with its snapshot encoded beforehand is byte for byte the
+    /// one the enum encodes, with a snapshot and without one.
+    #[test]
+    fn an_encoded_welcome_is_the_welcome() {
+        let board = BoardId::parse("abcdefghijklmnopqrstuv").unwrap();
+        let snapshot = BoardSnapshot {
+            seq: 6,
+            strokes: vec![SnapshotStroke {
+                stroke: stroke("a", vec![Point::new(1.0, 2.5, 0.5)]),
+                visible: false,
+            }],
+        };
+        let op = Operation {
+            seq: 7,
+            author: UserId::parse("u1").unwrap(),
+            op_id: OpId::parse("o1").unwrap(),
+            change: Change::Erase {
+                stroke_ids: vec![StrokeId::parse("a").unwrap()],
+            },
+        };
+        for (snapshot, ops) in [(Some(snapshot), vec![]), (None, vec![op])] {
+            let raw = snapshot.as_ref().map(|s| {
+                serde_json::value::RawValue::from_string(serde_json::to_string(s).unwrap()).unwrap()
+            });
+            let encoded = EncodedWelcome {
+                protocol: PROTOCOL_VERSION,
+                board: &board,
+                seq: 7,
+                snapshot: raw.as_deref(),
+                ops: &ops,
+                presence: 3,
+            }
+            .encode();
+            let expected = ServerMessage::Welcome {
+                protocol: PROTOCOL_VERSION,
+                board: board.clone(),
+                seq: 7,
+                snapshot,
+                ops,
+                presence: 3,
+            };
+            assert_eq!(encoded, expected.encode());
+            assert_eq!(ServerMessage::decode(&encoded).unwrap(), expected);
         }
     }
 

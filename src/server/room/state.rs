@@ -29,14 +29,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
 use crate::board::Board;
 use crate::protocol::{
-    BoardId, Change, ClientMessage, ErrorCode, OpId, Operation, Person, ProtocolError, Request,
-    ServerMessage, StrokeId, UserId, PROTOCOL_VERSION,
+    BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
+    ProtocolError, Request, ServerMessage, StrokeId, UserId, PROTOCOL_VERSION,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
@@ -291,6 +292,10 @@ pub struct RoomState {
     work: Work,
     outage: Option<StoreOutage>,
     ops_since_snapshot: u64,
+    /// The board's snapshot as JSON at a sequence number, shared by every
+    /// welcome at that version (encoding 100,000 strokes takes a quarter of
+    /// a second; a class opening the board at once pays it once).
+    encoded_snapshot: Option<(u64, Box<RawValue>)>,
     /// The people here changed: tell other instances.
     roster_dirty: bool,
     /// The people on the board may have changed: tell the clients.
@@ -334,6 +339,7 @@ impl RoomState {
             work: Work::Idle,
             outage: None,
             ops_since_snapshot: 0,
+            encoded_snapshot: None,
             roster_dirty: false,
             presence_dirty: false,
             people_not_before: now,
@@ -573,20 +579,37 @@ impl RoomState {
             });
             people.sort();
         }
+        let seq = self.board.seq();
         let (snapshot, ops) = match missed {
             Some(ops) => (None, ops),
-            None => (Some(self.board.snapshot()), Vec::new()),
+            None => {
+                // Joins wait until the board holds only stored operations, so
+                // the board at `seq` is the stored one: any welcome at `seq`
+                // may share this encoding.
+                if self
+                    .encoded_snapshot
+                    .as_ref()
+                    .is_none_or(|(at, _)| *at != seq)
+                {
+                    self.encoded_snapshot = Some((seq, self.board.snapshot_json()));
+                }
+                (
+                    self.encoded_snapshot.as_ref().map(|(_, json)| &**json),
+                    Vec::new(),
+                )
+            }
         };
-        let welcome = ServerMessage::Welcome {
+        let welcome = EncodedWelcome {
             protocol: PROTOCOL_VERSION,
-            board: self.id.clone(),
-            seq: self.board.seq(),
+            board: &self.id,
+            seq,
             snapshot,
-            ops,
+            ops: &ops,
             presence: u32::try_from(people.len()).unwrap_or(u32::MAX),
-        };
+        }
+        .encode();
         // The queue is new and empty, so this only fails if the client is gone.
-        if request.outbox.try_send(encode(&welcome)).is_err() {
+        if request.outbox.try_send(Frame::from(welcome)).is_err() {
             return;
         }
         metrics().frames_out.add(Lane::Durable, 1);
@@ -1109,6 +1132,7 @@ impl RoomState {
     /// operations after the old base to local clients.
     fn replace_board(&mut self, board: Board, missed: Vec<Operation>) {
         self.board = board;
+        self.encoded_snapshot = None;
         for op in missed {
             if op.seq <= self.board.seq() {
                 let frame = encode(&ServerMessage::Op { op: op.clone() });
