@@ -10,8 +10,9 @@
 //   4. frame rate and long tasks idle, with three remote people drawing
 //      (previews at 60 Hz, cursors, a committed stroke a second), and while
 //      the local user draws (input-to-ink latency: pointer event → the end
-//      of the animation frame that painted it), then zoomed out to the whole
-//      board with the remote drawers still going;
+//      of the animation frame that painted it), while panning with the
+//      mouse wheel, then zoomed out to the whole board, the remote drawers
+//      still going;
 //   5. JS heap and WebAssembly memory of the page.
 // Prints one table row per size. Run through scripts/bench-browser.sh.
 import { test, Browser, Page } from "@playwright/test";
@@ -272,6 +273,19 @@ async function scribbleFor(page: Page, ms: number) {
   await page.mouse.up();
 }
 
+/** Pans with the mouse wheel for `ms`, back and forth, 30 px a step. */
+async function panFor(page: Page, ms: number) {
+  const until = Date.now() + ms;
+  await page.mouse.move(640, 400);
+  let i = 0;
+  while (Date.now() < until) {
+    i++;
+    const direction = Math.floor(i / 20) % 2 === 0 ? 1 : -1;
+    await page.mouse.wheel(30 * direction, 20 * direction);
+    await page.waitForTimeout(16);
+  }
+}
+
 /** JS heap in use and WebAssembly memory of the page, in MB. */
 async function memory(page: Page): Promise<{ jsMb: number; wasmMb: number }> {
   const cdp = await page.context().newCDPSession(page);
@@ -329,6 +343,7 @@ test("big boards", async ({ browser }) => {
       probe.measureInput = false;
       return probe.inputToInk.splice(0);
     });
+    const panning = await measure(page, WINDOW_MS, () => panFor(page, WINDOW_MS));
     await page.keyboard.press("Shift+!");
     await page.waitForTimeout(300);
     const zoomedOut = await measure(page, WINDOW_MS);
@@ -339,7 +354,7 @@ test("big boards", async ({ browser }) => {
 
     const row =
       `| ${size.toLocaleString("en")} | ${f(openMs)} ms | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
-      `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(zoomedOut)} | ` +
+      `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(panning)} | ${w(zoomedOut)} | ` +
       `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${f(joinCpuMs)} ms, ${f(welcomeBytes / 1e6, 1)} MB | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
     console.log(row);
     rows.push(row);
@@ -347,8 +362,8 @@ test("big boards", async ({ browser }) => {
     await helper.context().close();
   }
   console.log(
-    "\n| strokes | open | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
+    "\n| strokes | open | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | panning | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
       rows.join("\n"),
   );
 });

@@ -150,9 +150,18 @@ impl BoardLayer {
         let visible = view.visible((width, height));
         let damage = std::mem::take(&mut self.damage);
         if self.painted_for != Some((*view, size)) {
-            self.repaint(&layer, view, size, &visible, true);
+            let shifted = self
+                .painted_for
+                .is_some_and(|(before, at)| self.shift(&layer, &before, view, size, at));
+            if !shifted {
+                self.repaint(&layer, view, size, &visible, true);
+            }
             self.painted_for = Some((*view, size));
-            return;
+            // Damage from before the move is in the repainted pixels or,
+            // when shifted, still to repaint below.
+            if !shifted {
+                return;
+            }
         }
         let mut areas = Vec::new();
         let mut above = Vec::new();
@@ -193,6 +202,67 @@ impl BoardLayer {
         }
     }
 
+    /// A pan: moves the bitmap by whole device pixels and repaints only the
+    /// strips that came into view. Returns false (nothing done) when the
+    /// zoom or size changed or the move is not a whole number of pixels.
+    fn shift(
+        &self,
+        layer: &Layer<'_, '_>,
+        before: &View,
+        view: &View,
+        size: Size,
+        at: Size,
+    ) -> bool {
+        let (width, height, dpr) = size;
+        if at != size || before.zoom != view.zoom {
+            return false;
+        }
+        let scale = view.zoom * dpr;
+        let dx = (before.origin.0 - view.origin.0) * scale;
+        let dy = (before.origin.1 - view.origin.1) * scale;
+        let (whole_x, whole_y) = (dx.round(), dy.round());
+        let exact = (dx - whole_x).abs() < 1e-3 && (dy - whole_y).abs() < 1e-3;
+        if !exact || whole_x.abs() >= width * dpr || whole_y.abs() >= height * dpr {
+            return false;
+        }
+        let ctx = &self.ctx;
+        ctx.save();
+        let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        ctx.set_global_composite_operation("copy").ok();
+        let _ = ctx.draw_image_with_html_canvas_element(&self.canvas, whole_x, whole_y);
+        ctx.restore();
+        // The strips that came into view, in world coordinates.
+        let visible = view.visible((width, height));
+        let (shift_x, shift_y) = ((whole_x / scale) as f32, (whole_y / scale) as f32);
+        let mut strips = Vec::new();
+        if shift_x > 0.0 {
+            strips.push(Rect {
+                max_x: visible.min_x + shift_x,
+                ..visible
+            });
+        } else if shift_x < 0.0 {
+            strips.push(Rect {
+                min_x: visible.max_x + shift_x,
+                ..visible
+            });
+        }
+        if shift_y > 0.0 {
+            strips.push(Rect {
+                max_y: visible.min_y + shift_y,
+                ..visible
+            });
+        } else if shift_y < 0.0 {
+            strips.push(Rect {
+                min_y: visible.max_y + shift_y,
+                ..visible
+            });
+        }
+        for strip in &strips {
+            self.repaint(layer, view, size, strip, false);
+        }
+        true
+    }
+
     /// Clears `area` (world coordinates) of the bitmap and paints every item
     /// reaching into it, bottom first. `whole`: the area is the whole view.
     fn repaint(&self, layer: &Layer<'_, '_>, view: &View, size: Size, area: &Rect, whole: bool) {
@@ -200,21 +270,32 @@ impl BoardLayer {
         let (width, height, dpr) = size;
         ctx.save();
         let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
-        if whole {
+        let area = if whole {
             ctx.clear_rect(0.0, 0.0, width, height);
+            *area
         } else {
-            // Whole screen pixels around the area, a pixel to spare for antialiasing.
+            // Whole device pixels around the area, one to spare for
+            // antialiasing; every item reaching into them is painted again,
+            // so they end up exactly as a full repaint would leave them.
             let a = view.to_screen((f64::from(area.min_x), f64::from(area.min_y)));
             let b = view.to_screen((f64::from(area.max_x), f64::from(area.max_y)));
-            let (x0, y0) = ((a.0 - 1.0).floor(), (a.1 - 1.0).floor());
-            let (x1, y1) = ((b.0 + 1.0).ceil(), (b.1 + 1.0).ceil());
+            let (x0, y0) = (
+                (a.0 * dpr - 1.0).floor() / dpr,
+                (a.1 * dpr - 1.0).floor() / dpr,
+            );
+            let (x1, y1) = (
+                (b.0 * dpr + 1.0).ceil() / dpr,
+                (b.1 * dpr + 1.0).ceil() / dpr,
+            );
             ctx.begin_path();
             ctx.rect(x0, y0, x1 - x0, y1 - y0);
             ctx.clip();
             ctx.clear_rect(x0, y0, x1 - x0, y1 - y0);
-        }
+            let (w0, w1) = (view.to_world((x0, y0)), view.to_world((x1, y1)));
+            Rect::from_corners((w0.0 as f32, w0.1 as f32), (w1.0 as f32, w1.1 as f32))
+        };
         set_view_transform(ctx, view, size);
-        for id in self.scene.in_area(area) {
+        for id in self.scene.in_area(&area) {
             if let Some(stroke) = layer.get(id) {
                 render::draw_item(ctx, stroke, 1.0);
             }
