@@ -169,8 +169,9 @@ start_nginx() {
   wait_for_port "$port" nginx
 }
 
-# Builds the server binary and the site (WASM bundle, CSS, assets) in release mode.
+# Builds the server binary and the site (WASM bundle, CSS, assets) in release
+# mode, with hashed file names and gzip and brotli copies beside each file.
 build_release() {
-  log "cargo leptos build --release"
-  (cd "$ROOT" && cargo leptos build --release)
+  log "cargo leptos build --release --precompress"
+  (cd "$ROOT" && cargo leptos build --release --precompress)
 }

@@ -166,6 +166,22 @@ test("keyboard shortcuts switch tools and the toolbar is accessible", async ({ b
   await expect(help).toBeHidden();
 });
 
+test("the site's files are compressed, named by their content and cached for good", async ({ page }) => {
+  const wasm = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith(".wasm"));
+  const css = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith(".css"));
+  await page.goto("/");
+  for (const response of [await wasm, await css]) {
+    // whiteboard.<hash>.wasm: a new release gets new names.
+    expect(new URL(response.url()).pathname).toMatch(/^\/pkg\/whiteboard\.[A-Za-z0-9_-]{16,}\.(wasm|css)$/);
+    const headers = await response.allHeaders();
+    expect(headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect(["br", "gzip"]).toContain(headers["content-encoding"]);
+  }
+  // The page itself is never cached for good: it names the current files.
+  const html = await page.request.get("/");
+  expect(html.headers()["cache-control"] ?? "").not.toContain("immutable");
+});
+
 test("an invalid board link says so", async ({ page }) => {
   await page.goto("/b/nope");
   await expect(page.getByRole("heading", { name: "This board link is not valid" })).toBeVisible();

@@ -3,7 +3,8 @@
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::connection;
@@ -120,4 +121,34 @@ mod tests {
         assert!(BoardId::parse(a.as_str()).is_ok());
         assert_ne!(a, b);
     }
+}
+
+/// How the site's own files (`/pkg/…`: WASM, JS, CSS) may be cached.
+#[derive(Clone)]
+pub struct SiteCaching {
+    /// Their names carry a hash of their content.
+    pub hashed: bool,
+    /// `/pkg/`.
+    pub prefix: String,
+}
+
+/// Adds `Cache-Control` to the site's files: a name with a content hash
+/// never changes meaning, so browsers keep it for a year without asking;
+/// plain names must be revalidated, or a new release would meet old code.
+pub async fn cache_site_files(
+    State(caching): State<SiteCaching>,
+    uri: Uri,
+    mut response: Response,
+) -> Response {
+    if uri.path().starts_with(&caching.prefix) && response.status().is_success() {
+        let policy = if caching.hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
 }

@@ -105,6 +105,13 @@ fn leptos_options(config: &Config) -> LeptosOptions {
     });
     options.site_root = config.site_root.as_str().into();
     options.site_addr = config.addr;
+    // A release build made by cargo-leptos leaves the hashes of the site's
+    // file names beside the binary; without them (tests, `cargo build`) the
+    // plain names are served.
+    options.hash_files = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)))
+        .is_some_and(|file| file.exists());
     options
 }
 
@@ -178,6 +185,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::map_response_with_state(
+            http::SiteCaching {
+                hashed: state.leptos_options.hash_files,
+                prefix: format!("/{}/", state.leptos_options.site_pkg_dir),
+            },
+            http::cache_site_files,
+        ))
         .with_state(state);
 
     let listener = tokio::net::TcpListener::bind(config.addr)
