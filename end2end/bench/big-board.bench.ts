@@ -6,7 +6,10 @@
 //   2. measures the server's CPU for a join (ten people opening the board at
 //      once, from /proc/BENCH_SERVER_PID/stat) and the welcome's size;
 //   3. opens the board in a fresh page and measures open time (navigation
-//      start → status "connected" → the next two animation frames painted);
+//      start → status "connected" → the next two animation frames painted),
+//      and how much of it the engine's spans took (src/client/timing.rs:
+//      decoding the welcome, loading the board, building the scene,
+//      painting the view);
 //   4. frame rate and long tasks idle, with three remote people drawing
 //      (previews at 60 Hz, cursors, a committed stroke a second), and while
 //      the local user draws (input-to-ink latency: pointer event → the end
@@ -330,6 +333,16 @@ test("big boards", async ({ browser }) => {
     await page.goto(`/b/${board}`);
     await page.waitForFunction(() => (window as any).__bench.drawnAt > 0, null, { timeout: 120_000 });
     const openMs = await page.evaluate(() => (window as any).__bench.drawnAt);
+    const spans = await page.evaluate(() =>
+      ["decode-welcome", "load-snapshot", "build-scene", "paint-view"].map(
+        // The longest of each: the engine also builds and paints the empty
+        // board it starts with.
+        (name) => {
+          const durations = performance.getEntriesByName(`whiteboard:${name}`).map((e) => e.duration);
+          return durations.length > 0 ? Math.max(...durations) : NaN;
+        },
+      ),
+    );
     await page.waitForTimeout(500);
 
     const idle = await measure(page, WINDOW_MS);
@@ -353,7 +366,7 @@ test("big boards", async ({ browser }) => {
     await page.screenshot({ path: `test-results/bench/board-${size}.png` });
 
     const row =
-      `| ${size.toLocaleString("en")} | ${f(openMs)} ms | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
+      `| ${size.toLocaleString("en")} | ${f(openMs)} ms (${spans.map((s) => f(s)).join(" / ")}) | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
       `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(panning)} | ${w(zoomedOut)} | ` +
       `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${f(joinCpuMs)} ms, ${f(welcomeBytes / 1e6, 1)} MB | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
     console.log(row);
@@ -362,7 +375,7 @@ test("big boards", async ({ browser }) => {
     await helper.context().close();
   }
   console.log(
-    "\n| strokes | open | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | panning | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
+    "\n| strokes | open (decode / load / scene / paint) | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | panning | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
       rows.join("\n"),
   );

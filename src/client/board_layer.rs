@@ -123,6 +123,7 @@ impl BoardLayer {
             hidden: &self.hidden,
         };
         if std::mem::take(&mut self.rebuild) || touched.len() > self.scene.len() / 2 + 64 {
+            let _span = super::timing::span("build-scene");
             self.scene.rebuild(&layer);
             self.painted_for = None;
             self.damage.clear();
@@ -154,6 +155,7 @@ impl BoardLayer {
                 .painted_for
                 .is_some_and(|(before, at)| self.shift(&layer, &before, view, size, at));
             if !shifted {
+                let _span = super::timing::span("paint-view");
                 self.repaint(&layer, view, size, &visible, true);
             }
             self.painted_for = Some((*view, size));

@@ -387,7 +387,12 @@ impl EngineHandle {
     }
 
     pub(super) fn on_frame_text(&self, text: &str) {
-        match ServerMessage::decode(text) {
+        let decoding = text
+            .starts_with("{\"type\":\"welcome\"")
+            .then(|| super::timing::span("decode-welcome"));
+        let decoded = ServerMessage::decode(text);
+        drop(decoding);
+        match decoded {
             Ok(message) => {
                 self.with(|engine| engine.on_message(message));
             }
@@ -714,6 +719,7 @@ impl Engine {
             } => {
                 let first = !self.welcomed_before();
                 if let Some(snapshot) = snapshot {
+                    let _span = super::timing::span("load-snapshot");
                     self.board = Board::from_snapshot(snapshot);
                     self.board_layer.invalidate();
                 }

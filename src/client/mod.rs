@@ -9,6 +9,7 @@ mod render;
 mod socket;
 pub mod storage;
 mod text_editor;
+mod timing;
 
 use leptos::prelude::Set;
 use wasm_bindgen::JsValue;
