@@ -209,21 +209,32 @@ impl Scene {
 
     /// Builds the scene from scratch (a welcome, a clear).
     pub fn rebuild(&mut self, layer: &Layer<'_, '_>) {
-        let mut shown = Vec::new();
-        let mut seen = HashSet::new();
+        for entry in self.entries.values_mut() {
+            entry.bounds = None;
+        }
+        // `Layer::get` for every visible stroke, without looking each up again.
+        let clearing = layer.clearing();
+        let mut shown = Vec::with_capacity(layer.board.stroke_count());
         for stroke in layer.board.visible_strokes() {
             let id = &stroke.id;
-            seen.insert(id);
-            let bounds = layer.get(id).and_then(paint_bounds);
+            let bounds = if clearing || layer.hidden.contains(id) {
+                None
+            } else {
+                paint_bounds(stroke)
+            };
             if let Some(bounds) = &bounds {
                 shown.push(indexed(bounds, id.clone()));
             }
-            let order = self.order_of(id, stroke.z);
-            self.entries.insert(id.clone(), Entry { bounds, order });
-        }
-        for (id, entry) in &mut self.entries {
-            if !seen.contains(id) {
-                entry.bounds = None;
+            if let Some(entry) = self.entries.get_mut(id) {
+                entry.bounds = bounds;
+                entry.order.z = stroke.z;
+            } else {
+                self.arrivals += 1;
+                let order = Order {
+                    z: stroke.z,
+                    arrival: self.arrivals,
+                };
+                self.entries.insert(id.clone(), Entry { bounds, order });
             }
         }
         self.tree = RTree::bulk_load(shown);
