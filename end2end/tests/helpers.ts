@@ -137,3 +137,48 @@ export async function settledInkBounds(page: Page) {
     .toBe(true);
   return (await inkBounds(page))!;
 }
+
+/** Waits until the board canvas stops changing (nothing more arriving). */
+export async function settledCanvas(page: Page) {
+  let previous = await canvasHash(page);
+  await expect
+    .poll(async () => {
+      await page.waitForTimeout(150);
+      const current = await canvasHash(page);
+      const settled = current === previous;
+      previous = current;
+      return settled;
+    })
+    .toBe(true);
+}
+
+/**
+ * Channel values of the board canvas that change when the same view is
+ * painted again from scratch (the window resized and back), by more than
+ * antialiasing explains: 0 when what was painted piecemeal (damage,
+ * strips) is what a full paint gives.
+ */
+export async function staleChannels(page: Page): Promise<number> {
+  const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await frames();
+  await page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+    (window as any).__piecemeal = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+  });
+  const size = page.viewportSize()!;
+  await page.setViewportSize({ width: size.width, height: size.height + 1 });
+  await frames();
+  await page.setViewportSize(size);
+  await frames();
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+    const now = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const before: Uint8ClampedArray = (window as any).__piecemeal;
+    // Skia rasterises a curve that crosses the canvas edge a little
+    // differently from one inside it, so antialiased edge pixels may differ
+    // slightly; a stroke missing, doubled or cut off differs by far more.
+    let count = 0;
+    for (let i = 0; i < now.length; i++) if (Math.abs(now[i] - before[i]) > 64) count++;
+    return count;
+  });
+}

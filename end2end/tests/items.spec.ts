@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, scribble, settledInkBounds, twoPeople } from "./helpers";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, scribble, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -216,34 +216,47 @@ test("panning shows exactly what painting the whole view shows", async ({ browse
     await page.mouse.wheel(i % 2 ? 37 : -23, i % 3 ? 29 : -41);
     await page.waitForTimeout(30);
   }
-  const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  await frames();
-  const shown = await page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
-    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
-    (window as any).__panned = data;
-    let inked = 0;
-    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
-    return inked;
-  });
-  expect(shown).toBeGreaterThan(1000);
-  // The same view painted from scratch: the window resized and back.
-  await page.setViewportSize({ width: 1280, height: 801 });
-  await frames();
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await frames();
-  const differing = await page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
-    const now = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const before: Uint8ClampedArray = (window as any).__panned;
-    // Skia rasterises a curve that crosses the canvas edge a little
-    // differently from one inside it, so antialiased edge pixels may differ
-    // slightly; a stroke missing, doubled or cut off differs by far more.
-    let count = 0;
-    for (let i = 0; i < now.length; i++) if (Math.abs(now[i] - before[i]) > 64) count++;
-    return count;
-  });
-  expect(differing).toBe(0);
+  expect(await ink(page)).toBeGreaterThan(1000);
+  expect(await staleChannels(page)).toBe(0);
+});
+
+test("after erasing, moving and undoing, by anyone, the board shows what a full repaint shows", async ({ browser }) => {
+  // The board bitmap is repainted only where something changed: a new
+  // item on top is painted over it, anything else repaints its rectangle.
+  const { alice, bob } = await twoPeople(browser);
+  for (const y of [200, 230, 260]) await scribble(alice, 200, y, 400);
+  await rectangle(alice, "Light yellow fill", [300, 180], [450, 300]);
+  await pick(alice, "Pen");
+  await scribble(alice, 250, 250, 300);
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect.poll(() => ink(bob)).toBeGreaterThan(1000);
+  // Each step changes the board somewhere in the middle of the others;
+  // after each, both screens must show what a full repaint shows.
+  const bothFresh = async () => {
+    for (const page of [alice, bob]) {
+      await settledCanvas(page);
+      expect(await ink(page)).toBeGreaterThan(1000);
+      expect(await staleChannels(page)).toBe(0);
+    }
+  };
+  // Bob erases the right end of the top scribble (or two), which others
+  // cross.
+  await pick(bob, "Eraser");
+  await drag(bob, [580, 165], [580, 200]);
+  await expect(bob.getByTestId("save-status")).toHaveCount(0);
+  await bothFresh();
+  // Alice moves the rectangle away.
+  await pick(alice, "Select");
+  await drag(alice, [440, 290], [700, 500]);
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await alice.keyboard.press("Escape");
+  await bothFresh();
+  // Bob undoes his erase, Alice her move.
+  await bob.keyboard.press("Control+z");
+  await alice.keyboard.press("Control+z");
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(bob.getByTestId("save-status")).toHaveCount(0);
+  await bothFresh();
 });
 
 test("select, move, undo the move, duplicate and delete, seen on both pages", async ({ browser }) => {
