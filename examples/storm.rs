@@ -88,6 +88,11 @@ struct Args {
     /// Label for the markdown row printed at the end.
     #[arg(long, default_value = "")]
     label: String,
+    /// Fail (exit status 1) on any loss, any drawer that could not send,
+    /// any connection the server closed, or acknowledgements outstanding
+    /// beyond the commits of the last second: the CI smoke.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Points sent per preview: `[sender, counter]`, `[ms, µs]`, and two more.
@@ -636,6 +641,24 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
         ms(ack_latency.value_at_quantile(0.99)),
         commits.saturating_sub(acks),
     );
+    if args.strict {
+        let mut failures = Vec::new();
+        if lost_pairs > 0 {
+            failures.push(format!("{lost_pairs} sender→receiver pairs short"));
+        }
+        if !send_failures.is_empty() {
+            failures.push(format!("drawers failed to send: {send_failures:?}"));
+        }
+        if !closed.is_empty() {
+            failures.push(format!("connections closed by the server: {closed:?}"));
+        }
+        if commits.saturating_sub(acks) > late {
+            failures.push(format!("{} commits never acknowledged", commits - acks));
+        }
+        if !failures.is_empty() {
+            return Err(format!("strict: {}", failures.join("; ")));
+        }
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (server and WASM client),
-# unit and integration tests (real server processes, real WebSockets), and
-# Playwright in Debian's Chromium against the release build.
+# unit and integration tests (real server processes, real WebSockets),
+# Playwright in Debian's Chromium against the release build, and short
+# smokes of the benchmarks.
 # Installs what it needs first; safe to run again.
 
 set -euo pipefail
@@ -33,5 +34,14 @@ E2E_PORT="$(free_port)" E2E_PORT_A="$(free_port)" E2E_PORT_B="$(free_port)" E2E_
 export E2E_PORT E2E_PORT_A E2E_PORT_B E2E_PORT_LB
 start_nginx "$SERVICES_DIR" "$E2E_PORT_LB" "127.0.0.1:$E2E_PORT_A" "127.0.0.1:$E2E_PORT_B"
 (cd "$ROOT/end2end" && npx playwright test)
+
+# The benchmarks' tools must keep working; their figures come from long runs
+# (docs/benchmarks.md), not from these few seconds.
+log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), browser benchmark at 1,000 strokes"
+cargo build --release --features ssr --example storm --example relay
+"$ROOT/scripts/storm.sh" one --boards 2 --users 5 --seconds 2 --strict
+"$ROOT/scripts/storm.sh" two --boards 2 --users 5 --seconds 2 --strict
+"$ROOT/scripts/storm.sh" relay --boards 2 --users 5 --seconds 2 --commit false --strict
+BENCH_NO_BUILD=1 BENCH_SIZES=1000 BENCH_WINDOW_MS=500 "$ROOT/scripts/bench-browser.sh"
 
 log "all tests passed"
