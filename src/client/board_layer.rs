@@ -5,8 +5,9 @@
 //! The engine tells it which ids operations changed and, every frame, which
 //! ids something live stands in for (pending requests, drafts, the gesture);
 //! the scene works out the damage: a new item on top is painted over the
-//! bitmap, anything else clears and repaints its rectangle. A change of view
-//! or size repaints what is in sight, culled through the scene's R-tree.
+//! bitmap, anything else clears and repaints its rectangle. A pan moves the
+//! bitmap and paints the strips that came into view; a zoom or resize
+//! repaints what is in sight, culled through the scene's R-tree.
 //! Each frame the engine copies the bitmap onto the visible canvas and
 //! paints the live strokes over it.
 
@@ -35,11 +36,11 @@ pub struct BoardLayer {
     ctx: CanvasRenderingContext2d,
     /// The view and size the bitmap was painted for (`None`: never / invalid).
     painted_for: Option<(View, Size)>,
-    /// Ids changed since the last update.
+    /// Ids operations changed since the last sync.
     touched: Vec<StrokeId>,
-    /// Rebuild the scene from scratch at the next update.
+    /// Rebuild the scene from scratch at the next sync.
     rebuild: bool,
-    /// Ids left out at the last update because something live stood in for them.
+    /// Ids left out at the last sync because something live stood in for them.
     hidden: HashSet<StrokeId>,
     /// What changed since the last paint.
     damage: Vec<Damage>,
@@ -68,7 +69,7 @@ impl BoardLayer {
         &self.scene
     }
 
-    /// The ids left out at the last update (shown live instead).
+    /// The ids left out at the last sync (shown live instead).
     pub fn hidden(&self) -> &HashSet<StrokeId> {
         &self.hidden
     }

@@ -15,11 +15,11 @@
 //! at most one preview, draft and cursor message per frame and redraws the
 //! canvas when something changed.
 //!
-//! Drawing is layered: the board with the pending operations is kept in a
-//! bitmap (`board_layer`) repainted only where something changed; each
-//! frame copies it to the board canvas and paints what is live (drafts,
-//! this tab's gesture, other people's previews) over it. Cursors, the
-//! selection box and the marquee go on the overlay canvas above.
+//! Drawing is layered: the confirmed board is kept in a bitmap
+//! (`board_layer`) repainted only where something changed; each frame
+//! copies it to the board canvas and paints what is live over it (this
+//! tab's pending requests, drafts, its gesture, other people's previews).
+//! Cursors, the selection box and the marquee go on the overlay canvas.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -51,7 +51,6 @@ use crate::view::View;
 
 /// Pending strokes are drawn slightly translucent until the server stores them.
 const UNCONFIRMED_ALPHA: f64 = 0.85;
-
 /// Cursor positions go out at most this often (milliseconds).
 const CURSOR_INTERVAL_MS: f64 = 50.0;
 /// Remote cursors glide to a new position over this long (milliseconds).
@@ -61,6 +60,11 @@ const CURSOR_GLIDE_MS: f64 = 90.0;
 pub(super) struct Pending {
     pub op_id: OpId,
     pub message: ClientMessage,
+}
+
+/// The requests of `pending`, oldest first, as the scene's `Layer` takes them.
+fn messages(pending: &[Pending]) -> Vec<&ClientMessage> {
+    pending.iter().map(|p| &p.message).collect()
 }
 
 /// A freehand stroke someone else is drawing right now.
@@ -105,7 +109,7 @@ pub struct Engine {
     pub(super) ui: BoardUi,
     pub(super) board: Board,
     pub(super) pending: Vec<Pending>,
-    /// The board and the pending operations as painted (see `board_layer`).
+    /// The confirmed board as painted (see `board_layer`).
     board_layer: BoardLayer,
     pub(super) previews: HashMap<StrokeId, RemotePreview>,
     /// Other people's work in progress. A draft ends with `draft_end`, which
@@ -1033,7 +1037,7 @@ impl Engine {
     /// will look, other people's drafts, this tab's gesture (later entries
     /// win for an id given twice), sorted by stacking key.
     fn live_strokes(&self) -> Vec<&Stroke> {
-        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let pending = messages(&self.pending);
         let nothing_hidden = HashSet::new();
         let layer = crate::scene::Layer {
             board: &self.board,
@@ -1061,7 +1065,7 @@ impl Engine {
             .chain(self.drafts.values().flatten())
             .find(|s| &s.id == id);
         live.or_else(|| {
-            let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+            let pending = messages(&self.pending);
             let layer = crate::scene::Layer {
                 board: &self.board,
                 pending: &pending,
@@ -1075,7 +1079,7 @@ impl Engine {
     /// pending requests and what is live (before painting or hit testing).
     pub(super) fn sync_board_layer(&mut self) {
         let hidden = self.live_ids();
-        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let pending = messages(&self.pending);
         self.board_layer.sync(&self.board, &pending, hidden);
     }
 
@@ -1083,7 +1087,7 @@ impl Engine {
     /// bottom first: the board layer's through its R-tree, then the live
     /// ones. Call [`Self::sync_board_layer`] first.
     pub(super) fn shown_in(&self, area: &Rect) -> Vec<&Stroke> {
-        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let pending = messages(&self.pending);
         let layer = crate::scene::Layer {
             board: &self.board,
             pending: &pending,
@@ -1106,7 +1110,7 @@ impl Engine {
 
     fn redraw(&mut self, now: f64) {
         self.sync_board_layer();
-        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let pending = messages(&self.pending);
         self.board_layer
             .paint(&self.board, &pending, &self.view, self.size);
 
