@@ -151,19 +151,22 @@ impl BoardLayer {
         };
         let visible = view.visible((width, height));
         let damage = std::mem::take(&mut self.damage);
+        // Where items were painted again in this call: a new item on top is
+        // painted over the bitmap only outside these, or it would be doubled.
+        let mut repainted = Vec::new();
         if self.painted_for != Some((*view, size)) {
-            let shifted = self
+            let strips = self
                 .painted_for
-                .is_some_and(|(before, at)| self.shift(&layer, &before, view, size, at));
-            if !shifted {
-                let _span = super::timing::span("paint-view");
-                self.repaint(&layer, view, size, &visible, true);
-            }
+                .and_then(|(before, at)| self.shift(&layer, &before, view, size, at));
             self.painted_for = Some((*view, size));
-            // Damage from before the move is in the repainted pixels or,
-            // when shifted, still to repaint below.
-            if !shifted {
-                return;
+            match strips {
+                // Damage from before the move is still to repaint below.
+                Some(strips) => repainted = strips,
+                None => {
+                    let _span = super::timing::span("paint-view");
+                    self.repaint(&layer, view, size, &visible, true);
+                    return;
+                }
             }
         }
         let mut areas = Vec::new();
@@ -175,28 +178,27 @@ impl BoardLayer {
                 Damage::Area(_) => {}
             }
         }
-        let areas = merged(areas);
+        let mut areas = merged(areas);
         if areas.len() > MAX_SEPARATE_REPAINTS {
-            if let Some(all) = areas.iter().copied().reduce(|a, b| a.union(&b)) {
-                self.repaint(&layer, view, size, &all, false);
-            }
-        } else {
-            for area in &areas {
-                self.repaint(&layer, view, size, area, false);
-            }
+            areas = areas
+                .into_iter()
+                .reduce(|a, b| a.union(&b))
+                .into_iter()
+                .collect();
         }
-        // Items painted over the bitmap, unless a repaint above included them.
-        let over: Vec<&crate::protocol::Stroke> = above
+        for area in &areas {
+            repainted.push(self.repaint(&layer, view, size, area, false));
+        }
+        let mut over: Vec<&crate::protocol::Stroke> = above
             .iter()
             .filter_map(|id| Some((layer.get(id)?, self.scene.bounds(id)?)))
             .filter(|(_, bounds)| bounds.intersects(&visible))
-            .filter(|(_, bounds)| !areas.iter().any(|area| area.intersects(bounds)))
+            .filter(|(_, bounds)| !repainted.iter().any(|area| area.intersects(bounds)))
             .map(|(stroke, _)| stroke)
             .collect();
         if !over.is_empty() {
             self.ctx.save();
             set_view_transform(&self.ctx, view, size);
-            let mut over = over;
             over.sort_by(|a, b| a.z.total_cmp(&b.z));
             for stroke in over {
                 render::draw_item(&self.ctx, stroke, 1.0);
@@ -206,8 +208,9 @@ impl BoardLayer {
     }
 
     /// A pan: moves the bitmap by whole device pixels and repaints only the
-    /// strips that came into view. Returns false (nothing done) when the
-    /// zoom or size changed or the move is not a whole number of pixels.
+    /// strips that came into view; returns the areas repainted. `None`
+    /// (nothing done) when the zoom or size changed or the move is not a
+    /// whole number of pixels.
     fn shift(
         &self,
         layer: &Layer<'_, '_>,
@@ -215,10 +218,10 @@ impl BoardLayer {
         view: &View,
         size: Size,
         at: Size,
-    ) -> bool {
+    ) -> Option<Vec<Rect>> {
         let (width, height, dpr) = size;
         if at != size || before.zoom != view.zoom {
-            return false;
+            return None;
         }
         let scale = view.zoom * dpr;
         let dx = (before.origin.0 - view.origin.0) * scale;
@@ -226,7 +229,7 @@ impl BoardLayer {
         let (whole_x, whole_y) = (dx.round(), dy.round());
         let exact = (dx - whole_x).abs() < 1e-3 && (dy - whole_y).abs() < 1e-3;
         if !exact || whole_x.abs() >= width * dpr || whole_y.abs() >= height * dpr {
-            return false;
+            return None;
         }
         let ctx = &self.ctx;
         ctx.save();
@@ -260,15 +263,25 @@ impl BoardLayer {
                 ..visible
             });
         }
-        for strip in &strips {
-            self.repaint(layer, view, size, strip, false);
-        }
-        true
+        Some(
+            strips
+                .iter()
+                .map(|strip| self.repaint(layer, view, size, strip, false))
+                .collect(),
+        )
     }
 
     /// Clears `area` (world coordinates) of the bitmap and paints every item
-    /// reaching into it, bottom first. `whole`: the area is the whole view.
-    fn repaint(&self, layer: &Layer<'_, '_>, view: &View, size: Size, area: &Rect, whole: bool) {
+    /// reaching into it, bottom first; returns the area actually repainted
+    /// (widened to whole device pixels). `whole`: the area is the whole view.
+    fn repaint(
+        &self,
+        layer: &Layer<'_, '_>,
+        view: &View,
+        size: Size,
+        area: &Rect,
+        whole: bool,
+    ) -> Rect {
         let ctx = &self.ctx;
         let (width, height, dpr) = size;
         ctx.save();
@@ -304,6 +317,7 @@ impl BoardLayer {
             }
         }
         ctx.restore();
+        area
     }
 
     /// Copies the bitmap onto `ctx` (the visible board canvas), pixel for pixel.
