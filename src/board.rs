@@ -121,6 +121,12 @@ impl Board {
         serde_json::value::RawValue::from_string(json).expect("serde_json wrote valid JSON")
     }
 
+    /// The board packed for a protocol version 2 welcome (see
+    /// [`crate::protocol::packed`]).
+    pub fn snapshot_packed(&self) -> Vec<u8> {
+        crate::protocol::packed::encode(self.seq, &self.strokes)
+    }
+
     /// The sequence number of the last applied operation (0 for a new board).
     pub fn seq(&self) -> u64 {
         self.seq

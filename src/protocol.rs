@@ -2,8 +2,9 @@
 //!
 //! Every type that crosses the WebSocket lives here, so the two ends cannot
 //! drift apart: the server and the browser serialise and validate with the
-//! same code. Frames are JSON text; `docs/protocol.md` is the prose version of
-//! this file and must change with it.
+//! same code. Frames are JSON text (and, from version 2, one binary frame
+//! holding a packed snapshot after a `welcome`); `docs/protocol.md` is the
+//! prose version of this file and must change with it.
 //!
 //! Messages travel on two lanes:
 //! - **ephemeral** (`preview`, `preview_end`, `draft`, `draft_end`, `cursor`,
@@ -22,8 +23,16 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Bumped on any incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub mod packed;
+
+/// The protocol version this build speaks: bumped on any incompatible change
+/// to the messages below. Version 2 sends a `welcome`'s snapshot packed, as a
+/// binary frame after it (see [`packed`]); nothing else differs from 1.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest version the server still answers (with JSON snapshots).
+pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
+/// The first version whose snapshots are packed.
+pub const PACKED_SNAPSHOTS_SINCE: u32 = 2;
 
 /// Limits that bound what one client can make the server hold or relay.
 pub mod limits {
@@ -831,6 +840,8 @@ pub struct EncodedWelcome<'a> {
     pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<&'a serde_json::value::RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packed_snapshot: Option<u64>,
     pub ops: &'a [Operation],
     pub presence: u32,
 }
@@ -845,15 +856,20 @@ impl EncodedWelcome<'_> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// Answer to `hello`. Either `snapshot` is present (replace everything
-    /// with it, then apply `ops`), or it is absent and `ops` are exactly the
-    /// operations after the client's `last_seq`. Afterwards the board is at `seq`.
+    /// Answer to `hello`. Either there is a snapshot (replace everything
+    /// with it, then apply `ops`), or `ops` are exactly the operations after
+    /// the client's `last_seq`. Afterwards the board is at `seq`. Version 1
+    /// carries the snapshot in `snapshot`; version 2 says in
+    /// `packed_snapshot` how many bytes the binary frame right after this one
+    /// has, which holds it (see [`packed`]).
     Welcome {
         protocol: u32,
         board: BoardId,
         seq: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snapshot: Option<BoardSnapshot>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        packed_snapshot: Option<u64>,
         ops: Vec<Operation>,
         presence: u32,
     },
@@ -1045,7 +1061,11 @@ mod tests {
                 stroke_ids: vec![StrokeId::parse("a").unwrap()],
             },
         };
-        for (snapshot, ops) in [(Some(snapshot), vec![]), (None, vec![op])] {
+        for (snapshot, packed_snapshot, ops) in [
+            (Some(snapshot), None, vec![]),
+            (None, Some(1234), vec![]),
+            (None, None, vec![op]),
+        ] {
             let raw = snapshot.as_ref().map(|s| {
                 serde_json::value::RawValue::from_string(serde_json::to_string(s).unwrap()).unwrap()
             });
@@ -1054,6 +1074,7 @@ mod tests {
                 board: &board,
                 seq: 7,
                 snapshot: raw.as_deref(),
+                packed_snapshot,
                 ops: &ops,
                 presence: 3,
             }
@@ -1063,6 +1084,7 @@ mod tests {
                 board: board.clone(),
                 seq: 7,
                 snapshot,
+                packed_snapshot,
                 ops,
                 presence: 3,
             };
@@ -1096,6 +1118,7 @@ mod tests {
                         visible: false,
                     }],
                 }),
+                packed_snapshot: None,
                 ops: vec![op.clone()],
                 presence: 2,
             },

@@ -133,6 +133,62 @@ async fn a_late_joiner_receives_the_same_board() {
 }
 
 #[tokio::test]
+async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
+    let (_dir, server) = start_server();
+    let board = board_id("versions");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    for i in 0..3 {
+        alice
+            .commit(add_stroke(
+                &format!("op{i}"),
+                stroke(&format!("s{i}"), 1.5 * i as f32),
+            ))
+            .await;
+    }
+    let mut old = Client::open(server.addr, &board, user("old")).await;
+    old.send_raw(r#"{"type":"hello","protocol":1,"user":"old"}"#)
+        .await;
+    let ServerMessage::Welcome {
+        protocol: 1,
+        snapshot: Some(json),
+        packed_snapshot: None,
+        ..
+    } = old
+        .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await
+    else {
+        panic!("version 1 gets its snapshot in the welcome");
+    };
+    // The test client unpacks the binary frame that must follow a version
+    // 2 welcome, and fails if it does not come or does not decode.
+    let (_new, welcome) = Client::join(server.addr, &board, "new", None).await;
+    let ServerMessage::Welcome {
+        protocol: 2,
+        snapshot: Some(packed),
+        ..
+    } = welcome
+    else {
+        panic!("version 2 gets a packed snapshot");
+    };
+    assert_eq!(json.strokes.len(), 3);
+    assert_eq!(packed, json);
+
+    let mut future = Client::open(server.addr, &board, user("future")).await;
+    future
+        .send_raw(r#"{"type":"hello","protocol":3,"user":"future"}"#)
+        .await;
+    match future.recv_message().await {
+        ServerMessage::Error {
+            code: ErrorCode::UnsupportedVersion,
+            message,
+            ..
+        } => assert!(message.contains("1 to 2"), "{message}"),
+        other => panic!("expected unsupported_version, got {other:?}"),
+    }
+    assert_eq!(future.closed().await, Some(close_code::POLICY_VIOLATION));
+}
+
+#[tokio::test]
 async fn a_reconnecting_client_receives_exactly_the_missing_operations() {
     let (_dir, server) = start_server();
     let board = board_id("resume");

@@ -177,21 +177,33 @@ function serverCpuSeconds(): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** `people` join at once and receive their welcome; returns the welcome's size. */
-async function joinAtOnce(helper: Page, board: string, people: number): Promise<number> {
+/**
+ * `people` join at once speaking `protocol` (1: JSON snapshot in the
+ * welcome; 2: packed snapshot in a binary frame after it) and receive their
+ * welcome; returns its size in bytes (both frames for version 2).
+ */
+async function joinAtOnce(helper: Page, board: string, people: number, protocol: number): Promise<number> {
   return helper.evaluate(
-    async ({ board, people }) => {
+    async ({ board, people, protocol }) => {
       const sizes = await Promise.all(
         Array.from(
           { length: people },
           (_, i) =>
             new Promise<number>((resolve, reject) => {
               const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
-              ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, user: `bench-joiner-${i}` }));
+              ws.binaryType = "arraybuffer";
+              let welcomeBytes = 0;
+              ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol, user: `bench-joiner-${i}` }));
               ws.onerror = () => reject(new Error("join failed"));
               ws.onmessage = (event) => {
                 if (typeof event.data === "string" && event.data.startsWith('{"type":"welcome"')) {
-                  resolve(event.data.length);
+                  welcomeBytes = event.data.length;
+                  if (!event.data.includes('"packed_snapshot"')) {
+                    resolve(welcomeBytes);
+                    ws.close();
+                  }
+                } else if (event.data instanceof ArrayBuffer) {
+                  resolve(welcomeBytes + event.data.byteLength);
                   ws.close();
                 }
               };
@@ -200,7 +212,7 @@ async function joinAtOnce(helper: Page, board: string, people: number): Promise<
       );
       return sizes[0];
     },
-    { board, people },
+    { board, people, protocol },
   );
 }
 
@@ -321,12 +333,19 @@ test("big boards", async ({ browser }) => {
     const helper = await helperPage(browser);
     const seedMs = await seed(helper, board, size);
 
-    const cpuBefore = serverCpuSeconds();
-    const joiners = 10;
-    const welcomeBytes = await joinAtOnce(helper, board, joiners);
-    const cpuAfter = serverCpuSeconds();
-    const joinCpuMs =
-      cpuBefore === undefined || cpuAfter === undefined ? NaN : ((cpuAfter - cpuBefore) * 1000) / joiners;
+    // Ten people join at once, in each protocol version: server CPU per
+    // join (the snapshot is encoded once per version of the board and
+    // format, then shared) and the welcome's size.
+    const joins = [];
+    for (const protocol of [1, 2]) {
+      const cpuBefore = serverCpuSeconds();
+      const joiners = 10;
+      const bytes = await joinAtOnce(helper, board, joiners, protocol);
+      const cpuAfter = serverCpuSeconds();
+      const cpuMs =
+        cpuBefore === undefined || cpuAfter === undefined ? NaN : ((cpuAfter - cpuBefore) * 1000) / joiners;
+      joins.push(`v${protocol} ${f(cpuMs)} ms, ${f(bytes / 1e6, 1)} MB`);
+    }
 
     const page = await (await browser.newContext()).newPage();
     await page.addInitScript(installProbes);
@@ -368,7 +387,7 @@ test("big boards", async ({ browser }) => {
     const row =
       `| ${size.toLocaleString("en")} | ${f(openMs)} ms (${spans.map((s) => f(s)).join(" / ")}) | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
       `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(panning)} | ${w(zoomedOut)} | ` +
-      `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${f(joinCpuMs)} ms, ${f(welcomeBytes / 1e6, 1)} MB | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
+      `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${joins.join("; ")} | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
     console.log(row);
     rows.push(row);
     await page.context().close();

@@ -40,8 +40,9 @@ use super::text_editor::TextEditor;
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::protocol::{
-    limits, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point, Request,
-    ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
+    limits, packed, BoardId, BoardSnapshot, Change, ClientMessage, Color, ErrorCode, OpId,
+    Operation, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId,
+    PROTOCOL_VERSION,
 };
 use crate::stacking::{restack, Restack};
 use crate::ui::{
@@ -132,6 +133,8 @@ pub struct Engine {
     pub(super) cursor_unsent: Option<(f32, f32)>,
     cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
+    /// A `welcome` whose packed snapshot is the next frame.
+    awaiting_snapshot: Option<ServerMessage>,
     welcomed: bool,
     id_prefix: String,
     next_id: u64,
@@ -233,6 +236,7 @@ impl EngineHandle {
             cursor_unsent: None,
             cursor_sent_at: 0.0,
             socket: None,
+            awaiting_snapshot: None,
             welcomed: false,
             id_prefix: storage::random_hex(6),
             next_id: 0,
@@ -403,6 +407,14 @@ impl EngineHandle {
             Err(error) => leptos::logging::warn!("undecodable frame from server: {error}"),
         }
     }
+
+    /// A binary frame: the packed snapshot a `welcome` announced.
+    pub(super) fn on_frame_binary(&self, bytes: &[u8]) {
+        let decoding = super::timing::span("decode-welcome");
+        let snapshot = packed::decode(bytes);
+        drop(decoding);
+        self.with(|engine| engine.on_packed_snapshot(snapshot));
+    }
 }
 
 impl Engine {
@@ -433,6 +445,7 @@ impl Engine {
         };
         let _ = socket.unbounded_send(hello.encode());
         self.socket = Some(socket);
+        self.awaiting_snapshot = None;
     }
 
     /// Whether our board copy came from this server at some point (so a
@@ -713,8 +726,54 @@ impl Engine {
 
     // ---- sync ----
 
+    fn on_packed_snapshot(&mut self, snapshot: Result<BoardSnapshot, packed::PackedError>) {
+        match (self.awaiting_snapshot.take(), snapshot) {
+            (
+                Some(ServerMessage::Welcome {
+                    protocol,
+                    board,
+                    seq,
+                    ops,
+                    presence,
+                    ..
+                }),
+                Ok(snapshot),
+            ) => self.on_message(ServerMessage::Welcome {
+                protocol,
+                board,
+                seq,
+                snapshot: Some(snapshot),
+                packed_snapshot: None,
+                ops,
+                presence,
+            }),
+            (awaiting, snapshot) => {
+                let problem = match snapshot {
+                    Err(error) => error.to_string(),
+                    Ok(_) if awaiting.is_none() => "a snapshot nobody announced".into(),
+                    Ok(_) => "a snapshot after something other than a welcome".into(),
+                };
+                leptos::logging::warn!("{problem}; reconnecting");
+                self.socket = None;
+            }
+        }
+    }
+
     fn on_message(&mut self, message: ServerMessage) {
+        if self.awaiting_snapshot.is_some() {
+            leptos::logging::warn!(
+                "the announced snapshot did not follow the welcome; reconnecting"
+            );
+            self.awaiting_snapshot = None;
+            self.socket = None;
+            return;
+        }
         match message {
+            welcome @ ServerMessage::Welcome {
+                snapshot: None,
+                packed_snapshot: Some(_),
+                ..
+            } => self.awaiting_snapshot = Some(welcome),
             ServerMessage::Welcome {
                 snapshot,
                 ops,

@@ -36,7 +36,7 @@ pub async fn run(engine: EngineHandle) {
                 while let Some(frame) = read.next().await {
                     match frame {
                         Ok(Message::Text(text)) => engine.on_frame_text(&text),
-                        Ok(Message::Bytes(_)) => {}
+                        Ok(Message::Bytes(bytes)) => engine.on_frame_binary(&bytes),
                         Err(_) => break,
                     }
                     if !engine.is_attached() {

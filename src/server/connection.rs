@@ -19,10 +19,12 @@ use tracing::debug;
 
 use super::hub::Hub;
 use super::metrics::{metrics, Lane};
-use super::room::{ConnectionId, JoinRequest, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY};
-use super::Frame;
+use super::room::{
+    ConnectionId, JoinRequest, Outbox, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY,
+};
 use crate::protocol::{
-    close_code, BoardId, ClientMessage, ErrorCode, ProtocolError, ServerMessage, PROTOCOL_VERSION,
+    close_code, BoardId, ClientMessage, ErrorCode, ProtocolError, ServerMessage,
+    OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 
 /// How long a client may take to send `hello`.
@@ -49,7 +51,7 @@ struct Connection {
     /// Handed to the room on join. The connection keeps no copy, so when the
     /// room drops it (the client fell behind, or the room closed) the queue
     /// ends and the connection knows.
-    outbox: Option<mpsc::Sender<Frame>>,
+    outbox: Option<Outbox>,
     invalid_frames: u32,
 }
 
@@ -124,15 +126,15 @@ impl Connection {
     /// Writes `first` and whatever else is queued already, then flushes once.
     async fn write_queued(
         &mut self,
-        first: Frame,
-        queue: &mut mpsc::Receiver<Frame>,
+        first: Message,
+        queue: &mut mpsc::Receiver<Message>,
     ) -> Result<(), axum::Error> {
-        self.socket.feed(Message::Text(first)).await?;
+        self.socket.feed(first).await?;
         for _ in 1..MAX_FRAMES_PER_FLUSH {
             let Ok(frame) = queue.try_recv() else {
                 break;
             };
-            self.socket.feed(Message::Text(frame)).await?;
+            self.socket.feed(frame).await?;
         }
         self.socket.flush().await
     }
@@ -152,10 +154,12 @@ impl Connection {
                 },
                 None,
             ) => {
-                if protocol != PROTOCOL_VERSION {
+                if !(OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol) {
                     let error = ProtocolError::new(
                         ErrorCode::UnsupportedVersion,
-                        format!("this server speaks protocol {PROTOCOL_VERSION}"),
+                        format!(
+                            "this server speaks protocol {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
+                        ),
                     );
                     self.send_error(&error).await;
                     self.close(close_code::POLICY_VIOLATION, "unsupported protocol")
@@ -171,6 +175,7 @@ impl Connection {
                     user,
                     name: name.unwrap_or_default(),
                     last_seq,
+                    protocol,
                     outbox,
                 };
                 match self.hub.join(&self.board, request).await {

@@ -13,7 +13,7 @@ use tokio::net::TcpStream as TokioTcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use whiteboard::protocol::{
-    BoardId, ClientMessage, Color, OpId, Operation, Point, ServerMessage, Stroke, StrokeId,
+    packed, BoardId, ClientMessage, Color, OpId, Operation, Point, ServerMessage, Stroke, StrokeId,
     StrokeStyle, UserId, PROTOCOL_VERSION,
 };
 
@@ -253,9 +253,9 @@ impl Client {
                 .ok()?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
-                    return Some(Received::Message(
-                        ServerMessage::decode(text.as_str()).expect("server frames decode"),
-                    ));
+                    let message =
+                        ServerMessage::decode(text.as_str()).expect("server frames decode");
+                    return Some(Received::Message(self.with_packed_snapshot(message).await));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Some(Received::Closed(frame.map(|f| u16::from(f.code))))
@@ -263,6 +263,38 @@ impl Client {
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Some(Received::Closed(None)),
             }
+        }
+    }
+
+    /// A version 2 welcome announces a packed snapshot; the next frame must
+    /// be it. Returns the welcome with the snapshot unpacked into it, so
+    /// tests see the same welcome whichever version they speak.
+    async fn with_packed_snapshot(&mut self, message: ServerMessage) -> ServerMessage {
+        let ServerMessage::Welcome {
+            protocol,
+            board,
+            seq,
+            snapshot: None,
+            packed_snapshot: Some(len),
+            ops,
+            presence,
+        } = message
+        else {
+            return message;
+        };
+        let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await;
+        let Ok(Some(Ok(Message::Binary(bytes)))) = frame else {
+            panic!("expected the packed snapshot after the welcome, got {frame:?}");
+        };
+        assert_eq!(bytes.len() as u64, len, "the welcome announced its size");
+        ServerMessage::Welcome {
+            protocol,
+            board,
+            seq,
+            snapshot: Some(packed::decode(&bytes).expect("the packed snapshot decodes")),
+            packed_snapshot: None,
+            ops,
+            presence,
         }
     }
 

@@ -2,10 +2,10 @@
 //! send it. Connections hold a [`RoomHandle`]; the hub opens rooms with
 //! [`super::run`] and learns that one closed when its task ends.
 
+use axum::extract::ws::Message;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{ClientMessage, OpId, ProtocolError, Request, UserId};
-use crate::server::Frame;
 
 /// Frames queued for one client before it counts as stuck and is dropped.
 pub const CLIENT_QUEUE_CAPACITY: usize = 512;
@@ -15,8 +15,9 @@ pub const ROOM_COMMAND_CAPACITY: usize = 1024;
 /// Identifies one WebSocket connection within this process.
 pub type ConnectionId = u64;
 
-/// A connection's queue of encoded frames.
-pub type Outbox = mpsc::Sender<Frame>;
+/// A connection's queue of encoded frames: text, and for a version 2
+/// client a packed snapshot (binary) right after its welcome.
+pub type Outbox = mpsc::Sender<Message>;
 
 /// How a room answers a join: `Ok` once the welcome is queued.
 pub type JoinAnswer = oneshot::Sender<Result<(), ProtocolError>>;
@@ -29,6 +30,8 @@ pub struct JoinRequest {
     /// The display name from `hello` (empty if none was given).
     pub name: String,
     pub last_seq: Option<u64>,
+    /// The protocol version from `hello`: how a snapshot is sent.
+    pub protocol: u32,
     pub outbox: Outbox,
 }
 

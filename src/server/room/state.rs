@@ -29,6 +29,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::extract::ws::Message;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
@@ -37,7 +39,7 @@ use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
 use crate::board::Board;
 use crate::protocol::{
     BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
-    ProtocolError, Request, ServerMessage, StrokeId, UserId, PROTOCOL_VERSION,
+    ProtocolError, Request, ServerMessage, StrokeId, UserId, PACKED_SNAPSHOTS_SINCE,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
@@ -231,6 +233,43 @@ enum Staged {
     Refused { conn: ConnectionId, frame: Frame },
 }
 
+/// The board's snapshot encoded at one sequence number, in each format a
+/// welcome at that version asked for, shared by every such welcome
+/// (encoding 100,000 strokes takes a quarter of a second as JSON; a class
+/// opening the board at once pays it once).
+#[derive(Default)]
+struct EncodedSnapshot {
+    seq: u64,
+    json: Option<Box<RawValue>>,
+    packed: Option<Bytes>,
+}
+
+impl EncodedSnapshot {
+    /// Forgets encodings of an earlier version of `board`.
+    fn at(&mut self, board: &Board) -> &mut Self {
+        if self.seq != board.seq() {
+            *self = Self {
+                seq: board.seq(),
+                ..Self::default()
+            };
+        }
+        self
+    }
+
+    fn json(&mut self, board: &Board) -> &RawValue {
+        self.at(board)
+            .json
+            .get_or_insert_with(|| board.snapshot_json())
+    }
+
+    fn packed(&mut self, board: &Board) -> Bytes {
+        self.at(board)
+            .packed
+            .get_or_insert_with(|| Bytes::from(board.snapshot_packed()))
+            .clone()
+    }
+}
+
 /// A tiny xorshift generator for retry jitter; seeded per instance so that
 /// instances differ.
 struct Jitter(u64);
@@ -292,10 +331,8 @@ pub struct RoomState {
     work: Work,
     outage: Option<StoreOutage>,
     ops_since_snapshot: u64,
-    /// The board's snapshot as JSON at a sequence number, shared by every
-    /// welcome at that version (encoding 100,000 strokes takes a quarter of
-    /// a second; a class opening the board at once pays it once).
-    encoded_snapshot: Option<(u64, Box<RawValue>)>,
+    /// The board's snapshot, encoded for welcomes.
+    encoded_snapshot: EncodedSnapshot,
     /// The people here changed: tell other instances.
     roster_dirty: bool,
     /// The people on the board may have changed: tell the clients.
@@ -339,7 +376,7 @@ impl RoomState {
             work: Work::Idle,
             outage: None,
             ops_since_snapshot: 0,
-            encoded_snapshot: None,
+            encoded_snapshot: EncodedSnapshot::default(),
             roster_dirty: false,
             presence_dirty: false,
             people_not_before: now,
@@ -580,41 +617,49 @@ impl RoomState {
             people.sort();
         }
         let seq = self.board.seq();
-        let (snapshot, ops) = match missed {
-            Some(ops) => (None, ops),
-            None => {
-                // Joins wait until the board holds only stored operations, so
-                // the board at `seq` is the stored one: any welcome at `seq`
-                // may share this encoding.
-                if self
-                    .encoded_snapshot
-                    .as_ref()
-                    .is_none_or(|(at, _)| *at != seq)
-                {
-                    self.encoded_snapshot = Some((seq, self.board.snapshot_json()));
-                }
-                (
-                    self.encoded_snapshot.as_ref().map(|(_, json)| &**json),
-                    Vec::new(),
-                )
+        // Joins wait until the board holds only stored operations, so the
+        // board at `seq` is the stored one: any welcome at `seq` may share
+        // its encoding.
+        let (snapshot, packed, ops) = match missed {
+            Some(ops) => (None, None, ops),
+            None if request.protocol >= PACKED_SNAPSHOTS_SINCE => {
+                let packed = self.encoded_snapshot.packed(&self.board);
+                (None, Some(packed), Vec::new())
             }
+            None => (
+                Some(self.encoded_snapshot.json(&self.board)),
+                None,
+                Vec::new(),
+            ),
         };
         let welcome = EncodedWelcome {
-            protocol: PROTOCOL_VERSION,
+            protocol: request.protocol,
             board: &self.id,
             seq,
             snapshot,
+            packed_snapshot: packed.as_ref().map(|bytes| bytes.len() as u64),
             ops: &ops,
             presence: u32::try_from(people.len()).unwrap_or(u32::MAX),
         }
         .encode();
         // The queue is new and empty, so this only fails if the client is gone.
-        if request.outbox.try_send(Frame::from(welcome)).is_err() {
+        if request
+            .outbox
+            .try_send(Message::Text(welcome.into()))
+            .is_err()
+        {
             return;
+        }
+        if let Some(packed) = packed {
+            if request.outbox.try_send(Message::Binary(packed)).is_err() {
+                return;
+            }
         }
         metrics().frames_out.add(Lane::Durable, 1);
         // The names of the people already here (welcome carries only the count).
-        let _ = request.outbox.try_send(encode(&presence_message(people)));
+        let _ = request
+            .outbox
+            .try_send(Message::Text(encode(&presence_message(people))));
         self.clients.insert(
             request.conn,
             Client {
@@ -686,7 +731,7 @@ impl RoomState {
             if Some(conn) == except {
                 continue;
             }
-            match client.outbox.try_send(frame.clone()) {
+            match client.outbox.try_send(Message::Text(frame.clone())) {
                 Ok(()) => queued += 1,
                 Err(error) => gone.push((conn, error)),
             }
@@ -701,7 +746,7 @@ impl RoomState {
         let Some(client) = self.clients.get(&conn) else {
             return;
         };
-        match client.outbox.try_send(frame) {
+        match client.outbox.try_send(Message::Text(frame)) {
             Ok(()) => metrics().frames_out.add(lane, 1),
             Err(error) => self.drop_client(conn, &error),
         }
@@ -710,7 +755,7 @@ impl RoomState {
     /// Removes a client whose queue refused a frame: full (it fell behind;
     /// dropping its queue's sender tells the connection to close with 1013)
     /// or closed (its connection ended and its `Leave` is on the way).
-    fn drop_client(&mut self, conn: ConnectionId, error: &TrySendError<Frame>) {
+    fn drop_client(&mut self, conn: ConnectionId, error: &TrySendError<Message>) {
         if matches!(error, TrySendError::Full(_)) {
             info!(board = %self.id, conn, "dropping a client that fell behind");
             metrics().clients_dropped.inc();
@@ -1132,7 +1177,7 @@ impl RoomState {
     /// operations after the old base to local clients.
     fn replace_board(&mut self, board: Board, missed: Vec<Operation>) {
         self.board = board;
-        self.encoded_snapshot = None;
+        self.encoded_snapshot = EncodedSnapshot::default();
         for op in missed {
             if op.seq <= self.board.seq() {
                 let frame = encode(&ServerMessage::Op { op: op.clone() });

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
-use crate::protocol::{Color, Point, Stroke, StrokeStyle};
+use crate::protocol::{packed, Color, Point, Stroke, StrokeStyle, PROTOCOL_VERSION};
 use crate::server::bus::Envelope;
 
 const ME: InstanceId = InstanceId(1);
@@ -76,17 +76,37 @@ struct Harness {
 
 /// A fake client: the receiving end of its queue.
 struct Client {
-    frames: mpsc::Receiver<Frame>,
+    frames: mpsc::Receiver<Message>,
 }
 
 impl Client {
-    /// Every frame queued for this client so far, decoded.
+    /// Every frame queued for this client so far, decoded; a packed snapshot
+    /// is put into the welcome before it, which must announce its size.
     fn received(&mut self) -> Vec<ServerMessage> {
         let mut messages = Vec::new();
         while let Ok(frame) = self.frames.try_recv() {
-            messages.push(ServerMessage::decode(&frame).unwrap());
+            match frame {
+                Message::Text(text) => messages.push(ServerMessage::decode(&text).unwrap()),
+                Message::Binary(bytes) => match messages.last_mut() {
+                    Some(ServerMessage::Welcome {
+                        snapshot,
+                        packed_snapshot,
+                        ..
+                    }) if *packed_snapshot == Some(bytes.len() as u64) => {
+                        *snapshot = Some(packed::decode(&bytes).unwrap());
+                        *packed_snapshot = None;
+                    }
+                    other => panic!("a packed snapshot after {other:?}"),
+                },
+                other => panic!("unexpected frame {other:?}"),
+            }
         }
         messages
+    }
+
+    /// The frames queued so far, as they are.
+    fn raw(&mut self) -> Vec<Message> {
+        std::iter::from_fn(|| self.frames.try_recv().ok()).collect()
     }
 
     /// The `type` of each frame, for order checks.
@@ -170,6 +190,21 @@ impl Harness {
         oneshot::Receiver<Result<(), ProtocolError>>,
         Vec<Effect>,
     ) {
+        self.join_speaking(conn, user, last_seq, PROTOCOL_VERSION)
+    }
+
+    /// Joins a client speaking protocol version `protocol`.
+    fn join_speaking(
+        &mut self,
+        conn: ConnectionId,
+        user: &str,
+        last_seq: Option<u64>,
+        protocol: u32,
+    ) -> (
+        Client,
+        oneshot::Receiver<Result<(), ProtocolError>>,
+        Vec<Effect>,
+    ) {
         let (outbox, frames) = mpsc::channel(QUEUE);
         let (answer, answered) = oneshot::channel();
         let request = JoinRequest {
@@ -177,6 +212,7 @@ impl Harness {
             user: UserId::parse(user).unwrap(),
             name: user.to_owned(),
             last_seq,
+            protocol,
             outbox,
         };
         let effects = self.handle(Event::Join(request, answer));
@@ -375,6 +411,52 @@ fn an_outage_holds_requests_turns_joins_away_and_stores_them_in_order_later() {
     assert_eq!(h.room.held(), 0);
     assert_eq!(alice.kinds(), ["op", "ack", "op"]);
     assert_eq!(bob.kinds(), ["op", "op", "ack"]);
+}
+
+#[test]
+fn version_2_gets_the_snapshot_packed_after_its_welcome_and_version_1_as_json() {
+    let (board, _) = strokes_by("alice", 3);
+    let expected = board.snapshot();
+    let mut h = Harness::with_board(board);
+    let (mut old, _, _) = h.join_speaking(1, "old", None, 1);
+    let (mut new, _, _) = h.join_speaking(2, "new", None, 2);
+    let (mut newer, _, _) = h.join_speaking(3, "newer", None, 2);
+
+    let old_frames = old.raw();
+    assert!(old_frames.iter().all(|f| matches!(f, Message::Text(_))));
+    let Message::Text(welcome) = &old_frames[0] else {
+        unreachable!()
+    };
+    match ServerMessage::decode(welcome).unwrap() {
+        ServerMessage::Welcome {
+            protocol: 1,
+            snapshot: Some(snapshot),
+            packed_snapshot: None,
+            ..
+        } => assert_eq!(snapshot, expected),
+        other => panic!("expected a JSON snapshot, got {other:?}"),
+    }
+
+    let packed_of = |client: &mut Client| match &client.raw()[..2] {
+        [Message::Text(welcome), Message::Binary(bytes)] => {
+            let welcome = ServerMessage::decode(welcome).unwrap();
+            assert!(matches!(
+                welcome,
+                ServerMessage::Welcome {
+                    protocol: 2,
+                    snapshot: None,
+                    packed_snapshot: Some(len),
+                    ..
+                } if len == bytes.len() as u64
+            ));
+            bytes.clone()
+        }
+        other => panic!("expected a welcome and a packed snapshot, got {other:?}"),
+    };
+    let packed = packed_of(&mut new);
+    assert_eq!(packed::decode(&packed).unwrap(), expected);
+    // Encoded once for both: the same bytes, not a copy.
+    assert_eq!(packed_of(&mut newer).as_ptr(), packed.as_ptr());
 }
 
 #[test]

@@ -1,0 +1,135 @@
+//! What a big board's snapshot costs to encode, send and decode, in each
+//! format: the server encodes one per board version (shared by every join),
+//! the browser decodes one per open. Native figures, for comparing formats;
+//! the browser benchmark (`scripts/bench-browser.sh`) measures the real
+//! open in WebAssembly.
+//!
+//!     cargo bench --bench snapshot            # 1k, 10k, 100k strokes
+//!     cargo bench --bench snapshot -- 100000  # one size
+//!
+//! Boards are seeded like the browser benchmark's: freehand strokes of 20
+//! points at one decimal, widths 1–4, five colours, over 2,560 × 1,600.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use whiteboard::board::Board;
+use whiteboard::protocol::{
+    packed, BoardId, BoardSnapshot, Color, EncodedWelcome, Point, ServerMessage, SnapshotStroke,
+    Stroke, StrokeId, StrokeStyle,
+};
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000, 10_000, 100_000]
+    } else {
+        sizes
+    };
+    println!("| strokes | format | size | encode | decode (welcome → snapshot) |");
+    println!("| --- | --- | --- | --- | --- |");
+    for size in sizes {
+        let board = Board::from_snapshot(seeded(size));
+        let id = BoardId::parse("benchbenchbench1").expect("valid id");
+
+        let json_welcome = |board: &Board| {
+            let snapshot = board.snapshot_json();
+            EncodedWelcome {
+                protocol: 1,
+                board: &id,
+                seq: board.seq(),
+                snapshot: Some(&snapshot),
+                packed_snapshot: None,
+                ops: &[],
+                presence: 1,
+            }
+            .encode()
+        };
+        let json = json_welcome(&board);
+        let encode = best_of(|| json_welcome(&board).len());
+        let decode = best_of(|| match ServerMessage::decode(&json) {
+            Ok(ServerMessage::Welcome { snapshot, .. }) => snapshot.map_or(0, |s| s.strokes.len()),
+            _ => panic!("the welcome decodes"),
+        });
+        row(size, "JSON (version 1)", json.len(), encode, decode);
+
+        let bytes = board.snapshot_packed();
+        let encode = best_of(|| board.snapshot_packed().len());
+        let decode = best_of(|| packed::decode(&bytes).map(|s| s.strokes.len()).unwrap_or(0));
+        row(size, "packed (version 2)", bytes.len(), encode, decode);
+
+        let clone = best_of(|| board.clone().stroke_count());
+        println!("| {size} | (cloning the board) | | {} | |", ms(clone));
+    }
+}
+
+/// The fastest of a few runs (at least three, at most about two seconds).
+fn best_of<T>(mut work: impl FnMut() -> T) -> Duration {
+    let started = Instant::now();
+    let mut best = Duration::MAX;
+    let mut runs = 0;
+    while runs < 3 || (runs < 20 && started.elapsed() < Duration::from_secs(2)) {
+        let run = Instant::now();
+        black_box(work());
+        best = best.min(run.elapsed());
+        runs += 1;
+    }
+    best
+}
+
+fn row(size: usize, format: &str, bytes: usize, encode: Duration, decode: Duration) {
+    println!(
+        "| {size} | {format} | {:.1} MB | {} | {} |",
+        bytes as f64 / 1e6,
+        ms(encode),
+        ms(decode)
+    );
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// The browser benchmark's board, with the same generator.
+fn seeded(count: usize) -> BoardSnapshot {
+    let colours = ["#1e1e1e", "#e03131", "#2f9e44", "#1971c2", "#f08c00"];
+    let mut seed: u64 = 42;
+    let mut random = move || {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        seed as f64 / 2_147_483_648.0
+    };
+    let one_decimal = |v: f64| ((v * 10.0).round() / 10.0) as f32;
+    let strokes = (0..count)
+        .map(|i| {
+            let mut x = random() * 2560.0;
+            let mut y = random() * 1600.0;
+            let points = (0..20)
+                .map(|_| {
+                    x += random() * 8.0 - 3.0;
+                    y += random() * 8.0 - 4.0;
+                    Point::new(one_decimal(x), one_decimal(y), 0.5)
+                })
+                .collect();
+            let mut stroke = Stroke::freehand(
+                StrokeId::parse(&format!("seed{i}")).expect("valid id"),
+                StrokeStyle {
+                    color: Color::parse(colours[i % colours.len()]).expect("valid colour"),
+                    width: 1.0 + (i % 4) as f32,
+                },
+                points,
+            );
+            stroke.z = i as f64 + 1.0;
+            SnapshotStroke {
+                stroke,
+                visible: true,
+            }
+        })
+        .collect();
+    BoardSnapshot {
+        seq: count as u64,
+        strokes,
+    }
+}

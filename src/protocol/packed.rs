@@ -1,0 +1,352 @@
+//! Packed snapshots: a whole board as bytes, for protocol version 2.
+//!
+//! A board's JSON snapshot spends most of its bytes on punctuation and
+//! decimal digits (464 bytes for a 20-point stroke), and decoding it in the
+//! browser (serde buffers every flattened and internally tagged object before
+//! reading it) was the longest step of opening a 100,000-item board. Version
+//! 2 clients get the snapshot in this layout instead, as one binary frame
+//! after the `welcome`: points as raw little-endian floats in columns, one
+//! shared pressure when a stroke has a single one, colours in a table.
+//!
+//! The layout is specified byte by byte in `docs/protocol.md` ("Packed
+//! snapshots"); that section and this file change together. It is lossless:
+//! every float keeps its bits, so a board reopens exactly as it was left.
+//! Decoding checks every length against what is left before allocating, so
+//! a damaged frame is an error, never a panic or a huge allocation.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use super::{
+    BoardSnapshot, Color, Point, SnapshotStroke, Stroke, StrokeId, StrokeKind, StrokeStyle,
+};
+
+/// The first four bytes of a packed snapshot; the digit is the layout's
+/// version.
+pub const MAGIC: [u8; 4] = *b"WBP1";
+
+/// Bits of a stroke's flags byte: which optional fields follow.
+mod flag {
+    pub const VISIBLE: u8 = 1;
+    pub const FILL: u8 = 2;
+    pub const OPACITY: u8 = 4;
+    pub const Z: u8 = 8;
+    pub const TEXT: u8 = 16;
+    pub const FONT_SIZE: u8 = 32;
+    /// Every point has its own pressure; otherwise one pressure follows for all.
+    pub const PRESSURES: u8 = 64;
+}
+
+/// The fewest bytes a stroke can take (flags, kind, empty id, colour,
+/// width, no points): bounds the stroke count a frame can claim.
+const MIN_STROKE_BYTES: usize = 1 + 1 + 1 + 1 + 4 + 1;
+
+/// Why bytes are not a packed snapshot.
+#[derive(Debug, Error, PartialEq)]
+pub enum PackedError {
+    #[error("not a packed snapshot: it does not start with \"WBP1\"")]
+    BadMagic,
+    #[error("the packed snapshot ends in the middle of {0}")]
+    Truncated(&'static str),
+    #[error("the packed snapshot has {0} bytes after its last stroke")]
+    TrailingBytes(usize),
+    #[error("the packed snapshot holds an invalid {0}")]
+    Invalid(&'static str),
+}
+
+/// Packs the board at `seq` whose items, in drawing order, are `strokes`.
+pub fn encode(seq: u64, strokes: &[SnapshotStroke]) -> Vec<u8> {
+    // Colours in order of first use, each written once.
+    let mut colours: HashMap<&str, u64> = HashMap::new();
+    let mut table: Vec<&str> = Vec::new();
+    for item in strokes {
+        let stroke = &item.stroke;
+        for colour in std::iter::once(&stroke.style.color).chain(stroke.fill.as_ref()) {
+            colours.entry(colour.as_str()).or_insert_with(|| {
+                table.push(colour.as_str());
+                table.len() as u64 - 1
+            });
+        }
+    }
+
+    let points: usize = strokes.iter().map(|s| s.stroke.points.len()).sum();
+    let mut out = Writer(Vec::with_capacity(16 + strokes.len() * 24 + points * 8));
+    out.0.extend_from_slice(&MAGIC);
+    out.u64(seq);
+    out.varint(table.len() as u64);
+    for colour in &table {
+        out.str(colour);
+    }
+    out.varint(strokes.len() as u64);
+    for item in strokes {
+        let stroke = &item.stroke;
+        let pressure = stroke
+            .points
+            .first()
+            .map_or(Point::DEFAULT_PRESSURE, |p| p.pressure);
+        let shared_pressure = stroke
+            .points
+            .iter()
+            .all(|p| p.pressure.to_bits() == pressure.to_bits());
+        let flags = [
+            (item.visible, flag::VISIBLE),
+            (stroke.fill.is_some(), flag::FILL),
+            (stroke.opacity.to_bits() != 1.0f32.to_bits(), flag::OPACITY),
+            (stroke.z.to_bits() != 0.0f64.to_bits(), flag::Z),
+            (stroke.text.is_some(), flag::TEXT),
+            (stroke.font_size.is_some(), flag::FONT_SIZE),
+            (!shared_pressure, flag::PRESSURES),
+        ]
+        .into_iter()
+        .filter(|(set, _)| *set)
+        .fold(0, |flags, (_, bit)| flags | bit);
+        out.0.push(flags);
+        out.0.push(kind_code(stroke.kind));
+        out.str(stroke.id.as_str());
+        out.varint(colours[stroke.style.color.as_str()]);
+        out.f32(stroke.style.width);
+        if let Some(fill) = &stroke.fill {
+            out.varint(colours[fill.as_str()]);
+        }
+        if flags & flag::OPACITY != 0 {
+            out.f32(stroke.opacity);
+        }
+        if flags & flag::Z != 0 {
+            out.f64(stroke.z);
+        }
+        if let Some(text) = &stroke.text {
+            out.str(text);
+        }
+        if let Some(font_size) = stroke.font_size {
+            out.f32(font_size);
+        }
+        out.varint(stroke.points.len() as u64);
+        for point in &stroke.points {
+            out.f32(point.x);
+        }
+        for point in &stroke.points {
+            out.f32(point.y);
+        }
+        if shared_pressure {
+            out.f32(pressure);
+        } else {
+            for point in &stroke.points {
+                out.f32(point.pressure);
+            }
+        }
+    }
+    out.0
+}
+
+/// Unpacks a snapshot made by [`encode`].
+pub fn decode(bytes: &[u8]) -> Result<BoardSnapshot, PackedError> {
+    let mut input = Reader { bytes, at: 0 };
+    if input.take(MAGIC.len(), "the header")? != MAGIC {
+        return Err(PackedError::BadMagic);
+    }
+    let seq = input.u64("the header")?;
+    let colour_count = input.count(1, "the colour table")?;
+    let colours = (0..colour_count)
+        .map(|_| {
+            let raw = input.str("the colour table")?;
+            Color::parse(raw).map_err(|_| PackedError::Invalid("colour"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let colour = |index: u64| {
+        usize::try_from(index)
+            .ok()
+            .and_then(|index| colours.get(index))
+            .cloned()
+            .ok_or(PackedError::Invalid("colour index"))
+    };
+    let stroke_count = input.count(MIN_STROKE_BYTES, "the stroke count")?;
+    let mut strokes = Vec::with_capacity(stroke_count);
+    for _ in 0..stroke_count {
+        const AT: &str = "a stroke";
+        let flags = input.u8(AT)?;
+        let kind = kind_from_code(input.u8(AT)?)?;
+        let id = StrokeId::parse(input.str(AT)?).map_err(|_| PackedError::Invalid("stroke id"))?;
+        let style = StrokeStyle {
+            color: colour(input.varint(AT)?)?,
+            width: input.f32(AT)?,
+        };
+        let mut stroke = Stroke::new(id, kind, style, Vec::new());
+        if flags & flag::FILL != 0 {
+            stroke.fill = Some(colour(input.varint(AT)?)?);
+        }
+        if flags & flag::OPACITY != 0 {
+            stroke.opacity = input.f32(AT)?;
+        }
+        if flags & flag::Z != 0 {
+            stroke.z = input.f64(AT)?;
+        }
+        if flags & flag::TEXT != 0 {
+            stroke.text = Some(input.str(AT)?.to_owned());
+        }
+        if flags & flag::FONT_SIZE != 0 {
+            stroke.font_size = Some(input.f32(AT)?);
+        }
+        let count = input.count(8, "a stroke's points")?;
+        let xs = input.take(count * 4, "a stroke's points")?;
+        let ys = input.take(count * 4, "a stroke's points")?;
+        let pressures = if flags & flag::PRESSURES != 0 {
+            Pressures::Each(input.take(count * 4, "a stroke's pressures")?)
+        } else {
+            Pressures::Shared(input.f32("a stroke's pressure")?)
+        };
+        stroke.points = xs
+            .chunks_exact(4)
+            .zip(ys.chunks_exact(4))
+            .enumerate()
+            .map(|(i, (x, y))| Point {
+                x: f32_at(x),
+                y: f32_at(y),
+                pressure: match pressures {
+                    Pressures::Shared(pressure) => pressure,
+                    Pressures::Each(all) => f32_at(&all[i * 4..i * 4 + 4]),
+                },
+            })
+            .collect();
+        strokes.push(SnapshotStroke {
+            stroke,
+            visible: flags & flag::VISIBLE != 0,
+        });
+    }
+    match input.bytes.len() - input.at {
+        0 => Ok(BoardSnapshot { seq, strokes }),
+        left => Err(PackedError::TrailingBytes(left)),
+    }
+}
+
+enum Pressures<'a> {
+    Shared(f32),
+    Each(&'a [u8]),
+}
+
+fn kind_code(kind: StrokeKind) -> u8 {
+    match kind {
+        StrokeKind::Freehand => 0,
+        StrokeKind::Rectangle => 1,
+        StrokeKind::Ellipse => 2,
+        StrokeKind::Line => 3,
+        StrokeKind::Arrow => 4,
+        StrokeKind::Text => 5,
+    }
+}
+
+fn kind_from_code(code: u8) -> Result<StrokeKind, PackedError> {
+    Ok(match code {
+        0 => StrokeKind::Freehand,
+        1 => StrokeKind::Rectangle,
+        2 => StrokeKind::Ellipse,
+        3 => StrokeKind::Line,
+        4 => StrokeKind::Arrow,
+        5 => StrokeKind::Text,
+        _ => return Err(PackedError::Invalid("stroke kind")),
+    })
+}
+
+/// Four bytes (exactly, by construction) as a little-endian float.
+fn f32_at(bytes: &[u8]) -> f32 {
+    f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    /// LEB128: seven bits a byte, low bits first, high bit set on all but the last.
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.0.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        self.0.push(value as u8);
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn f32(&mut self, value: f32) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn f64(&mut self, value: f64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A length in bytes, then the UTF-8.
+    fn str(&mut self, value: &str) {
+        self.varint(value.len() as u64);
+        self.0.extend_from_slice(value.as_bytes());
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], PackedError> {
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(PackedError::Truncated(what))?;
+        let taken = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(taken)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, PackedError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, PackedError> {
+        let bytes = self.take(8, what)?;
+        let mut word = [0; 8];
+        word.copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(word))
+    }
+
+    fn f32(&mut self, what: &'static str) -> Result<f32, PackedError> {
+        Ok(f32_at(self.take(4, what)?))
+    }
+
+    fn f64(&mut self, what: &'static str) -> Result<f64, PackedError> {
+        Ok(f64::from_bits(self.u64(what)?))
+    }
+
+    fn varint(&mut self, what: &'static str) -> Result<u64, PackedError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8(what)?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(PackedError::Invalid("number"))
+    }
+
+    /// A count of things at least `min_bytes` each, refused if what is left
+    /// cannot hold that many (so a damaged count never allocates much).
+    fn count(&mut self, min_bytes: usize, what: &'static str) -> Result<usize, PackedError> {
+        let count = self.varint(what)?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if count.saturating_mul(min_bytes as u64) > left {
+            return Err(PackedError::Truncated(what));
+        }
+        Ok(count as usize)
+    }
+
+    fn str(&mut self, what: &'static str) -> Result<&'a str, PackedError> {
+        let len = self.count(1, what)?;
+        std::str::from_utf8(self.take(len, what)?).map_err(|_| PackedError::Invalid("text"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! The packed layout against the JSON it replaces: same boards out as in,
+//! damaged bytes refused, and the document's example byte for byte.
+
+use super::*;
+
+fn item(id: &str, colour: &str, points: &[(f32, f32, f32)]) -> SnapshotStroke {
+    SnapshotStroke {
+        stroke: Stroke::freehand(
+            StrokeId::parse(id).unwrap(),
+            StrokeStyle {
+                color: Color::parse(colour).unwrap(),
+                width: 2.5,
+            },
+            points
+                .iter()
+                .map(|&(x, y, p)| Point::new(x, y, p))
+                .collect(),
+        ),
+        visible: true,
+    }
+}
+
+/// One of everything: every kind, every optional field, hidden items,
+/// shared and varying pressures, floats that print long in JSON.
+fn every_kind_of_item() -> Vec<SnapshotStroke> {
+    let mut items = vec![
+        item("plain", "#1e1e1e", &[(0.1, 0.2, 0.5), (1e6, -1e6, 0.5)]),
+        item(
+            "pressed",
+            "#e03131",
+            &[(1.0, 2.0, 0.0), (3.0, 4.0, 1.0), (5.0, 6.0, 0.3)],
+        ),
+    ];
+    let mut hidden = item("hidden", "#1e1e1e80", &[(7.0, 8.0, 0.5)]);
+    hidden.visible = false;
+    items.push(hidden);
+    for (n, kind) in [
+        StrokeKind::Rectangle,
+        StrokeKind::Ellipse,
+        StrokeKind::Line,
+        StrokeKind::Arrow,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut shape = item(
+            &format!("shape{n}"),
+            "#2f9e44",
+            &[(0.0, 0.0, 0.5), (9.5, -3.25, 0.5)],
+        );
+        shape.stroke.kind = kind;
+        shape.stroke.fill = kind.is_closed().then(|| Color::parse("#ffec99").unwrap());
+        shape.stroke.opacity = 0.35;
+        shape.stroke.z = -0.0 + n as f64 * 1e15 / 3.0;
+        items.push(shape);
+    }
+    let mut text = item("text", "#1971c2", &[(120.0, 220.0, 0.5)]);
+    text.stroke.kind = StrokeKind::Text;
+    text.stroke.text = Some("Hello\nwörld <b>✓</b>".into());
+    text.stroke.font_size = Some(24.0);
+    text.stroke.z = -0.0;
+    items.push(text);
+    items
+}
+
+#[test]
+fn every_field_of_every_item_comes_back_exactly() {
+    let items = every_kind_of_item();
+    let decoded = decode(&encode(41, &items)).unwrap();
+    assert_eq!(decoded.seq, 41);
+    assert_eq!(decoded.strokes, items);
+    // Bits, not just values: -0.0 == 0.0 but a board must reopen as it was.
+    let z_bits = |s: &[SnapshotStroke]| s.iter().map(|i| i.stroke.z.to_bits()).collect::<Vec<_>>();
+    assert_eq!(z_bits(&decoded.strokes), z_bits(&items));
+}
+
+#[test]
+fn an_empty_board_packs() {
+    let bytes = encode(0, &[]);
+    assert_eq!(decode(&bytes).unwrap(), BoardSnapshot::default());
+}
+
+#[test]
+fn many_colours_need_longer_indexes() {
+    let items: Vec<_> = (0..1_000)
+        .map(|n| {
+            item(
+                &format!("s{n}"),
+                &format!("#{n:06x}"),
+                &[(n as f32, 0.0, 0.5)],
+            )
+        })
+        .collect();
+    let decoded = decode(&encode(7, &items)).unwrap();
+    assert_eq!(decoded.strokes, items);
+}
+
+#[test]
+fn a_typical_board_is_less_than_half_its_json() {
+    let items: Vec<_> = (0..100)
+        .map(|n| {
+            let points: Vec<_> = (0..20)
+                .map(|i| {
+                    (
+                        n as f32 * 13.7 + i as f32 * 3.1,
+                        400.25 - i as f32 * 1.9,
+                        0.5,
+                    )
+                })
+                .collect();
+            item(&format!("k{n:x}a{n}"), "#1e1e1e", &points)
+        })
+        .collect();
+    let packed = encode(100, &items).len();
+    let json = serde_json::to_string(&BoardSnapshot {
+        seq: 100,
+        strokes: items,
+    })
+    .unwrap()
+    .len();
+    assert!(packed * 2 < json, "packed {packed} bytes, JSON {json}");
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let bytes = encode(9, &every_kind_of_item());
+    for len in 0..bytes.len() {
+        assert!(
+            decode(&bytes[..len]).is_err(),
+            "{len} of {} bytes decoded",
+            bytes.len()
+        );
+    }
+}
+
+#[test]
+fn damaged_bytes_are_refused_with_a_reason() {
+    let bytes = encode(9, &every_kind_of_item());
+
+    let mut wrong_magic = bytes.clone();
+    wrong_magic[3] = b'2';
+    assert_eq!(decode(&wrong_magic), Err(PackedError::BadMagic));
+
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(decode(&trailing), Err(PackedError::TrailingBytes(1)));
+
+    // Header (4 + 8), one colour ("#1e1e1e"), then the first stroke's
+    // flags and kind: make the kind unknown.
+    let first_kind = 4 + 8 + 1 + 1 + 7 + 1 + 1;
+    let mut unknown_kind = encode(9, &every_kind_of_item()[..1]);
+    assert_eq!(unknown_kind[first_kind], 0, "freehand");
+    unknown_kind[first_kind] = 9;
+    assert_eq!(
+        decode(&unknown_kind),
+        Err(PackedError::Invalid("stroke kind"))
+    );
+}
+
+#[test]
+fn a_huge_count_is_refused_before_allocating() {
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&3u64.to_le_bytes());
+    bytes.push(0); // no colours
+                   // A stroke count of 2⁶³ in ten varint bytes.
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert_eq!(
+        decode(&bytes),
+        Err(PackedError::Truncated("the stroke count"))
+    );
+
+    let mut endless_number = MAGIC.to_vec();
+    endless_number.extend_from_slice(&3u64.to_le_bytes());
+    endless_number.extend_from_slice(&[0x80; 11]);
+    assert_eq!(decode(&endless_number), Err(PackedError::Invalid("number")));
+}
+
+#[test]
+fn an_invalid_colour_or_id_is_refused() {
+    let valid = encode(1, &[item("a1", "#123456", &[(0.0, 0.0, 0.5)])]);
+    let colour_at = 4 + 8 + 1 + 1;
+    let mut colour = valid.clone();
+    colour[colour_at] = b'x';
+    assert_eq!(decode(&colour), Err(PackedError::Invalid("colour")));
+
+    let id_at = colour_at + 7 + 1 + 1 + 1 + 1;
+    let mut id = valid;
+    assert_eq!(&id[id_at..id_at + 2], b"a1");
+    id[id_at] = b' ';
+    assert_eq!(decode(&id), Err(PackedError::Invalid("stroke id")));
+}
+
+/// `docs/protocol.md` shows the welcome example's snapshot packed, in hex;
+/// it must be exactly what this module writes and reads.
+#[test]
+fn the_documented_example_is_exact() {
+    const PROTOCOL_MD: &str = include_str!("../../../docs/protocol.md");
+    let section = PROTOCOL_MD
+        .split("## Packed snapshots")
+        .nth(1)
+        .expect("the packed snapshots section");
+    let hex: String = section
+        .split("```hex")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .expect("a hex block")
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    let documented: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+        .collect();
+    let welcome = PROTOCOL_MD
+        .split("### `welcome`")
+        .nth(1)
+        .and_then(|section| section.split("```json").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the welcome example");
+    let Ok(super::super::ServerMessage::Welcome {
+        snapshot: Some(snapshot),
+        ..
+    }) = super::super::ServerMessage::decode(welcome)
+    else {
+        panic!("the welcome example has a snapshot");
+    };
+    assert_eq!(encode(snapshot.seq, &snapshot.strokes), documented);
+    assert_eq!(decode(&documented).unwrap(), snapshot);
+}
