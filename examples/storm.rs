@@ -46,8 +46,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use whiteboard::protocol::{
-    ClientMessage, Color, OpId, Point, ServerMessage, Stroke, StrokeId, StrokeStyle, UserId,
-    PROTOCOL_VERSION,
+    limits, ClientMessage, Color, OpId, Point, ServerMessage, Stroke, StrokeId, StrokeStyle,
+    UserId, PROTOCOL_VERSION,
 };
 
 #[derive(Parser, Debug)]
@@ -85,6 +85,10 @@ struct Args {
     /// Server process ids, for CPU and memory figures.
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
+    /// Strokes put on each board before anyone joins (freehand, 20 points
+    /// each): a big board's welcomes and periodic snapshots.
+    #[arg(long, default_value_t = 0)]
+    board_strokes: usize,
     /// Label for the markdown row printed at the end.
     #[arg(long, default_value = "")]
     label: String,
@@ -176,7 +180,13 @@ async fn connect(addr: &str, board: &str, user: u32) -> Result<(Sink, Source), S
     // tungstenite zero-fills its read buffer before every read; the default
     // 128 KiB made that a quarter of the generator's CPU (the server had the
     // same problem, see READ_BUFFER_BYTES in src/server/http.rs).
-    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    // A big board's welcome (`--board-strokes`) is one message of many
+    // megabytes: 19 MB packed for 100,000 strokes, over tungstenite's
+    // default 16 MiB frame limit.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_frame_size(None)
+        .max_message_size(None);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -200,6 +210,51 @@ async fn connect(addr: &str, board: &str, user: u32) -> Result<(Sink, Source), S
             _ => return Err("no welcome".into()),
         }
     }
+}
+
+/// Fills a board with `count` freehand strokes of 20 points, in
+/// `add_strokes` batches with at most 16 unacknowledged.
+async fn seed_board(addr: &str, board: &str, count: usize) -> Result<(), String> {
+    let (mut sink, mut source) = connect(addr, board, u32::MAX).await?;
+    let style = StrokeStyle {
+        color: Color::parse("#1e1e1e").map_err(|e| e.to_string())?,
+        width: 2.0,
+    };
+    let strokes = (0..count)
+        .map(|i| {
+            let (x, y) = ((i % 400) as f32 * 6.0, (i / 400) as f32 * 6.0);
+            let points = (0..20)
+                .map(|p| Point::new(x + p as f32 * 1.5, y + (p % 3) as f32, 0.5))
+                .collect();
+            StrokeId::parse(&format!("seed{i}"))
+                .map(|id| Stroke::freehand(id, style.clone(), points))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let batches = limits::batches(strokes);
+    let (total, mut next, mut acked) = (batches.len(), 0, 0);
+    let mut batches = batches.into_iter();
+    while acked < total {
+        while next < total && next - acked < 16 {
+            let message = ClientMessage::AddStrokes {
+                op_id: OpId::parse(&format!("seed{next}")).map_err(|e| e.to_string())?,
+                strokes: batches.next().unwrap_or_default(),
+            };
+            sink.send(Message::Text(message.encode().into()))
+                .await
+                .map_err(|e| e.to_string())?;
+            next += 1;
+        }
+        match source.next().await {
+            Some(Ok(Message::Text(text))) if text.starts_with("{\"type\":\"ack\"") => acked += 1,
+            Some(Ok(Message::Text(text))) if text.starts_with("{\"type\":\"error\"") => {
+                return Err(format!("seeding refused: {text}"))
+            }
+            Some(Ok(_)) => {}
+            _ => return Err("the seeding connection closed".into()),
+        }
+    }
+    sink.close().await.map_err(|e| e.to_string())
 }
 
 /// Reads one connection until the settle time is over.
@@ -438,6 +493,20 @@ async fn run(args: Arc<Args>) -> Result<(), String> {
     let drawers = args.drawers.unwrap_or(args.users).min(args.users);
     let run_id = std::process::id();
     let (_, rss_before) = total_usage(&args.server_pids);
+
+    if args.board_strokes > 0 {
+        let seeded = Instant::now();
+        for board in 0..args.boards {
+            let board_id = format!("storm-{run_id}-board-{board:05}");
+            seed_board(&args.addrs[0], &board_id, args.board_strokes).await?;
+        }
+        println!(
+            "seeded {} board(s) with {} strokes each in {:.1} s",
+            args.boards,
+            args.board_strokes,
+            seeded.elapsed().as_secs_f64()
+        );
+    }
 
     // Ramp up: everyone connects and is welcomed before the window opens.
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));

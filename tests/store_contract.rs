@@ -73,7 +73,10 @@ async fn check_contract(store: Arc<dyn Store>) {
     for seq in 1..=3 {
         expected.apply(&op(seq));
     }
-    store.save_snapshot(&id, &expected).await.unwrap();
+    store
+        .save_snapshot(&id, Arc::new(expected.clone()))
+        .await
+        .unwrap();
     store.append(&id, &[op(4)]).await.unwrap();
     expected.apply(&op(4));
     let loaded = store.load(&id).await.unwrap();
@@ -84,7 +87,7 @@ async fn check_contract(store: Arc<dyn Store>) {
     // Snapshots never move backwards.
     let mut older = Board::new();
     older.apply(&op(1));
-    store.save_snapshot(&id, &older).await.unwrap();
+    store.save_snapshot(&id, Arc::new(older)).await.unwrap();
     assert_eq!(
         store.load(&id).await.unwrap().snapshot.map(|b| b.seq()),
         Some(3)
@@ -140,7 +143,10 @@ async fn mongo_store_splits_large_snapshots_into_chunks() {
         ops.push(operation);
     }
     store.append(&id, &ops).await.unwrap();
-    store.save_snapshot(&id, &big).await.unwrap();
+    store
+        .save_snapshot(&id, Arc::new(big.clone()))
+        .await
+        .unwrap();
     let reopened = MongoStore::connect(&uri, &database).await.unwrap();
     let loaded = reopened.load(&id).await.unwrap();
     assert!(loaded.ops.is_empty());

@@ -15,7 +15,7 @@
 //! acknowledged to a client survives a crash of the database server.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +25,7 @@ use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::store::{Store, StoreError, StoredBoard};
+use super::store::{encode_snapshot, Store, StoreError, StoredBoard};
 use crate::board::Board;
 use crate::protocol::{BoardId, Operation};
 
@@ -331,14 +331,14 @@ impl Store for MongoStore {
         self.read_ops(board, after).await
     }
 
-    async fn save_snapshot(&self, id: &BoardId, board: &Board) -> Result<(), StoreError> {
+    async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
         let seq = i64::try_from(board.seq()).map_err(backend)?;
         if let Some((stored, _)) = self.board_meta(id).await? {
             if stored >= board.seq() {
                 return Ok(());
             }
         }
-        let json = serde_json::to_vec(board).map_err(backend)?;
+        let json = encode_snapshot(board).await?;
         let chunks: Vec<Document> = json
             .chunks(CHUNK_BYTES)
             .enumerate()

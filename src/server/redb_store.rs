@@ -23,7 +23,7 @@ use std::sync::{mpsc, Arc};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::store::{Store, StoreError, StoredBoard};
+use super::store::{encode_snapshot, Store, StoreError, StoredBoard};
 use crate::board::Board;
 use crate::protocol::{BoardId, Operation};
 
@@ -255,10 +255,10 @@ impl Store for RedbStore {
             .await
     }
 
-    async fn save_snapshot(&self, id: &BoardId, board: &Board) -> Result<(), StoreError> {
+    async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
         let key = id.as_str().to_owned();
         let seq = board.seq();
-        let bytes = serde_json::to_vec(board).map_err(backend)?;
+        let bytes = encode_snapshot(board).await?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(backend)?;
             {

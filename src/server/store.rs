@@ -18,6 +18,8 @@
 //! - `load` returns the newest snapshot and every operation after it.
 //! - snapshots never move backwards.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use thiserror::Error;
 
@@ -52,6 +54,17 @@ impl StoredBoard {
     }
 }
 
+/// A board as stored in a snapshot (JSON, undo history included), encoded on
+/// tokio's blocking pool: a 100,000-item board takes a few hundred
+/// milliseconds, which must not stop a runtime thread (and the rooms and
+/// connections on it).
+pub async fn encode_snapshot(board: Arc<Board>) -> Result<Vec<u8>, StoreError> {
+    tokio::task::spawn_blocking(move || serde_json::to_vec(&*board))
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A short description for logs, such as `redb at ./data/whiteboard.redb`.
@@ -67,7 +80,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ops_after(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError>;
 
     /// Replaces the board's snapshot if `board` is newer than the stored one.
-    async fn save_snapshot(&self, id: &BoardId, board: &Board) -> Result<(), StoreError>;
+    /// Implementations encode it with [`encode_snapshot`], off the runtime.
+    async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError>;
 
     /// Makes everything written so far durable; called on shutdown.
     async fn flush(&self) -> Result<(), StoreError>;

@@ -204,7 +204,7 @@ impl Room {
                     self.context.bus.publish(self.state.id(), envelope);
                 }
                 Effect::Store(job) => self.start(job),
-                Effect::SaveSnapshot(board) => self.save_snapshot(*board),
+                Effect::SaveSnapshot(board) => self.save_snapshot(board),
             }
         }
         let held = self.state.held() as i64;
@@ -247,7 +247,7 @@ impl Room {
         }
     }
 
-    fn save_snapshot(&mut self, board: Board) {
+    fn save_snapshot(&mut self, board: Arc<Board>) {
         if self.snapshot_job.is_some() {
             return; // The next interval (or closing) writes a newer one.
         }
@@ -255,7 +255,7 @@ impl Room {
         let id = self.state.id().clone();
         self.snapshot_job = Some(
             async move {
-                if let Err(error) = store.save_snapshot(&id, &board).await {
+                if let Err(error) = store.save_snapshot(&id, board).await {
                     warn!(board = %id, %error, "could not save a snapshot");
                 }
             }
@@ -284,7 +284,7 @@ impl Room {
             if let Err(error) = self
                 .context
                 .store
-                .save_snapshot(self.state.id(), board)
+                .save_snapshot(self.state.id(), Arc::new(board.clone()))
                 .await
             {
                 warn!(board = %self.state.id(), %error, "could not save a snapshot");

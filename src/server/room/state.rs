@@ -27,6 +27,7 @@
 //!   in order.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -135,7 +136,7 @@ pub enum Effect {
     /// Start this store job and answer with [`Event::Stored`].
     Store(StoreJob),
     /// Save this board as the snapshot, in the background.
-    SaveSnapshot(Box<Board>),
+    SaveSnapshot(Arc<Board>),
 }
 
 struct Client {
@@ -1264,7 +1265,7 @@ impl RoomState {
         if self.ops_since_snapshot >= SNAPSHOT_INTERVAL {
             self.ops_since_snapshot = 0;
             self.effects
-                .push(Effect::SaveSnapshot(Box::new(self.board.clone())));
+                .push(Effect::SaveSnapshot(Arc::new(self.board.clone())));
         }
     }
 
