@@ -180,13 +180,7 @@ async fn connect(addr: &str, board: &str, user: u32) -> Result<(Sink, Source), S
     // tungstenite zero-fills its read buffer before every read; the default
     // 128 KiB made that a quarter of the generator's CPU (the server had the
     // same problem, see READ_BUFFER_BYTES in src/server/http.rs).
-    // A big board's welcome (`--board-strokes`) is one message of many
-    // megabytes: 19 MB packed for 100,000 strokes, over tungstenite's
-    // default 16 MiB frame limit.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_frame_size(None)
-        .max_message_size(None);
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| format!("connect: {e}"))?;

@@ -2,7 +2,7 @@
 //!
 //! Every type that crosses the WebSocket lives here, so the two ends cannot
 //! drift apart: the server and the browser serialise and validate with the
-//! same code. Frames are JSON text (and, from version 2, one binary frame
+//! same code. Frames are JSON text (and, from version 2, binary frames
 //! holding a packed snapshot after a `welcome`); `docs/protocol.md` is the
 //! prose version of this file and must change with it.
 //!
@@ -26,8 +26,8 @@ use thiserror::Error;
 pub mod packed;
 
 /// The protocol version this build speaks: bumped on any incompatible change
-/// to the messages below. Version 2 sends a `welcome`'s snapshot packed, as a
-/// binary frame after it (see [`packed`]); nothing else differs from 1.
+/// to the messages below. Version 2 sends a `welcome`'s snapshot packed, in
+/// binary frames after it (see [`packed`]); nothing else differs from 1.
 pub const PROTOCOL_VERSION: u32 = 2;
 /// The oldest version the server still answers (with JSON snapshots).
 pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
@@ -860,8 +860,8 @@ pub enum ServerMessage {
     /// with it, then apply `ops`), or `ops` are exactly the operations after
     /// the client's `last_seq`. Afterwards the board is at `seq`. Version 1
     /// carries the snapshot in `snapshot`; version 2 says in
-    /// `packed_snapshot` how many bytes the binary frame right after this one
-    /// has, which holds it (see [`packed`]).
+    /// `packed_snapshot` how many bytes the binary frames right after this
+    /// one have in all; concatenated, they hold it (see [`packed`]).
     Welcome {
         protocol: u32,
         board: BoardId,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use tokio_tungstenite::tungstenite::Message;
 use whiteboard::protocol::{
     close_code, limits, Change, ClientMessage, Color, ErrorCode, Point, ServerMessage, Stroke,
     StrokeId, StrokeKind,
@@ -137,12 +138,16 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
     let (_dir, server) = start_server();
     let board = board_id("versions");
     let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
-    for i in 0..3 {
+    // Enough to need more than one binary frame (256 KiB each).
+    let strokes = (0..1_500)
+        .map(|i| stroke(&format!("s{i}"), 0.7 * i as f32))
+        .collect();
+    for (i, batch) in limits::batches(strokes).into_iter().enumerate() {
         alice
-            .commit(add_stroke(
-                &format!("op{i}"),
-                stroke(&format!("s{i}"), 1.5 * i as f32),
-            ))
+            .commit(ClientMessage::AddStrokes {
+                op_id: op_id(&format!("batch{i}")),
+                strokes: batch,
+            })
             .await;
     }
     let mut old = Client::open(server.addr, &board, user("old")).await;
@@ -159,8 +164,36 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
     else {
         panic!("version 1 gets its snapshot in the welcome");
     };
-    // The test client unpacks the binary frame that must follow a version
-    // 2 welcome, and fails if it does not come or does not decode.
+    // As it travels: the welcome, then binary frames of the announced size.
+    let mut raw = Client::open(server.addr, &board, user("raw")).await;
+    raw.send_raw(r#"{"type":"hello","protocol":2,"user":"raw"}"#)
+        .await;
+    let Message::Text(welcome) = raw.next_frame().await else {
+        panic!("the welcome comes first");
+    };
+    let Ok(ServerMessage::Welcome {
+        packed_snapshot: Some(announced),
+        ..
+    }) = ServerMessage::decode(welcome.as_str())
+    else {
+        panic!("a version 2 welcome announces a packed snapshot: {welcome}");
+    };
+    let mut frames = Vec::new();
+    while frames.iter().map(Vec::len).sum::<usize>() < announced as usize {
+        match raw.next_frame().await {
+            Message::Binary(bytes) => frames.push(bytes.to_vec()),
+            other => panic!("expected the snapshot's frames, got {other:?}"),
+        }
+    }
+    assert!(frames.len() >= 2, "{} frame(s)", frames.len());
+    assert!(frames.iter().all(|f| f.len() <= 256 * 1024));
+    assert_eq!(
+        whiteboard::protocol::packed::decode(&frames.concat()).unwrap(),
+        json
+    );
+
+    // The test client unpacks the binary frames that must follow a version
+    // 2 welcome, and fails if they do not come or do not decode.
     let (_new, welcome) = Client::join(server.addr, &board, "new", None).await;
     let ServerMessage::Welcome {
         protocol: 2,
@@ -170,7 +203,7 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
     else {
         panic!("version 2 gets a packed snapshot");
     };
-    assert_eq!(json.strokes.len(), 3);
+    assert_eq!(json.strokes.len(), 1_500);
     assert_eq!(packed, json);
 
     let mut future = Client::open(server.addr, &board, user("future")).await;

@@ -193,17 +193,21 @@ async function joinAtOnce(helper: Page, board: string, people: number, protocol:
               const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
               ws.binaryType = "arraybuffer";
               let welcomeBytes = 0;
+              let packedLeft = 0;
               ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol, user: `bench-joiner-${i}` }));
               ws.onerror = () => reject(new Error("join failed"));
               ws.onmessage = (event) => {
                 if (typeof event.data === "string" && event.data.startsWith('{"type":"welcome"')) {
                   welcomeBytes = event.data.length;
-                  if (!event.data.includes('"packed_snapshot"')) {
-                    resolve(welcomeBytes);
-                    ws.close();
-                  }
+                  packedLeft = JSON.parse(event.data).packed_snapshot ?? 0;
                 } else if (event.data instanceof ArrayBuffer) {
-                  resolve(welcomeBytes + event.data.byteLength);
+                  welcomeBytes += event.data.byteLength;
+                  packedLeft -= event.data.byteLength;
+                } else {
+                  return;
+                }
+                if (packedLeft <= 0) {
+                  resolve(welcomeBytes);
                   ws.close();
                 }
               };

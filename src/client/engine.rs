@@ -40,9 +40,8 @@ use super::text_editor::TextEditor;
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::protocol::{
-    limits, packed, BoardId, BoardSnapshot, Change, ClientMessage, Color, ErrorCode, OpId,
-    Operation, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId,
-    PROTOCOL_VERSION,
+    limits, packed, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point,
+    Request, ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
 use crate::stacking::{restack, Restack};
 use crate::ui::{
@@ -133,8 +132,8 @@ pub struct Engine {
     pub(super) cursor_unsent: Option<(f32, f32)>,
     cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
-    /// A `welcome` whose packed snapshot is the next frame.
-    awaiting_snapshot: Option<ServerMessage>,
+    /// A `welcome` whose packed snapshot comes in the next binary frames.
+    awaiting_snapshot: Option<AwaitedSnapshot>,
     welcomed: bool,
     id_prefix: String,
     next_id: u64,
@@ -145,6 +144,14 @@ pub struct Engine {
     pub(super) size: (f64, f64, f64),
     /// The engine's own handle, for listeners it creates later (text editor).
     this: Weak<RefCell<Engine>>,
+}
+
+/// A version 2 `welcome` and what arrived so far of the packed snapshot it
+/// announced (`expected` bytes).
+struct AwaitedSnapshot {
+    welcome: ServerMessage,
+    expected: u64,
+    received: Vec<u8>,
 }
 
 /// Shared ownership of the engine for event listeners and the socket task.
@@ -408,12 +415,9 @@ impl EngineHandle {
         }
     }
 
-    /// A binary frame: the packed snapshot a `welcome` announced.
+    /// A binary frame: part of the packed snapshot a `welcome` announced.
     pub(super) fn on_frame_binary(&self, bytes: &[u8]) {
-        let decoding = super::timing::span("decode-welcome");
-        let snapshot = packed::decode(bytes);
-        drop(decoding);
-        self.with(|engine| engine.on_packed_snapshot(snapshot));
+        self.with(|engine| engine.on_snapshot_frame(bytes));
     }
 }
 
@@ -726,33 +730,45 @@ impl Engine {
 
     // ---- sync ----
 
-    fn on_packed_snapshot(&mut self, snapshot: Result<BoardSnapshot, packed::PackedError>) {
-        match (self.awaiting_snapshot.take(), snapshot) {
-            (
-                Some(ServerMessage::Welcome {
-                    protocol,
-                    board,
-                    seq,
-                    ops,
-                    presence,
+    /// Collects the frames of a packed snapshot; once all have come, the
+    /// welcome goes on with it as if it had carried it.
+    fn on_snapshot_frame(&mut self, bytes: &[u8]) {
+        let Some(mut awaited) = self.awaiting_snapshot.take() else {
+            leptos::logging::warn!("a snapshot nobody announced; reconnecting");
+            self.socket = None;
+            return;
+        };
+        awaited.received.extend_from_slice(bytes);
+        let received = awaited.received.len() as u64;
+        if received < awaited.expected {
+            self.awaiting_snapshot = Some(awaited);
+            return;
+        }
+        let decoding = super::timing::span("decode-welcome");
+        let decoded = if received == awaited.expected {
+            packed::decode(&awaited.received).map_err(|error| error.to_string())
+        } else {
+            Err(format!(
+                "{received} bytes of snapshot, {} announced",
+                awaited.expected
+            ))
+        };
+        drop(decoding);
+        let AwaitedSnapshot { mut welcome, .. } = awaited;
+        match decoded {
+            Ok(decoded) => {
+                if let ServerMessage::Welcome {
+                    snapshot,
+                    packed_snapshot,
                     ..
-                }),
-                Ok(snapshot),
-            ) => self.on_message(ServerMessage::Welcome {
-                protocol,
-                board,
-                seq,
-                snapshot: Some(snapshot),
-                packed_snapshot: None,
-                ops,
-                presence,
-            }),
-            (awaiting, snapshot) => {
-                let problem = match snapshot {
-                    Err(error) => error.to_string(),
-                    Ok(_) if awaiting.is_none() => "a snapshot nobody announced".into(),
-                    Ok(_) => "a snapshot after something other than a welcome".into(),
-                };
+                } = &mut welcome
+                {
+                    *snapshot = Some(decoded);
+                    *packed_snapshot = None;
+                }
+                self.on_message(welcome);
+            }
+            Err(problem) => {
                 leptos::logging::warn!("{problem}; reconnecting");
                 self.socket = None;
             }
@@ -771,9 +787,17 @@ impl Engine {
         match message {
             welcome @ ServerMessage::Welcome {
                 snapshot: None,
-                packed_snapshot: Some(_),
+                packed_snapshot: Some(expected),
                 ..
-            } => self.awaiting_snapshot = Some(welcome),
+            } => {
+                // The server's word for the size, within reason.
+                let capacity = usize::try_from(expected).unwrap_or(0).min(1 << 28);
+                self.awaiting_snapshot = Some(AwaitedSnapshot {
+                    welcome,
+                    expected,
+                    received: Vec::with_capacity(capacity),
+                });
+            }
             ServerMessage::Welcome {
                 snapshot,
                 ops,

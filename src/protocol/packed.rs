@@ -4,7 +4,7 @@
 //! decimal digits (464 bytes for a 20-point stroke), and decoding it in the
 //! browser (serde buffers every flattened and internally tagged object before
 //! reading it) was the longest step of opening a 100,000-item board. Version
-//! 2 clients get the snapshot in this layout instead, as one binary frame
+//! 2 clients get the snapshot in this layout instead, in binary frames
 //! after the `welcome`: points as raw little-endian floats in columns, one
 //! shared pressure when a stroke has a single one, colours in a table.
 //!

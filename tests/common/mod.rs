@@ -266,9 +266,10 @@ impl Client {
         }
     }
 
-    /// A version 2 welcome announces a packed snapshot; the next frame must
-    /// be it. Returns the welcome with the snapshot unpacked into it, so
-    /// tests see the same welcome whichever version they speak.
+    /// A version 2 welcome announces a packed snapshot; the next frames must
+    /// be it, in binary frames. Returns the welcome with the snapshot
+    /// unpacked into it, so tests see the same welcome whichever version
+    /// they speak.
     async fn with_packed_snapshot(&mut self, message: ServerMessage) -> ServerMessage {
         let ServerMessage::Welcome {
             protocol,
@@ -282,10 +283,14 @@ impl Client {
         else {
             return message;
         };
-        let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await;
-        let Ok(Some(Ok(Message::Binary(bytes)))) = frame else {
-            panic!("expected the packed snapshot after the welcome, got {frame:?}");
-        };
+        let mut bytes = Vec::new();
+        while (bytes.len() as u64) < len {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await;
+            let Ok(Some(Ok(Message::Binary(part)))) = frame else {
+                panic!("expected the packed snapshot after the welcome, got {frame:?}");
+            };
+            bytes.extend_from_slice(&part);
+        }
         assert_eq!(bytes.len() as u64, len, "the welcome announced its size");
         ServerMessage::Welcome {
             protocol,
@@ -295,6 +300,14 @@ impl Client {
             packed_snapshot: None,
             ops,
             presence,
+        }
+    }
+
+    /// The next frame as it came, failing the test after [`RECV_TIMEOUT`].
+    pub async fn next_frame(&mut self) -> Message {
+        match tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await {
+            Ok(Some(Ok(frame))) => frame,
+            other => panic!("expected a frame, got {other:?}"),
         }
     }
 

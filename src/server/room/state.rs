@@ -52,6 +52,13 @@ pub const RECENT_OPS: usize = 2_000;
 /// A reconnect this many operations behind or less is answered with the
 /// operations from the store; further behind, with a snapshot.
 pub const MAX_STORE_CATCH_UP: u64 = 5_000;
+/// A packed snapshot travels in binary frames of this size (the last one
+/// shorter); see `snapshot_chunks`.
+pub const SNAPSHOT_FRAME_BYTES: usize = 256 * 1024;
+/// Most binary frames a packed snapshot takes: half a client's queue.
+const MAX_SNAPSHOT_FRAMES: usize = super::api::CLIENT_QUEUE_CAPACITY / 2;
+// With room beside them for the welcome and the presence.
+const _: () = assert!(MAX_SNAPSHOT_FRAMES + 2 < super::api::CLIENT_QUEUE_CAPACITY);
 /// A snapshot is written after this many operations (and when the room closes).
 pub const SNAPSHOT_INTERVAL: u64 = 500;
 /// Most durable requests stored with one append.
@@ -269,6 +276,24 @@ impl EncodedSnapshot {
             .get_or_insert_with(|| Bytes::from(board.snapshot_packed()))
             .clone()
     }
+}
+
+/// A packed snapshot as the binary frames that carry it: slices of the
+/// shared bytes (no copies). A socket's write buffer grows to the largest
+/// frame written and keeps that capacity while the connection lasts, so one
+/// 19 MB frame would cost every person who opened a big board 19 MB for as
+/// long as they stay; frames of [`SNAPSHOT_FRAME_BYTES`] cost a quarter of a
+/// megabyte. Boards too big for [`MAX_SNAPSHOT_FRAMES`] of them get bigger
+/// frames rather than more, so the client's queue always has room.
+fn snapshot_chunks(packed: Bytes) -> impl Iterator<Item = Bytes> {
+    let len = packed.len();
+    let size = snapshot_frame_bytes(len);
+    (0..len.div_ceil(size)).map(move |i| packed.slice(i * size..((i + 1) * size).min(len)))
+}
+
+/// How big the binary frames of a packed snapshot of `len` bytes are.
+fn snapshot_frame_bytes(len: usize) -> usize {
+    SNAPSHOT_FRAME_BYTES.max(len.div_ceil(MAX_SNAPSHOT_FRAMES))
 }
 
 /// A tiny xorshift generator for retry jitter; seeded per instance so that
@@ -652,8 +677,10 @@ impl RoomState {
             return;
         }
         if let Some(packed) = packed {
-            if request.outbox.try_send(Message::Binary(packed)).is_err() {
-                return;
+            for chunk in snapshot_chunks(packed) {
+                if request.outbox.try_send(Message::Binary(chunk)).is_err() {
+                    return;
+                }
             }
         }
         metrics().frames_out.add(Lane::Durable, 1);

@@ -96,6 +96,7 @@ impl Client {
                         *snapshot = Some(packed::decode(&bytes).unwrap());
                         *packed_snapshot = None;
                     }
+                    // (Snapshots of more than one frame: see `snapshot_chunks`.)
                     other => panic!("a packed snapshot after {other:?}"),
                 },
                 other => panic!("unexpected frame {other:?}"),
@@ -457,6 +458,32 @@ fn version_2_gets_the_snapshot_packed_after_its_welcome_and_version_1_as_json() 
     assert_eq!(packed::decode(&packed).unwrap(), expected);
     // Encoded once for both: the same bytes, not a copy.
     assert_eq!(packed_of(&mut newer).as_ptr(), packed.as_ptr());
+}
+
+#[test]
+fn a_big_packed_snapshot_is_sliced_into_frames_that_fit_the_queue() {
+    let frames = |len: usize| {
+        let bytes = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>());
+        let chunks: Vec<Bytes> = snapshot_chunks(bytes.clone()).collect();
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(joined, bytes, "the frames concatenate to the snapshot");
+        // Slices of the shared bytes, not copies.
+        let at = chunks
+            .last()
+            .map(|c| c.as_ptr() as usize - bytes.as_ptr() as usize);
+        assert_eq!(at, len.checked_sub(chunks.last().map_or(0, Bytes::len)));
+        chunks.iter().map(Bytes::len).collect::<Vec<_>>()
+    };
+    assert_eq!(frames(100), [100]);
+    assert_eq!(frames(SNAPSHOT_FRAME_BYTES), [SNAPSHOT_FRAME_BYTES]);
+    assert_eq!(
+        frames(2 * SNAPSHOT_FRAME_BYTES + 1),
+        [SNAPSHOT_FRAME_BYTES, SNAPSHOT_FRAME_BYTES, 1]
+    );
+    // A board too big for that many frames of the usual size.
+    let huge = MAX_SNAPSHOT_FRAMES * SNAPSHOT_FRAME_BYTES * 3 + 7;
+    let frames = huge.div_ceil(snapshot_frame_bytes(huge));
+    assert!(frames <= MAX_SNAPSHOT_FRAMES, "{frames} frames");
 }
 
 #[test]
