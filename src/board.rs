@@ -17,6 +17,7 @@
 //! gives it the highest `z` so far plus one).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,15 +59,18 @@ struct UserHistory {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Board {
     seq: u64,
-    strokes: Vec<SnapshotStroke>,
+    /// Shared, copied on write: cloning a board (a room saving a snapshot
+    /// of 100,000 items while it goes on) copies pointers, not items.
+    strokes: Vec<Arc<SnapshotStroke>>,
     #[serde(skip)]
     index: HashMap<StrokeId, usize>,
     /// The highest stacking key of any stroke, hidden ones included.
     #[serde(skip)]
     top_z: f64,
     users: HashMap<UserId, UserHistory>,
-    /// The effect of every operation still on some user's undo or redo stack.
-    effects: HashMap<u64, Effect>,
+    /// The effect of every operation still on some user's undo or redo
+    /// stack (never changed once recorded; shared for cheap clones).
+    effects: HashMap<u64, Arc<Effect>>,
 }
 
 impl Board {
@@ -90,7 +94,7 @@ impl Board {
     pub fn from_snapshot(snapshot: BoardSnapshot) -> Self {
         let mut board = Self {
             seq: snapshot.seq,
-            strokes: snapshot.strokes,
+            strokes: snapshot.strokes.into_iter().map(Arc::new).collect(),
             ..Self::default()
         };
         board.reindex();
@@ -101,7 +105,7 @@ impl Board {
     pub fn snapshot(&self) -> BoardSnapshot {
         BoardSnapshot {
             seq: self.seq,
-            strokes: self.strokes.clone(),
+            strokes: self.strokes.iter().map(|s| SnapshotStroke::clone(s)).collect(),
         }
     }
 
@@ -111,7 +115,7 @@ impl Board {
         #[derive(Serialize)]
         struct Borrowed<'a> {
             seq: u64,
-            strokes: &'a [SnapshotStroke],
+            strokes: &'a [Arc<SnapshotStroke>],
         }
         let json = serde_json::to_string(&Borrowed {
             seq: self.seq,
@@ -305,7 +309,11 @@ impl Board {
         target: u64,
         forward: bool,
     ) -> (Vec<StrokeId>, Vec<StrokeId>, Vec<Stroke>) {
-        let effect = self.effects.get(&target).cloned().unwrap_or_default();
+        let effect = self
+            .effects
+            .get(&target)
+            .map(|effect| Effect::clone(effect))
+            .unwrap_or_default();
         let (to_show, to_hide, from, to) = if forward {
             (effect.show, effect.hide, effect.before, effect.after)
         } else {
@@ -454,10 +462,10 @@ impl Board {
             }
             self.index.insert(stroke.id.clone(), self.strokes.len());
             self.top_z = self.top_z.max(stroke.z);
-            self.strokes.push(SnapshotStroke {
+            self.strokes.push(Arc::new(SnapshotStroke {
                 stroke: stroke.clone(),
                 visible: true,
-            });
+            }));
         }
     }
 
@@ -467,7 +475,7 @@ impl Board {
         let mut restack = false;
         for stroke in strokes {
             if let Some(&i) = self.index.get(&stroke.id) {
-                let slot = &mut self.strokes[i].stroke;
+                let slot = &mut Arc::make_mut(&mut self.strokes[i]).stroke;
                 restack |= slot.z != stroke.z;
                 *slot = stroke.clone();
             }
@@ -483,7 +491,7 @@ impl Board {
     fn set_visible(&mut self, ids: &[StrokeId], visible: bool) {
         for id in ids {
             if let Some(&i) = self.index.get(id) {
-                self.strokes[i].visible = visible;
+                Arc::make_mut(&mut self.strokes[i]).visible = visible;
             }
         }
     }
@@ -500,7 +508,7 @@ impl Board {
         for seq in forgotten {
             self.effects.remove(&seq);
         }
-        self.effects.insert(op.seq, effect);
+        self.effects.insert(op.seq, Arc::new(effect));
     }
 }
 

@@ -14,6 +14,7 @@
 //! Decoding checks every length against what is left before allocating, so
 //! a damaged frame is an error, never a panic or a huge allocation.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use thiserror::Error;
@@ -56,11 +57,12 @@ pub enum PackedError {
 }
 
 /// Packs the board at `seq` whose items, in drawing order, are `strokes`.
-pub fn encode(seq: u64, strokes: &[SnapshotStroke]) -> Vec<u8> {
+pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
     // Colours in order of first use, each written once.
     let mut colours: HashMap<&str, u64> = HashMap::new();
     let mut table: Vec<&str> = Vec::new();
     for item in strokes {
+        let item = item.borrow();
         let stroke = &item.stroke;
         for colour in std::iter::once(&stroke.style.color).chain(stroke.fill.as_ref()) {
             colours.entry(colour.as_str()).or_insert_with(|| {
@@ -70,7 +72,7 @@ pub fn encode(seq: u64, strokes: &[SnapshotStroke]) -> Vec<u8> {
         }
     }
 
-    let points: usize = strokes.iter().map(|s| s.stroke.points.len()).sum();
+    let points: usize = strokes.iter().map(|s| s.borrow().stroke.points.len()).sum();
     let mut out = Writer(Vec::with_capacity(16 + strokes.len() * 24 + points * 8));
     out.0.extend_from_slice(&MAGIC);
     out.u64(seq);
@@ -80,6 +82,7 @@ pub fn encode(seq: u64, strokes: &[SnapshotStroke]) -> Vec<u8> {
     }
     out.varint(strokes.len() as u64);
     for item in strokes {
+        let item = item.borrow();
         let stroke = &item.stroke;
         let pressure = stroke
             .points

@@ -76,7 +76,7 @@ fn every_field_of_every_item_comes_back_exactly() {
 
 #[test]
 fn an_empty_board_packs() {
-    let bytes = encode(0, &[]);
+    let bytes = encode::<SnapshotStroke>(0, &[]);
     assert_eq!(decode(&bytes).unwrap(), BoardSnapshot::default());
 }
 
