@@ -35,13 +35,30 @@ function installProbes() {
     inputToInk: [] as number[],
     measureInput: false,
     socketsOpened: 0,
+    // The first connection's milestones: created (the page and its
+    // WebAssembly have started), open, first and last frame before
+    // "connected" (the welcome and the last of its snapshot).
+    socketCreatedAt: 0,
+    socketOpenAt: 0,
+    firstFrameAt: 0,
+    lastFrameAt: 0,
   };
   (window as any).__bench = probe;
   // Counts connections: more than one means the page reconnected.
   const NativeWebSocket = window.WebSocket;
   (window as any).WebSocket = function (...args: ConstructorParameters<typeof WebSocket>) {
     probe.socketsOpened++;
-    return new NativeWebSocket(...args);
+    const socket = new NativeWebSocket(...args);
+    if (probe.socketsOpened === 1) {
+      probe.socketCreatedAt = performance.now();
+      socket.addEventListener("open", () => (probe.socketOpenAt = performance.now()));
+      socket.addEventListener("message", () => {
+        if (probe.connectedAt) return;
+        probe.lastFrameAt = performance.now();
+        probe.firstFrameAt ||= probe.lastFrameAt;
+      });
+    }
+    return socket;
   };
   (window as any).WebSocket.prototype = NativeWebSocket.prototype;
   Object.assign((window as any).WebSocket, {
@@ -365,6 +382,20 @@ test("big boards", async ({ browser }) => {
           return durations.length > 0 ? Math.max(...durations) : NaN;
         },
       ),
+    );
+    const milestones = await page.evaluate(() => {
+      const p = (window as any).__bench;
+      return [p.socketCreatedAt, p.socketOpenAt, p.firstFrameAt, p.lastFrameAt, p.connectedAt, p.drawnAt];
+    });
+    const names = ["socket created", "open", "first frame", "last frame", "connected", "drawn"];
+    const spanStarts = await page.evaluate(() =>
+      performance
+        .getEntriesByType("measure")
+        .filter((e) => e.name.startsWith("whiteboard:") && e.duration > 5)
+        .map((e) => `${e.name.slice(11)} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`),
+    );
+    console.log(
+      `${size} strokes, ms since navigation: ${names.map((n, i) => `${n} ${f(milestones[i])}`).join(", ")}; spans ${spanStarts.join(", ")}`,
     );
     await page.waitForTimeout(500);
 
