@@ -105,7 +105,11 @@ impl Board {
     pub fn snapshot(&self) -> BoardSnapshot {
         BoardSnapshot {
             seq: self.seq,
-            strokes: self.strokes.iter().map(|s| SnapshotStroke::clone(s)).collect(),
+            strokes: self
+                .strokes
+                .iter()
+                .map(|s| SnapshotStroke::clone(s))
+                .collect(),
         }
     }
 

@@ -5,8 +5,9 @@
 //! browser (serde buffers every flattened and internally tagged object before
 //! reading it) was the longest step of opening a 100,000-item board. Version
 //! 2 clients get the snapshot in this layout instead, in binary frames
-//! after the `welcome`: points as raw little-endian floats in columns, one
-//! shared pressure when a stroke has a single one, colours in a table.
+//! after the `welcome`: points in columns, as deltas of hundredths when that
+//! is exact (else raw little-endian floats), one shared pressure when a
+//! stroke has a single one, colours in a table.
 //!
 //! The layout is specified byte by byte in `docs/protocol.md` ("Packed
 //! snapshots"); that section and this file change together. It is lossless:
@@ -37,6 +38,8 @@ mod flag {
     pub const FONT_SIZE: u8 = 32;
     /// Every point has its own pressure; otherwise one pressure follows for all.
     pub const PRESSURES: u8 = 64;
+    /// Coordinates are in hundredths, as varint deltas (see [`super::centi`]).
+    pub const CENTI: u8 = 128;
 }
 
 /// The fewest bytes a stroke can take (flags, kind, empty id, colour,
@@ -81,9 +84,16 @@ pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
         out.str(colour);
     }
     out.varint(strokes.len() as u64);
+    // A stroke's coordinates in hundredths (all x, then all y), if exact.
+    let mut hundredths: Vec<i64> = Vec::new();
     for item in strokes {
         let item = item.borrow();
         let stroke = &item.stroke;
+        hundredths.clear();
+        let in_centi = [|p: &Point| p.x, |p: &Point| p.y]
+            .into_iter()
+            .flat_map(|column| stroke.points.iter().map(column))
+            .all(|value| centi(value).map(|h| hundredths.push(h)).is_some());
         let pressure = stroke
             .points
             .first()
@@ -100,6 +110,7 @@ pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
             (stroke.text.is_some(), flag::TEXT),
             (stroke.font_size.is_some(), flag::FONT_SIZE),
             (!shared_pressure, flag::PRESSURES),
+            (in_centi, flag::CENTI),
         ]
         .into_iter()
         .filter(|(set, _)| *set)
@@ -125,11 +136,21 @@ pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
             out.f32(font_size);
         }
         out.varint(stroke.points.len() as u64);
-        for point in &stroke.points {
-            out.f32(point.x);
-        }
-        for point in &stroke.points {
-            out.f32(point.y);
+        if in_centi {
+            for column in hundredths.chunks(stroke.points.len().max(1)) {
+                let mut previous = 0;
+                for &value in column {
+                    out.zigzag(value - previous);
+                    previous = value;
+                }
+            }
+        } else {
+            for point in &stroke.points {
+                out.f32(point.x);
+            }
+            for point in &stroke.points {
+                out.f32(point.y);
+            }
         }
         if shared_pressure {
             out.f32(pressure);
@@ -190,27 +211,36 @@ pub fn decode(bytes: &[u8]) -> Result<BoardSnapshot, PackedError> {
         if flags & flag::FONT_SIZE != 0 {
             stroke.font_size = Some(input.f32(AT)?);
         }
-        let count = input.count(8, "a stroke's points")?;
-        let xs = input.take(count * 4, "a stroke's points")?;
-        let ys = input.take(count * 4, "a stroke's points")?;
-        let pressures = if flags & flag::PRESSURES != 0 {
-            Pressures::Each(input.take(count * 4, "a stroke's pressures")?)
+        const POINTS: &str = "a stroke's points";
+        let in_centi = flags & flag::CENTI != 0;
+        let count = input.count(if in_centi { 2 } else { 8 }, POINTS)?;
+        let mut points = vec![Point::new(0.0, 0.0, 0.0); count];
+        for column in [|p: &mut Point, v| p.x = v, |p: &mut Point, v| p.y = v] {
+            if in_centi {
+                let mut value: i64 = 0;
+                for point in &mut points {
+                    value = value.wrapping_add(input.zigzag(POINTS)?);
+                    column(point, from_centi(value));
+                }
+            } else {
+                let raw = input.take(count * 4, POINTS)?;
+                for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
+                    column(point, f32_at(bytes));
+                }
+            }
+        }
+        if flags & flag::PRESSURES != 0 {
+            let raw = input.take(count * 4, "a stroke's pressures")?;
+            for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
+                point.pressure = f32_at(bytes);
+            }
         } else {
-            Pressures::Shared(input.f32("a stroke's pressure")?)
-        };
-        stroke.points = xs
-            .chunks_exact(4)
-            .zip(ys.chunks_exact(4))
-            .enumerate()
-            .map(|(i, (x, y))| Point {
-                x: f32_at(x),
-                y: f32_at(y),
-                pressure: match pressures {
-                    Pressures::Shared(pressure) => pressure,
-                    Pressures::Each(all) => f32_at(&all[i * 4..i * 4 + 4]),
-                },
-            })
-            .collect();
+            let pressure = input.f32("a stroke's pressure")?;
+            for point in &mut points {
+                point.pressure = pressure;
+            }
+        }
+        stroke.points = points;
         strokes.push(SnapshotStroke {
             stroke,
             visible: flags & flag::VISIBLE != 0,
@@ -222,9 +252,25 @@ pub fn decode(bytes: &[u8]) -> Result<BoardSnapshot, PackedError> {
     }
 }
 
-enum Pressures<'a> {
-    Shared(f32),
-    Each(&'a [u8]),
+/// A coordinate as a whole number of hundredths, if it is exactly one (it
+/// decodes to the same bits through [`from_centi`]). The browser rounds what
+/// it draws to hundredths of a board unit, so nearly every stroke qualifies,
+/// and a delta of hundredths takes one or two bytes where a float takes four.
+fn centi(value: f32) -> Option<i64> {
+    let scaled = f64::from(value) * 100.0;
+    if !scaled.is_finite() || scaled.abs() > 1e15 {
+        return None;
+    }
+    // The nearest whole number (a cast, not `round`, which is a library call
+    // on baseline x86-64); the check below is what makes it right.
+    let hundredths = (scaled + 0.5_f64.copysign(scaled)) as i64;
+    (from_centi(hundredths).to_bits() == value.to_bits()).then_some(hundredths)
+}
+
+/// The coordinate `hundredths / 100`, rounded to the nearest `f32` (IEEE
+/// division and conversion: the same bits on every machine).
+fn from_centi(hundredths: i64) -> f32 {
+    (hundredths as f64 / 100.0) as f32
 }
 
 fn kind_code(kind: StrokeKind) -> u8 {
@@ -277,6 +323,11 @@ impl Writer {
 
     fn f64(&mut self, value: f64) {
         self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A signed number as a varint: 0, -1, 1, -2, 2… become 0, 1, 2, 3, 4…
+    fn zigzag(&mut self, value: i64) {
+        self.varint(((value << 1) ^ (value >> 63)) as u64);
     }
 
     /// A length in bytes, then the UTF-8.
@@ -332,6 +383,11 @@ impl<'a> Reader<'a> {
             }
         }
         Err(PackedError::Invalid("number"))
+    }
+
+    fn zigzag(&mut self, what: &'static str) -> Result<i64, PackedError> {
+        let raw = self.varint(what)?;
+        Ok((raw >> 1) as i64 ^ -((raw & 1) as i64))
     }
 
     /// A count of things at least `min_bytes` each, refused if what is left

@@ -30,6 +30,12 @@ fn every_kind_of_item() -> Vec<SnapshotStroke> {
             "#e03131",
             &[(1.0, 2.0, 0.0), (3.0, 4.0, 1.0), (5.0, 6.0, 0.3)],
         ),
+        // Not hundredths: kept as floats.
+        item(
+            "thirds",
+            "#e03131",
+            &[(1.0 / 3.0, 2.0, 0.5), (0.123_456, -0.0, 0.5)],
+        ),
     ];
     let mut hidden = item("hidden", "#1e1e1e80", &[(7.0, 8.0, 0.5)]);
     hidden.visible = false;
@@ -75,6 +81,42 @@ fn every_field_of_every_item_comes_back_exactly() {
 }
 
 #[test]
+fn coordinates_in_hundredths_are_packed_as_such_and_others_as_floats() {
+    assert_eq!(centi(123.45), Some(12_345));
+    assert_eq!(centi(-1e6), Some(-100_000_000));
+    assert_eq!(centi(0.1 + 0.2), Some(30));
+    assert_eq!(centi(1.0 / 3.0), None);
+    assert_eq!(
+        centi(0.125),
+        None,
+        "an eighth is not a whole number of hundredths"
+    );
+    assert_eq!(centi(-0.0), None, "0 decodes as +0.0");
+    assert_eq!(centi(f32::INFINITY), None);
+    assert_eq!(centi(f32::NAN), None);
+    // Every hundredth in a range comes back with the same bits.
+    for hundredths in -100_000..100_000 {
+        let value = from_centi(hundredths);
+        assert_eq!(centi(value), Some(hundredths), "{value}");
+    }
+
+    let in_hundredths = item("h", "#1e1e1e", &[(100.5, 20.25, 0.5), (101.0, 19.75, 0.5)]);
+    let in_floats = item(
+        "f",
+        "#1e1e1e",
+        &[(100.5, 20.25, 0.5), (101.0, 1.0 / 3.0, 0.5)],
+    );
+    let size = |item: &SnapshotStroke| encode(1, std::slice::from_ref(item)).len();
+    // Sixteen float bytes, or varints of 10050, +50, 2025, -50 hundredths
+    // (3, 1, 2 and 1 bytes).
+    assert_eq!(size(&in_floats) - size(&in_hundredths), 16 - 7);
+    for item in [in_hundredths, in_floats] {
+        let items = [item];
+        assert_eq!(decode(&encode(1, &items)).unwrap().strokes, items);
+    }
+}
+
+#[test]
 fn an_empty_board_packs() {
     let bytes = encode::<SnapshotStroke>(0, &[]);
     assert_eq!(decode(&bytes).unwrap(), BoardSnapshot::default());
@@ -96,14 +138,16 @@ fn many_colours_need_longer_indexes() {
 }
 
 #[test]
-fn a_typical_board_is_less_than_half_its_json() {
+fn a_typical_board_is_less_than_a_quarter_of_its_json() {
     let items: Vec<_> = (0..100)
         .map(|n| {
             let points: Vec<_> = (0..20)
                 .map(|i| {
+                    // Rounded to hundredths, as the browser does.
+                    let hundredths = |v: f64| ((v * 100.0).round() / 100.0) as f32;
                     (
-                        n as f32 * 13.7 + i as f32 * 3.1,
-                        400.25 - i as f32 * 1.9,
+                        hundredths(n as f64 * 13.7 + i as f64 * 3.1),
+                        hundredths(400.25 - i as f64 * 1.9),
                         0.5,
                     )
                 })
@@ -118,7 +162,7 @@ fn a_typical_board_is_less_than_half_its_json() {
     })
     .unwrap()
     .len();
-    assert!(packed * 2 < json, "packed {packed} bytes, JSON {json}");
+    assert!(packed * 4 < json, "packed {packed} bytes, JSON {json}");
 }
 
 #[test]
