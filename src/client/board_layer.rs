@@ -189,13 +189,30 @@ impl BoardLayer {
         for area in &areas {
             repainted.push(self.repaint(&layer, view, size, area, false));
         }
-        let mut over: Vec<&crate::protocol::Stroke> = above
+        let mut over: Vec<(&crate::protocol::Stroke, Rect)> = above
             .iter()
             .filter_map(|id| Some((layer.get(id)?, self.scene.bounds(id)?)))
             .filter(|(_, bounds)| bounds.intersects(&visible))
-            .filter(|(_, bounds)| !repainted.iter().any(|area| area.intersects(bounds)))
-            .map(|(stroke, _)| stroke)
             .collect();
+        // A new item reaching into a repainted area was drawn there by the
+        // repaint, but not beyond it: its whole bounds are repainted too
+        // (painting it over the bitmap would double it where it was drawn,
+        // and skipping it would leave the rest missing). Those repaints can
+        // reach further new items; repeat until none does.
+        loop {
+            let (reaching, rest): (Vec<_>, Vec<_>) = over
+                .into_iter()
+                .partition(|(_, bounds)| repainted.iter().any(|area| area.intersects(bounds)));
+            over = rest;
+            if reaching.is_empty() {
+                break;
+            }
+            for (_, bounds) in reaching {
+                repainted.push(self.repaint(&layer, view, size, &bounds, false));
+            }
+        }
+        let mut over: Vec<&crate::protocol::Stroke> =
+            over.into_iter().map(|(stroke, _)| stroke).collect();
         if !over.is_empty() {
             self.ctx.save();
             set_view_transform(&self.ctx, view, size);
