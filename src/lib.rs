@@ -11,7 +11,12 @@
 //! - [`board`]: the board state machine (items, visibility, drawing order,
 //!   per-user undo).
 //! - [`geometry`]: hit testing, bounds, shift constraints and resize maths.
+//! - [`gesture`]: what the pointer is doing, as a pure state machine
+//!   (drawing, erasing, shaping, moving, resizing, marquee, panning).
 //! - [`view`]: the pan/zoom transform of one tab.
+//! - [`replica`]: the board as one tab knows it (confirmed board, pending
+//!   requests, other people's live work, selection, the handshake): a
+//!   synchronous state machine the browser engine drives.
 //! - [`scene`]: the board layer a tab paints, in an R-tree with drawing
 //!   order (culling, repainting only what changed).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
@@ -29,12 +34,14 @@
 //! - `metrics`: the counters behind `GET /metrics`;
 //! - `http`, `error`, `config`, `shutdown`: the HTTP surface and process lifecycle.
 //!
-//! Browser only (`hydrate`), in `client`:
-//! - `engine`: local state, pending operations, sync, what is drawn;
-//! - `input`: what each tool does with pointer, wheel and keyboard input;
-//! - `text_editor`: editing texts in place;
-//! - `export`: PNG, SVG and JSON downloads and JSON import;
-//! - `socket`: the reconnecting WebSocket loop;
+//! Browser only (`hydrate`), in `client`: the engine and its adapters.
+//! - `engine`: the replica's browser side (socket sender, canvases, view,
+//!   page signals) and the frame loop; it imports none of the adapters;
+//! - `board_layer`: the cached bitmap of the confirmed board;
+//! - adapters, which reach the engine through its handle: `input` (DOM
+//!   pointer, wheel and keyboard events into the gesture machine), `text_editor`
+//!   (the textarea for texts), `clipboard`, `export` (PNG, SVG and JSON
+//!   downloads, JSON import), `socket` (the reconnecting WebSocket loop);
 //! - `render`: drawing items and overlays on the 2D canvas;
 //! - `storage`: session and local storage (user id, recent boards, name).
 
@@ -42,8 +49,10 @@ pub mod app;
 pub mod board;
 pub mod exchange;
 pub mod geometry;
+pub mod gesture;
 pub mod pages;
 pub mod protocol;
+pub mod replica;
 pub mod scene;
 pub mod stacking;
 pub mod ui;

@@ -2,25 +2,21 @@
 //! once into an offscreen canvas and repainted only where something changed
 //! (see `crate::scene` for what it holds and why).
 //!
-//! The engine tells it which ids operations changed and, every frame, which
-//! ids something live stands in for (pending requests, drafts, the gesture);
-//! the scene works out the damage: a new item on top is painted over the
-//! bitmap, anything else clears and repaints its rectangle. A pan moves the
+//! The replica keeps the scene and, every frame, works out the damage from
+//! the ids operations changed and those something live stands in for
+//! (`Replica::sync_scene`); this file paints it: a new item on top is
+//! painted over the bitmap, anything else clears and repaints its rectangle. A pan moves the
 //! bitmap and paints the strips that came into view; a zoom or resize
 //! repaints what is in sight, culled through the scene's R-tree.
 //! Each frame the engine copies the bitmap onto the visible canvas and
 //! paints the live strokes over it.
 
-use std::collections::HashSet;
-
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
-use super::engine::context_2d;
-use super::render;
-use crate::board::Board;
+use super::render::{self, context_2d};
 use crate::geometry::Rect;
-use crate::protocol::{Change, ClientMessage, StrokeId};
+use crate::replica::SceneUpdate;
 use crate::scene::{Damage, Layer, Scene};
 use crate::view::View;
 
@@ -31,17 +27,10 @@ const MAX_SEPARATE_REPAINTS: usize = 16;
 pub type Size = (f64, f64, f64);
 
 pub struct BoardLayer {
-    scene: Scene,
     canvas: HtmlCanvasElement,
     ctx: CanvasRenderingContext2d,
     /// The view and size the bitmap was painted for (`None`: never / invalid).
     painted_for: Option<(View, Size)>,
-    /// Ids operations changed since the last sync.
-    touched: Vec<StrokeId>,
-    /// Rebuild the scene from scratch at the next sync.
-    rebuild: bool,
-    /// Ids left out at the last sync because something live stood in for them.
-    hidden: HashSet<StrokeId>,
     /// What changed since the last paint.
     damage: Vec<Damage>,
 }
@@ -54,89 +43,28 @@ impl BoardLayer {
         let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
         let ctx = context_2d(&canvas)?;
         Ok(Self {
-            scene: Scene::new(),
             canvas,
             ctx,
             painted_for: None,
-            touched: Vec::new(),
-            rebuild: true,
-            hidden: HashSet::new(),
             damage: Vec::new(),
         })
     }
 
-    pub fn scene(&self) -> &Scene {
-        &self.scene
-    }
-
-    /// The ids left out at the last sync (shown live instead).
-    pub fn hidden(&self) -> &HashSet<StrokeId> {
-        &self.hidden
-    }
-
-    /// The whole board changed (a welcome with a snapshot).
-    pub fn invalidate(&mut self) {
-        self.rebuild = true;
-    }
-
-    /// An operation was applied to the board.
-    pub fn touch_change(&mut self, change: &Change) {
-        match change {
-            Change::AddStroke { stroke } => self.touched.push(stroke.id.clone()),
-            Change::AddStrokes { strokes } | Change::Update { strokes } => {
-                self.touched.extend(strokes.iter().map(|s| s.id.clone()));
+    /// What the replica's scene update leaves to repaint.
+    pub fn accept(&mut self, update: SceneUpdate) {
+        match update {
+            SceneUpdate::Unchanged => {}
+            SceneUpdate::Rebuilt => {
+                self.painted_for = None;
+                self.damage.clear();
             }
-            Change::Erase { stroke_ids } => self.touched.extend(stroke_ids.iter().cloned()),
-            // A clear names every item: cheaper to start over.
-            Change::Clear { .. } => self.rebuild = true,
-            Change::Undo {
-                show, hide, set, ..
-            }
-            | Change::Redo {
-                show, hide, set, ..
-            } => {
-                self.touched.extend(show.iter().chain(hide).cloned());
-                self.touched.extend(set.iter().map(|s| s.id.clone()));
-            }
-        }
-    }
-
-    /// A request was sent, confirmed or refused: only a clear matters here
-    /// (the ids the others name reach [`Self::sync`] as hidden ones).
-    pub fn touch_request(&mut self, message: &ClientMessage) {
-        if matches!(message, ClientMessage::Clear { .. }) {
-            self.rebuild = true;
-        }
-    }
-
-    /// Brings the scene up to date. `hidden` are the ids shown live
-    /// instead of in the layer. What changed is repainted by [`Self::paint`].
-    pub fn sync(&mut self, board: &Board, pending: &[&ClientMessage], hidden: HashSet<StrokeId>) {
-        let mut touched = std::mem::take(&mut self.touched);
-        touched.extend(self.hidden.symmetric_difference(&hidden).cloned());
-        self.hidden = hidden;
-        if touched.is_empty() && !self.rebuild {
-            return;
-        }
-        let layer = Layer {
-            board,
-            pending,
-            hidden: &self.hidden,
-        };
-        if std::mem::take(&mut self.rebuild) || touched.len() > self.scene.len() / 2 + 64 {
-            let _span = super::timing::span("build-scene");
-            self.scene.rebuild(&layer);
-            self.painted_for = None;
-            self.damage.clear();
-        } else {
-            let damage = self.scene.refresh(&layer, &touched);
-            self.damage.extend(damage);
+            SceneUpdate::Damaged(damage) => self.damage.extend(damage),
         }
     }
 
     /// Repaints the bitmap where it changed since the last paint, or all of
     /// what is in sight when the view or the size changed.
-    pub fn paint(&mut self, board: &Board, pending: &[&ClientMessage], view: &View, size: Size) {
+    pub fn paint(&mut self, layer: &Layer<'_, '_>, scene: &Scene, view: &View, size: Size) {
         let (width, height, dpr) = size;
         let (pixels_w, pixels_h) = ((width * dpr).round() as u32, (height * dpr).round() as u32);
         if self.canvas.width() != pixels_w || self.canvas.height() != pixels_h {
@@ -144,11 +72,6 @@ impl BoardLayer {
             self.canvas.set_height(pixels_h);
             self.painted_for = None;
         }
-        let layer = Layer {
-            board,
-            pending,
-            hidden: &self.hidden,
-        };
         let visible = view.visible((width, height));
         let damage = std::mem::take(&mut self.damage);
         // Where items were painted again in this call: a new item on top is
@@ -157,14 +80,14 @@ impl BoardLayer {
         if self.painted_for != Some((*view, size)) {
             let strips = self
                 .painted_for
-                .and_then(|(before, at)| self.shift(&layer, &before, view, size, at));
+                .and_then(|(before, at)| self.shift(layer, scene, &before, view, size, at));
             self.painted_for = Some((*view, size));
             match strips {
                 // Damage from before the move is still to repaint below.
                 Some(strips) => repainted = strips,
                 None => {
                     let _span = super::timing::span("paint-view");
-                    self.repaint(&layer, view, size, &visible, true);
+                    self.repaint(layer, scene, view, size, &visible, true);
                     return;
                 }
             }
@@ -187,11 +110,11 @@ impl BoardLayer {
                 .collect();
         }
         for area in &areas {
-            repainted.push(self.repaint(&layer, view, size, area, false));
+            repainted.push(self.repaint(layer, scene, view, size, area, false));
         }
         let mut over: Vec<(&crate::protocol::Stroke, Rect)> = above
             .iter()
-            .filter_map(|id| Some((layer.get(id)?, self.scene.bounds(id)?)))
+            .filter_map(|id| Some((layer.get(id)?, scene.bounds(id)?)))
             .filter(|(_, bounds)| bounds.intersects(&visible))
             .collect();
         // A new item reaching into a repainted area was drawn there by the
@@ -208,7 +131,7 @@ impl BoardLayer {
                 break;
             }
             for (_, bounds) in reaching {
-                repainted.push(self.repaint(&layer, view, size, &bounds, false));
+                repainted.push(self.repaint(layer, scene, view, size, &bounds, false));
             }
         }
         let mut over: Vec<&crate::protocol::Stroke> =
@@ -231,6 +154,7 @@ impl BoardLayer {
     fn shift(
         &self,
         layer: &Layer<'_, '_>,
+        scene: &Scene,
         before: &View,
         view: &View,
         size: Size,
@@ -283,7 +207,7 @@ impl BoardLayer {
         Some(
             strips
                 .iter()
-                .map(|strip| self.repaint(layer, view, size, strip, false))
+                .map(|strip| self.repaint(layer, scene, view, size, strip, false))
                 .collect(),
         )
     }
@@ -294,6 +218,7 @@ impl BoardLayer {
     fn repaint(
         &self,
         layer: &Layer<'_, '_>,
+        scene: &Scene,
         view: &View,
         size: Size,
         area: &Rect,
@@ -328,7 +253,7 @@ impl BoardLayer {
             Rect::from_corners((w0.0 as f32, w0.1 as f32), (w1.0 as f32, w1.1 as f32))
         };
         set_view_transform(ctx, view, size);
-        for id in self.scene.in_area(&area) {
+        for id in scene.in_area(&area) {
             if let Some(stroke) = layer.get(id) {
                 render::draw_item(ctx, stroke, 1.0);
             }

@@ -24,10 +24,8 @@ use crate::ui::Tool;
 const PASTE_OFFSET: f64 = 24.0;
 
 impl EngineHandle {
-    pub(super) fn install_clipboard_listeners(
-        &self,
-        window: &web_sys::Window,
-    ) -> Result<(), JsValue> {
+    pub(super) fn install_clipboard_listeners(&self) -> Result<(), JsValue> {
+        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
         for (name, cut) in [("copy", false), ("cut", true)] {
             let handle = self.clone();
             let listener =

@@ -1,15 +1,15 @@
-//! The board engine in the browser: local state, sync and drawing.
+//! The board engine in the browser: the replica's browser side.
 //!
-//! The engine keeps the board as the server last confirmed it ([`Board`], the
-//! same state machine the server runs) plus the operations sent or queued
-//! but not yet confirmed (`pending`). What the user sees is the confirmed
-//! board with the pending operations laid over it, then other people's drafts
-//! (shapes being dragged out, items being moved) and this tab's gesture in
-//! progress, so drawing never waits for the network and keeps working while
-//! disconnected.
+//! What the tab knows about the board (the confirmed board, pending
+//! requests, other people's previews, drafts and cursors, the selection)
+//! lives in [`Replica`], a synchronous state machine shared with native
+//! tests. The engine owns what only a browser has: the socket's sender,
+//! the canvases, the view, the page's signals. It feeds the replica server
+//! frames and this tab's requests, and acts on the [`Changed`] each call
+//! returns (send, reconnect, show a notice, redraw).
 //!
 //! Input handling lives in `input`, the text editor in `text_editor`, export
-//! and import in `export`; this file owns the state they share.
+//! and import in `export`; they reach the replica through this file.
 //!
 //! Timing: events only record state; a `requestAnimationFrame` callback sends
 //! at most one preview, draft and cursor message per frame and redraws the
@@ -23,7 +23,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
 use futures_channel::mpsc::UnboundedSender;
@@ -33,17 +32,16 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use super::board_layer::{set_view_transform, BoardLayer};
-use super::input::Gesture;
-use super::render;
+use super::render::{self, context_2d};
 use super::storage;
-use super::text_editor::TextEditor;
-use crate::board::Board;
 use crate::geometry::{self, Rect};
+use crate::gesture::Gesture;
 use crate::protocol::{
-    limits, packed, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Operation, Point,
-    Request, ServerMessage, Stroke, StrokeId, StrokeKind, StrokeStyle, UserId, PROTOCOL_VERSION,
+    limits, BoardId, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId,
+    StrokeKind, StrokeStyle,
 };
-use crate::stacking::{restack, Restack};
+use crate::replica::{Changed, Local, Replica, SnapshotProgress, TypedText};
+use crate::stacking::Restack;
 use crate::ui::{
     with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS, FONT_SIZES, PALETTE,
 };
@@ -53,51 +51,9 @@ use crate::view::View;
 const UNCONFIRMED_ALPHA: f64 = 0.85;
 /// Cursor positions go out at most this often (milliseconds).
 const CURSOR_INTERVAL_MS: f64 = 50.0;
-/// Remote cursors glide to a new position over this long (milliseconds).
-const CURSOR_GLIDE_MS: f64 = 90.0;
-
-/// A durable request not yet confirmed by the server.
-pub(super) struct Pending {
-    pub op_id: OpId,
-    pub message: ClientMessage,
-}
-
-/// The requests of `pending`, oldest first, as the scene's `Layer` takes them.
-fn messages(pending: &[Pending]) -> Vec<&ClientMessage> {
-    pending.iter().map(|p| &p.message).collect()
-}
-
-/// A freehand stroke someone else is drawing right now.
-pub(super) struct RemotePreview {
-    pub author: UserId,
-    pub style: StrokeStyle,
-    pub points: Vec<Point>,
-}
-
-/// Someone else's pointer, gliding from `from` to `to`.
-pub(super) struct RemoteCursor {
-    pub from: (f32, f32),
-    pub to: (f32, f32),
-    pub since: f64,
-}
-
-impl RemoteCursor {
-    fn position(&self, now: f64) -> (f32, f32) {
-        let t = ((now - self.since) / CURSOR_GLIDE_MS).clamp(0.0, 1.0) as f32;
-        (
-            self.from.0 + (self.to.0 - self.from.0) * t,
-            self.from.1 + (self.to.1 - self.from.1) * t,
-        )
-    }
-
-    fn gliding(&self, now: f64) -> bool {
-        now - self.since < CURSOR_GLIDE_MS
-    }
-}
 
 pub struct Engine {
     pub(super) board_id: BoardId,
-    pub(super) user: UserId,
     /// The board's content; pointer input arrives here.
     pub(super) canvas: HtmlCanvasElement,
     pub(super) ctx: CanvasRenderingContext2d,
@@ -107,36 +63,24 @@ pub struct Engine {
     overlay: HtmlCanvasElement,
     overlay_ctx: CanvasRenderingContext2d,
     pub(super) ui: BoardUi,
-    pub(super) board: Board,
-    pub(super) pending: Vec<Pending>,
+    /// The board, pending requests, other people's live work, the selection.
+    pub(super) replica: Replica,
     /// The confirmed board as painted (see `board_layer`).
     board_layer: BoardLayer,
-    pub(super) previews: HashMap<StrokeId, RemotePreview>,
-    /// Other people's work in progress. A draft ends with `draft_end`, which
-    /// the server relays after the operation that committed it (one room
-    /// handles a connection's messages in order), so nothing flickers back.
-    pub(super) drafts: HashMap<UserId, Vec<Stroke>>,
-    pub(super) cursors: HashMap<UserId, RemoteCursor>,
     pub(super) gesture: Gesture,
     /// Touch pointers on the canvas, by id, in screen coordinates (for pinch).
-    pub(super) touches: HashMap<i32, (f64, f64)>,
-    pub(super) selection: Vec<StrokeId>,
+    pub(super) touches: std::collections::HashMap<i32, (f64, f64)>,
     pub(super) view: View,
     /// The pointer in screen coordinates, while it is over the canvas.
     pub(super) hover: Option<(f64, f64)>,
     pub(super) space_held: bool,
-    pub(super) editor: Option<TextEditor>,
+    pub(super) editor: Option<Box<dyn TextField>>,
     /// Whether the draft changed since it was last sent / whether one is out.
     pub(super) draft_dirty: bool,
     pub(super) draft_out: bool,
     pub(super) cursor_unsent: Option<(f32, f32)>,
     cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
-    /// A `welcome` whose packed snapshot comes in the next binary frames.
-    awaiting_snapshot: Option<AwaitedSnapshot>,
-    welcomed: bool,
-    id_prefix: String,
-    next_id: u64,
     pub(super) dirty: bool,
     frame_requested: bool,
     stopped: bool,
@@ -146,67 +90,40 @@ pub struct Engine {
     this: Weak<RefCell<Engine>>,
 }
 
-/// A version 2 `welcome` and what arrived so far of the packed snapshot it
-/// announced (`expected` bytes).
-struct AwaitedSnapshot {
-    welcome: ServerMessage,
-    expected: u64,
-    received: Vec<u8>,
+/// The text editor as the engine sees it; `text_editor` implements it over
+/// a textarea, so the engine holds it without knowing the DOM behind it.
+pub trait TextField {
+    /// Which editor this is (a later one may have replaced it).
+    fn id(&self) -> u64;
+    /// The stored text hidden while it is being edited.
+    fn editing(&self) -> Option<&StrokeId>;
+    /// Positions and sizes the field for the view.
+    fn place(&self, view: &View);
+    /// Removes the field; what was typed into it.
+    fn close(self: Box<Self>) -> TypedText;
 }
 
 /// Shared ownership of the engine for event listeners and the socket task.
 #[derive(Clone)]
 pub struct EngineHandle(pub(super) Rc<RefCell<Engine>>);
 
-/// "nothing to undo" → "Nothing to undo", for notices.
-fn sentence_case(message: &str) -> String {
-    let mut chars = message.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-pub(super) fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
-    canvas
-        .get_context("2d")?
-        .ok_or_else(|| JsValue::from_str("no 2d context"))?
-        .dyn_into::<CanvasRenderingContext2d>()
-        .map_err(JsValue::from)
-}
-
-/// Shows `replacements` in place of the shown strokes with the same ids (the
-/// last one wins for an id given twice); ids not shown are added on top when
-/// `add_new`. One pass over the shown strokes, however many replacements.
-fn overlay<'a>(
-    strokes: &mut Vec<(Cow<'a, Stroke>, bool)>,
-    replacements: impl IntoIterator<Item = &'a Stroke>,
-    add_new: bool,
-) {
-    let replacements: Vec<&Stroke> = replacements.into_iter().collect();
-    if replacements.is_empty() {
-        return;
-    }
-    let mut by_id: HashMap<&StrokeId, &Stroke> = replacements.iter().map(|s| (&s.id, *s)).collect();
-    for (shown, confirmed) in strokes.iter_mut() {
-        if let Some(new) = by_id.remove(&shown.id) {
-            *shown = Cow::Borrowed(new);
-            *confirmed = false;
-        }
-    }
-    if add_new {
-        // In the order given, so that equal keys do not swap between frames.
-        for stroke in replacements {
-            if let Some(new) = by_id.remove(&stroke.id) {
-                strokes.push((Cow::Borrowed(new), false));
-            }
-        }
+/// This tab's own live state for the replica: the gesture's strokes and
+/// what it and the text editor hide.
+fn local<'a>(gesture: &'a Gesture, editor: Option<&'a dyn TextField>) -> Local<'a> {
+    Local {
+        strokes: gesture.live_strokes(),
+        hidden: gesture
+            .hidden()
+            .iter()
+            .chain(editor.and_then(|editor| editor.editing()))
+            .collect(),
     }
 }
 
 impl EngineHandle {
-    /// Sets up the canvas, listeners and the connection loop.
-    pub fn start(
+    /// An engine on these canvases; `client::start` adds the listeners and
+    /// the connection loop.
+    pub(super) fn new(
         board_id: BoardId,
         canvas: HtmlCanvasElement,
         overlay: HtmlCanvasElement,
@@ -219,21 +136,15 @@ impl EngineHandle {
         ui.name.set(storage::display_name().unwrap_or_default());
         let engine = Engine {
             board_id,
-            user,
             canvas,
             ctx,
             overlay,
             overlay_ctx,
             ui,
-            board: Board::new(),
-            pending: Vec::new(),
+            replica: Replica::new(user, storage::random_hex(6)),
             board_layer: BoardLayer::new()?,
-            previews: HashMap::new(),
-            drafts: HashMap::new(),
-            cursors: HashMap::new(),
             gesture: Gesture::Idle,
-            touches: HashMap::new(),
-            selection: Vec::new(),
+            touches: std::collections::HashMap::new(),
             view: View::default(),
             hover: None,
             space_held: false,
@@ -243,10 +154,6 @@ impl EngineHandle {
             cursor_unsent: None,
             cursor_sent_at: 0.0,
             socket: None,
-            awaiting_snapshot: None,
-            welcomed: false,
-            id_prefix: storage::random_hex(6),
-            next_id: 0,
             dirty: true,
             frame_requested: false,
             stopped: false,
@@ -259,11 +166,7 @@ impl EngineHandle {
                 ..engine
             })
         });
-        let handle = EngineHandle(engine);
-        handle.install_listeners()?;
-        handle.resize();
-        wasm_bindgen_futures::spawn_local(super::socket::run(handle.clone()));
-        Ok(handle)
+        Ok(EngineHandle(engine))
     }
 
     /// Runs `f` on the engine unless it was stopped, then schedules a frame if needed.
@@ -277,6 +180,16 @@ impl EngineHandle {
         };
         self.schedule_frame();
         Some(result)
+    }
+
+    /// Runs `f` on the engine once the current event is handled: for DOM
+    /// events that can fire while the engine is busy (a textarea's `blur`
+    /// when the engine removes it), never a re-entrant borrow.
+    pub(super) fn post(&self, f: impl FnOnce(&mut Engine) + 'static) {
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            handle.with(f);
+        });
     }
 
     pub(super) fn schedule_frame(&self) {
@@ -348,7 +261,7 @@ impl EngineHandle {
     pub fn rename(&self, name: String) {
         self.with(|e| {
             storage::set_display_name(&name);
-            if crate::protocol::validate_name(&name).is_ok() && e.welcomed {
+            if crate::protocol::validate_name(&name).is_ok() {
                 e.send(&ClientMessage::Profile { name });
             }
         });
@@ -387,7 +300,7 @@ impl EngineHandle {
     pub(super) fn detach(&self) {
         self.with(|engine| {
             engine.socket = None;
-            engine.welcomed = false;
+            engine.replica.disconnect();
             engine.ui.status.set(ConnectionStatus::Reconnecting);
         });
     }
@@ -398,7 +311,7 @@ impl EngineHandle {
     }
 
     pub(super) fn was_welcomed(&self) -> bool {
-        self.0.borrow().welcomed
+        self.0.borrow().replica.is_live()
     }
 
     pub(super) fn on_frame_text(&self, text: &str) {
@@ -409,7 +322,10 @@ impl EngineHandle {
         drop(decoding);
         match decoded {
             Ok(message) => {
-                self.with(|engine| engine.on_message(message));
+                self.with(|engine| {
+                    let changed = engine.replica.on_server(message, js_sys::Date::now());
+                    engine.reflect(changed);
+                });
             }
             Err(error) => leptos::logging::warn!("undecodable frame from server: {error}"),
         }
@@ -417,7 +333,25 @@ impl EngineHandle {
 
     /// A binary frame: part of the packed snapshot a `welcome` announced.
     pub(super) fn on_frame_binary(&self, bytes: &[u8]) {
-        self.with(|engine| engine.on_snapshot_frame(bytes));
+        self.with(|engine| {
+            let completes = engine
+                .replica
+                .snapshot_missing()
+                .is_some_and(|missing| missing <= bytes.len() as u64);
+            let decoding = completes.then(|| super::timing::span("decode-welcome"));
+            let progress = engine.replica.on_snapshot_frame(bytes);
+            drop(decoding);
+            match progress {
+                SnapshotProgress::Partial => {}
+                SnapshotProgress::Complete(welcome) => {
+                    let loading = super::timing::span("load-snapshot");
+                    let changed = engine.replica.on_server(welcome, js_sys::Date::now());
+                    drop(loading);
+                    engine.reflect(changed);
+                }
+                SnapshotProgress::Broken(changed) => engine.reflect(changed),
+            }
+        });
     }
 }
 
@@ -427,35 +361,81 @@ impl Engine {
     }
 
     pub(super) fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        format!("{}{:x}", self.id_prefix, self.next_id)
+        self.replica.new_id()
     }
 
+    /// Sends a message now if the connection is welcomed (live messages
+    /// are not queued; durable ones wait in the replica).
     pub(super) fn send(&self, message: &ClientMessage) {
-        if let (Some(socket), true) = (&self.socket, self.welcomed) {
+        if let (Some(socket), true) = (&self.socket, self.replica.is_live()) {
             let _ = socket.unbounded_send(message.encode());
+        }
+    }
+
+    /// Acts on what the replica says changed: sends, reconnects, shows.
+    pub(super) fn reflect(&mut self, changed: Changed) {
+        let Changed {
+            redraw,
+            send,
+            reconnect,
+            notice,
+            connected,
+            opened,
+            presence,
+            people,
+            warning,
+        } = changed;
+        for message in &send {
+            self.send(message);
+        }
+        if let Some(reason) = reconnect {
+            leptos::logging::warn!("{reason}; reconnecting");
+            self.socket = None;
+        }
+        if let Some(warning) = warning {
+            leptos::logging::warn!("{warning}");
+        }
+        if notice.is_some() {
+            self.ui.notice.set(notice);
+        }
+        if connected {
+            self.ui.status.set(ConnectionStatus::Connected);
+        }
+        if let Some(count) = presence {
+            self.ui.presence.set(count);
+        }
+        if let Some(people) = people {
+            self.ui.people.set(people);
+        }
+        if opened {
+            // Opening a board: show what is on it.
+            self.zoom_to_fit_if_outside();
+        }
+        self.show_counts();
+        self.dirty |= redraw;
+    }
+
+    /// The toolbar's counts of unsaved requests and selected items.
+    fn show_counts(&self) {
+        let unsaved = self.replica.pending().len();
+        if self.ui.unsaved.get_untracked() != unsaved {
+            self.ui.unsaved.set(unsaved);
+        }
+        let selected = self.replica.selection().len();
+        if self.ui.selected.get_untracked() != selected {
+            self.ui.selected.set(selected);
         }
     }
 
     fn attach(&mut self, socket: UnboundedSender<String>) {
         let name = self.ui.name.get_untracked();
-        let hello = ClientMessage::Hello {
-            protocol: PROTOCOL_VERSION,
-            user: self.user.clone(),
-            last_seq: self.welcomed_before().then(|| self.board.seq()),
-            name: crate::protocol::validate_name(&name)
+        let hello = self.replica.connect(
+            crate::protocol::validate_name(&name)
                 .is_ok()
                 .then_some(name),
-        };
+        );
         let _ = socket.unbounded_send(hello.encode());
         self.socket = Some(socket);
-        self.awaiting_snapshot = None;
-    }
-
-    /// Whether our board copy came from this server at some point (so a
-    /// reconnect can ask for just what it missed).
-    fn welcomed_before(&self) -> bool {
-        self.board.seq() > 0
     }
 
     fn resize(&mut self) {
@@ -478,32 +458,29 @@ impl Engine {
     // ---- durable changes ----
 
     pub(super) fn submit(&mut self, request: Request) {
-        let op_id = OpId::from_trusted(self.new_id());
-        let message = ClientMessage::from_request(op_id.clone(), request);
-        self.send(&message);
-        self.board_layer.touch_request(&message);
-        self.pending.push(Pending { op_id, message });
-        self.ui.unsaved.set(self.pending.len());
-        self.dirty = true;
+        let changed = self.replica.submit(request);
+        self.reflect(changed);
     }
 
     /// Submits strokes as one or more `add_strokes` / `update` requests.
     pub(super) fn submit_batched(&mut self, strokes: Vec<Stroke>, update: bool) {
-        for batch in limits::batches(strokes) {
-            self.submit(if update {
-                Request::Update(batch)
-            } else {
-                Request::AddStrokes(batch)
-            });
-        }
+        let changed = self.replica.submit_batched(strokes, update);
+        self.reflect(changed);
     }
 
-    fn confirm(&mut self, op_id: &OpId) {
-        if let Some(index) = self.pending.iter().position(|p| &p.op_id == op_id) {
-            let settled = self.pending.remove(index);
-            self.board_layer.touch_request(&settled.message);
-            self.ui.unsaved.set(self.pending.len());
-            self.dirty = true;
+    /// Closes the text editor and turns what was typed into a request.
+    pub(super) fn commit_text(&mut self, editor: Box<dyn TextField>) {
+        let changed = self.replica.commit_text(editor.close());
+        self.reflect(changed);
+        self.dirty = true;
+    }
+
+    /// Commits the text editor `id` if it is still the open one.
+    pub(super) fn close_editor(&mut self, id: u64) {
+        if self.editor.as_ref().is_some_and(|editor| editor.id() == id) {
+            if let Some(editor) = self.editor.take() {
+                self.commit_text(editor);
+            }
         }
     }
 
@@ -535,20 +512,21 @@ impl Engine {
         stroke
     }
 
-    /// The highest stacking key shown, pending strokes included.
+    /// The highest stacking key shown, pending and live strokes included.
     pub(super) fn top_z(&self) -> f64 {
-        self.live_strokes()
-            .iter()
-            .map(|s| s.z)
-            .fold(self.board.top_z(), f64::max)
+        self.replica
+            .top_z(&local(&self.gesture, self.editor.as_deref()))
     }
 
     // ---- selection ----
 
+    pub(super) fn selection(&self) -> &[StrokeId] {
+        self.replica.selection()
+    }
+
     pub(super) fn select(&mut self, ids: Vec<StrokeId>) {
-        if ids != self.selection {
-            self.selection = ids;
-            self.ui.selected.set(self.selection.len());
+        if self.replica.select(ids) {
+            self.show_counts();
             self.show_style_of_selection();
             self.dirty = true;
         }
@@ -576,74 +554,36 @@ impl Engine {
 
     /// The selected strokes as currently shown.
     pub(super) fn selected_strokes(&self) -> Vec<Stroke> {
-        let chosen: HashSet<&StrokeId> = self.selection.iter().collect();
-        self.display_strokes()
-            .into_iter()
-            .filter(|(s, _)| chosen.contains(&s.id))
-            .map(|(s, _)| s.into_owned())
-            .collect()
+        self.replica
+            .selected_strokes(&local(&self.gesture, self.editor.as_deref()))
     }
 
     /// The box around the selection's shapes, in world coordinates.
     pub(super) fn selection_box(&self) -> Option<Rect> {
-        self.selection
-            .iter()
-            .filter_map(|id| self.shown(id))
-            .filter_map(geometry::shape_box)
-            .reduce(|a, b| a.union(&b))
+        self.replica
+            .selection_box(&local(&self.gesture, self.editor.as_deref()))
     }
 
     pub(super) fn delete_selection(&mut self) {
-        let ids = std::mem::take(&mut self.selection);
-        self.ui.selected.set(0);
-        for chunk in ids.chunks(limits::MAX_ERASE_IDS) {
-            self.submit(Request::Erase(chunk.to_vec()));
-        }
+        let changed = self.replica.delete_selection();
+        self.reflect(changed);
     }
 
     pub(super) fn duplicate_selection(&mut self) {
         let offset = 16.0 / self.view.zoom as f32;
-        let mut z = self.top_z();
-        let copies: Vec<Stroke> = self
-            .selected_strokes()
-            .iter()
-            .map(|s| {
-                let mut copy = s.translated(offset, offset);
-                copy.id = StrokeId::from_trusted(self.new_id());
-                z += 1.0;
-                copy.z = z;
-                copy
-            })
-            .collect();
-        if copies.is_empty() {
-            return;
-        }
-        let ids = copies.iter().map(|s| s.id.clone()).collect();
-        self.submit_batched(copies, false);
-        self.select(ids);
+        let changed = self
+            .replica
+            .duplicate_selection(offset, &local(&self.gesture, self.editor.as_deref()));
+        self.reflect(changed);
+        self.show_style_of_selection();
     }
 
     /// Moves the selection in the stacking order (see [`crate::stacking`]).
     pub(super) fn restack_selection(&mut self, how: Restack) {
-        let shown: Vec<(StrokeId, f64)> = self
-            .display_strokes()
-            .iter()
-            .map(|(s, _)| (s.id.clone(), s.z))
-            .collect();
-        let selected: HashSet<&StrokeId> = self.selection.iter().collect();
-        let keys = restack(&shown, &selected, how);
-        let restacked: Vec<Stroke> = self
-            .selected_strokes()
-            .into_iter()
-            .filter_map(|mut stroke| {
-                let (_, z) = keys.iter().find(|(id, _)| *id == stroke.id)?;
-                stroke.z = *z;
-                Some(stroke)
-            })
-            .collect();
-        if !restacked.is_empty() {
-            self.submit_batched(restacked, true);
-        }
+        let changed = self
+            .replica
+            .restack_selection(how, &local(&self.gesture, self.editor.as_deref()));
+        self.reflect(changed);
     }
 
     /// Gives the selected items the toolbar's current value of `property`
@@ -658,26 +598,20 @@ impl Engine {
             .get_untracked()
             .and_then(|f| Color::parse(&f).ok());
         let font_size = self.ui.font_size.get_untracked();
-        let restyled: Vec<Stroke> = self
-            .selected_strokes()
-            .into_iter()
-            .map(|mut s| {
-                match property {
-                    StyleProperty::Color => s.style.color = color.clone(),
-                    StyleProperty::Width => s.style.width = width,
-                    StyleProperty::Opacity => s.opacity = opacity,
-                    StyleProperty::Fill if s.kind.is_closed() => s.fill = fill.clone(),
-                    StyleProperty::FontSize if s.kind == StrokeKind::Text => {
-                        s.font_size = Some(font_size);
-                    }
-                    StyleProperty::Fill | StyleProperty::FontSize => {}
-                }
-                s
-            })
-            .collect();
-        if !restyled.is_empty() {
-            self.submit_batched(restyled, true);
-        }
+        let restyle = |s: &mut Stroke| match property {
+            StyleProperty::Color => s.style.color = color.clone(),
+            StyleProperty::Width => s.style.width = width,
+            StyleProperty::Opacity => s.opacity = opacity,
+            StyleProperty::Fill if s.kind.is_closed() => s.fill = fill.clone(),
+            StyleProperty::FontSize if s.kind == StrokeKind::Text => {
+                s.font_size = Some(font_size);
+            }
+            StyleProperty::Fill | StyleProperty::FontSize => {}
+        };
+        let changed = self
+            .replica
+            .restyle_selection(restyle, &local(&self.gesture, self.editor.as_deref()));
+        self.reflect(changed);
     }
 
     // ---- view ----
@@ -728,187 +662,13 @@ impl Engine {
         (round(x), round(y))
     }
 
-    // ---- sync ----
-
-    /// Collects the frames of a packed snapshot; once all have come, the
-    /// welcome goes on with it as if it had carried it.
-    fn on_snapshot_frame(&mut self, bytes: &[u8]) {
-        let Some(mut awaited) = self.awaiting_snapshot.take() else {
-            leptos::logging::warn!("a snapshot nobody announced; reconnecting");
-            self.socket = None;
-            return;
-        };
-        awaited.received.extend_from_slice(bytes);
-        let received = awaited.received.len() as u64;
-        if received < awaited.expected {
-            self.awaiting_snapshot = Some(awaited);
-            return;
-        }
-        let decoding = super::timing::span("decode-welcome");
-        let decoded = if received == awaited.expected {
-            packed::decode(&awaited.received).map_err(|error| error.to_string())
-        } else {
-            Err(format!(
-                "{received} bytes of snapshot, {} announced",
-                awaited.expected
-            ))
-        };
-        drop(decoding);
-        let AwaitedSnapshot { mut welcome, .. } = awaited;
-        match decoded {
-            Ok(decoded) => {
-                if let ServerMessage::Welcome {
-                    snapshot,
-                    packed_snapshot,
-                    ..
-                } = &mut welcome
-                {
-                    *snapshot = Some(decoded);
-                    *packed_snapshot = None;
-                }
-                self.on_message(welcome);
-            }
-            Err(problem) => {
-                leptos::logging::warn!("{problem}; reconnecting");
-                self.socket = None;
-            }
-        }
-    }
-
-    fn on_message(&mut self, message: ServerMessage) {
-        if self.awaiting_snapshot.is_some() {
-            leptos::logging::warn!(
-                "the announced snapshot did not follow the welcome; reconnecting"
-            );
-            self.awaiting_snapshot = None;
-            self.socket = None;
-            return;
-        }
-        match message {
-            welcome @ ServerMessage::Welcome {
-                snapshot: None,
-                packed_snapshot: Some(expected),
-                ..
-            } => {
-                // The server's word for the size, within reason.
-                let capacity = usize::try_from(expected).unwrap_or(0).min(1 << 28);
-                self.awaiting_snapshot = Some(AwaitedSnapshot {
-                    welcome,
-                    expected,
-                    received: Vec::with_capacity(capacity),
-                });
-            }
-            ServerMessage::Welcome {
-                snapshot,
-                ops,
-                presence,
-                ..
-            } => {
-                let first = !self.welcomed_before();
-                if let Some(snapshot) = snapshot {
-                    let _span = super::timing::span("load-snapshot");
-                    self.board = Board::from_snapshot(snapshot);
-                    self.board_layer.invalidate();
-                }
-                for op in ops {
-                    self.apply(op);
-                }
-                self.previews.clear();
-                self.drafts.clear();
-                self.welcomed = true;
-                self.ui.status.set(ConnectionStatus::Connected);
-                self.ui.presence.set(presence);
-                // Everything not yet confirmed goes (again) in its original
-                // order; the server recognises resends by their op ids.
-                for pending in &self.pending {
-                    self.send(&pending.message);
-                }
-                if first && self.board.visible_strokes().next().is_some() {
-                    // Opening a board: show what is on it.
-                    self.zoom_to_fit_if_outside();
-                }
-                self.dirty = true;
-            }
-            ServerMessage::Op { op } => {
-                if op.seq > self.board.seq() + 1 {
-                    // A gap: reconnect and let the server fill it.
-                    leptos::logging::warn!("missed operations before {}; resynchronising", op.seq);
-                    self.socket = None;
-                } else {
-                    self.apply(op);
-                }
-            }
-            ServerMessage::Ack { op_id, .. } => self.confirm(&op_id),
-            ServerMessage::Preview {
-                author,
-                stroke,
-                style,
-                points,
-            } => {
-                if !self.board.contains(&stroke) {
-                    self.previews
-                        .entry(stroke)
-                        .or_insert_with(|| RemotePreview {
-                            author,
-                            style,
-                            points: Vec::new(),
-                        })
-                        .points
-                        .extend(points);
-                    self.dirty = true;
-                }
-            }
-            ServerMessage::PreviewEnd { stroke, .. } => {
-                self.dirty |= self.previews.remove(&stroke).is_some();
-            }
-            ServerMessage::Draft { author, strokes } => {
-                self.drafts.insert(author, strokes);
-                self.dirty = true;
-            }
-            ServerMessage::DraftEnd { author } => {
-                self.dirty |= self.drafts.remove(&author).is_some();
-            }
-            ServerMessage::Cursor { author, x, y } => {
-                let now = js_sys::Date::now();
-                let from = self
-                    .cursors
-                    .get(&author)
-                    .map_or((x, y), |c| c.position(now));
-                self.cursors.insert(
-                    author,
-                    RemoteCursor {
-                        from,
-                        to: (x, y),
-                        since: now,
-                    },
-                );
-                self.dirty = true;
-            }
-            ServerMessage::Presence { count, people } => {
-                self.ui.presence.set(count);
-                let here: HashSet<&UserId> = people.iter().map(|p| &p.user).collect();
-                // Someone who left (or whose instance died) leaves nothing behind.
-                self.cursors.retain(|user, _| here.contains(user));
-                self.drafts.retain(|user, _| here.contains(user));
-                self.previews
-                    .retain(|_, preview| here.contains(&preview.author));
-                self.ui.people.set(people);
-                self.dirty = true;
-            }
-            ServerMessage::Error {
-                code,
-                message,
-                op_id,
-            } => self.on_error(code, message, op_id),
-        }
-    }
-
     /// Fits the view to the board when none of it is in sight.
     fn zoom_to_fit_if_outside(&mut self) {
         let (w, h, _) = self.size;
         let visible = self.view.visible((w, h));
         let in_sight = self
-            .board
+            .replica
+            .board()
             .visible_strokes()
             .filter_map(geometry::visual_bounds)
             .any(|b| visible.intersects(&b));
@@ -917,101 +677,33 @@ impl Engine {
         }
     }
 
-    fn apply(&mut self, op: Operation) {
-        if op.seq <= self.board.seq() {
-            return;
-        }
-        self.board.apply(&op);
-        self.board_layer.touch_change(&op.change);
-        match &op.change {
-            Change::AddStroke { stroke } => {
-                self.previews.remove(&stroke.id);
-            }
-            Change::Erase { .. } | Change::Clear { .. } => {
-                let board = &self.board;
-                let before = self.selection.len();
-                self.selection.retain(|id| board.is_visible(id));
-                if self.selection.len() != before {
-                    self.ui.selected.set(self.selection.len());
-                }
-            }
-            _ => {}
-        }
-        if op.author == self.user {
-            self.confirm(&op.op_id);
-        }
-        self.dirty = true;
-    }
-
-    fn on_error(&mut self, code: ErrorCode, message: String, op_id: Option<OpId>) {
-        match (code, op_id) {
-            // Not stored, but not refused either: it is resent on the next
-            // connection. Reconnect now so that happens soon.
-            (ErrorCode::StorageUnavailable, Some(_)) => {
-                self.ui.notice.set(Some("Saving failed; retrying…".into()));
-                self.socket = None;
-            }
-            (_, Some(op_id)) => {
-                self.confirm(&op_id);
-                self.ui.notice.set(Some(sentence_case(&message)));
-            }
-            (_, None) => leptos::logging::warn!("server error {code:?}: {message}"),
-        }
-    }
-
     // ---- what is shown ----
 
-    /// Strokes as the user should see them, in drawing order: confirmed,
-    /// with pending operations laid over them, then other people's drafts
-    /// and this tab's gesture in progress. The flag tells whether the server
-    /// has confirmed the stroke as shown.
+    /// Strokes as the user should see them, in drawing order (see
+    /// [`Replica::display_strokes`]): for exports and whole-board commands.
     pub(super) fn display_strokes(&self) -> Vec<(Cow<'_, Stroke>, bool)> {
-        let mut strokes: Vec<(Cow<'_, Stroke>, bool)> = self
-            .board
-            .visible_strokes()
-            .map(|s| (Cow::Borrowed(s), true))
-            .collect();
-        for pending in &self.pending {
-            match &pending.message {
-                ClientMessage::AddStroke { stroke, .. } if !self.board.contains(&stroke.id) => {
-                    strokes.push((Cow::Borrowed(stroke), false));
-                }
-                ClientMessage::AddStrokes { strokes: added, .. } => {
-                    for stroke in added.iter().filter(|s| !self.board.contains(&s.id)) {
-                        strokes.push((Cow::Borrowed(stroke), false));
-                    }
-                }
-                ClientMessage::Update {
-                    strokes: updated, ..
-                } => overlay(&mut strokes, updated, false),
-                ClientMessage::Erase { stroke_ids, .. } => {
-                    let erased: HashSet<&StrokeId> = stroke_ids.iter().collect();
-                    strokes.retain(|(s, _)| !erased.contains(&s.id));
-                }
-                ClientMessage::Clear { .. } => strokes.clear(),
-                _ => {}
-            }
-        }
-        // Later entries win: this tab's gesture over other people's drafts.
-        let live: Vec<&Stroke> = self
-            .drafts
-            .values()
-            .flatten()
-            .chain(self.gesture.live_strokes())
-            .collect();
-        overlay(&mut strokes, live, true);
-        let hidden: HashSet<&StrokeId> = self
-            .gesture
-            .hidden()
-            .iter()
-            .chain(self.editor.as_ref().and_then(TextEditor::editing))
-            .collect();
-        if !hidden.is_empty() {
-            strokes.retain(|(s, _)| !hidden.contains(&s.id));
-        }
-        // Stable: equal keys keep the order the strokes were added in.
-        strokes.sort_by(|(a, _), (b, _)| a.z.total_cmp(&b.z));
-        strokes
+        self.replica
+            .display_strokes(&local(&self.gesture, self.editor.as_deref()))
+    }
+
+    /// Brings the board layer's scene up to date with the board, the
+    /// pending requests and what is live (before painting or hit testing).
+    pub(super) fn sync_board_layer(&mut self) {
+        let _span = self
+            .replica
+            .scene_rebuild_due()
+            .then(|| super::timing::span("build-scene"));
+        let update = self
+            .replica
+            .sync_scene(&local(&self.gesture, self.editor.as_deref()));
+        self.board_layer.accept(update);
+    }
+
+    /// Items shown whose paint reaches into `area` (world coordinates),
+    /// bottom first. Call [`Self::sync_board_layer`] first.
+    pub(super) fn shown_in(&self, area: &Rect) -> Vec<&Stroke> {
+        self.replica
+            .shown_in(area, &local(&self.gesture, self.editor.as_deref()))
     }
 
     fn wants_frame(&self) -> bool {
@@ -1020,7 +712,7 @@ impl Engine {
             || self.draft_dirty
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
-            || self.cursors.values().any(|c| c.gliding(now))
+            || self.replica.cursors_gliding(now)
     }
 
     fn on_frame(&mut self) {
@@ -1028,7 +720,7 @@ impl Engine {
         self.flush_preview();
         self.flush_draft();
         self.flush_cursor(now);
-        let gliding = self.cursors.values().any(|c| c.gliding(now));
+        let gliding = self.replica.cursors_gliding(now);
         if self.dirty || gliding {
             self.dirty = false;
             self.redraw(now);
@@ -1097,105 +789,13 @@ impl Engine {
         }
     }
 
-    /// Ids the board layer leaves out this frame: shown live instead
-    /// (pending requests, someone's draft, this tab's gesture, the text
-    /// being edited) or hidden (items the eraser went over).
-    fn live_ids(&self) -> HashSet<StrokeId> {
-        self.gesture
-            .hidden()
-            .iter()
-            .chain(self.editor.as_ref().and_then(TextEditor::editing))
-            .chain(self.drafts.values().flatten().map(|s| &s.id))
-            .chain(self.gesture.live_strokes().into_iter().map(|s| &s.id))
-            .chain(
-                self.pending
-                    .iter()
-                    .flat_map(|p| crate::scene::Layer::ids_named_by(&p.message)),
-            )
-            .cloned()
-            .collect()
-    }
-
-    /// What is live, in drawing order: this tab's pending requests as they
-    /// will look, other people's drafts, this tab's gesture (later entries
-    /// win for an id given twice), sorted by stacking key.
-    fn live_strokes(&self) -> Vec<&Stroke> {
-        let pending = messages(&self.pending);
-        let nothing_hidden = HashSet::new();
-        let layer = crate::scene::Layer {
-            board: &self.board,
-            pending: &pending,
-            hidden: &nothing_hidden,
-        };
-        let mut live: Vec<&Stroke> = layer.pending_shown();
-        live.extend(self.drafts.values().flatten());
-        live.extend(self.gesture.live_strokes());
-        let mut seen = HashSet::new();
-        live.reverse();
-        live.retain(|s| seen.insert(&s.id));
-        live.reverse();
-        live.sort_by(|a, b| a.z.total_cmp(&b.z));
-        live
-    }
-
-    /// An item as currently shown: live if it is, else as the board layer has it.
-    fn shown(&self, id: &StrokeId) -> Option<&Stroke> {
-        let live = self
-            .gesture
-            .live_strokes()
-            .into_iter()
-            .rev()
-            .chain(self.drafts.values().flatten())
-            .find(|s| &s.id == id);
-        live.or_else(|| {
-            let pending = messages(&self.pending);
-            let layer = crate::scene::Layer {
-                board: &self.board,
-                pending: &pending,
-                hidden: self.board_layer.hidden(),
-            };
-            layer.shown(id).map(|(stroke, _)| stroke)
-        })
-    }
-
-    /// Brings the board layer's scene up to date with the board, the
-    /// pending requests and what is live (before painting or hit testing).
-    pub(super) fn sync_board_layer(&mut self) {
-        let hidden = self.live_ids();
-        let pending = messages(&self.pending);
-        self.board_layer.sync(&self.board, &pending, hidden);
-    }
-
-    /// Items shown whose paint reaches into `area` (world coordinates),
-    /// bottom first: the board layer's through its R-tree, then the live
-    /// ones. Call [`Self::sync_board_layer`] first.
-    pub(super) fn shown_in(&self, area: &Rect) -> Vec<&Stroke> {
-        let pending = messages(&self.pending);
-        let layer = crate::scene::Layer {
-            board: &self.board,
-            pending: &pending,
-            hidden: self.board_layer.hidden(),
-        };
-        let mut found: Vec<&Stroke> = self
-            .board_layer
-            .scene()
-            .in_area(area)
-            .into_iter()
-            .filter_map(|id| layer.get(id))
-            .collect();
-        found.extend(
-            self.live_strokes()
-                .into_iter()
-                .filter(|s| geometry::visual_bounds(s).is_some_and(|b| b.intersects(area))),
-        );
-        found
-    }
-
     fn redraw(&mut self, now: f64) {
         self.sync_board_layer();
-        let pending = messages(&self.pending);
-        self.board_layer
-            .paint(&self.board, &pending, &self.view, self.size);
+        let view = self.view;
+        let size = self.size;
+        let board_layer = &mut self.board_layer;
+        self.replica
+            .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size));
 
         let ctx = &self.ctx;
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
@@ -1207,10 +807,11 @@ impl Engine {
         );
         self.board_layer.draw_onto(ctx);
         set_view_transform(ctx, &self.view, self.size);
-        for stroke in self.live_strokes() {
+        let local = local(&self.gesture, self.editor.as_deref());
+        for stroke in self.replica.live_strokes(&local) {
             render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA);
         }
-        for preview in self.previews.values() {
+        for preview in self.replica.previews() {
             render::draw_stroke(ctx, &preview.style, &preview.points, 1.0);
         }
         ctx.set_global_alpha(1.0);
@@ -1242,7 +843,7 @@ impl Engine {
             }
         }
         let people = with_colors(&self.ui.people.get_untracked());
-        for (user, cursor) in &self.cursors {
+        for (user, cursor) in self.replica.cursors() {
             let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
                 continue;
             };

@@ -13,7 +13,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement};
 
-use super::engine::{context_2d, Engine, EngineHandle};
+use super::engine::{Engine, EngineHandle};
+use super::render::context_2d;
 use crate::exchange::{self, BoardFile};
 use crate::geometry::{self, Rect};
 use crate::protocol::{Stroke, StrokeId};

@@ -1,12 +1,12 @@
-//! Pointer, wheel and keyboard input: what each tool does with a gesture.
+//! Pointer, wheel and keyboard input: the browser adapter of
+//! [`crate::gesture`].
 //!
-//! A gesture starts on `pointerdown`, follows `pointermove` and ends on
-//! `pointerup` (commit) or `pointercancel` / Escape (abandon). While it runs
-//! its state lives in [`Gesture`]; the engine shows [`Gesture::live_strokes`]
-//! in place of the stored strokes and sends them to everyone else as a
-//! `draft` (or, for the pen, as `preview` points), so others see shapes
-//! being dragged out and items being moved while it happens. Only the
-//! commit becomes a durable, undoable operation.
+//! DOM events become the gesture machine's inputs here: positions through
+//! the view into world coordinates, coalesced pointer samples, pressure, and
+//! the hit testing a press needs (which item or handle is under the
+//! pointer, what the eraser went over, through the replica's scene). What
+//! the gesture answers becomes requests, drafts, selection and view changes
+//! on the engine.
 //!
 //! Pan and zoom: the hand tool, space+drag, the middle button, the wheel
 //! (with ctrl/⌘ it zooms around the pointer) and two fingers (pinch).
@@ -19,150 +19,14 @@ use leptos::prelude::{GetUntracked, Set, Update};
 
 use super::engine::{Engine, EngineHandle};
 use crate::geometry::{self, Handle, Rect};
-use crate::protocol::{limits, ClientMessage, Point, Request, Stroke, StrokeId, StrokeKind};
+use crate::gesture::{Abandoned, Finished, Gesture, Moved, Sampled, MIN_SAMPLE_DISTANCE};
+use crate::protocol::{ClientMessage, Point, Request, Stroke, StrokeId, StrokeKind};
 use crate::stacking::Restack;
 use crate::ui::{Tool, ERASER_RADIUS};
 use crate::view::ZOOM_STEP;
 
-/// Samples closer than this to the previous one (in screen pixels) are skipped.
-const MIN_SAMPLE_DISTANCE: f64 = 0.75;
-/// Long pen strokes are committed in parts of this many points, so that
-/// each `add_stroke` frame stays well below the frame size limit (a point
-/// takes about 21 bytes of JSON) and the point limit.
-const SPLIT_STROKE_AT: usize = 2_000;
 /// How close (screen pixels) a click must be to pick an item or a handle.
 const PICK_TOLERANCE: f64 = 6.0;
-/// Shapes smaller than this (screen pixels) on both axes are dropped as
-/// accidental clicks.
-const MIN_SHAPE_SIZE: f64 = 3.0;
-
-/// What the pointer is doing.
-pub enum Gesture {
-    Idle,
-    /// Drawing a freehand stroke; `previewed` points were sent already.
-    Drawing {
-        pointer_id: i32,
-        stroke: Stroke,
-        previewed: usize,
-    },
-    Erasing {
-        pointer_id: i32,
-        last: Point,
-        hits: Vec<StrokeId>,
-    },
-    /// Dragging out a rectangle, ellipse, line or arrow.
-    Shaping {
-        pointer_id: i32,
-        start: (f32, f32),
-        stroke: Stroke,
-    },
-    Panning {
-        pointer_id: i32,
-        last: (f64, f64),
-    },
-    /// The text tool was pressed here; releasing opens the editor (on the
-    /// text under the pointer, or for a new text).
-    PlacingText {
-        pointer_id: i32,
-        at: (f32, f32),
-    },
-    /// Two fingers: pan with their midpoint, zoom with their distance.
-    Pinching {
-        last_mid: (f64, f64),
-        last_distance: f64,
-    },
-    Moving {
-        pointer_id: i32,
-        start: (f32, f32),
-        originals: Vec<Stroke>,
-        current: Vec<Stroke>,
-    },
-    Resizing {
-        pointer_id: i32,
-        handle: Handle,
-        from: Rect,
-        originals: Vec<Stroke>,
-        current: Vec<Stroke>,
-    },
-    Marquee {
-        pointer_id: i32,
-        start: (f32, f32),
-        end: (f32, f32),
-        /// Shift: add to the selection instead of replacing it.
-        adding: bool,
-    },
-}
-
-impl Gesture {
-    fn pointer(&self) -> Option<i32> {
-        match self {
-            Gesture::Idle | Gesture::Pinching { .. } => None,
-            Gesture::Drawing { pointer_id, .. }
-            | Gesture::Erasing { pointer_id, .. }
-            | Gesture::Shaping { pointer_id, .. }
-            | Gesture::Panning { pointer_id, .. }
-            | Gesture::PlacingText { pointer_id, .. }
-            | Gesture::Moving { pointer_id, .. }
-            | Gesture::Resizing { pointer_id, .. }
-            | Gesture::Marquee { pointer_id, .. } => Some(*pointer_id),
-        }
-    }
-
-    /// Strokes in progress, shown in place of (or on top of) stored ones.
-    pub fn live_strokes(&self) -> Vec<&Stroke> {
-        match self {
-            Gesture::Drawing { stroke, .. } | Gesture::Shaping { stroke, .. } => vec![stroke],
-            Gesture::Moving { current, .. } | Gesture::Resizing { current, .. } => {
-                current.iter().collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Strokes the gesture removes from view (the eraser's hits).
-    pub fn hidden(&self) -> &[StrokeId] {
-        match self {
-            Gesture::Erasing { hits, .. } => hits,
-            _ => &[],
-        }
-    }
-
-    pub fn is_transforming(&self) -> bool {
-        matches!(self, Gesture::Moving { .. } | Gesture::Resizing { .. })
-    }
-
-    pub fn marquee(&self) -> Option<Rect> {
-        match self {
-            Gesture::Marquee { start, end, .. } => Some(Rect::from_corners(*start, *end)),
-            _ => None,
-        }
-    }
-
-    pub fn has_unsent_preview(&self) -> bool {
-        matches!(self, Gesture::Drawing { stroke, previewed, .. } if *previewed < stroke.points.len())
-    }
-
-    /// The pen's new points as `preview` messages, marked as sent.
-    pub fn take_preview(&mut self) -> Vec<ClientMessage> {
-        let Gesture::Drawing {
-            stroke, previewed, ..
-        } = self
-        else {
-            return Vec::new();
-        };
-        let fresh = &stroke.points[*previewed..];
-        let messages = fresh
-            .chunks(limits::MAX_PREVIEW_POINTS)
-            .map(|chunk| ClientMessage::Preview {
-                stroke: stroke.id.clone(),
-                style: stroke.style.clone(),
-                points: chunk.to_vec(),
-            })
-            .collect();
-        *previewed = stroke.points.len();
-        messages
-    }
-}
 
 /// Fractional `offsetX`/`offsetY`: web-sys only exposes the integer
 /// version without unstable APIs, so read the properties directly.
@@ -275,7 +139,7 @@ impl EngineHandle {
         });
         window.add_event_listener_with_callback("keyup", on_key_up.as_ref().unchecked_ref())?;
         on_key_up.forget();
-        self.install_clipboard_listeners(&window)
+        Ok(())
     }
 
     fn on_key_down(&self, event: &KeyboardEvent) {
@@ -457,20 +321,13 @@ impl Engine {
                 (x - at.0).abs() <= tolerance && (y - at.1).abs() <= tolerance
             });
             if let Some(handle) = grabbed {
-                let originals = self.selected_strokes();
-                self.gesture = Gesture::Resizing {
-                    pointer_id,
-                    handle,
-                    from,
-                    current: originals.clone(),
-                    originals,
-                };
+                self.gesture = Gesture::resizing(pointer_id, handle, from, self.selected_strokes());
                 return;
             }
         }
         match self.item_at(at) {
             Some(item) => {
-                let mut selection = self.selection.clone();
+                let mut selection = self.selection().to_vec();
                 if shift && selection.contains(&item.id) {
                     selection.retain(|id| id != &item.id);
                     self.select(selection);
@@ -483,13 +340,7 @@ impl Engine {
                     selection.push(item.id.clone());
                     self.select(selection);
                 }
-                let originals = self.selected_strokes();
-                self.gesture = Gesture::Moving {
-                    pointer_id,
-                    start: at,
-                    current: originals.clone(),
-                    originals,
-                };
+                self.gesture = Gesture::moving(pointer_id, at, self.selected_strokes());
             }
             None => {
                 if !shift {
@@ -525,29 +376,20 @@ impl Engine {
         }
         if event.pointer_type() == "touch" && self.touches.contains_key(&event.pointer_id()) {
             self.touches.insert(event.pointer_id(), screen);
-            if let Gesture::Pinching {
-                last_mid,
-                last_distance,
-            } = self.gesture
-            {
-                let (mid, distance) = self.pinch_span();
-                let zoom = self.view.zoom * distance / last_distance;
+            let (mid, distance) = self.pinch_span();
+            if let Some(((dx, dy), factor)) = self.gesture.pinched(mid, distance) {
+                let zoom = self.view.zoom * factor;
                 self.set_view(|view| {
-                    view.pan_by(mid.0 - last_mid.0, mid.1 - last_mid.1);
+                    view.pan_by(dx, dy);
                     view.zoom_at(zoom, mid);
                 });
-                self.gesture = Gesture::Pinching {
-                    last_mid: mid,
-                    last_distance: distance,
-                };
                 return;
             }
         }
         if self.gesture.pointer() != Some(event.pointer_id()) {
             return;
         }
-        let shift = event.shift_key();
-        match &mut self.gesture {
+        match &self.gesture {
             Gesture::Drawing { .. } => {
                 for sample in coalesced(event) {
                     let point = self.point(&sample);
@@ -558,95 +400,37 @@ impl Engine {
                 let path: Vec<Point> = coalesced(event).iter().map(|e| self.point(e)).collect();
                 self.erase_along(&path);
             }
-            Gesture::Shaping { start, stroke, .. } => {
-                let end = if shift {
-                    geometry::constrain(stroke.kind, *start, world)
-                } else {
-                    world
-                };
-                stroke.points[1] = Point::new(end.0, end.1, Point::DEFAULT_PRESSURE);
-                self.draft_dirty = true;
-            }
-            Gesture::Panning { last, .. } => {
-                let (dx, dy) = (screen.0 - last.0, screen.1 - last.1);
-                *last = screen;
-                self.set_view(|view| view.pan_by(dx, dy));
-            }
-            Gesture::Moving {
-                start,
-                originals,
-                current,
-                ..
-            } => {
-                let (mut dx, mut dy) = (world.0 - start.0, world.1 - start.1);
-                if shift {
-                    // Shift keeps the move horizontal or vertical.
-                    if dx.abs() > dy.abs() {
-                        dy = 0.0;
-                    } else {
-                        dx = 0.0;
-                    }
-                }
-                *current = originals.iter().map(|s| s.translated(dx, dy)).collect();
-                self.draft_dirty = true;
-            }
-            Gesture::Resizing {
-                handle,
-                from,
-                originals,
-                current,
-                ..
-            } => {
-                // Texts keep their proportions (their size is one number).
-                let keep_aspect = shift || originals.iter().any(|s| s.kind == StrokeKind::Text);
-                let to = geometry::resized_box(from, *handle, world, keep_aspect);
-                *current = originals
-                    .iter()
-                    .map(|s| geometry::resized(s, from, &to))
-                    .collect();
-                self.draft_dirty = true;
-            }
-            Gesture::Marquee { end, .. } => *end = world,
-            Gesture::Idle | Gesture::Pinching { .. } | Gesture::PlacingText { .. } => {}
+            _ => match self.gesture.pointer_moved(world, screen, event.shift_key()) {
+                Moved::Draft => self.draft_dirty = true,
+                Moved::Pan(dx, dy) => self.set_view(|view| view.pan_by(dx, dy)),
+                Moved::Redraw | Moved::Nothing => {}
+            },
         }
         self.dirty = true;
     }
 
     fn add_sample(&mut self, point: Point) {
         let min_distance = (MIN_SAMPLE_DISTANCE / self.view.zoom) as f32;
-        let Gesture::Drawing {
-            pointer_id, stroke, ..
-        } = &mut self.gesture
-        else {
-            return;
-        };
-        let far_enough = stroke.points.last().is_none_or(|last| {
-            let (dx, dy) = (point.x - last.x, point.y - last.y);
-            dx * dx + dy * dy >= min_distance * min_distance
-        });
-        if !far_enough {
-            return;
-        }
-        stroke.points.push(point);
-        self.dirty = true;
-        if stroke.points.len() >= SPLIT_STROKE_AT {
-            // Split very long strokes: commit this part, continue seamlessly.
-            let pointer_id = *pointer_id;
-            self.finish_gesture();
-            let stroke = self.new_stroke(StrokeKind::Freehand, vec![point]);
-            self.gesture = Gesture::Drawing {
-                pointer_id,
-                stroke,
-                previewed: 0,
-            };
+        match self.gesture.add_sample(point, min_distance) {
+            Sampled::Skipped => {}
+            Sampled::Added => self.dirty = true,
+            Sampled::Full => {
+                // Split very long strokes: commit this part, continue seamlessly.
+                let Some(pointer_id) = self.gesture.pointer() else {
+                    return;
+                };
+                self.finish_gesture();
+                let stroke = self.new_stroke(StrokeKind::Freehand, vec![point]);
+                self.gesture = Gesture::continue_drawing(pointer_id, stroke);
+            }
         }
     }
 
     fn erase_along(&mut self, path: &[Point]) {
-        let Gesture::Erasing { last, .. } = &self.gesture else {
+        let (Some(last), Some(to)) = (self.gesture.eraser_at(), path.last().copied()) else {
             return;
         };
-        let mut swept = vec![*last];
+        let mut swept = vec![last];
         swept.extend_from_slice(path);
         let radius = ERASER_RADIUS / self.view.zoom as f32;
         let Some(reach) = geometry::bounds(&swept)
@@ -661,18 +445,8 @@ impl Engine {
             .filter(|stroke| geometry::path_touches_stroke(&swept, radius, stroke))
             .map(|stroke| stroke.id.clone())
             .collect();
-        let Gesture::Erasing {
-            last, hits: all, ..
-        } = &mut self.gesture
-        else {
-            return;
-        };
-        *last = *path.last().unwrap_or(last);
-        for hit in hits {
-            if !all.contains(&hit) {
-                all.push(hit);
-                self.dirty = true;
-            }
+        if self.gesture.erased(to, hits) {
+            self.dirty = true;
         }
     }
 
@@ -743,40 +517,15 @@ impl Engine {
 
     /// Commits the gesture in progress.
     fn finish_gesture(&mut self) {
-        match std::mem::replace(&mut self.gesture, Gesture::Idle) {
-            Gesture::Drawing { stroke, .. } => self.submit(Request::AddStroke(stroke)),
-            Gesture::Erasing { hits, .. } => {
-                if !hits.is_empty() {
-                    self.submit(Request::Erase(hits));
-                }
-            }
-            Gesture::Shaping { stroke, .. } => {
-                let (a, b) = (stroke.points[0], stroke.points[1]);
-                let big_enough = f64::from((a.x - b.x).abs()).max(f64::from((a.y - b.y).abs()))
-                    * self.view.zoom
-                    >= MIN_SHAPE_SIZE;
-                if big_enough {
-                    self.submit(Request::AddStroke(stroke));
-                }
-                self.end_draft();
-            }
-            Gesture::Moving {
-                originals, current, ..
-            }
-            | Gesture::Resizing {
-                originals, current, ..
-            } => {
-                if originals != current {
-                    self.submit_batched(current, true);
-                }
-                self.end_draft();
-            }
-            Gesture::Marquee {
-                start, end, adding, ..
-            } => {
-                let area = Rect::from_corners(start, end);
+        let drafts = self.gesture.drafts();
+        match self.gesture.finish(self.view.zoom) {
+            Finished::Nothing => {}
+            Finished::Add(stroke) => self.submit(Request::AddStroke(stroke)),
+            Finished::Erase(hits) => self.submit(Request::Erase(hits)),
+            Finished::Update(strokes) => self.submit_batched(strokes, true),
+            Finished::Select { area, adding } => {
                 let mut selection = if adding {
-                    self.selection.clone()
+                    self.selection().to_vec()
                 } else {
                     Vec::new()
                 };
@@ -789,27 +538,25 @@ impl Engine {
                 }
                 self.select(selection);
             }
-            Gesture::PlacingText { at, .. } => match self.item_at(at) {
+            Finished::PlaceText(at) => match self.item_at(at) {
                 Some(text) if text.kind == StrokeKind::Text => self.open_text_editor_for(text),
                 _ => self.open_text_editor_at(at),
             },
-            Gesture::Idle | Gesture::Panning { .. } | Gesture::Pinching { .. } => {}
+        }
+        if drafts {
+            // After the request: the room relays `draft_end` after its
+            // operation, so nothing flickers back.
+            self.end_draft();
         }
         self.dirty = true;
     }
 
     /// Drops the gesture in progress without changing the board.
     pub(super) fn abandon_gesture(&mut self) {
-        match std::mem::replace(&mut self.gesture, Gesture::Idle) {
-            Gesture::Drawing {
-                stroke, previewed, ..
-            } if previewed > 0 => {
-                self.send(&ClientMessage::PreviewEnd { stroke: stroke.id });
-            }
-            Gesture::Shaping { .. } | Gesture::Moving { .. } | Gesture::Resizing { .. } => {
-                self.end_draft();
-            }
-            _ => {}
+        match self.gesture.abandon() {
+            Abandoned::PreviewEnd(stroke) => self.send(&ClientMessage::PreviewEnd { stroke }),
+            Abandoned::DraftEnd => self.end_draft(),
+            Abandoned::Nothing => {}
         }
         self.dirty = true;
     }

@@ -1,4 +1,10 @@
 //! Browser-only code (feature `hydrate`): the canvas engine behind the board page.
+//!
+//! The engine (`engine`) drives the shared replica and gesture machine and
+//! owns the canvases; everything that talks to the browser's event sources
+//! (`input`, `text_editor`, `clipboard`, `export`, `socket`) is an adapter
+//! that imports the engine and reaches it through `EngineHandle`, never the
+//! other way round. [`start`] wires them together.
 
 mod board_layer;
 mod clipboard;
@@ -13,8 +19,28 @@ mod timing;
 
 use leptos::prelude::Set;
 use wasm_bindgen::JsValue;
+use web_sys::HtmlCanvasElement;
 
+use crate::protocol::BoardId;
 use crate::ui::BoardUi;
+use engine::EngineHandle;
+
+/// Starts the board engine on its canvases: the engine, then its adapters
+/// (DOM listeners, the connection loop), which reach it through its handle.
+/// The engine imports none of them.
+pub fn start(
+    board_id: BoardId,
+    canvas: HtmlCanvasElement,
+    overlay: HtmlCanvasElement,
+    ui: BoardUi,
+) -> Result<EngineHandle, JsValue> {
+    let handle = EngineHandle::new(board_id, canvas, overlay, ui)?;
+    handle.install_listeners()?;
+    handle.install_clipboard_listeners()?;
+    handle.resize();
+    wasm_bindgen_futures::spawn_local(socket::run(handle.clone()));
+    Ok(handle)
+}
 
 /// Copies the page's address to the clipboard, or shows it for copying
 /// where the Clipboard API is unavailable (plain http on another host).

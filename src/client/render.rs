@@ -12,7 +12,8 @@
 
 use std::f64::consts::TAU;
 
-use web_sys::CanvasRenderingContext2d;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::exchange::TEXT_FONT;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
@@ -22,6 +23,15 @@ use crate::protocol::{Point, Stroke, StrokeKind, StrokeStyle};
 const ACCENT: &str = "#6965db";
 /// Side of a resize handle, in screen pixels.
 pub const HANDLE_SIZE: f64 = 9.0;
+
+/// The canvas' 2D context.
+pub fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
+    canvas
+        .get_context("2d")?
+        .ok_or_else(|| JsValue::from_str("no 2d context"))?
+        .dyn_into::<CanvasRenderingContext2d>()
+        .map_err(JsValue::from)
+}
 
 /// Draws any item; `alpha` multiplies the item's own opacity.
 pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64) {

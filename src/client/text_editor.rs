@@ -7,6 +7,13 @@
 //! (or an `erase` when emptied). Nothing is sent while typing; others see the
 //! text when it is committed. The text is only ever read from the textarea's
 //! value and drawn with `fillText`, never interpreted as markup.
+//!
+//! The engine holds the editor as a [`TextField`] and does not know this
+//! file; the textarea's events reach the engine through
+//! `EngineHandle::post`, after the event that caused them (removing the
+//! textarea blurs it while the engine is busy), never re-entrantly.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -14,13 +21,18 @@ use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
 
 use leptos::prelude::GetUntracked;
 
-use super::engine::{Engine, EngineHandle};
+use super::engine::{Engine, EngineHandle, TextField};
 use crate::exchange::TEXT_FONT;
 use crate::geometry::TEXT_LINE_HEIGHT;
-use crate::protocol::{limits, Point, Request, Stroke, StrokeId, StrokeKind};
+use crate::protocol::{limits, Point, Stroke, StrokeId, StrokeKind};
+use crate::replica::TypedText;
 use crate::view::View;
 
+/// Editors opened so far, to tell a closed one's late events apart.
+static EDITORS_OPENED: AtomicU64 = AtomicU64::new(0);
+
 pub struct TextEditor {
+    id: u64,
     element: HtmlTextAreaElement,
     /// The text being written: a new one, or a copy of the one being edited.
     stroke: Stroke,
@@ -30,14 +42,16 @@ pub struct TextEditor {
     _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
-impl TextEditor {
-    /// The stored text hidden while it is being edited.
-    pub fn editing(&self) -> Option<&StrokeId> {
+impl TextField for TextEditor {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn editing(&self) -> Option<&StrokeId> {
         self.existing.then_some(&self.stroke.id)
     }
 
-    /// Positions and sizes the textarea for the current view.
-    pub fn place(&self, view: &View) {
+    fn place(&self, view: &View) {
         let anchor = self.stroke.points[0];
         let (x, y) = view.to_screen((f64::from(anchor.x), f64::from(anchor.y)));
         let size = f64::from(self.stroke.font_size.unwrap_or(16.0)) * view.zoom;
@@ -45,27 +59,30 @@ impl TextEditor {
         let _ = style.set_property("left", &format!("{x}px"));
         let _ = style.set_property("top", &format!("{y}px"));
         let _ = style.set_property("font-size", &format!("{size}px"));
-        self.fit();
+        fit(&self.element);
     }
 
-    /// Grows the textarea with its content.
-    fn fit(&self) {
-        let style = self.element.style();
-        let _ = style.set_property("width", "1px");
-        let _ = style.set_property("height", "1px");
-        let width = self.element.scroll_width() + 8;
-        let height = self.element.scroll_height();
-        let _ = style.set_property("width", &format!("{width}px"));
-        let _ = style.set_property("height", &format!("{height}px"));
-    }
-
-    fn text(&self) -> String {
-        self.element.value()
-    }
-
-    fn remove(&self) {
+    fn close(self: Box<Self>) -> TypedText {
+        let text = self.element.value();
+        // Removing it blurs it; its blur handler finds it closed already.
         self.element.remove();
+        TypedText {
+            stroke: self.stroke,
+            existing: self.existing,
+            text,
+        }
     }
+}
+
+/// Grows the textarea with its content.
+fn fit(element: &HtmlTextAreaElement) {
+    let style = element.style();
+    let _ = style.set_property("width", "1px");
+    let _ = style.set_property("height", "1px");
+    let width = element.scroll_width() + 8;
+    let height = element.scroll_height();
+    let _ = style.set_property("width", &format!("{width}px"));
+    let _ = style.set_property("height", &format!("{height}px"));
 }
 
 impl Engine {
@@ -94,9 +111,11 @@ impl Engine {
         let Some(handle) = self.handle() else {
             return;
         };
-        match create_textarea(&self.canvas, &stroke, handle) {
+        let id = EDITORS_OPENED.fetch_add(1, Ordering::Relaxed) + 1;
+        match create_textarea(&self.canvas, &stroke, handle, id) {
             Ok((element, listeners)) => {
                 let editor = TextEditor {
+                    id,
                     element,
                     stroke,
                     existing,
@@ -104,43 +123,11 @@ impl Engine {
                 };
                 editor.place(&self.view);
                 let _ = editor.element.focus();
-                self.editor = Some(editor);
+                self.editor = Some(Box::new(editor));
                 self.dirty = true;
             }
             Err(error) => leptos::logging::warn!("could not open the text editor: {error:?}"),
         }
-    }
-
-    /// Closes the editor and turns what was typed into an operation.
-    pub(super) fn commit_text(&mut self, editor: TextEditor) {
-        let text = editor.text();
-        editor.remove();
-        let blank = text.trim().is_empty();
-        let mut stroke = editor.stroke.clone();
-        let unchanged = stroke.text.as_deref() == Some(text.as_str());
-        stroke.text = Some(text);
-        match (editor.existing, blank) {
-            (false, true) => {}
-            (false, false) => self.submit(Request::AddStroke(stroke)),
-            (true, true) => self.submit(Request::Erase(vec![stroke.id])),
-            (true, false) if unchanged => {}
-            (true, false) => self.submit(Request::Update(vec![stroke])),
-        }
-        self.dirty = true;
-    }
-}
-
-impl EngineHandle {
-    /// Commits the open editor, if any (the engine may be busy closing it).
-    fn close_editor(&self) {
-        let Ok(mut engine) = self.0.try_borrow_mut() else {
-            return;
-        };
-        if let Some(editor) = engine.editor.take() {
-            engine.commit_text(editor);
-        }
-        drop(engine);
-        self.schedule_frame();
     }
 }
 
@@ -150,6 +137,7 @@ fn create_textarea(
     canvas: &web_sys::HtmlCanvasElement,
     stroke: &Stroke,
     handle: EngineHandle,
+    id: u64,
 ) -> Result<(HtmlTextAreaElement, Listeners), JsValue> {
     let document = canvas
         .owner_document()
@@ -176,7 +164,9 @@ fn create_textarea(
     let mut listeners: Listeners = Vec::new();
     let on_blur = {
         let handle = handle.clone();
-        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| handle.close_editor())
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            handle.post(move |engine| engine.close_editor(id));
+        })
     };
     element.add_event_listener_with_callback("blur", on_blur.as_ref().unchecked_ref())?;
     listeners.push(on_blur);
@@ -191,7 +181,7 @@ fn create_textarea(
                 || (key.key() == "Enter" && (key.ctrl_key() || key.meta_key()));
             if commit {
                 event.prevent_default();
-                handle.close_editor();
+                handle.post(move |engine| engine.close_editor(id));
             }
             // Keys typed here are text, not shortcuts.
             event.stop_propagation();
@@ -200,13 +190,10 @@ fn create_textarea(
     element.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
     listeners.push(on_key);
 
-    let on_input = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        if let Ok(engine) = handle.0.try_borrow() {
-            if let Some(editor) = &engine.editor {
-                editor.fit();
-            }
-        }
-    });
+    let on_input = {
+        let element = element.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fit(&element))
+    };
     element.add_event_listener_with_callback("input", on_input.as_ref().unchecked_ref())?;
     listeners.push(on_input);
     Ok((element, listeners))

@@ -168,7 +168,7 @@ fn Board(board: BoardId) -> impl IntoView {
                 return;
             }
             crate::client::storage::remember_board(board.as_str());
-            match EngineHandle::start(board.clone(), element, overlay, ui) {
+            match crate::client::start(board.clone(), element, overlay, ui) {
                 Ok(engine) => slot.engine.set_value(Some(engine)),
                 Err(error) => leptos::logging::error!("could not start the board: {error:?}"),
             }

@@ -1,0 +1,986 @@
+//! The board as one tab knows it: a synchronous replica, free of the browser.
+//!
+//! The replica keeps the board as the server last confirmed it ([`Board`],
+//! the same state machine the server runs) plus what this tab asked for and
+//! has not seen confirmed (`pending`), other people's live work (previews,
+//! drafts, cursors), the selection, and where the connection is in its
+//! handshake. What the user sees is the confirmed board with the pending
+//! requests laid over it, then other people's drafts and this tab's gesture
+//! ([`Local`]), so drawing never waits for the network and keeps working
+//! while disconnected.
+//!
+//! It never calls out: server messages and local requests go in, and each
+//! call *returns* what to send, whether to reconnect and what the page
+//! should show ([`Changed`]). The browser side (`client::engine`) owns the
+//! socket, the canvases and the page's signals and acts on those answers.
+//! So everything here runs natively and is unit-tested without a browser
+//! (`replica/tests.rs`).
+//!
+//! The replica also keeps the board layer's [`Scene`] (what the cached
+//! bitmap shows, in an R-tree): applied operations name the ids they
+//! touched, and [`Replica::sync_scene`] turns those into the damage the
+//! canvas repaints.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use crate::board::Board;
+use crate::geometry::{self, Rect};
+use crate::protocol::{
+    limits, packed, Change, ClientMessage, ErrorCode, OpId, Operation, Person, Point, Request,
+    ServerMessage, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
+};
+use crate::scene::{Damage, Layer, Scene};
+use crate::stacking::{restack, Restack};
+
+/// Remote cursors glide to a new position over this long (milliseconds).
+const CURSOR_GLIDE_MS: f64 = 90.0;
+/// Most bytes reserved up front for an announced snapshot (the server's
+/// word for its size, within reason).
+const MAX_SNAPSHOT_RESERVATION: usize = 1 << 28;
+
+/// A durable request not yet confirmed by the server.
+pub struct Pending {
+    pub op_id: OpId,
+    pub message: ClientMessage,
+}
+
+/// A freehand stroke someone else is drawing right now.
+pub struct RemotePreview {
+    pub author: UserId,
+    pub style: StrokeStyle,
+    pub points: Vec<Point>,
+}
+
+/// Someone else's pointer, gliding from `from` to `to` (times in
+/// milliseconds, on whatever clock the caller passes in).
+pub struct RemoteCursor {
+    pub from: (f32, f32),
+    pub to: (f32, f32),
+    pub since: f64,
+}
+
+impl RemoteCursor {
+    pub fn position(&self, now: f64) -> (f32, f32) {
+        let t = ((now - self.since) / CURSOR_GLIDE_MS).clamp(0.0, 1.0) as f32;
+        (
+            self.from.0 + (self.to.0 - self.from.0) * t,
+            self.from.1 + (self.to.1 - self.from.1) * t,
+        )
+    }
+
+    pub fn gliding(&self, now: f64) -> bool {
+        now - self.since < CURSOR_GLIDE_MS
+    }
+}
+
+/// Where the connection is, as far as the replica is concerned.
+enum Link {
+    /// No connection: requests wait in `pending`.
+    Offline,
+    /// `hello` sent; waiting for `welcome`.
+    Joining,
+    /// A version 2 `welcome` came; its packed snapshot is arriving.
+    Snapshot(AwaitedSnapshot),
+    /// Welcomed: requests and live messages go out as they happen.
+    Live,
+}
+
+/// A version 2 `welcome` and what arrived so far of the packed snapshot it
+/// announced (`expected` bytes).
+struct AwaitedSnapshot {
+    welcome: ServerMessage,
+    expected: u64,
+    received: Vec<u8>,
+}
+
+/// This tab's own live state, which the gesture and the text editor keep:
+/// strokes shown in place of (or on top of) stored ones, and ids hidden
+/// from view (what the eraser went over, the text being edited).
+#[derive(Default)]
+pub struct Local<'a> {
+    pub strokes: Vec<&'a Stroke>,
+    pub hidden: Vec<&'a StrokeId>,
+}
+
+/// What the text editor held when it closed.
+pub struct TypedText {
+    /// The text being written: a new one, or a copy of the one edited.
+    pub stroke: Stroke,
+    /// Whether `stroke` is already on the board (an edit, not a new text).
+    pub existing: bool,
+    /// What the editor holds now.
+    pub text: String,
+}
+
+/// What a call changed, for the browser side to act on. Calls that change
+/// nothing visible return the default.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changed {
+    /// Something shown changed: draw a frame.
+    pub redraw: bool,
+    /// Messages to send now, in order.
+    pub send: Vec<ClientMessage>,
+    /// The connection is no longer trustworthy (a gap, a broken snapshot,
+    /// storage trouble): drop it and connect again. The reason is for logs.
+    pub reconnect: Option<String>,
+    /// A notice for the person (a refused request, a retry).
+    pub notice: Option<String>,
+    /// The welcome was handled: the tab is connected.
+    pub connected: bool,
+    /// First welcome of a board with content: show it if none is in sight.
+    pub opened: bool,
+    /// How many people are on the board, when that changed.
+    pub presence: Option<u32>,
+    /// Who is on the board, when that changed.
+    pub people: Option<Vec<Person>>,
+    /// Something for the console, not for the person.
+    pub warning: Option<String>,
+}
+
+impl Changed {
+    fn redraw() -> Self {
+        Self {
+            redraw: true,
+            ..Self::default()
+        }
+    }
+
+    fn reconnect(reason: String) -> Self {
+        Self {
+            reconnect: Some(reason),
+            ..Self::default()
+        }
+    }
+
+    /// Folds `later` into `self` (messages keep their order).
+    pub fn merge(&mut self, later: Changed) {
+        self.redraw |= later.redraw;
+        self.send.extend(later.send);
+        self.reconnect = self.reconnect.take().or(later.reconnect);
+        self.notice = later.notice.or(self.notice.take());
+        self.connected |= later.connected;
+        self.opened |= later.opened;
+        self.presence = later.presence.or(self.presence);
+        self.people = later.people.or(self.people.take());
+        self.warning = later.warning.or(self.warning.take());
+    }
+}
+
+/// Where a packed snapshot is after one more binary frame.
+#[derive(Debug, PartialEq)]
+pub enum SnapshotProgress {
+    /// More frames to come.
+    Partial,
+    /// The announced `welcome`, now carrying the decoded snapshot.
+    Complete(ServerMessage),
+    /// Unannounced, too long or undecodable: reconnect.
+    Broken(Changed),
+}
+
+/// What [`Replica::sync_scene`] did to the board layer's scene.
+#[derive(Debug, PartialEq)]
+pub enum SceneUpdate {
+    Unchanged,
+    /// Built from scratch: repaint everything in sight.
+    Rebuilt,
+    /// These areas and new items on top need painting.
+    Damaged(Vec<Damage>),
+}
+
+/// The scene and what it has not caught up with yet.
+#[derive(Default)]
+struct SceneState {
+    scene: Scene,
+    /// Ids operations changed since the last sync.
+    touched: Vec<StrokeId>,
+    /// Rebuild from scratch at the next sync.
+    rebuild: bool,
+    /// Ids left out at the last sync because something live stood in for them.
+    hidden: HashSet<StrokeId>,
+}
+
+impl SceneState {
+    fn touch_change(&mut self, change: &Change) {
+        match change {
+            Change::AddStroke { stroke } => self.touched.push(stroke.id.clone()),
+            Change::AddStrokes { strokes } | Change::Update { strokes } => {
+                self.touched.extend(strokes.iter().map(|s| s.id.clone()));
+            }
+            Change::Erase { stroke_ids } => self.touched.extend(stroke_ids.iter().cloned()),
+            // A clear names every item: cheaper to start over.
+            Change::Clear { .. } => self.rebuild = true,
+            Change::Undo {
+                show, hide, set, ..
+            }
+            | Change::Redo {
+                show, hide, set, ..
+            } => {
+                self.touched.extend(show.iter().chain(hide).cloned());
+                self.touched.extend(set.iter().map(|s| s.id.clone()));
+            }
+        }
+    }
+
+    /// A request was sent, confirmed or refused: only a clear matters here
+    /// (the ids the others name reach the scene as hidden ones).
+    fn touch_request(&mut self, message: &ClientMessage) {
+        if matches!(message, ClientMessage::Clear { .. }) {
+            self.rebuild = true;
+        }
+    }
+}
+
+/// Shows `replacements` in place of the shown strokes with the same ids (the
+/// last one wins for an id given twice); ids not shown are added on top when
+/// `add_new`. One pass over the shown strokes, however many replacements.
+fn overlay<'a>(
+    strokes: &mut Vec<(Cow<'a, Stroke>, bool)>,
+    replacements: impl IntoIterator<Item = &'a Stroke>,
+    add_new: bool,
+) {
+    let replacements: Vec<&Stroke> = replacements.into_iter().collect();
+    if replacements.is_empty() {
+        return;
+    }
+    let mut by_id: HashMap<&StrokeId, &Stroke> = replacements.iter().map(|s| (&s.id, *s)).collect();
+    for (shown, confirmed) in strokes.iter_mut() {
+        if let Some(new) = by_id.remove(&shown.id) {
+            *shown = Cow::Borrowed(new);
+            *confirmed = false;
+        }
+    }
+    if add_new {
+        // In the order given, so that equal keys do not swap between frames.
+        for stroke in replacements {
+            if let Some(new) = by_id.remove(&stroke.id) {
+                strokes.push((Cow::Borrowed(new), false));
+            }
+        }
+    }
+}
+
+/// "nothing to undo" → "Nothing to undo", for notices.
+fn sentence_case(message: &str) -> String {
+    let mut chars = message.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub struct Replica {
+    user: UserId,
+    board: Board,
+    pending: Vec<Pending>,
+    previews: HashMap<StrokeId, RemotePreview>,
+    /// Other people's work in progress. A draft ends with `draft_end`, which
+    /// the server relays after the operation that committed it (one room
+    /// handles a connection's messages in order), so nothing flickers back.
+    drafts: HashMap<UserId, Vec<Stroke>>,
+    cursors: HashMap<UserId, RemoteCursor>,
+    selection: Vec<StrokeId>,
+    link: Link,
+    /// New ids are this tab's random prefix and a counter.
+    id_prefix: String,
+    next_id: u64,
+    scene: SceneState,
+}
+
+impl Replica {
+    /// An empty replica for `user`; `id_prefix` (random per tab) keeps the
+    /// ids this tab makes apart from everyone else's.
+    pub fn new(user: UserId, id_prefix: String) -> Self {
+        Self {
+            user,
+            board: Board::new(),
+            pending: Vec::new(),
+            previews: HashMap::new(),
+            drafts: HashMap::new(),
+            cursors: HashMap::new(),
+            selection: Vec::new(),
+            link: Link::Offline,
+            id_prefix,
+            next_id: 0,
+            scene: SceneState {
+                rebuild: true,
+                ..SceneState::default()
+            },
+        }
+    }
+
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The board as the server confirmed it.
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// Requests not yet confirmed, oldest first.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    pub fn selection(&self) -> &[StrokeId] {
+        &self.selection
+    }
+
+    pub fn previews(&self) -> impl Iterator<Item = &RemotePreview> {
+        self.previews.values()
+    }
+
+    pub fn cursors(&self) -> impl Iterator<Item = (&UserId, &RemoteCursor)> {
+        self.cursors.iter()
+    }
+
+    /// Whether a remote cursor is still gliding (frames keep coming).
+    pub fn cursors_gliding(&self, now: f64) -> bool {
+        self.cursors.values().any(|c| c.gliding(now))
+    }
+
+    /// Whether messages go out now (welcomed on a connection).
+    pub fn is_live(&self) -> bool {
+        matches!(self.link, Link::Live)
+    }
+
+    /// A fresh id for something this tab makes.
+    pub fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{}{:x}", self.id_prefix, self.next_id)
+    }
+
+    /// `message` if it can go out now (live messages are not queued).
+    pub fn live_message(&self, message: ClientMessage) -> Option<ClientMessage> {
+        self.is_live().then_some(message)
+    }
+
+    // ---- the connection ----
+
+    /// A new connection: the `hello` to send first; the rest waits for
+    /// `welcome`. A replica that was welcomed before asks only for what it
+    /// missed.
+    pub fn connect(&mut self, name: Option<String>) -> ClientMessage {
+        self.link = Link::Joining;
+        ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            user: self.user.clone(),
+            last_seq: self.welcomed_before().then(|| self.board.seq()),
+            name,
+        }
+    }
+
+    /// The connection ended (or was dropped on a [`Changed::reconnect`]).
+    pub fn disconnect(&mut self) {
+        self.link = Link::Offline;
+    }
+
+    /// Whether our board copy came from this server at some point (so a
+    /// reconnect can ask for just what it missed).
+    fn welcomed_before(&self) -> bool {
+        self.board.seq() > 0
+    }
+
+    /// Bytes of an announced snapshot still to come, while one is arriving.
+    pub fn snapshot_missing(&self) -> Option<u64> {
+        match &self.link {
+            Link::Snapshot(awaited) => Some(
+                awaited
+                    .expected
+                    .saturating_sub(awaited.received.len() as u64),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A binary frame: part of the packed snapshot a `welcome` announced.
+    /// Once all have come, the welcome is returned carrying the decoded
+    /// snapshot, for [`Self::on_server`] (two steps, so that the browser
+    /// can time decoding and loading apart).
+    pub fn on_snapshot_frame(&mut self, bytes: &[u8]) -> SnapshotProgress {
+        let Link::Snapshot(awaited) = &mut self.link else {
+            self.link = Link::Offline;
+            return SnapshotProgress::Broken(Changed::reconnect(
+                "a snapshot nobody announced".into(),
+            ));
+        };
+        awaited.received.extend_from_slice(bytes);
+        let received = awaited.received.len() as u64;
+        if received < awaited.expected {
+            return SnapshotProgress::Partial;
+        }
+        let Link::Snapshot(awaited) = std::mem::replace(&mut self.link, Link::Joining) else {
+            unreachable!("matched above");
+        };
+        let decoded = if received == awaited.expected {
+            packed::decode(&awaited.received).map_err(|error| error.to_string())
+        } else {
+            Err(format!(
+                "{received} bytes of snapshot, {} announced",
+                awaited.expected
+            ))
+        };
+        match decoded {
+            Ok(decoded) => {
+                let mut welcome = awaited.welcome;
+                if let ServerMessage::Welcome {
+                    snapshot,
+                    packed_snapshot,
+                    ..
+                } = &mut welcome
+                {
+                    *snapshot = Some(decoded);
+                    *packed_snapshot = None;
+                }
+                SnapshotProgress::Complete(welcome)
+            }
+            Err(problem) => {
+                self.link = Link::Offline;
+                SnapshotProgress::Broken(Changed::reconnect(problem))
+            }
+        }
+    }
+
+    /// A message from the server. `now` (milliseconds) times cursor glides.
+    pub fn on_server(&mut self, message: ServerMessage, now: f64) -> Changed {
+        if matches!(self.link, Link::Snapshot(_)) {
+            self.link = Link::Offline;
+            return Changed::reconnect("the announced snapshot did not follow the welcome".into());
+        }
+        match message {
+            welcome @ ServerMessage::Welcome {
+                snapshot: None,
+                packed_snapshot: Some(expected),
+                ..
+            } => {
+                let capacity = usize::try_from(expected)
+                    .unwrap_or(0)
+                    .min(MAX_SNAPSHOT_RESERVATION);
+                self.link = Link::Snapshot(AwaitedSnapshot {
+                    welcome,
+                    expected,
+                    received: Vec::with_capacity(capacity),
+                });
+                Changed::default()
+            }
+            ServerMessage::Welcome {
+                snapshot,
+                ops,
+                presence,
+                ..
+            } => self.on_welcome(snapshot, ops, presence),
+            ServerMessage::Op { op } => {
+                if op.seq > self.board.seq() + 1 {
+                    // A gap: reconnect and let the server fill it.
+                    self.link = Link::Offline;
+                    Changed::reconnect(format!(
+                        "missed operations before {}; resynchronising",
+                        op.seq
+                    ))
+                } else {
+                    self.apply(op)
+                }
+            }
+            ServerMessage::Ack { op_id, .. } => self.confirm(&op_id),
+            ServerMessage::Preview {
+                author,
+                stroke,
+                style,
+                points,
+            } => {
+                if self.board.contains(&stroke) {
+                    return Changed::default();
+                }
+                self.previews
+                    .entry(stroke)
+                    .or_insert_with(|| RemotePreview {
+                        author,
+                        style,
+                        points: Vec::new(),
+                    })
+                    .points
+                    .extend(points);
+                Changed::redraw()
+            }
+            ServerMessage::PreviewEnd { stroke, .. } => Changed {
+                redraw: self.previews.remove(&stroke).is_some(),
+                ..Changed::default()
+            },
+            ServerMessage::Draft { author, strokes } => {
+                self.drafts.insert(author, strokes);
+                Changed::redraw()
+            }
+            ServerMessage::DraftEnd { author } => Changed {
+                redraw: self.drafts.remove(&author).is_some(),
+                ..Changed::default()
+            },
+            ServerMessage::Cursor { author, x, y } => {
+                let from = self
+                    .cursors
+                    .get(&author)
+                    .map_or((x, y), |c| c.position(now));
+                self.cursors.insert(
+                    author,
+                    RemoteCursor {
+                        from,
+                        to: (x, y),
+                        since: now,
+                    },
+                );
+                Changed::redraw()
+            }
+            ServerMessage::Presence { count, people } => {
+                let here: HashSet<&UserId> = people.iter().map(|p| &p.user).collect();
+                // Someone who left (or whose instance died) leaves nothing behind.
+                self.cursors.retain(|user, _| here.contains(user));
+                self.drafts.retain(|user, _| here.contains(user));
+                self.previews
+                    .retain(|_, preview| here.contains(&preview.author));
+                Changed {
+                    redraw: true,
+                    presence: Some(count),
+                    people: Some(people),
+                    ..Changed::default()
+                }
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                op_id,
+            } => self.on_error(code, message, op_id),
+        }
+    }
+
+    fn on_welcome(
+        &mut self,
+        snapshot: Option<crate::protocol::BoardSnapshot>,
+        ops: Vec<Operation>,
+        presence: u32,
+    ) -> Changed {
+        let first = !self.welcomed_before();
+        if let Some(snapshot) = snapshot {
+            self.board = Board::from_snapshot(snapshot);
+            self.scene.rebuild = true;
+        }
+        for op in ops {
+            self.apply(op);
+        }
+        self.previews.clear();
+        self.drafts.clear();
+        self.link = Link::Live;
+        Changed {
+            redraw: true,
+            // Everything not yet confirmed goes (again) in its original
+            // order; the server recognises resends by their op ids.
+            send: self.pending.iter().map(|p| p.message.clone()).collect(),
+            connected: true,
+            opened: first && self.board.visible_strokes().next().is_some(),
+            presence: Some(presence),
+            ..Changed::default()
+        }
+    }
+
+    fn apply(&mut self, op: Operation) -> Changed {
+        if op.seq <= self.board.seq() {
+            return Changed::default();
+        }
+        self.board.apply(&op);
+        self.scene.touch_change(&op.change);
+        match &op.change {
+            Change::AddStroke { stroke } => {
+                self.previews.remove(&stroke.id);
+            }
+            Change::Erase { .. } | Change::Clear { .. } => {
+                let board = &self.board;
+                self.selection.retain(|id| board.is_visible(id));
+            }
+            _ => {}
+        }
+        if op.author == self.user {
+            self.confirm(&op.op_id);
+        }
+        Changed::redraw()
+    }
+
+    fn confirm(&mut self, op_id: &OpId) -> Changed {
+        let Some(index) = self.pending.iter().position(|p| &p.op_id == op_id) else {
+            return Changed::default();
+        };
+        let settled = self.pending.remove(index);
+        self.scene.touch_request(&settled.message);
+        Changed::redraw()
+    }
+
+    fn on_error(&mut self, code: ErrorCode, message: String, op_id: Option<OpId>) -> Changed {
+        match (code, op_id) {
+            // Not stored, but not refused either: it is resent on the next
+            // connection. Reconnect now so that happens soon.
+            (ErrorCode::StorageUnavailable, Some(_)) => {
+                self.link = Link::Offline;
+                Changed {
+                    notice: Some("Saving failed; retrying…".into()),
+                    ..Changed::reconnect("storage unavailable".into())
+                }
+            }
+            (_, Some(op_id)) => Changed {
+                notice: Some(sentence_case(&message)),
+                ..self.confirm(&op_id)
+            },
+            (_, None) => Changed {
+                warning: Some(format!("server error {code:?}: {message}")),
+                ..Changed::default()
+            },
+        }
+    }
+
+    // ---- durable changes ----
+
+    /// A durable request: shown at once, sent when live, kept until the
+    /// server confirms or refuses it.
+    pub fn submit(&mut self, request: Request) -> Changed {
+        let op_id = OpId::from_trusted(self.new_id());
+        let message = ClientMessage::from_request(op_id.clone(), request);
+        self.scene.touch_request(&message);
+        let send = self.live_message(message.clone()).into_iter().collect();
+        self.pending.push(Pending { op_id, message });
+        Changed {
+            redraw: true,
+            send,
+            ..Changed::default()
+        }
+    }
+
+    /// Submits strokes as one or more `add_strokes` / `update` requests.
+    pub fn submit_batched(&mut self, strokes: Vec<Stroke>, update: bool) -> Changed {
+        let mut changed = Changed::default();
+        for batch in limits::batches(strokes) {
+            changed.merge(self.submit(if update {
+                Request::Update(batch)
+            } else {
+                Request::AddStrokes(batch)
+            }));
+        }
+        changed
+    }
+
+    /// Turns what was typed into a request: a new text becomes an
+    /// `add_stroke`, an edited one an `update`, or an `erase` when emptied;
+    /// a blank new text or an unchanged one is nothing.
+    pub fn commit_text(&mut self, typed: TypedText) -> Changed {
+        let blank = typed.text.trim().is_empty();
+        let mut stroke = typed.stroke;
+        let unchanged = stroke.text.as_deref() == Some(typed.text.as_str());
+        stroke.text = Some(typed.text);
+        match (typed.existing, blank) {
+            (false, true) => Changed::redraw(),
+            (false, false) => self.submit(Request::AddStroke(stroke)),
+            (true, true) => self.submit(Request::Erase(vec![stroke.id])),
+            (true, false) if unchanged => Changed::redraw(),
+            (true, false) => self.submit(Request::Update(vec![stroke])),
+        }
+    }
+
+    // ---- selection ----
+
+    /// Selects `ids`; whether that changed anything.
+    pub fn select(&mut self, ids: Vec<StrokeId>) -> bool {
+        if ids == self.selection {
+            return false;
+        }
+        self.selection = ids;
+        true
+    }
+
+    /// The selected strokes as currently shown, in drawing order.
+    pub fn selected_strokes(&self, local: &Local<'_>) -> Vec<Stroke> {
+        let chosen: HashSet<&StrokeId> = self.selection.iter().collect();
+        self.display_strokes(local)
+            .into_iter()
+            .filter(|(s, _)| chosen.contains(&s.id))
+            .map(|(s, _)| s.into_owned())
+            .collect()
+    }
+
+    /// The box around the selection's shapes, in world coordinates.
+    pub fn selection_box(&self, local: &Local<'_>) -> Option<Rect> {
+        self.selection
+            .iter()
+            .filter_map(|id| self.shown(id, local))
+            .filter_map(geometry::shape_box)
+            .reduce(|a, b| a.union(&b))
+    }
+
+    /// Erases the selection (in requests of at most the erase limit).
+    pub fn delete_selection(&mut self) -> Changed {
+        let ids = std::mem::take(&mut self.selection);
+        let mut changed = Changed::redraw();
+        for chunk in ids.chunks(limits::MAX_ERASE_IDS) {
+            changed.merge(self.submit(Request::Erase(chunk.to_vec())));
+        }
+        changed
+    }
+
+    /// Copies of the selection, `offset` further right and down, on top;
+    /// the copies become the selection.
+    pub fn duplicate_selection(&mut self, offset: f32, local: &Local<'_>) -> Changed {
+        let mut z = self.top_z(local);
+        let copies: Vec<Stroke> = self
+            .selected_strokes(local)
+            .iter()
+            .map(|s| {
+                let mut copy = s.translated(offset, offset);
+                copy.id = StrokeId::from_trusted(self.new_id());
+                z += 1.0;
+                copy.z = z;
+                copy
+            })
+            .collect();
+        if copies.is_empty() {
+            return Changed::default();
+        }
+        let ids = copies.iter().map(|s| s.id.clone()).collect();
+        let changed = self.submit_batched(copies, false);
+        self.select(ids);
+        changed
+    }
+
+    /// Moves the selection in the stacking order (see [`crate::stacking`]).
+    pub fn restack_selection(&mut self, how: Restack, local: &Local<'_>) -> Changed {
+        let shown: Vec<(StrokeId, f64)> = self
+            .display_strokes(local)
+            .iter()
+            .map(|(s, _)| (s.id.clone(), s.z))
+            .collect();
+        let selected: HashSet<&StrokeId> = self.selection.iter().collect();
+        let keys = restack(&shown, &selected, how);
+        let restacked: Vec<Stroke> = self
+            .selected_strokes(local)
+            .into_iter()
+            .filter_map(|mut stroke| {
+                let (_, z) = keys.iter().find(|(id, _)| *id == stroke.id)?;
+                stroke.z = *z;
+                Some(stroke)
+            })
+            .collect();
+        if restacked.is_empty() {
+            return Changed::default();
+        }
+        self.submit_batched(restacked, true)
+    }
+
+    /// Changes every selected item with `restyle` and submits the result.
+    pub fn restyle_selection(
+        &mut self,
+        restyle: impl Fn(&mut Stroke),
+        local: &Local<'_>,
+    ) -> Changed {
+        let restyled: Vec<Stroke> = self
+            .selected_strokes(local)
+            .into_iter()
+            .map(|mut stroke| {
+                restyle(&mut stroke);
+                stroke
+            })
+            .collect();
+        if restyled.is_empty() {
+            return Changed::default();
+        }
+        self.submit_batched(restyled, true)
+    }
+
+    // ---- what is shown ----
+
+    /// The highest stacking key shown, pending and live strokes included.
+    pub fn top_z(&self, local: &Local<'_>) -> f64 {
+        self.live_strokes(local)
+            .iter()
+            .map(|s| s.z)
+            .fold(self.board.top_z(), f64::max)
+    }
+
+    /// Strokes as the user should see them, in drawing order: confirmed,
+    /// with pending requests laid over them, then other people's drafts
+    /// and this tab's own live strokes. The flag tells whether the server
+    /// has confirmed the stroke as shown. Walks the whole board: for
+    /// exports and whole-board commands, not for frames.
+    pub fn display_strokes<'s>(&'s self, local: &Local<'s>) -> Vec<(Cow<'s, Stroke>, bool)> {
+        let mut strokes: Vec<(Cow<'_, Stroke>, bool)> = self
+            .board
+            .visible_strokes()
+            .map(|s| (Cow::Borrowed(s), true))
+            .collect();
+        for pending in &self.pending {
+            match &pending.message {
+                ClientMessage::AddStroke { stroke, .. } if !self.board.contains(&stroke.id) => {
+                    strokes.push((Cow::Borrowed(stroke), false));
+                }
+                ClientMessage::AddStrokes { strokes: added, .. } => {
+                    for stroke in added.iter().filter(|s| !self.board.contains(&s.id)) {
+                        strokes.push((Cow::Borrowed(stroke), false));
+                    }
+                }
+                ClientMessage::Update {
+                    strokes: updated, ..
+                } => overlay(&mut strokes, updated, false),
+                ClientMessage::Erase { stroke_ids, .. } => {
+                    let erased: HashSet<&StrokeId> = stroke_ids.iter().collect();
+                    strokes.retain(|(s, _)| !erased.contains(&s.id));
+                }
+                ClientMessage::Clear { .. } => strokes.clear(),
+                _ => {}
+            }
+        }
+        // Later entries win: this tab's gesture over other people's drafts.
+        let live: Vec<&Stroke> = self
+            .drafts
+            .values()
+            .flatten()
+            .chain(local.strokes.iter().copied())
+            .collect();
+        overlay(&mut strokes, live, true);
+        if !local.hidden.is_empty() {
+            let hidden: HashSet<&StrokeId> = local.hidden.iter().copied().collect();
+            strokes.retain(|(s, _)| !hidden.contains(&s.id));
+        }
+        // Stable: equal keys keep the order the strokes were added in.
+        strokes.sort_by(|(a, _), (b, _)| a.z.total_cmp(&b.z));
+        strokes
+    }
+
+    /// The pending requests, oldest first, as the scene's [`Layer`] takes them.
+    fn pending_messages(&self) -> Vec<&ClientMessage> {
+        self.pending.iter().map(|p| &p.message).collect()
+    }
+
+    /// Ids the board layer leaves out: shown live instead (pending
+    /// requests, someone's draft, this tab's own live strokes) or hidden.
+    fn live_ids(&self, local: &Local<'_>) -> HashSet<StrokeId> {
+        local
+            .hidden
+            .iter()
+            .copied()
+            .chain(self.drafts.values().flatten().map(|s| &s.id))
+            .chain(local.strokes.iter().map(|s| &s.id))
+            .chain(
+                self.pending
+                    .iter()
+                    .flat_map(|p| Layer::ids_named_by(&p.message)),
+            )
+            .cloned()
+            .collect()
+    }
+
+    /// What is live, in drawing order: this tab's pending requests as they
+    /// will look, other people's drafts, this tab's own live strokes (later
+    /// entries win for an id given twice), sorted by stacking key.
+    pub fn live_strokes<'s>(&'s self, local: &Local<'s>) -> Vec<&'s Stroke> {
+        let pending = self.pending_messages();
+        let nothing_hidden = HashSet::new();
+        let layer = Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: &nothing_hidden,
+        };
+        let mut live: Vec<&Stroke> = layer.pending_shown();
+        live.extend(self.drafts.values().flatten());
+        live.extend(local.strokes.iter().copied());
+        let mut seen = HashSet::new();
+        live.reverse();
+        live.retain(|s| seen.insert(&s.id));
+        live.reverse();
+        live.sort_by(|a, b| a.z.total_cmp(&b.z));
+        live
+    }
+
+    /// An item as currently shown: live if it is, else as the board layer has it.
+    pub fn shown<'s>(&'s self, id: &StrokeId, local: &Local<'s>) -> Option<&'s Stroke> {
+        let live = local
+            .strokes
+            .iter()
+            .rev()
+            .copied()
+            .chain(self.drafts.values().flatten())
+            .find(|s| &s.id == id);
+        live.or_else(|| {
+            let pending = self.pending_messages();
+            let layer = Layer {
+                board: &self.board,
+                pending: &pending,
+                hidden: &self.scene.hidden,
+            };
+            layer.shown(id).map(|(stroke, _)| stroke)
+        })
+    }
+
+    /// Whether the next [`Self::sync_scene`] builds the scene from scratch
+    /// (a welcome, a clear): the slow case worth timing.
+    pub fn scene_rebuild_due(&self) -> bool {
+        self.scene.rebuild
+    }
+
+    /// Brings the board layer's scene up to date with the board, the
+    /// pending requests and what is live (before painting or hit testing).
+    pub fn sync_scene(&mut self, local: &Local<'_>) -> SceneUpdate {
+        let hidden = self.live_ids(local);
+        let scene = &mut self.scene;
+        let mut touched = std::mem::take(&mut scene.touched);
+        touched.extend(scene.hidden.symmetric_difference(&hidden).cloned());
+        scene.hidden = hidden;
+        if touched.is_empty() && !scene.rebuild {
+            return SceneUpdate::Unchanged;
+        }
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let layer = Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: &scene.hidden,
+        };
+        if std::mem::take(&mut scene.rebuild) || touched.len() > scene.scene.len() / 2 + 64 {
+            scene.scene.rebuild(&layer);
+            SceneUpdate::Rebuilt
+        } else {
+            SceneUpdate::Damaged(scene.scene.refresh(&layer, &touched))
+        }
+    }
+
+    /// Runs `paint` with the board layer as of the last [`Self::sync_scene`]
+    /// and its scene.
+    pub fn with_layer<R>(&self, paint: impl FnOnce(&Layer<'_, '_>, &Scene) -> R) -> R {
+        let pending = self.pending_messages();
+        let layer = Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: &self.scene.hidden,
+        };
+        paint(&layer, &self.scene.scene)
+    }
+
+    /// Items shown whose paint reaches into `area` (world coordinates),
+    /// bottom first: the board layer's through its R-tree, then the live
+    /// ones. Call [`Self::sync_scene`] first.
+    pub fn shown_in<'s>(&'s self, area: &Rect, local: &Local<'s>) -> Vec<&'s Stroke> {
+        let pending = self.pending_messages();
+        let layer = Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden: &self.scene.hidden,
+        };
+        let mut found: Vec<&Stroke> = self
+            .scene
+            .scene
+            .in_area(area)
+            .into_iter()
+            .filter_map(|id| layer.get(id))
+            .collect();
+        found.extend(
+            self.live_strokes(local)
+                .into_iter()
+                .filter(|s| geometry::visual_bounds(s).is_some_and(|b| b.intersects(area))),
+        );
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,562 @@
+//! The replica against a fake server: a real [`Board`] that commits what
+//! the replica sends, as the room would, and answers with the messages the
+//! room sends back. No socket, no browser.
+
+use super::*;
+use crate::protocol::{BoardId, Color};
+
+fn id(raw: &str) -> StrokeId {
+    StrokeId::parse(raw).expect("valid id")
+}
+
+fn user(raw: &str) -> UserId {
+    UserId::parse(raw).expect("valid user")
+}
+
+fn style() -> StrokeStyle {
+    StrokeStyle {
+        color: Color::parse("#1e1e1e").expect("valid colour"),
+        width: 2.0,
+    }
+}
+
+/// A short horizontal stroke from (x, y) to (x + 10, y) at key `z`.
+fn stroke(raw: &str, x: f32, y: f32, z: f64) -> Stroke {
+    let mut stroke = Stroke::freehand(
+        id(raw),
+        style(),
+        vec![Point::new(x, y, 0.5), Point::new(x + 10.0, y, 0.5)],
+    );
+    stroke.z = z;
+    stroke
+}
+
+/// The room's side, reduced to what the replica sees of it.
+struct FakeServer {
+    board: Board,
+    ops: u64,
+}
+
+impl FakeServer {
+    fn new() -> Self {
+        Self {
+            board: Board::new(),
+            ops: 0,
+        }
+    }
+
+    /// A version 1 welcome carrying the whole board.
+    fn welcome(&self) -> ServerMessage {
+        ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            board: BoardId::parse("replica-test-board").expect("valid board"),
+            seq: self.board.seq(),
+            snapshot: Some(self.board.snapshot()),
+            packed_snapshot: None,
+            ops: Vec::new(),
+            presence: 1,
+        }
+    }
+
+    /// Commits a durable request from `author` and returns the operation
+    /// as everyone on the board receives it.
+    fn commit(&mut self, author: &UserId, message: &ClientMessage) -> ServerMessage {
+        let (op_id, request) = message.clone().into_request().expect("a durable request");
+        let op = self
+            .board
+            .commit(author, &op_id, request)
+            .expect("the board accepts the request");
+        ServerMessage::Op { op }
+    }
+
+    /// Someone else draws a stroke.
+    fn other_adds(&mut self, stroke: Stroke) -> ServerMessage {
+        self.ops += 1;
+        let message = ClientMessage::from_request(
+            OpId::parse(&format!("other-{}", self.ops)).expect("valid op id"),
+            Request::AddStroke(stroke),
+        );
+        self.commit(&user("other"), &message)
+    }
+}
+
+fn welcomed(server: &FakeServer) -> Replica {
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None);
+    let changed = replica.on_server(server.welcome(), 0.0);
+    assert!(changed.connected);
+    replica
+}
+
+#[test]
+fn the_first_hello_asks_for_everything_and_a_reconnect_for_what_was_missed() {
+    let mut server = FakeServer::new();
+    let mut replica = Replica::new(user("me"), "t".into());
+    let ClientMessage::Hello { last_seq, user, .. } = replica.connect(None) else {
+        panic!("connect says hello");
+    };
+    assert_eq!((last_seq, user.as_str()), (None, "me"));
+
+    replica.on_server(server.other_adds(stroke("a", 0.0, 0.0, 1.0)), 0.0);
+    let welcome = server.welcome();
+    replica.on_server(welcome, 0.0);
+    replica.disconnect();
+    let ClientMessage::Hello { last_seq, .. } = replica.connect(Some("Ada".into())) else {
+        panic!("connect says hello");
+    };
+    assert_eq!(last_seq, Some(1));
+}
+
+#[test]
+fn requests_made_offline_wait_and_go_out_in_order_with_the_welcome() {
+    let server = FakeServer::new();
+    let mut replica = Replica::new(user("me"), "t".into());
+    let first = replica.submit(Request::AddStroke(stroke("a", 0.0, 0.0, 1.0)));
+    let second = replica.submit(Request::Erase(vec![id("a")]));
+    assert!(
+        first.send.is_empty() && second.send.is_empty(),
+        "nothing goes out offline"
+    );
+    assert!(first.redraw, "shown at once");
+    assert_eq!(replica.pending().len(), 2);
+
+    replica.connect(None);
+    let changed = replica.on_server(server.welcome(), 0.0);
+    let sent: Vec<&ClientMessage> = changed.send.iter().collect();
+    let pending: Vec<&ClientMessage> = replica.pending().iter().map(|p| &p.message).collect();
+    assert_eq!(sent, pending, "resent in their original order");
+    assert!(matches!(sent[0], ClientMessage::AddStroke { .. }));
+    assert!(matches!(sent[1], ClientMessage::Erase { .. }));
+}
+
+#[test]
+fn a_request_is_pending_until_its_operation_or_ack_arrives() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let changed = replica.submit(Request::AddStroke(stroke("a", 0.0, 0.0, 1.0)));
+    assert_eq!(changed.send.len(), 1, "sent at once when live");
+    assert_eq!(replica.pending().len(), 1);
+    let local = Local::default();
+    let shown = replica.display_strokes(&local);
+    assert_eq!(shown.len(), 1);
+    assert!(!shown[0].1, "shown as unconfirmed");
+
+    let op = server.commit(&user("me"), &changed.send[0]);
+    replica.on_server(op, 0.0);
+    assert!(
+        replica.pending().is_empty(),
+        "its own operation confirms it"
+    );
+    let shown = replica.display_strokes(&local);
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].1, "now confirmed");
+
+    // An ack for something not pending changes nothing.
+    let changed = replica.on_server(
+        ServerMessage::Ack {
+            op_id: OpId::parse("unknown").expect("valid op id"),
+            seq: 1,
+        },
+        0.0,
+    );
+    assert_eq!(changed, Changed::default());
+}
+
+#[test]
+fn a_gap_in_operations_asks_for_a_reconnect_and_a_repeat_is_ignored() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let first = server.other_adds(stroke("a", 0.0, 0.0, 1.0));
+    server.other_adds(stroke("b", 0.0, 0.0, 2.0));
+    replica.on_server(first.clone(), 0.0);
+    assert_eq!(replica.on_server(first, 0.0), Changed::default());
+    assert_eq!(replica.board().seq(), 1);
+
+    let third = server.other_adds(stroke("c", 0.0, 0.0, 3.0));
+    let changed = replica.on_server(third, 0.0);
+    assert!(changed.reconnect.is_some(), "operation 2 is missing");
+    assert!(!replica.is_live());
+    assert_eq!(replica.board().seq(), 1, "nothing applied past the gap");
+}
+
+#[test]
+fn refusals_drop_the_request_with_a_notice_and_storage_trouble_keeps_it() {
+    let server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let changed = replica.submit(Request::Erase(vec![id("nothing")]));
+    let op_id = changed.send[0].op_id().expect("durable").clone();
+    let refused = replica.on_server(
+        ServerMessage::Error {
+            code: ErrorCode::Invalid,
+            message: "nothing to erase".into(),
+            op_id: Some(op_id),
+        },
+        0.0,
+    );
+    assert_eq!(refused.notice.as_deref(), Some("Nothing to erase"));
+    assert!(replica.pending().is_empty());
+
+    let changed = replica.submit(Request::Undo);
+    let op_id = changed.send[0].op_id().expect("durable").clone();
+    let trouble = replica.on_server(
+        ServerMessage::Error {
+            code: ErrorCode::StorageUnavailable,
+            message: "storage unavailable".into(),
+            op_id: Some(op_id),
+        },
+        0.0,
+    );
+    assert!(trouble.reconnect.is_some(), "reconnect to resend soon");
+    assert_eq!(replica.pending().len(), 1, "kept for the resend");
+
+    let unrelated = replica.on_server(
+        ServerMessage::Error {
+            code: ErrorCode::Malformed,
+            message: "bad frame".into(),
+            op_id: None,
+        },
+        0.0,
+    );
+    assert!(unrelated.warning.is_some() && unrelated.notice.is_none());
+}
+
+#[test]
+fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let preview = |points: Vec<Point>| ServerMessage::Preview {
+        author: user("other"),
+        stroke: id("p"),
+        style: style(),
+        points,
+    };
+    replica.on_server(preview(vec![Point::new(0.0, 0.0, 0.5)]), 0.0);
+    replica.on_server(preview(vec![Point::new(1.0, 0.0, 0.5)]), 0.0);
+    assert_eq!(replica.previews().map(|p| p.points.len()).sum::<usize>(), 2);
+
+    replica.on_server(server.other_adds(stroke("p", 0.0, 0.0, 1.0)), 0.0);
+    assert_eq!(
+        replica.previews().count(),
+        0,
+        "the stroke replaces its preview"
+    );
+    let late = replica.on_server(preview(vec![Point::new(2.0, 0.0, 0.5)]), 0.0);
+    assert!(
+        !late.redraw && replica.previews().count() == 0,
+        "late points are ignored"
+    );
+
+    // Someone else's live work goes when they leave.
+    replica.on_server(
+        ServerMessage::Preview {
+            author: user("other"),
+            stroke: id("q"),
+            style: style(),
+            points: vec![Point::new(0.0, 0.0, 0.5)],
+        },
+        0.0,
+    );
+    replica.on_server(
+        ServerMessage::Draft {
+            author: user("other"),
+            strokes: vec![stroke("d", 0.0, 0.0, 9.0)],
+        },
+        0.0,
+    );
+    replica.on_server(
+        ServerMessage::Cursor {
+            author: user("other"),
+            x: 1.0,
+            y: 1.0,
+        },
+        0.0,
+    );
+    let left = replica.on_server(
+        ServerMessage::Presence {
+            count: 1,
+            people: vec![Person {
+                user: user("me"),
+                name: String::new(),
+            }],
+        },
+        0.0,
+    );
+    assert_eq!(left.presence, Some(1));
+    assert_eq!(replica.previews().count(), 0);
+    assert_eq!(replica.cursors().count(), 0);
+    assert!(replica.live_strokes(&Local::default()).is_empty());
+}
+
+#[test]
+fn cursors_glide_to_their_new_position() {
+    let server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let cursor = |x| ServerMessage::Cursor {
+        author: user("other"),
+        x,
+        y: 0.0,
+    };
+    replica.on_server(cursor(0.0), 0.0);
+    replica.on_server(cursor(100.0), 1_000.0);
+    let (_, glide) = replica.cursors().next().expect("a cursor");
+    assert_eq!(glide.position(1_000.0), (0.0, 0.0));
+    assert_eq!(glide.position(1_000.0 + CURSOR_GLIDE_MS / 2.0), (50.0, 0.0));
+    assert_eq!(glide.position(1_000.0 + CURSOR_GLIDE_MS), (100.0, 0.0));
+    assert!(replica.cursors_gliding(1_000.0 + 1.0));
+    assert!(!replica.cursors_gliding(1_000.0 + CURSOR_GLIDE_MS));
+}
+
+#[test]
+fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
+    let mut server = FakeServer::new();
+    for n in 0..50 {
+        server.other_adds(stroke(&format!("s{n}"), n as f32, 0.0, f64::from(n)));
+    }
+    let bytes = server.board.snapshot_packed();
+    let ServerMessage::Welcome {
+        protocol,
+        board,
+        seq,
+        ops,
+        presence,
+        ..
+    } = server.welcome()
+    else {
+        unreachable!("a welcome");
+    };
+    let welcome = ServerMessage::Welcome {
+        protocol,
+        board,
+        seq,
+        snapshot: None,
+        packed_snapshot: Some(bytes.len() as u64),
+        ops,
+        presence,
+    };
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None);
+    assert_eq!(replica.on_server(welcome.clone(), 0.0), Changed::default());
+    assert_eq!(replica.snapshot_missing(), Some(bytes.len() as u64));
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    assert_eq!(replica.on_snapshot_frame(head), SnapshotProgress::Partial);
+    let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(tail) else {
+        panic!("the last frame completes the snapshot");
+    };
+    let changed = replica.on_server(complete, 0.0);
+    assert!(changed.connected && changed.opened);
+    assert_eq!(replica.board().snapshot(), server.board.snapshot());
+
+    // Bytes nobody announced, too many bytes, or a message before the
+    // snapshot is complete: the connection cannot be trusted.
+    let SnapshotProgress::Broken(changed) = replica.on_snapshot_frame(&bytes) else {
+        panic!("unannounced bytes break the connection");
+    };
+    assert!(changed.reconnect.is_some());
+    replica.connect(None);
+    replica.on_server(welcome.clone(), 0.0);
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(
+        replica.on_snapshot_frame(&longer),
+        SnapshotProgress::Broken(_)
+    ));
+    replica.connect(None);
+    replica.on_server(welcome, 0.0);
+    let early = replica.on_server(ServerMessage::DraftEnd { author: user("x") }, 0.0);
+    assert!(early.reconnect.is_some());
+    assert_eq!(replica.snapshot_missing(), None);
+}
+
+#[test]
+fn what_is_shown_lays_pending_drafts_and_the_gesture_over_the_board() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    for (raw, z) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
+        replica.on_server(server.other_adds(stroke(raw, 0.0, 0.0, z)), 0.0);
+    }
+    replica.submit(Request::Erase(vec![id("a")]));
+    replica.submit(Request::Update(vec![stroke("b", 50.0, 0.0, 10.0)]));
+    replica.on_server(
+        ServerMessage::Draft {
+            author: user("other"),
+            strokes: vec![stroke("c", 0.0, 20.0, 3.0)],
+        },
+        0.0,
+    );
+    let mine = stroke("c", 0.0, 40.0, 3.0);
+    let hidden = id("nothing");
+    let local = Local {
+        strokes: vec![&mine],
+        hidden: vec![&hidden],
+    };
+    let shown: Vec<(String, f32, bool)> = replica
+        .display_strokes(&local)
+        .iter()
+        .map(|(s, confirmed)| (s.id.as_str().to_owned(), s.points[0].y, *confirmed))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![("c".to_owned(), 40.0, false), ("b".to_owned(), 0.0, false),],
+        "a erased, b moved up by its update, c as this tab's gesture has it"
+    );
+    assert_eq!(replica.top_z(&local), 10.0);
+    let erasing = id("b");
+    let local = Local {
+        strokes: Vec::new(),
+        hidden: vec![&erasing],
+    };
+    let shown: Vec<String> = replica
+        .display_strokes(&local)
+        .iter()
+        .map(|(s, _)| s.id.as_str().to_owned())
+        .collect();
+    assert_eq!(shown, vec!["c"], "hidden by the eraser; c from the draft");
+}
+
+#[test]
+fn the_scene_repaints_only_what_changed() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    replica.on_server(server.other_adds(stroke("a", 0.0, 0.0, 1.0)), 0.0);
+    assert!(
+        replica.scene_rebuild_due(),
+        "the welcome asks for a rebuild"
+    );
+    assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+    assert_eq!(
+        replica.sync_scene(&Local::default()),
+        SceneUpdate::Unchanged
+    );
+
+    replica.on_server(server.other_adds(stroke("b", 100.0, 0.0, 2.0)), 0.0);
+    assert_eq!(
+        replica.sync_scene(&Local::default()),
+        SceneUpdate::Damaged(vec![Damage::Above(id("b"))]),
+        "a new item on top is painted over"
+    );
+
+    // Moving "a" live takes it out of the layer: its area is repainted.
+    let moving = stroke("a", 0.0, 50.0, 1.0);
+    let local = Local {
+        strokes: vec![&moving],
+        hidden: Vec::new(),
+    };
+    let SceneUpdate::Damaged(damage) = replica.sync_scene(&local) else {
+        panic!("the moved item's area is damaged");
+    };
+    assert!(matches!(damage.as_slice(), [Damage::Area(_)]));
+    let area = Rect::from_corners((-5.0, -5.0), (5.0, 5.0));
+    let found: Vec<f32> = replica
+        .shown_in(&area, &local)
+        .iter()
+        .map(|s| s.points[0].y)
+        .collect();
+    assert!(found.is_empty(), "a is shown where it is being moved to");
+    let there = Rect::from_corners((-5.0, 45.0), (5.0, 55.0));
+    assert_eq!(replica.shown_in(&there, &local).len(), 1);
+
+    // A clear, pending or confirmed, starts the layer over.
+    replica.submit(Request::Clear);
+    assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+}
+
+#[test]
+fn the_selection_follows_erasures_and_commands_on_it_become_requests() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    for (raw, z) in [("a", 1.0), ("b", 2.0)] {
+        replica.on_server(server.other_adds(stroke(raw, 0.0, 0.0, z)), 0.0);
+    }
+    assert!(replica.select(vec![id("a"), id("b")]));
+    assert!(!replica.select(vec![id("a"), id("b")]), "no change");
+    let local = Local::default();
+
+    let changed = replica.duplicate_selection(16.0, &local);
+    let [ClientMessage::AddStrokes { strokes, .. }] = changed.send.as_slice() else {
+        panic!("one add_strokes: {:?}", changed.send);
+    };
+    assert_eq!(strokes.len(), 2);
+    assert!(strokes.iter().all(|s| s.points[0].x == 16.0 && s.z > 2.0));
+    let copies: Vec<StrokeId> = strokes.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(
+        replica.selection(),
+        copies.as_slice(),
+        "the copies are selected"
+    );
+
+    let changed = replica.restyle_selection(|s| s.style.width = 9.0, &local);
+    let [ClientMessage::Update { strokes, .. }] = changed.send.as_slice() else {
+        panic!("one update: {:?}", changed.send);
+    };
+    assert!(strokes.iter().all(|s| s.style.width == 9.0));
+
+    replica.select(vec![id("a")]);
+    let changed = replica.restack_selection(Restack::ToFront, &local);
+    let [ClientMessage::Update { strokes, .. }] = changed.send.as_slice() else {
+        panic!("one update: {:?}", changed.send);
+    };
+    assert!(strokes[0].z > replica.board().top_z());
+
+    // Someone else erases a selected item: it leaves the selection.
+    replica.select(vec![id("a"), id("b")]);
+    let erase = ClientMessage::from_request(
+        OpId::parse("x1").expect("valid op id"),
+        Request::Erase(vec![id("b")]),
+    );
+    replica.on_server(server.commit(&user("other"), &erase), 0.0);
+    assert_eq!(replica.selection(), &[id("a")]);
+
+    let many: Vec<StrokeId> = (0..limits::MAX_ERASE_IDS + 1)
+        .map(|n| id(&format!("x{n}")))
+        .collect();
+    replica.select(many);
+    let changed = replica.delete_selection();
+    assert_eq!(changed.send.len(), 2, "erases in chunks of the limit");
+    assert!(replica.selection().is_empty());
+}
+
+#[test]
+fn new_ids_are_unique_to_the_tab() {
+    let mut replica = Replica::new(user("me"), "ab12".into());
+    let first = replica.new_id();
+    let second = replica.new_id();
+    assert!(first.starts_with("ab12") && second.starts_with("ab12"));
+    assert_ne!(first, second);
+}
+
+#[test]
+fn typed_text_becomes_an_add_an_update_an_erase_or_nothing() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let mut text = stroke("t", 0.0, 0.0, 1.0);
+    text.kind = crate::protocol::StrokeKind::Text;
+    text.text = Some("hello".into());
+    replica.on_server(server.other_adds(text.clone()), 0.0);
+    let typed = |existing: bool, typed: &str| TypedText {
+        stroke: text.clone(),
+        existing,
+        text: typed.into(),
+    };
+    let sent = |changed: Changed| -> Vec<ClientMessage> { changed.send };
+
+    let new = sent(replica.commit_text(typed(false, "new")));
+    assert!(
+        matches!(new.as_slice(), [ClientMessage::AddStroke { stroke, .. }] if stroke.text.as_deref() == Some("new"))
+    );
+    assert!(
+        sent(replica.commit_text(typed(false, "  \n"))).is_empty(),
+        "a blank new text is dropped"
+    );
+    assert!(
+        sent(replica.commit_text(typed(true, "hello"))).is_empty(),
+        "unchanged"
+    );
+    let edited = sent(replica.commit_text(typed(true, "bye")));
+    assert!(
+        matches!(edited.as_slice(), [ClientMessage::Update { strokes, .. }] if strokes[0].text.as_deref() == Some("bye"))
+    );
+    let emptied = sent(replica.commit_text(typed(true, "")));
+    assert!(
+        matches!(emptied.as_slice(), [ClientMessage::Erase { stroke_ids, .. }] if stroke_ids == &[id("t")])
+    );
+}
