@@ -17,6 +17,8 @@
 //! - [`replica`]: the board as one tab knows it (confirmed board, pending
 //!   requests, other people's live work, selection, the handshake): a
 //!   synchronous state machine the browser engine drives.
+//! - [`coverage`]: which parts of the board layer's bitmap (the view and a
+//!   margin around it) are painted, and what to paint next between frames.
 //! - [`scene`]: the board layer a tab paints, in an R-tree with drawing
 //!   order (culling, repainting only what changed).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
@@ -47,6 +49,7 @@
 
 pub mod app;
 pub mod board;
+pub mod coverage;
 pub mod exchange;
 pub mod geometry;
 pub mod gesture;

@@ -138,19 +138,33 @@ pub enum Damage {
 
 /// Drawing order: the stacking key, then the order the scene first saw the
 /// item (which is the board's order for items added one after another).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Order {
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
     z: f64,
     arrival: u64,
 }
 
-impl Order {
+impl Ord for Order {
     fn cmp(&self, other: &Order) -> std::cmp::Ordering {
         self.z
             .total_cmp(&other.z)
             .then(self.arrival.cmp(&other.arrival))
     }
 }
+
+impl PartialOrd for Order {
+    fn partial_cmp(&self, other: &Order) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Order) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Order {}
 
 type Indexed = GeomWithData<Rectangle<[f32; 2]>, StrokeId>;
 
@@ -298,11 +312,21 @@ impl Scene {
             .locate_in_envelope_intersecting(envelope(bounds))
             .filter(|item| &item.data != id)
             .filter_map(|item| self.entries.get(&item.data))
-            .all(|entry| entry.order.cmp(&order).is_lt())
+            .all(|entry| entry.order < order)
     }
 
     /// Ids of the items whose paint may reach into `area`, bottom first.
     pub fn in_area(&self, area: &Rect) -> Vec<&StrokeId> {
+        self.in_area_after(area, None)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Like [`Self::in_area`], with each item's drawing order, only the
+    /// items drawn after `after` (all when `None`): what is left to paint
+    /// of an area whose painting stopped at `after`.
+    pub fn in_area_after(&self, area: &Rect, after: Option<Order>) -> Vec<(&StrokeId, Order)> {
         let mut found: Vec<(&StrokeId, Order)> = self
             .tree
             .locate_in_envelope_intersecting(envelope(area))
@@ -310,9 +334,15 @@ impl Scene {
                 let entry = self.entries.get(&item.data)?;
                 Some((&item.data, entry.order))
             })
+            .filter(|(_, order)| after.is_none_or(|after| *order > after))
             .collect();
-        found.sort_by(|(_, a), (_, b)| a.cmp(b));
-        found.into_iter().map(|(id, _)| id).collect()
+        found.sort_by_key(|(_, order)| *order);
+        found
+    }
+
+    /// The item's drawing order, if the scene has seen it.
+    pub fn order(&self, id: &StrokeId) -> Option<Order> {
+        self.entries.get(id).map(|entry| entry.order)
     }
 
     /// Where the item paints, if the layer shows it.

@@ -220,6 +220,44 @@ test("panning shows exactly what painting the whole view shows", async ({ browse
   expect(await staleChannels(page)).toBe(0);
 });
 
+test("what changes out of sight is right when panned back, within the margin and past it", async ({ browser }) => {
+  // The board bitmap covers the view and a margin around it, painted a
+  // little each frame; changes out of sight mark their area to paint again.
+  const { alice, bob } = await twoPeople(browser);
+  for (const [x, y] of [[100, 150], [500, 300], [300, 520]]) await scribble(alice, x, y, 500);
+  await scribble(alice, 40, 680, 250);
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect.poll(() => ink(bob)).toBeGreaterThan(1000);
+  const pan = async (dx: number, steps: number) => {
+    await bob.mouse.move(640, 400);
+    for (let i = 0; i < steps; i++) {
+      await bob.mouse.wheel(dx, 0);
+      await bob.waitForTimeout(30);
+    }
+  };
+  // Within the margin (half a view): Bob now sees x from 400 on; Alice
+  // draws and erases left of that, out of his sight.
+  await pan(100, 4);
+  await scribble(alice, 30, 420, 300);
+  await pick(alice, "Eraser");
+  await drag(alice, [150, 650], [150, 710]);
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await pan(-100, 4);
+  await settledCanvas(bob);
+  expect(await ink(bob)).toBeGreaterThan(1000);
+  expect(await staleChannels(bob)).toBe(0);
+  // Past the margin and back: the bitmap's content moved twice.
+  await pan(250, 8);
+  await pick(alice, "Pen");
+  await scribble(alice, 150, 250, 700);
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await pan(-250, 8);
+  await settledCanvas(bob);
+  expect(await ink(bob)).toBeGreaterThan(1000);
+  expect(await staleChannels(bob)).toBe(0);
+  expect(await canvasHash(bob)).toBe(await canvasHash(alice));
+});
+
 test("after erasing, moving and undoing, by anyone, the board shows what a full repaint shows", async ({ browser }) => {
   // The board bitmap is repainted only where something changed: a new
   // item on top is painted over it, anything else repaints its rectangle.

@@ -1,36 +1,124 @@
 //! The board layer's bitmap: the board as the server confirmed it, painted
-//! once into an offscreen canvas and repainted only where something changed
-//! (see `crate::scene` for what it holds and why).
+//! into an offscreen canvas that covers the view and a margin around it
+//! (see `crate::scene` for what it holds and `crate::coverage` for why the
+//! margin).
 //!
 //! The replica keeps the scene and, every frame, works out the damage from
 //! the ids operations changed and those something live stands in for
-//! (`Replica::sync_scene`); this file paints it: a new item on top is
-//! painted over the bitmap, anything else clears and repaints its rectangle. A pan moves the
-//! bitmap and paints the strips that came into view; a zoom or resize
-//! repaints what is in sight, culled through the scene's R-tree.
-//! Each frame the engine copies the bitmap onto the visible canvas and
-//! paints the live strokes over it.
+//! (`Replica::sync_scene`); this file paints it. A changed area becomes
+//! pending again; a new item on top is painted over everything already
+//! painted. What is pending and in sight is painted before the frame is
+//! shown; the rest, the margin included, is painted a few milliseconds per
+//! frame, in drawing order. A pan within the margin paints nothing: the
+//! bitmap is shown from another offset. A pan past it moves the bitmap's
+//! content and leaves the part that came in pending; a zoom or resize
+//! starts over, painting what is in sight at once. Each frame the engine
+//! copies the part in sight onto the visible canvas and paints the live
+//! strokes over it.
 
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use super::render::{self, context_2d};
+use crate::coverage::{Coverage, PixelRect};
 use crate::geometry::Rect;
 use crate::replica::SceneUpdate;
-use crate::scene::{Damage, Layer, Scene};
+use crate::scene::{Damage, Layer, Order, Scene};
 use crate::view::View;
-
-/// More damaged rectangles than this in one frame are repainted as their union.
-const MAX_SEPARATE_REPAINTS: usize = 16;
 
 /// Canvas size in CSS pixels and the device pixel ratio.
 pub type Size = (f64, f64, f64);
 
+/// Most device pixels the bitmap has on a side (its memory is 4 bytes a pixel).
+const MAX_BITMAP_SIDE: i32 = 4096;
+/// How long each frame may spend painting what is not in sight (the
+/// canvas's rasterisation included), unless the engine says to wait.
+pub const PAINT_BUDGET_MS: f64 = 8.0;
+/// Regions still to paint are tiles of at most this many device pixels a
+/// side: resuming one looks up only its items, and the stroke that reaches
+/// over a tile's edge is painted once per tile it crosses.
+const TILE: i32 = 256;
+/// Items painted between two looks at the clock.
+const ITEMS_PER_CLOCK_CHECK: usize = 8;
+
+/// Where the bitmap is: its zoom and size, and the world point at its
+/// top-left pixel, chosen so that the view's corner falls on a whole pixel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Frame {
+    zoom: f64,
+    size: Size,
+    anchor: (f64, f64),
+    /// The bitmap's size in device pixels.
+    pixels: (i32, i32),
+}
+
+impl Frame {
+    /// Device pixels per world unit.
+    fn scale(&self) -> f64 {
+        self.zoom * self.size.2
+    }
+
+    fn bitmap(&self) -> PixelRect {
+        PixelRect::new(0, 0, self.pixels.0, self.pixels.1)
+    }
+
+    /// The view's rectangle in bitmap pixels, if its corner is on a whole
+    /// pixel (otherwise the bitmap cannot be shown as it is).
+    fn visible(&self, view: &View, size: Size) -> Option<PixelRect> {
+        if view.zoom != self.zoom || size != self.size {
+            return None;
+        }
+        let scale = self.scale();
+        let x = (view.origin.0 - self.anchor.0) * scale;
+        let y = (view.origin.1 - self.anchor.1) * scale;
+        let (whole_x, whole_y) = (x.round(), y.round());
+        if (x - whole_x).abs() > 1e-3 || (y - whole_y).abs() > 1e-3 {
+            return None;
+        }
+        let (w, h) = device_size(size);
+        let (x, y) = (whole_x as i32, whole_y as i32);
+        Some(PixelRect::new(x, y, x + w, y + h))
+    }
+
+    /// A world rectangle as the bitmap pixels it reaches into (whole
+    /// pixels around it, one to spare for antialiasing).
+    fn pixels_of(&self, area: &Rect) -> PixelRect {
+        let scale = self.scale();
+        let x = |v: f32| (f64::from(v) - self.anchor.0) * scale;
+        let y = |v: f32| (f64::from(v) - self.anchor.1) * scale;
+        let clamp = |v: f64| v.clamp(-1e9, 1e9) as i32;
+        PixelRect::new(
+            clamp((x(area.min_x) - 1.0).floor()),
+            clamp((y(area.min_y) - 1.0).floor()),
+            clamp((x(area.max_x) + 1.0).ceil()),
+            clamp((y(area.max_y) + 1.0).ceil()),
+        )
+    }
+
+    /// The world rectangle of bitmap pixels.
+    fn world_of(&self, pixels: &PixelRect) -> Rect {
+        let scale = self.scale();
+        let x = |v: i32| (self.anchor.0 + f64::from(v) / scale) as f32;
+        let y = |v: i32| (self.anchor.1 + f64::from(v) / scale) as f32;
+        Rect::from_corners((x(pixels.x0), y(pixels.y0)), (x(pixels.x1), y(pixels.y1)))
+    }
+}
+
+/// The canvas size in whole device pixels.
+fn device_size(size: Size) -> (i32, i32) {
+    let (width, height, dpr) = size;
+    ((width * dpr).round() as i32, (height * dpr).round() as i32)
+}
+
 pub struct BoardLayer {
     canvas: HtmlCanvasElement,
     ctx: CanvasRenderingContext2d,
-    /// The view and size the bitmap was painted for (`None`: never / invalid).
-    painted_for: Option<(View, Size)>,
+    /// Where the bitmap is (`None`: never painted, or invalid).
+    frame: Option<Frame>,
+    /// The view's rectangle in the bitmap at the last paint.
+    visible: PixelRect,
+    /// What of the bitmap is still to paint.
+    coverage: Coverage<Order>,
     /// What changed since the last paint.
     damage: Vec<Damage>,
 }
@@ -45,7 +133,9 @@ impl BoardLayer {
         Ok(Self {
             canvas,
             ctx,
-            painted_for: None,
+            frame: None,
+            visible: PixelRect::new(0, 0, 0, 0),
+            coverage: Coverage::default(),
             damage: Vec::new(),
         })
     }
@@ -55,251 +145,360 @@ impl BoardLayer {
         match update {
             SceneUpdate::Unchanged => {}
             SceneUpdate::Rebuilt => {
-                self.painted_for = None;
+                self.frame = None;
                 self.damage.clear();
             }
             SceneUpdate::Damaged(damage) => self.damage.extend(damage),
         }
     }
 
-    /// Repaints the bitmap where it changed since the last paint, or all of
-    /// what is in sight when the view or the size changed.
-    pub fn paint(&mut self, layer: &Layer<'_, '_>, scene: &Scene, view: &View, size: Size) {
-        let (width, height, dpr) = size;
-        let (pixels_w, pixels_h) = ((width * dpr).round() as u32, (height * dpr).round() as u32);
-        if self.canvas.width() != pixels_w || self.canvas.height() != pixels_h {
-            self.canvas.set_width(pixels_w);
-            self.canvas.set_height(pixels_h);
-            self.painted_for = None;
-        }
-        let visible = view.visible((width, height));
-        let damage = std::mem::take(&mut self.damage);
-        // Where items were painted again in this call: a new item on top is
-        // painted over the bitmap only outside these, or it would be doubled.
-        let mut repainted = Vec::new();
-        if self.painted_for != Some((*view, size)) {
-            let strips = self
-                .painted_for
-                .and_then(|(before, at)| self.shift(layer, scene, &before, view, size, at));
-            self.painted_for = Some((*view, size));
-            match strips {
-                // Damage from before the move is still to repaint below.
-                Some(strips) => repainted = strips,
-                None => {
-                    let _span = super::timing::span("paint-view");
-                    self.repaint(layer, scene, view, size, &visible, true);
-                    return;
-                }
-            }
-        }
-        let mut areas = Vec::new();
-        let mut above = Vec::new();
-        for damage in damage {
-            match damage {
-                Damage::Area(area) if area.intersects(&visible) => areas.push(area),
-                Damage::Above(id) => above.push(id),
-                Damage::Area(_) => {}
-            }
-        }
-        let mut areas = merged(areas);
-        if areas.len() > MAX_SEPARATE_REPAINTS {
-            areas = areas
-                .into_iter()
-                .reduce(|a, b| a.union(&b))
-                .into_iter()
-                .collect();
-        }
-        for area in &areas {
-            repainted.push(self.repaint(layer, scene, view, size, area, false));
-        }
-        let mut over: Vec<(&crate::protocol::Stroke, Rect)> = above
-            .iter()
-            .filter_map(|id| Some((layer.get(id)?, scene.bounds(id)?)))
-            .filter(|(_, bounds)| bounds.intersects(&visible))
-            .collect();
-        // A new item reaching into a repainted area was drawn there by the
-        // repaint, but not beyond it: its whole bounds are repainted too
-        // (painting it over the bitmap would double it where it was drawn,
-        // and skipping it would leave the rest missing). Those repaints can
-        // reach further new items; repeat until none does.
-        loop {
-            let (reaching, rest): (Vec<_>, Vec<_>) = over
-                .into_iter()
-                .partition(|(_, bounds)| repainted.iter().any(|area| area.intersects(bounds)));
-            over = rest;
-            if reaching.is_empty() {
-                break;
-            }
-            for (_, bounds) in reaching {
-                repainted.push(self.repaint(layer, scene, view, size, &bounds, false));
-            }
-        }
-        let mut over: Vec<&crate::protocol::Stroke> =
-            over.into_iter().map(|(stroke, _)| stroke).collect();
-        if !over.is_empty() {
-            self.ctx.save();
-            set_view_transform(&self.ctx, view, size);
-            over.sort_by(|a, b| a.z.total_cmp(&b.z));
-            for stroke in over {
-                render::draw_item(&self.ctx, stroke, 1.0);
-            }
-            self.ctx.restore();
-        }
+    /// Whether part of the bitmap is still to paint (frames should keep
+    /// coming until it is).
+    pub fn has_work(&self) -> bool {
+        !self.coverage.is_complete()
     }
 
-    /// A pan: moves the bitmap by whole device pixels and repaints only the
-    /// strips that came into view; returns the areas repainted. `None`
-    /// (nothing done) when the zoom or size changed or the move is not a
-    /// whole number of pixels.
-    fn shift(
+    /// Brings the bitmap up to date where it is in sight, then paints
+    /// what else is pending for at most `budget_ms`. Whether what is in
+    /// sight changed (the visible canvas must be drawn again).
+    pub fn paint(
+        &mut self,
+        layer: &Layer<'_, '_>,
+        scene: &Scene,
+        view: &View,
+        size: Size,
+        budget_ms: f64,
+    ) -> bool {
+        let before = (self.frame, self.visible);
+        let frame = self.place(view, size);
+        let moved = before != (Some(frame), self.visible);
+        let bitmap = frame.bitmap();
+        let mut above = Vec::new();
+        for damage in std::mem::take(&mut self.damage) {
+            match damage {
+                Damage::Area(area) => {
+                    self.coverage.invalidate(&frame.pixels_of(&area), &bitmap);
+                }
+                Damage::Above(id) => above.push(id),
+            }
+        }
+        // After the areas: a new item on top is painted over what is
+        // painted; pending regions get it when they are painted.
+        let above_in_sight = self.paint_above(layer, scene, &frame, &above);
+        let in_sight = joined(self.coverage.take(&self.visible));
+        let whole_view = in_sight.first() == Some(&self.visible);
+        let span = whole_view.then(|| super::timing::span("paint-view"));
+        for region in &in_sight {
+            self.paint_region(layer, scene, &frame, region, None, None);
+        }
+        drop(span);
+        if budget_ms > 0.0 {
+            self.paint_pending(layer, scene, &frame, budget_ms);
+        }
+        moved || above_in_sight || !in_sight.is_empty()
+    }
+
+    /// Where the bitmap is for this view: as it was, moved along (a pan
+    /// past the margin), or placed afresh around the view with nothing
+    /// painted (a zoom, a resize, a pan by a fraction of a pixel).
+    fn place(&mut self, view: &View, size: Size) -> Frame {
+        if let Some(frame) = self.frame {
+            if let Some(visible) = frame.visible(view, size) {
+                let bitmap = frame.bitmap();
+                if visible.intersection(&bitmap) == Some(visible) {
+                    self.visible = visible;
+                    return frame;
+                }
+                // Past the margin: move the content so that the view is in
+                // the middle again; what comes in is pending.
+                let (margin_x, margin_y) = margins(size);
+                let (dx, dy) = (margin_x - visible.x0, margin_y - visible.y0);
+                let ctx = &self.ctx;
+                ctx.save();
+                let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+                let _ = ctx.set_global_composite_operation("copy");
+                let _ = ctx.draw_image_with_html_canvas_element(
+                    &self.canvas,
+                    f64::from(dx),
+                    f64::from(dy),
+                );
+                ctx.restore();
+                self.coverage.shifted(dx, dy, &bitmap);
+                let scale = frame.scale();
+                let moved = Frame {
+                    anchor: (
+                        frame.anchor.0 - f64::from(dx) / scale,
+                        frame.anchor.1 - f64::from(dy) / scale,
+                    ),
+                    ..frame
+                };
+                self.frame = Some(moved);
+                self.visible = visible.shifted(dx, dy);
+                return moved;
+            }
+        }
+        let (width, height) = device_size(size);
+        let (margin_x, margin_y) = margins(size);
+        let pixels = (width + 2 * margin_x, height + 2 * margin_y);
+        if self.canvas.width() != pixels.0 as u32 || self.canvas.height() != pixels.1 as u32 {
+            self.canvas.set_width(pixels.0 as u32);
+            self.canvas.set_height(pixels.1 as u32);
+        }
+        let scale = view.zoom * size.2;
+        let frame = Frame {
+            zoom: view.zoom,
+            size,
+            anchor: (
+                view.origin.0 - f64::from(margin_x) / scale,
+                view.origin.1 - f64::from(margin_y) / scale,
+            ),
+            pixels,
+        };
+        self.frame = Some(frame);
+        self.visible = PixelRect::new(margin_x, margin_y, margin_x + width, margin_y + height);
+        let centre = (margin_x + width / 2, margin_y + height / 2);
+        self.coverage = Coverage::unpainted(frame.bitmap(), TILE, centre);
+        self.damage.clear();
+        frame
+    }
+
+    /// Paints new items on top over the painted part of the bitmap;
+    /// whether any reaches into the view.
+    fn paint_above(
         &self,
         layer: &Layer<'_, '_>,
         scene: &Scene,
-        before: &View,
-        view: &View,
-        size: Size,
-        at: Size,
-    ) -> Option<Vec<Rect>> {
-        let (width, height, dpr) = size;
-        if at != size || before.zoom != view.zoom {
-            return None;
+        frame: &Frame,
+        ids: &[crate::protocol::StrokeId],
+    ) -> bool {
+        let bitmap = frame.bitmap();
+        let mut above: Vec<(&crate::protocol::Stroke, Order)> = ids
+            .iter()
+            .filter_map(|id| Some((layer.get(id)?, scene.bounds(id)?, scene.order(id)?)))
+            .filter(|(_, bounds, _)| frame.pixels_of(bounds).intersection(&bitmap).is_some())
+            .map(|(stroke, _, order)| (stroke, order))
+            .collect();
+        if above.is_empty() {
+            return false;
         }
-        let scale = view.zoom * dpr;
-        let dx = (before.origin.0 - view.origin.0) * scale;
-        let dy = (before.origin.1 - view.origin.1) * scale;
-        let (whole_x, whole_y) = (dx.round(), dy.round());
-        let exact = (dx - whole_x).abs() < 1e-3 && (dy - whole_y).abs() < 1e-3;
-        if !exact || whole_x.abs() >= width * dpr || whole_y.abs() >= height * dpr {
-            return None;
+        let in_sight = above.iter().any(|(stroke, _)| {
+            crate::scene::paint_bounds(stroke).is_some_and(|bounds| {
+                frame
+                    .pixels_of(&bounds)
+                    .intersection(&self.visible)
+                    .is_some()
+            })
+        });
+        above.sort_by_key(|(_, order)| *order);
+        // Painted so far: the bitmap without the pending regions, except
+        // that the region being painted has every item up to its progress.
+        // An item drawn before that progress goes there too (nothing drawn
+        // later reaches into it: it is on top); one drawn after is painted
+        // when the region's painting gets to it.
+        let pending = self.coverage.pending();
+        let progress = self.coverage.progress();
+        let painted_without = |skip_first: bool| {
+            let mut painted = vec![bitmap];
+            for (index, region) in pending.iter().enumerate() {
+                if skip_first && index == 0 {
+                    continue;
+                }
+                painted = painted.iter().flat_map(|part| part.minus(region)).collect();
+            }
+            painted
+        };
+        let (before, after): (Vec<_>, Vec<_>) = above
+            .into_iter()
+            .partition(|(_, order)| progress.is_some_and(|p| *order < p));
+        for (group, painted) in [
+            (before, painted_without(true)),
+            (after, painted_without(false)),
+        ] {
+            if group.is_empty() || painted.is_empty() {
+                continue;
+            }
+            let ctx = &self.ctx;
+            ctx.save();
+            let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+            ctx.begin_path();
+            for part in &painted {
+                add_rect(ctx, part);
+            }
+            ctx.clip();
+            set_bitmap_transform(ctx, frame);
+            for (stroke, _) in group {
+                render::draw_item(ctx, stroke, 1.0);
+            }
+            ctx.restore();
         }
+        in_sight
+    }
+
+    /// Paints pending regions until the frame's budget is spent.
+    fn paint_pending(
+        &mut self,
+        layer: &Layer<'_, '_>,
+        scene: &Scene,
+        frame: &Frame,
+        budget_ms: f64,
+    ) {
+        let clock = web_sys::window().and_then(|w| w.performance());
+        let now = || clock.as_ref().map_or(f64::INFINITY, |c| c.now());
+        let deadline = now() + budget_ms;
+        while let Some((region, progress)) = self.coverage.next() {
+            if now() >= deadline {
+                return;
+            }
+            match self.paint_region(layer, scene, frame, &region, progress, Some(deadline)) {
+                Some(stopped_at) => {
+                    self.coverage.advanced(stopped_at);
+                    return;
+                }
+                None => self.coverage.finished_next(),
+            }
+        }
+    }
+
+    /// Paints `region` of the bitmap: clears it unless its painting
+    /// resumes after `progress`, then paints every item reaching into it
+    /// in drawing order, clipped to it. With a `deadline` (the page's
+    /// clock, milliseconds) it may stop early and return the drawing order
+    /// it got to; `None` when the region is done.
+    fn paint_region(
+        &self,
+        layer: &Layer<'_, '_>,
+        scene: &Scene,
+        frame: &Frame,
+        region: &PixelRect,
+        progress: Option<Order>,
+        deadline: Option<f64>,
+    ) -> Option<Order> {
         let ctx = &self.ctx;
         ctx.save();
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
-        ctx.set_global_composite_operation("copy").ok();
-        let _ = ctx.draw_image_with_html_canvas_element(&self.canvas, whole_x, whole_y);
-        ctx.restore();
-        // The strips that came into view, in world coordinates.
-        let visible = view.visible((width, height));
-        let (shift_x, shift_y) = ((whole_x / scale) as f32, (whole_y / scale) as f32);
-        let mut strips = Vec::new();
-        if shift_x > 0.0 {
-            strips.push(Rect {
-                max_x: visible.min_x + shift_x,
-                ..visible
-            });
-        } else if shift_x < 0.0 {
-            strips.push(Rect {
-                min_x: visible.max_x + shift_x,
-                ..visible
-            });
-        }
-        if shift_y > 0.0 {
-            strips.push(Rect {
-                max_y: visible.min_y + shift_y,
-                ..visible
-            });
-        } else if shift_y < 0.0 {
-            strips.push(Rect {
-                min_y: visible.max_y + shift_y,
-                ..visible
-            });
-        }
-        Some(
-            strips
-                .iter()
-                .map(|strip| self.repaint(layer, scene, view, size, strip, false))
-                .collect(),
-        )
-    }
-
-    /// Clears `area` (world coordinates) of the bitmap and paints every item
-    /// reaching into it, bottom first; returns the area actually repainted
-    /// (widened to whole device pixels). `whole`: the area is the whole view.
-    fn repaint(
-        &self,
-        layer: &Layer<'_, '_>,
-        scene: &Scene,
-        view: &View,
-        size: Size,
-        area: &Rect,
-        whole: bool,
-    ) -> Rect {
-        let ctx = &self.ctx;
-        let (width, height, dpr) = size;
-        ctx.save();
-        let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
-        let area = if whole {
-            ctx.clear_rect(0.0, 0.0, width, height);
-            *area
-        } else {
-            // Whole device pixels around the area, one to spare for
-            // antialiasing; every item reaching into them is painted again,
-            // so they end up exactly as a full repaint would leave them.
-            let a = view.to_screen((f64::from(area.min_x), f64::from(area.min_y)));
-            let b = view.to_screen((f64::from(area.max_x), f64::from(area.max_y)));
-            let (x0, y0) = (
-                (a.0 * dpr - 1.0).floor() / dpr,
-                (a.1 * dpr - 1.0).floor() / dpr,
+        ctx.begin_path();
+        add_rect(ctx, region);
+        ctx.clip();
+        if progress.is_none() {
+            ctx.clear_rect(
+                f64::from(region.x0),
+                f64::from(region.y0),
+                f64::from(region.x1 - region.x0),
+                f64::from(region.y1 - region.y0),
             );
-            let (x1, y1) = (
-                (b.0 * dpr + 1.0).ceil() / dpr,
-                (b.1 * dpr + 1.0).ceil() / dpr,
-            );
-            ctx.begin_path();
-            ctx.rect(x0, y0, x1 - x0, y1 - y0);
-            ctx.clip();
-            ctx.clear_rect(x0, y0, x1 - x0, y1 - y0);
-            let (w0, w1) = (view.to_world((x0, y0)), view.to_world((x1, y1)));
-            Rect::from_corners((w0.0 as f32, w0.1 as f32), (w1.0 as f32, w1.1 as f32))
-        };
-        set_view_transform(ctx, view, size);
-        for id in scene.in_area(&area) {
+        }
+        set_bitmap_transform(ctx, frame);
+        let clock = deadline.and_then(|_| web_sys::window()?.performance());
+        let mut stopped = None;
+        let mut last = None;
+        for (index, (id, order)) in scene
+            .in_area_after(&frame.world_of(region), progress)
+            .into_iter()
+            .enumerate()
+        {
+            let check = index > 0 && index % ITEMS_PER_CLOCK_CHECK == 0;
+            if check && deadline.is_some() {
+                // The canvas records drawing and rasterises it later, all
+                // at once; make it do so now, so the clock sees the cost.
+                let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
+            }
+            let out_of_time = check
+                && clock
+                    .as_ref()
+                    .zip(deadline)
+                    .is_some_and(|(clock, deadline)| clock.now() >= deadline);
+            if out_of_time {
+                stopped = last;
+                break;
+            }
             if let Some(stroke) = layer.get(id) {
                 render::draw_item(ctx, stroke, 1.0);
             }
+            last = Some(order);
         }
         ctx.restore();
-        area
+        stopped
     }
 
-    /// Copies the bitmap onto `ctx` (the visible board canvas), pixel for pixel.
+    /// Copies the part of the bitmap in sight onto `ctx` (the visible board
+    /// canvas), pixel for pixel.
     pub fn draw_onto(&self, ctx: &CanvasRenderingContext2d) {
+        let visible = &self.visible;
+        let (w, h) = (
+            f64::from(visible.x1 - visible.x0),
+            f64::from(visible.y1 - visible.y0),
+        );
+        if w <= 0.0 || h <= 0.0 {
+            return;
+        }
         ctx.save();
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         ctx.set_global_alpha(1.0);
-        let _ = ctx.draw_image_with_html_canvas_element(&self.canvas, 0.0, 0.0);
+        let _ = ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            &self.canvas,
+            f64::from(visible.x0),
+            f64::from(visible.y0),
+            w,
+            h,
+            0.0,
+            0.0,
+            w,
+            h,
+        );
         ctx.restore();
     }
+}
+
+/// The margin around the view, in device pixels on each side: half the
+/// view, less where the bitmap would exceed its largest side.
+fn margins(size: Size) -> (i32, i32) {
+    let (width, height) = device_size(size);
+    let margin = |side: i32| (side / 2).min((MAX_BITMAP_SIDE - side) / 2).max(0);
+    (margin(width), margin(height))
+}
+
+/// Regions as one rectangle when they fill it exactly (the tiles in sight
+/// after a zoom): painted once, a stroke crossing tile edges is drawn once.
+fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
+    let Some(first) = regions.first() else {
+        return regions;
+    };
+    let bounds = regions.iter().fold(*first, |b, r| {
+        PixelRect::new(
+            b.x0.min(r.x0),
+            b.y0.min(r.y0),
+            b.x1.max(r.x1),
+            b.y1.max(r.y1),
+        )
+    });
+    let area: i64 = regions.iter().map(PixelRect::area).sum();
+    if area == bounds.area() {
+        vec![bounds]
+    } else {
+        regions
+    }
+}
+
+fn add_rect(ctx: &CanvasRenderingContext2d, rect: &PixelRect) {
+    ctx.rect(
+        f64::from(rect.x0),
+        f64::from(rect.y0),
+        f64::from(rect.x1 - rect.x0),
+        f64::from(rect.y1 - rect.y0),
+    );
+}
+
+/// World coordinates to bitmap pixels.
+fn set_bitmap_transform(ctx: &CanvasRenderingContext2d, frame: &Frame) {
+    set_world_transform(ctx, frame.scale(), frame.anchor);
 }
 
 /// World coordinates to canvas pixels.
 pub fn set_view_transform(ctx: &CanvasRenderingContext2d, view: &View, size: Size) {
-    let scale = size.2 * view.zoom;
-    let _ = ctx.set_transform(
-        scale,
-        0.0,
-        0.0,
-        scale,
-        -view.origin.0 * scale,
-        -view.origin.1 * scale,
-    );
+    set_world_transform(ctx, size.2 * view.zoom, view.origin);
 }
 
-/// Overlapping rectangles joined, so that no pixel is repainted twice.
-fn merged(mut areas: Vec<Rect>) -> Vec<Rect> {
-    let mut joined = true;
-    while joined {
-        joined = false;
-        let mut out: Vec<Rect> = Vec::with_capacity(areas.len());
-        for area in areas {
-            if let Some(existing) = out.iter_mut().find(|o| o.intersects(&area)) {
-                *existing = existing.union(&area);
-                joined = true;
-            } else {
-                out.push(area);
-            }
-        }
-        areas = out;
-    }
-    areas
+/// `scale` device pixels per world unit, world point `origin` at (0, 0).
+fn set_world_transform(ctx: &CanvasRenderingContext2d, scale: f64, origin: (f64, f64)) {
+    let _ = ctx.set_transform(scale, 0.0, 0.0, scale, -origin.0 * scale, -origin.1 * scale);
 }

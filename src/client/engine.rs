@@ -31,7 +31,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
-use super::board_layer::{set_view_transform, BoardLayer};
+use super::board_layer::{set_view_transform, BoardLayer, PAINT_BUDGET_MS};
 use super::render::{self, context_2d};
 use super::storage;
 use crate::geometry::{self, Rect};
@@ -713,6 +713,7 @@ impl Engine {
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
             || self.replica.cursors_gliding(now)
+            || self.board_layer.has_work()
     }
 
     fn on_frame(&mut self) {
@@ -721,9 +722,15 @@ impl Engine {
         self.flush_draft();
         self.flush_cursor(now);
         let gliding = self.replica.cursors_gliding(now);
-        if self.dirty || gliding {
-            self.dirty = false;
-            self.redraw(now);
+        let view_changed = self.dirty || gliding;
+        // The board layer also paints what is out of sight, a little each
+        // frame; that alone leaves the visible canvas as it is.
+        if view_changed || self.board_layer.has_work() {
+            let in_sight_painted = self.paint_board_layer();
+            if view_changed || in_sight_painted {
+                self.dirty = false;
+                self.redraw(now);
+            }
         }
     }
 
@@ -789,14 +796,25 @@ impl Engine {
         }
     }
 
-    fn redraw(&mut self, now: f64) {
+    /// Brings the board layer up to date for this frame; whether it
+    /// painted anything in sight.
+    fn paint_board_layer(&mut self) -> bool {
         self.sync_board_layer();
         let view = self.view;
         let size = self.size;
+        // While the pointer draws, erases or transforms, its frames come
+        // first: what is out of sight waits.
+        let busy =
+            self.gesture.pointer().is_some() && !matches!(self.gesture, Gesture::Panning { .. });
+        let budget = if busy { 0.0 } else { PAINT_BUDGET_MS };
         let board_layer = &mut self.board_layer;
         self.replica
-            .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size));
+            .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size, budget))
+    }
 
+    /// Draws the visible canvases: the board layer's part in sight, what
+    /// is live over it, and the overlays.
+    fn redraw(&mut self, now: f64) {
         let ctx = &self.ctx;
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         ctx.clear_rect(

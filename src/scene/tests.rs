@@ -263,3 +263,25 @@ fn refreshing_an_unknown_id_changes_nothing() {
         .is_empty());
     assert!(scene.is_empty());
 }
+
+#[test]
+fn painting_an_area_resumes_after_the_last_item_painted() {
+    let mut f = Fixture::new();
+    for raw in ["a", "b", "c"] {
+        f.commit(Request::AddStroke(stroke(raw, 0.0, 0.0)));
+    }
+    let hidden = HashSet::new();
+    let mut scene = Scene::new();
+    scene.rebuild(&f.layer(&[], &hidden));
+    let all = scene.in_area_after(&everywhere(), None);
+    let order_of_a = all[0].1;
+    assert_eq!(scene.order(&id("a")), Some(order_of_a));
+    let rest: Vec<&str> = scene
+        .in_area_after(&everywhere(), Some(order_of_a))
+        .into_iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(rest, ["b", "c"]);
+    let last = all[2].1;
+    assert!(scene.in_area_after(&everywhere(), Some(last)).is_empty());
+}
