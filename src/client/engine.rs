@@ -13,13 +13,15 @@
 //!
 //! Timing: events only record state; a `requestAnimationFrame` callback sends
 //! at most one preview, draft and cursor message per frame and redraws the
-//! canvas when something changed.
+//! canvas when something changed (and, while the board layer has regions
+//! out of sight to paint, lets it paint some without redrawing).
 //!
-//! Drawing is layered: the confirmed board is kept in a bitmap
-//! (`board_layer`) repainted only where something changed; each frame
-//! copies it to the board canvas and paints what is live over it (this
-//! tab's pending requests, drafts, its gesture, other people's previews).
-//! Cursors, the selection box and the marquee go on the overlay canvas.
+//! Drawing is layered: the confirmed board is kept in a bitmap covering the
+//! view and a margin (`board_layer`), painted only where something changed;
+//! each frame copies the part in sight to the board canvas and paints what
+//! is live over it (this tab's pending requests, drafts, its gesture, other
+//! people's previews). Cursors, the selection box and the marquee go on the
+//! overlay canvas.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
