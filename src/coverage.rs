@@ -100,6 +100,19 @@ impl PixelRect {
     }
 }
 
+/// `pieces` without any of `regions`.
+fn without<'r>(
+    pieces: Vec<PixelRect>,
+    regions: impl IntoIterator<Item = &'r PixelRect>,
+) -> Vec<PixelRect> {
+    regions.into_iter().fold(pieces, |pieces, region| {
+        pieces
+            .iter()
+            .flat_map(|piece| piece.minus(region))
+            .collect()
+    })
+}
+
 /// The regions of the bitmap still to paint. `P` is the painter's drawing
 /// order (the scene's), by which the first region's painting resumes.
 /// Big regions are kept as tiles, so that resuming one looks up only the
@@ -182,13 +195,7 @@ impl<P: Copy> Coverage<P> {
         {
             self.progress = None;
         }
-        let mut pieces = area.tiles(self.tile);
-        for region in &self.pending {
-            pieces = pieces
-                .iter()
-                .flat_map(|piece| piece.minus(region))
-                .collect();
-        }
+        let pieces = without(area.tiles(self.tile), &self.pending);
         self.pending.extend(pieces);
     }
 
@@ -201,6 +208,14 @@ impl<P: Copy> Coverage<P> {
     /// How far the painting of the next region got, if it started.
     pub fn progress(&self) -> Option<P> {
         self.progress
+    }
+
+    /// What of `bitmap` is painted: all but the pending regions, or, with
+    /// `with_next`, all but those after the next one (whose items up to
+    /// [`Self::progress`] are painted).
+    pub fn painted(&self, bitmap: PixelRect, with_next: bool) -> Vec<PixelRect> {
+        let skip = usize::from(with_next);
+        without(vec![bitmap], self.pending.iter().skip(skip))
     }
 
     /// The next region is painted up to `order`.
@@ -226,18 +241,13 @@ impl<P: Copy> Coverage<P> {
             .iter()
             .filter_map(|region| region.shifted(dx, dy).intersection(bitmap))
             .collect();
-        let mut exposed: Vec<PixelRect> = bitmap
-            .minus(&kept)
-            .iter()
-            .flat_map(|piece| piece.tiles(self.tile))
-            .collect();
-        for region in &pending {
-            exposed = exposed
+        // Pending regions moved within `kept`; what came in is the rest.
+        pending.extend(
+            bitmap
+                .minus(&kept)
                 .iter()
-                .flat_map(|piece| piece.minus(region))
-                .collect();
-        }
-        pending.extend(exposed);
+                .flat_map(|piece| piece.tiles(self.tile)),
+        );
         self.pending = pending;
         self.progress = None;
     }

@@ -309,10 +309,6 @@ impl Replica {
         }
     }
 
-    pub fn user(&self) -> &UserId {
-        &self.user
-    }
-
     /// The board as the server confirmed it.
     pub fn board(&self) -> &Board {
         &self.board
@@ -352,7 +348,7 @@ impl Replica {
     }
 
     /// `message` if it can go out now (live messages are not queued).
-    pub fn live_message(&self, message: ClientMessage) -> Option<ClientMessage> {
+    fn live_message(&self, message: ClientMessage) -> Option<ClientMessage> {
         self.is_live().then_some(message)
     }
 

@@ -272,61 +272,40 @@ impl BoardLayer {
         ids: &[crate::protocol::StrokeId],
     ) -> bool {
         let bitmap = frame.bitmap();
-        let mut above: Vec<(&crate::protocol::Stroke, Order)> = ids
+        let mut above: Vec<(&crate::protocol::Stroke, PixelRect, Order)> = ids
             .iter()
-            .filter_map(|id| Some((layer.get(id)?, scene.bounds(id)?, scene.order(id)?)))
-            .filter(|(_, bounds, _)| frame.pixels_of(bounds).intersection(&bitmap).is_some())
-            .map(|(stroke, _, order)| (stroke, order))
+            .filter_map(|id| {
+                let pixels = frame.pixels_of(&scene.bounds(id)?);
+                Some((layer.get(id)?, pixels, scene.order(id)?))
+            })
+            .filter(|(_, pixels, _)| pixels.intersection(&bitmap).is_some())
             .collect();
         if above.is_empty() {
             return false;
         }
-        let in_sight = above.iter().any(|(stroke, _)| {
-            crate::scene::paint_bounds(stroke).is_some_and(|bounds| {
-                frame
-                    .pixels_of(&bounds)
-                    .intersection(&self.visible)
-                    .is_some()
-            })
-        });
-        above.sort_by_key(|(_, order)| *order);
+        let in_sight = above
+            .iter()
+            .any(|(_, pixels, _)| pixels.intersection(&self.visible).is_some());
+        above.sort_by_key(|(_, _, order)| *order);
         // Painted so far: the bitmap without the pending regions, except
         // that the region being painted has every item up to its progress.
         // An item drawn before that progress goes there too (nothing drawn
         // later reaches into it: it is on top); one drawn after is painted
         // when the region's painting gets to it.
-        let pending = self.coverage.pending();
         let progress = self.coverage.progress();
-        let painted_without = |skip_first: bool| {
-            let mut painted = vec![bitmap];
-            for (index, region) in pending.iter().enumerate() {
-                if skip_first && index == 0 {
-                    continue;
-                }
-                painted = painted.iter().flat_map(|part| part.minus(region)).collect();
-            }
-            painted
-        };
         let (before, after): (Vec<_>, Vec<_>) = above
             .into_iter()
-            .partition(|(_, order)| progress.is_some_and(|p| *order < p));
-        for (group, painted) in [
-            (before, painted_without(true)),
-            (after, painted_without(false)),
-        ] {
+            .partition(|(_, _, order)| progress.is_some_and(|p| *order < p));
+        for (group, with_next) in [(before, true), (after, false)] {
+            let painted = self.coverage.painted(bitmap, with_next);
             if group.is_empty() || painted.is_empty() {
                 continue;
             }
             let ctx = &self.ctx;
             ctx.save();
-            let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
-            ctx.begin_path();
-            for part in &painted {
-                add_rect(ctx, part);
-            }
-            ctx.clip();
+            clip_to(ctx, &painted);
             set_bitmap_transform(ctx, frame);
-            for (stroke, _) in group {
+            for (stroke, _, _) in group {
                 render::draw_item(ctx, stroke, 1.0);
             }
             ctx.restore();
@@ -342,14 +321,16 @@ impl BoardLayer {
         frame: &Frame,
         budget_ms: f64,
     ) {
-        let clock = web_sys::window().and_then(|w| w.performance());
-        let now = || clock.as_ref().map_or(f64::INFINITY, |c| c.now());
-        let deadline = now() + budget_ms;
+        let Some(clock) = web_sys::window().and_then(|w| w.performance()) else {
+            return;
+        };
+        let deadline = clock.now() + budget_ms;
         while let Some((region, progress)) = self.coverage.next() {
-            if now() >= deadline {
+            if clock.now() >= deadline {
                 return;
             }
-            match self.paint_region(layer, scene, frame, &region, progress, Some(deadline)) {
+            let until = Some((&clock, deadline));
+            match self.paint_region(layer, scene, frame, &region, progress, until) {
                 Some(stopped_at) => {
                     self.coverage.advanced(stopped_at);
                     return;
@@ -361,9 +342,9 @@ impl BoardLayer {
 
     /// Paints `region` of the bitmap: clears it unless its painting
     /// resumes after `progress`, then paints every item reaching into it
-    /// in drawing order, clipped to it. With a `deadline` (the page's
-    /// clock, milliseconds) it may stop early and return the drawing order
-    /// it got to; `None` when the region is done.
+    /// in drawing order, clipped to it. Given `until` (the page's clock and
+    /// a deadline on it, milliseconds) it may stop early and return the
+    /// drawing order it got to; `None` when the region is done.
     fn paint_region(
         &self,
         layer: &Layer<'_, '_>,
@@ -371,14 +352,11 @@ impl BoardLayer {
         frame: &Frame,
         region: &PixelRect,
         progress: Option<Order>,
-        deadline: Option<f64>,
+        until: Option<(&web_sys::Performance, f64)>,
     ) -> Option<Order> {
         let ctx = &self.ctx;
         ctx.save();
-        let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
-        ctx.begin_path();
-        add_rect(ctx, region);
-        ctx.clip();
+        clip_to(ctx, std::slice::from_ref(region));
         if progress.is_none() {
             ctx.clear_rect(
                 f64::from(region.x0),
@@ -388,7 +366,6 @@ impl BoardLayer {
             );
         }
         set_bitmap_transform(ctx, frame);
-        let clock = deadline.and_then(|_| web_sys::window()?.performance());
         let mut stopped = None;
         let mut last = None;
         for (index, (id, order)) in scene
@@ -396,20 +373,17 @@ impl BoardLayer {
             .into_iter()
             .enumerate()
         {
-            let check = index > 0 && index % ITEMS_PER_CLOCK_CHECK == 0;
-            if check && deadline.is_some() {
-                // The canvas records drawing and rasterises it later, all
-                // at once; make it do so now, so the clock sees the cost.
-                let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
-            }
-            let out_of_time = check
-                && clock
-                    .as_ref()
-                    .zip(deadline)
-                    .is_some_and(|(clock, deadline)| clock.now() >= deadline);
-            if out_of_time {
-                stopped = last;
-                break;
+            if let Some((clock, deadline)) = until {
+                if index > 0 && index % ITEMS_PER_CLOCK_CHECK == 0 {
+                    // The canvas records drawing and rasterises it later,
+                    // all at once; make it do so now, so the clock sees
+                    // the cost.
+                    let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
+                    if clock.now() >= deadline {
+                        stopped = last;
+                        break;
+                    }
+                }
             }
             if let Some(stroke) = layer.get(id) {
                 render::draw_item(ctx, stroke, 1.0);
@@ -479,13 +453,20 @@ fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
     }
 }
 
-fn add_rect(ctx: &CanvasRenderingContext2d, rect: &PixelRect) {
-    ctx.rect(
-        f64::from(rect.x0),
-        f64::from(rect.y0),
-        f64::from(rect.x1 - rect.x0),
-        f64::from(rect.y1 - rect.y0),
-    );
+/// Clips `ctx` to `regions` of bitmap pixels and leaves it drawing in
+/// pixels (callers `save` and `restore` around it).
+fn clip_to(ctx: &CanvasRenderingContext2d, regions: &[PixelRect]) {
+    let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+    ctx.begin_path();
+    for region in regions {
+        ctx.rect(
+            f64::from(region.x0),
+            f64::from(region.y0),
+            f64::from(region.x1 - region.x0),
+            f64::from(region.y1 - region.y0),
+        );
+    }
+    ctx.clip();
 }
 
 /// World coordinates to bitmap pixels.

@@ -137,3 +137,17 @@ fn big_regions_are_tiles_and_the_nearest_come_first() {
     );
     assert_eq!(pending_area(&coverage), 300 * 150);
 }
+
+#[test]
+fn what_is_painted_is_the_bitmap_without_what_is_pending() {
+    let bitmap = rect(0, 0, 100, 100);
+    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
+    assert!(coverage.painted(bitmap, false).is_empty());
+    coverage.take(&rect(0, 0, 100, 50));
+    coverage.invalidate(&rect(0, 0, 10, 10), &bitmap);
+    let area = |parts: Vec<PixelRect>| parts.iter().map(PixelRect::area).sum::<i64>();
+    assert_eq!(area(coverage.painted(bitmap, false)), 100 * 50 - 100);
+    // The half painted next region (the bottom half) counts with `with_next`.
+    coverage.advanced(3);
+    assert_eq!(area(coverage.painted(bitmap, true)), 100 * 100 - 100);
+}
