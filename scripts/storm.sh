@@ -9,6 +9,9 @@
 #                                        instances directly (no nginx)
 #   scripts/storm.sh relay [flags]       a raw relay (examples/relay.rs): the
 #                                        floor this machine and generator allow
+#   scripts/storm.sh relay-nginx [flags] the raw relay behind the same nginx
+#                                        (both upstreams are the relay): the
+#                                        floor for the `two` rows
 #
 # e.g. scripts/storm.sh two --boards 1 --users 100 --seconds 10
 #
@@ -17,6 +20,8 @@
 # RELAY_BIN elsewhere, to compare builds). Everything listens on loopback ports it picks and is
 # stopped at the end; the generator's window is fixed, so the run ends by
 # itself. Figures go to docs/benchmarks.md with the command that made them.
+# STORM_SERVER_LOG sets the instances' log filter (default `warn`), and
+# STORM_LOGS=dir keeps every process's log there.
 
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -26,7 +31,7 @@ shift || true
 WHITEBOARD_BIN="${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}"
 STORM_BIN="${STORM_BIN:-$ROOT/target/release/examples/storm}"
 RELAY_BIN="${RELAY_BIN:-$ROOT/target/release/examples/relay}"
-[ "$mode" = relay ] && WHITEBOARD_BIN="$RELAY_BIN"
+[[ "$mode" = relay* ]] && WHITEBOARD_BIN="$RELAY_BIN"
 for binary in "$WHITEBOARD_BIN" "$STORM_BIN"; do
   [ -x "$binary" ] || { echo "missing $binary: build it first (see the top of this script)" >&2; exit 1; }
 done
@@ -40,6 +45,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   sleep 0.5
+  if [ -n "${STORM_LOGS:-}" ]; then mkdir -p "$STORM_LOGS" && cp "$WORK"/*.log "$STORM_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,11 +64,25 @@ start_instance() {
   shift
   local port
   port="$(free_port)"
-  env "$@" "$WHITEBOARD_BIN" --addr "127.0.0.1:$port" --data-dir "$WORK/$name" --log warn \
+  env "$@" "$WHITEBOARD_BIN" --addr "127.0.0.1:$port" --data-dir "$WORK/$name" --log "${STORM_SERVER_LOG:-warn}" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" "$name"
   ADDR="127.0.0.1:$port"
+}
+
+# Starts nginx with the shipped config in front of two upstream addresses and
+# runs the generator through it (nginx's workers count as server processes).
+storm_through_nginx() {
+  local first="$1" second="$2"
+  shift 2
+  local lb_port nginx_pids
+  lb_port="$(free_port)"
+  start_nginx "$WORK" "$lb_port" "$first" "$second"
+  nginx_pids=("$(cat "$WORK/nginx.pid")")
+  mapfile -t -O 1 nginx_pids < <(pgrep -P "${nginx_pids[0]}")
+  "$STORM_BIN" --addr "127.0.0.1:$lb_port" \
+    $(printf -- '--server-pid %s ' "${PIDS[@]}" "${nginx_pids[@]}") "$@"
 }
 
 case "$mode" in
@@ -96,23 +116,23 @@ case "$mode" in
       report_metrics "$addr_a" "$addr_b"
       exit
     fi
-    lb_port="$(free_port)"
-    start_nginx "$WORK" "$lb_port" "$addr_a" "$addr_b"
-    nginx_pids=("$(cat "$WORK/nginx.pid")")
-    mapfile -t -O 1 nginx_pids < <(pgrep -P "${nginx_pids[0]}")
-    "$STORM_BIN" --addr "127.0.0.1:$lb_port" \
-      $(printf -- '--server-pid %s ' "${PIDS[@]}" "${nginx_pids[@]}") "$@"
+    storm_through_nginx "$addr_a" "$addr_b" "$@"
     report_metrics "$addr_a" "$addr_b"
     ;;
-  relay)
+  relay | relay-nginx)
     port="$(free_port)"
     "$RELAY_BIN" --addr "127.0.0.1:$port" >"$WORK/relay.log" 2>&1 &
     PIDS+=($!)
     wait_for_port "$port" relay
-    "$STORM_BIN" --addr "127.0.0.1:$port" --server-pid "${PIDS[0]}" "$@"
+    if [ "$mode" = relay ]; then
+      "$STORM_BIN" --addr "127.0.0.1:$port" --server-pid "${PIDS[0]}" "$@"
+      exit
+    fi
+    ensure_apt nginx
+    storm_through_nginx "127.0.0.1:$port" "127.0.0.1:$port" "$@"
     ;;
   *)
-    echo "usage: scripts/storm.sh one|two|two-direct|relay [storm flags]" >&2
+    echo "usage: scripts/storm.sh one|two|two-direct|relay|relay-nginx [storm flags]" >&2
     exit 2
     ;;
 esac

@@ -15,6 +15,11 @@
 //! Strokes are kept in drawing order: sorted by their stacking key `z`, ties
 //! in the order they were added. Adding puts a stroke on top (the server
 //! gives it the highest `z` so far plus one).
+//!
+//! The server applies a batch before the store has it ([`Board::speculate`]):
+//! if another instance stored its own operations under the same numbers
+//! first, [`Board::roll_back`] takes the batch back in memory, touching only
+//! what the batch changed, instead of reloading the board from the store.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -71,6 +76,28 @@ pub struct Board {
     /// The effect of every operation still on some user's undo or redo
     /// stack (never changed once recorded; shared for cheap clones).
     effects: HashMap<u64, Arc<Effect>>,
+    /// While speculating: what to restore on [`Board::roll_back`].
+    #[serde(skip)]
+    journal: Option<Box<Journal>>,
+}
+
+/// The state a speculative run of operations replaced, each part recorded
+/// the first time the run changes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Journal {
+    seq: u64,
+    top_z: f64,
+    /// Strokes at and after this position were added by the run.
+    added_from: usize,
+    /// Earlier states of strokes changed in place, by position.
+    replaced: HashMap<usize, Arc<SnapshotStroke>>,
+    /// The whole drawing order before the run, once a restack moved strokes
+    /// (then `replaced` no longer matters).
+    order: Option<Vec<Arc<SnapshotStroke>>>,
+    /// Each touched author's history before the run (`None`: had none).
+    users: HashMap<UserId, Option<UserHistory>>,
+    /// Each touched effect before the run (`None`: there was none).
+    effects: HashMap<u64, Option<Arc<Effect>>>,
 }
 
 impl Board {
@@ -133,6 +160,116 @@ impl Board {
     /// [`crate::protocol::packed`]).
     pub fn snapshot_packed(&self) -> Vec<u8> {
         crate::protocol::packed::encode(self.seq, &self.strokes)
+    }
+
+    /// Starts recording what operations change, so that [`Board::roll_back`]
+    /// can take them back; [`Board::confirm`] keeps them. A run already
+    /// started goes on.
+    pub fn speculate(&mut self) {
+        if self.journal.is_none() {
+            self.journal = Some(Box::new(Journal {
+                seq: self.seq,
+                top_z: self.top_z,
+                added_from: self.strokes.len(),
+                ..Journal::default()
+            }));
+        }
+    }
+
+    /// Keeps what was applied since [`Board::speculate`].
+    pub fn confirm(&mut self) {
+        self.journal = None;
+    }
+
+    /// Takes back every operation applied since [`Board::speculate`]: the
+    /// board is again what it was then. Without a run, changes nothing.
+    pub fn roll_back(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        let Journal {
+            seq,
+            top_z,
+            added_from,
+            replaced,
+            order,
+            users,
+            effects,
+        } = *journal;
+        match order {
+            Some(order) => {
+                self.strokes = order;
+                self.reindex();
+            }
+            None => {
+                for added in self.strokes.drain(added_from..) {
+                    self.index.remove(&added.stroke.id);
+                }
+                for (position, stroke) in replaced {
+                    self.strokes[position] = stroke;
+                }
+            }
+        }
+        self.seq = seq;
+        self.top_z = top_z;
+        for (user, history) in users {
+            match history {
+                Some(history) => self.users.insert(user, history),
+                None => self.users.remove(&user),
+            };
+        }
+        for (seq, effect) in effects {
+            match effect {
+                Some(effect) => self.effects.insert(seq, effect),
+                None => self.effects.remove(&seq),
+            };
+        }
+    }
+
+    /// Records the author's history before the run first changes it.
+    fn journal_user(&mut self, author: &UserId) {
+        if let Some(journal) = self.journal.as_mut() {
+            if !journal.users.contains_key(author) {
+                journal
+                    .users
+                    .insert(author.clone(), self.users.get(author).cloned());
+            }
+        }
+    }
+
+    /// Records an effect before the run first changes it.
+    fn journal_effect(&mut self, seq: u64) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal
+                .effects
+                .entry(seq)
+                .or_insert_with(|| self.effects.get(&seq).cloned());
+        }
+    }
+
+    /// Records the stroke at `position` before the run first changes it.
+    fn journal_stroke(&mut self, position: usize) {
+        if let Some(journal) = self.journal.as_mut() {
+            if journal.order.is_none() && position < journal.added_from {
+                journal
+                    .replaced
+                    .entry(position)
+                    .or_insert_with(|| Arc::clone(&self.strokes[position]));
+            }
+        }
+    }
+
+    /// Records the drawing order before the run first reorders it.
+    fn journal_order(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            if journal.order.is_none() {
+                let mut order = self.strokes[..journal.added_from].to_vec();
+                for (&position, stroke) in &journal.replaced {
+                    order[position] = Arc::clone(stroke);
+                }
+                journal.order = Some(order);
+            }
+        }
     }
 
     /// The sequence number of the last applied operation (0 for a new board).
@@ -368,6 +505,7 @@ impl Board {
             return;
         }
         self.seq = op.seq;
+        self.journal_user(&op.author);
         let history = self.users.entry(op.author.clone()).or_default();
         history.op_ids.push_back((op.op_id.clone(), op.seq));
         if history.op_ids.len() > REMEMBERED_OP_IDS {
@@ -479,12 +617,14 @@ impl Board {
         let mut restack = false;
         for stroke in strokes {
             if let Some(&i) = self.index.get(&stroke.id) {
+                self.journal_stroke(i);
                 let slot = &mut Arc::make_mut(&mut self.strokes[i]).stroke;
                 restack |= slot.z != stroke.z;
                 *slot = stroke.clone();
             }
         }
         if restack {
+            self.journal_order();
             // A stable sort keeps insertion order among equal keys.
             self.strokes
                 .sort_by(|a, b| a.stroke.z.total_cmp(&b.stroke.z));
@@ -495,6 +635,7 @@ impl Board {
     fn set_visible(&mut self, ids: &[StrokeId], visible: bool) {
         for id in ids {
             if let Some(&i) = self.index.get(id) {
+                self.journal_stroke(i);
                 Arc::make_mut(&mut self.strokes[i]).visible = visible;
             }
         }
@@ -510,8 +651,10 @@ impl Board {
             forgotten.extend(history.undo.pop_front());
         }
         for seq in forgotten {
+            self.journal_effect(seq);
             self.effects.remove(&seq);
         }
+        self.journal_effect(op.seq);
         self.effects.insert(op.seq, Arc::new(effect));
     }
 }
@@ -844,6 +987,98 @@ mod tests {
             reject(&board, vec![same.translated(1.0, 0.0)]),
             ErrorCode::Rejected
         );
+    }
+
+    /// A deterministic mix of every kind of request by three authors
+    /// (refused ones are skipped, as the server would).
+    fn random_requests(board: &mut Board, seed: u64, count: usize) {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        let authors = [user("alice"), user("bob"), user("carol")];
+        for _ in 0..count {
+            let author = &authors[next(3) as usize];
+            let visible: Vec<Stroke> = board.visible_strokes().cloned().collect();
+            let pick = |n: u64| visible.get(n as usize % visible.len().max(1)).cloned();
+            let fresh = |n: u64| line(&format!("s{}-{}", board.seq(), n), n as f32);
+            let request = match next(8) {
+                0 | 1 => Request::AddStroke(fresh(next(1000))),
+                2 => Request::AddStrokes(vec![fresh(1), fresh(2)]),
+                3 => match pick(next(1000)) {
+                    Some(stroke) => Request::Update(vec![stroke.translated(3.0, 0.0)]),
+                    None => continue,
+                },
+                4 => match pick(next(1000)) {
+                    Some(mut stroke) => {
+                        stroke.z = if next(2) == 0 {
+                            board.bottom_z() - 1.0
+                        } else {
+                            board.top_z() + 1.0
+                        };
+                        Request::Update(vec![stroke])
+                    }
+                    None => continue,
+                },
+                5 => match pick(next(1000)) {
+                    Some(stroke) => Request::Erase(vec![stroke.id]),
+                    None => continue,
+                },
+                6 => Request::Undo,
+                _ if next(4) == 0 => Request::Clear,
+                _ => Request::Redo,
+            };
+            let _ = submit(board, author, request);
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_run_leaves_the_board_as_it_was() {
+        for seed in 0..300 {
+            let mut board = Board::new();
+            random_requests(&mut board, seed, (seed % 40) as usize);
+            let before = board.clone();
+            board.speculate();
+            random_requests(&mut board, seed + 1_000, 1 + (seed % 7) as usize);
+            let applied = board.clone();
+            board.roll_back();
+            assert_eq!(board, before, "seed {seed}");
+            // Confirming instead keeps the run, and a later roll back is a no-op.
+            let mut kept = before.clone();
+            kept.speculate();
+            random_requests(&mut kept, seed + 1_000, 1 + (seed % 7) as usize);
+            kept.confirm();
+            kept.roll_back();
+            let mut applied = applied;
+            applied.confirm();
+            assert_eq!(kept, applied, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_run_restores_the_undo_history_it_pushed_out() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        for i in 0..UNDO_DEPTH {
+            submit(
+                &mut board,
+                &alice,
+                Request::AddStroke(line(&format!("s{i}"), i as f32)),
+            )
+            .unwrap();
+        }
+        let before = board.clone();
+        board.speculate();
+        // Pushes the oldest undoable operation (and its effect) out.
+        submit(&mut board, &alice, Request::AddStroke(line("over", 0.0))).unwrap();
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        board.roll_back();
+        assert_eq!(board, before);
     }
 
     #[test]

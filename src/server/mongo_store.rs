@@ -6,17 +6,22 @@
 //!   database itself refuse a second operation with the same number, which is
 //!   what keeps several instances from forking a board.
 //! - `boards`: one metadata document per board, `{_id, created_at,
-//!   last_active, title, snapshot_seq, snapshot_chunks}`.
+//!   last_active, title, snapshot_seq, snapshot_chunks}`; each instance
+//!   refreshes `last_active` at most once a minute per board while appending
+//!   (and whenever it saves a snapshot).
 //! - `snapshot_chunks`: the newest snapshot of a board, split into chunks of
 //!   [`CHUNK_BYTES`] (far below MongoDB's 16 MiB document limit), `{board, seq,
 //!   index, data}`.
 //!
 //! Every write asks for a journaled acknowledgement, so an operation
-//! acknowledged to a client survives a crash of the database server.
+//! acknowledged to a client survives a crash of the database server. An
+//! append is one ordered `insert_many` when this instance wrote the board's
+//! previous operation; otherwise (another instance did) it first reads the
+//! last stored number, to refuse a gap.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -34,6 +39,11 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 /// How long an operation waits for a reachable server before failing (so
 /// clients learn quickly that saving is delayed, instead of after 30 s).
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often appends refresh a board's `last_active`: a journaled write per
+/// append would double the writes that acknowledgements wait for.
+const METADATA_INTERVAL: Duration = Duration::from_secs(60);
+/// Boards remembered in `metadata_written` before stale ones are forgotten.
+const METADATA_ENTRIES_BEFORE_TRIM: usize = 4096;
 /// MongoDB's duplicate key error.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -46,6 +56,8 @@ pub struct MongoStore {
     /// Last sequence number known to be stored per board, to refuse gaps
     /// without a round trip; refreshed from the database when in doubt.
     last_seq: Mutex<HashMap<BoardId, u64>>,
+    /// When this instance last wrote each board's metadata document.
+    metadata_written: Mutex<HashMap<BoardId, Instant>>,
 }
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
@@ -97,6 +109,7 @@ impl MongoStore {
             ),
             database,
             last_seq: Mutex::new(HashMap::new()),
+            metadata_written: Mutex::new(HashMap::new()),
         };
         store.ping().await?;
         store.create_indexes().await?;
@@ -135,18 +148,22 @@ impl MongoStore {
         Ok(())
     }
 
+    /// The newest operation's number, or the snapshot's if that is newer.
+    /// Both are read at once: one round trip's wait.
     async fn stored_last_seq(&self, board: &BoardId) -> Result<u64, StoreError> {
-        let last_op = self
-            .ops
-            .find_one(doc! { "board": board.as_str() })
-            .sort(doc! { "seq": -1 })
-            .await
-            .map_err(backend)?;
+        let last_op = async {
+            self.ops
+                .find_one(doc! { "board": board.as_str() })
+                .sort(doc! { "seq": -1 })
+                .await
+                .map_err(backend)
+        };
+        let (last_op, meta) = tokio::try_join!(last_op, self.board_meta(board))?;
         let from_ops = match last_op {
             Some(document) => seq_of(&document)?,
             None => 0,
         };
-        let from_snapshot = self.board_meta(board).await?.map_or(0, |meta| meta.0);
+        let from_snapshot = meta.map_or(0, |meta| meta.0);
         Ok(from_ops.max(from_snapshot))
     }
 
@@ -235,6 +252,47 @@ impl MongoStore {
         stored.reindex();
         Ok(Some(stored))
     }
+
+    /// Whether appends should refresh the board's metadata now (at most once
+    /// per [`METADATA_INTERVAL`]; always on this instance's first append).
+    fn metadata_due(&self, board: &BoardId) -> bool {
+        let now = Instant::now();
+        let mut written = self
+            .metadata_written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = written.get(board) {
+            if now.duration_since(*at) < METADATA_INTERVAL {
+                return false;
+            }
+        }
+        if written.len() >= METADATA_ENTRIES_BEFORE_TRIM {
+            // Older entries say nothing any more: forget them.
+            written.retain(|_, at| now.duration_since(*at) < METADATA_INTERVAL);
+        }
+        written.insert(board.clone(), now);
+        true
+    }
+
+    /// Creates the board's metadata document if missing and sets `last_active`.
+    async fn touch_metadata(&self, board: &BoardId) {
+        let now = DateTime::now();
+        let touched = self
+            .boards
+            .update_one(
+                doc! { "_id": board.as_str() },
+                doc! {
+                    "$set": { "last_active": now },
+                    "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null, "snapshot_seq": 0_i64, "snapshot_chunks": 0_i32 },
+                },
+            )
+            .upsert(true)
+            .await;
+        if let Err(error) = touched {
+            // The operations are stored; metadata is best effort.
+            tracing::warn!(%board, %error, "could not update board metadata");
+        }
+    }
 }
 
 fn seq_of(document: &Document) -> Result<u64, StoreError> {
@@ -299,21 +357,8 @@ impl Store for MongoStore {
         }
         let last = ops[ops.len() - 1].seq;
         self.remember_last_seq(board, Some(last));
-        let now = DateTime::now();
-        let touched = self
-            .boards
-            .update_one(
-                doc! { "_id": board.as_str() },
-                doc! {
-                    "$set": { "last_active": now },
-                    "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null, "snapshot_seq": 0_i64, "snapshot_chunks": 0_i32 },
-                },
-            )
-            .upsert(true)
-            .await;
-        if let Err(error) = touched {
-            // The operations are stored; metadata is best effort.
-            tracing::warn!(%board, %error, "could not update board metadata");
+        if self.metadata_due(board) {
+            self.touch_metadata(board).await;
         }
         Ok(())
     }

@@ -162,7 +162,7 @@ struct Client {
 enum Work {
     Idle,
     /// An append of `staged` (resolved from `batch`) is in flight; the
-    /// board already holds its operations.
+    /// board already holds its operations, speculatively (`Board::speculate`).
     Appending {
         batch: Vec<Submission>,
         staged: Vec<Staged>,
@@ -188,11 +188,6 @@ enum Work {
 }
 
 enum AfterReload {
-    /// The append lost a race: try the batch again after a pause.
-    Retry {
-        batch: Vec<Submission>,
-        attempt: usize,
-    },
     /// The store failed: hold the batch until it is back.
     Hold { batch: Vec<Submission> },
     /// The outage may be over: store what was held.
@@ -538,10 +533,7 @@ impl RoomState {
             Work::Appending { batch, .. }
             | Work::Backoff { batch, .. }
             | Work::Reloading {
-                then:
-                    AfterReload::Retry { batch, .. }
-                    | AfterReload::Hold { batch }
-                    | AfterReload::Recover { held: batch },
+                then: AfterReload::Hold { batch } | AfterReload::Recover { held: batch },
                 ..
             }
             | Work::Reading {
@@ -1031,6 +1023,7 @@ impl RoomState {
     /// the store to append it.
     fn append(&mut self, batch: Vec<Submission>, attempt: usize) {
         let base_seq = self.board.seq();
+        self.board.speculate();
         let staged = self.stage(&batch);
         let ops: Vec<Operation> = staged
             .iter()
@@ -1041,6 +1034,7 @@ impl RoomState {
             .collect();
         if ops.is_empty() {
             // Only resends and refusals: nothing to store.
+            self.board.confirm();
             self.finish(staged);
             return;
         }
@@ -1081,42 +1075,41 @@ impl RoomState {
 
     fn on_stored(&mut self, answer: StoreAnswer) {
         match (std::mem::replace(&mut self.work, Work::Idle), answer) {
-            (Work::Appending { staged, .. }, StoreAnswer::Appended(Ok(()))) => self.finish(staged),
+            (Work::Appending { staged, .. }, StoreAnswer::Appended(Ok(()))) => {
+                self.board.confirm();
+                self.finish(staged);
+            }
+            (
+                Work::Appending { batch, attempt, .. },
+                StoreAnswer::Appended(Err(StoreError::SequenceConflict { .. })),
+            ) => {
+                // Another instance stored operations under these numbers
+                // first. Take the batch back in memory; after a random pause
+                // the winner's operations are read and the batch tried again.
+                debug!(board = %self.id, attempt, "lost a race for a sequence number; retrying");
+                self.take_back_speculation();
+                let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
+                self.work = Work::Backoff {
+                    batch,
+                    attempt,
+                    until: self.now + Duration::from_millis(jitter),
+                };
+            }
             (
                 Work::Appending {
-                    batch,
-                    base_seq,
-                    attempt,
-                    ..
+                    batch, base_seq, ..
                 },
                 StoreAnswer::Appended(Err(error)),
             ) => {
-                // The board holds the batch speculatively: replace it with
-                // what the store really has (which may include a prefix of
-                // the batch, or another instance's operations).
-                let then = if matches!(error, StoreError::SequenceConflict { .. }) {
-                    debug!(board = %self.id, attempt, "lost a race for a sequence number; reloading");
-                    AfterReload::Retry { batch, attempt }
-                } else {
-                    warn!(board = %self.id, %error, "could not store operations");
-                    AfterReload::Hold { batch }
-                };
-                self.reload(base_seq, then);
+                // The store failed (it may hold a prefix of the batch): hold
+                // the requests, with the board as the store has it.
+                warn!(board = %self.id, %error, "could not store operations");
+                self.take_back_speculation();
+                self.reload(base_seq, AfterReload::Hold { batch });
             }
             (Work::Reloading { then, .. }, StoreAnswer::Reloaded(Ok((board, missed)))) => {
                 self.replace_board(board, missed);
                 match then {
-                    AfterReload::Retry { batch, attempt } if attempt >= MAX_ATTEMPTS => {
-                        self.refuse(batch)
-                    }
-                    AfterReload::Retry { batch, attempt } => {
-                        let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
-                        self.work = Work::Backoff {
-                            batch,
-                            attempt,
-                            until: self.now + Duration::from_millis(jitter),
-                        };
-                    }
                     // The store failed (not a lost race): hold the requests
                     // and retry them when it answers again, instead of refusing.
                     AfterReload::Hold { batch } => self.enter_outage(self.board.seq(), batch),
@@ -1133,9 +1126,7 @@ impl RoomState {
             (Work::Reloading { base_seq, then }, StoreAnswer::Reloaded(Err(error))) => {
                 warn!(board = %self.id, %error, "could not reload the board");
                 match then {
-                    AfterReload::Retry { batch, .. } | AfterReload::Hold { batch } => {
-                        self.enter_outage(base_seq, batch)
-                    }
+                    AfterReload::Hold { batch } => self.enter_outage(base_seq, batch),
                     AfterReload::Recover { mut held } => {
                         if let Some(outage) = self.outage.as_mut() {
                             held.append(&mut outage.held);
@@ -1167,8 +1158,14 @@ impl RoomState {
                 warn!(board = %self.id, %error, "could not catch up from the store")
             }
             (ReadPurpose::Retry { batch, attempt }, Ok(ops)) => {
+                // The winner's operations first: a stored prefix of the batch
+                // is among them, and is acknowledged rather than refused.
                 self.apply_stored(ops);
-                self.append(batch, attempt + 1);
+                if attempt >= MAX_ATTEMPTS {
+                    self.refuse(batch);
+                } else {
+                    self.append(batch, attempt + 1);
+                }
             }
             (ReadPurpose::Retry { batch, .. }, Err(error)) => {
                 warn!(board = %self.id, %error, "could not read the store before a retry");
@@ -1214,6 +1211,12 @@ impl RoomState {
                 self.deliver_stored(op, frame);
             }
         }
+    }
+
+    /// Takes a failed append's operations back out of the board.
+    fn take_back_speculation(&mut self) {
+        self.board.roll_back();
+        self.encoded_snapshot = EncodedSnapshot::default();
     }
 
     /// Answers requests that could not be stored. Requests that did get in

@@ -333,15 +333,19 @@ fn a_resend_is_acknowledged_again_not_applied_again() {
 }
 
 #[test]
-fn a_lost_race_reloads_delivers_the_winner_and_retries() {
+fn a_lost_race_takes_the_batch_back_delivers_the_winner_and_retries() {
     let mut h = Harness::new();
     let mut alice = h.join(1, "alice");
     h.handle(add(1, "mine"));
+    assert_eq!(h.room.board().seq(), 1, "applied speculatively");
     // Another instance stored seq 1 first.
     let effects = h.handle(Event::Stored(StoreAnswer::Appended(Err(
         StoreError::SequenceConflict { stored: 1, got: 1 },
     ))));
-    assert_eq!(store_jobs(&effects), [&StoreJob::Reload { base_seq: 0 }]);
+    assert!(store_jobs(&effects).is_empty(), "pauses, reloads nothing");
+    assert_eq!(h.room.board().seq(), 0, "the batch is taken back");
+    assert!(!h.room.board().contains(&StrokeId::parse("mine").unwrap()));
+    assert!(alice.kinds().is_empty());
 
     let mut stored = Board::new();
     let winner = stored
@@ -351,23 +355,77 @@ fn a_lost_race_reloads_delivers_the_winner_and_retries() {
             Request::AddStroke(stroke("theirs")),
         )
         .unwrap();
-    let effects = h.handle(Event::Stored(StoreAnswer::Reloaded(Ok((
-        stored,
-        vec![winner],
-    )))));
-    assert!(store_jobs(&effects).is_empty(), "pauses before retrying");
-    assert_eq!(alice.kinds(), ["op"], "the winner's operation");
-
     let effects = h.advance(Duration::from_millis(MAX_RETRY_JITTER_MS + 1));
-    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 1 }]);
-    let effects = h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(Vec::new()))));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 0 }]);
+    let effects = h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(vec![winner]))));
     assert_eq!(appended(&effects), Some(vec![2]));
+    assert_eq!(alice.kinds(), ["op"], "the winner's operation");
     h.store_ok();
     let received = alice.received();
     assert!(matches!(
         received[..],
         [ServerMessage::Op { .. }, ServerMessage::Ack { seq: 2, .. }]
     ));
+    assert_eq!(h.room.board(), &stored_then_mine(stored));
+}
+
+/// `stored` with alice's stroke "mine" committed on top, as the room holds it.
+fn stored_then_mine(mut stored: Board) -> Board {
+    stored
+        .commit(
+            &UserId::parse("alice").unwrap(),
+            &op_id("op-mine"),
+            Request::AddStroke(stroke("mine")),
+        )
+        .unwrap();
+    stored
+}
+
+#[test]
+fn a_lost_race_takes_back_only_the_batch_that_lost() {
+    let mut h = Harness::new();
+    let _alice = h.join(1, "alice");
+    h.handle(add(1, "kept"));
+    h.store_ok();
+    h.handle(add(1, "lost"));
+    h.handle(Event::Stored(StoreAnswer::Appended(Err(
+        StoreError::SequenceConflict { stored: 2, got: 2 },
+    ))));
+    assert_eq!(h.room.board().seq(), 1);
+    assert!(h.room.board().contains(&StrokeId::parse("kept").unwrap()));
+    assert!(!h.room.board().contains(&StrokeId::parse("lost").unwrap()));
+}
+
+#[test]
+fn a_batch_that_keeps_losing_is_refused_except_what_got_stored() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    h.handle(add(1, "mine"));
+    for attempt in 1..=MAX_ATTEMPTS {
+        h.handle(Event::Stored(StoreAnswer::Appended(Err(
+            StoreError::SequenceConflict { stored: 1, got: 1 },
+        ))));
+        let effects = h.advance(Duration::from_millis(MAX_RETRY_JITTER_MS + 1));
+        let after = h.room.board().seq();
+        assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after }]);
+        // Someone else won again.
+        let mut theirs = h.room.board().clone();
+        let op = theirs
+            .commit(
+                &UserId::parse("zoe").unwrap(),
+                &op_id(&format!("z{attempt}")),
+                Request::AddStroke(stroke(&format!("theirs{attempt}"))),
+            )
+            .unwrap();
+        let effects = h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(vec![op]))));
+        let asked = appended(&effects);
+        assert_eq!(asked.is_some(), attempt < MAX_ATTEMPTS, "attempt {attempt}");
+    }
+    let kinds = alice.kinds();
+    assert_eq!(kinds.len(), MAX_ATTEMPTS + 1, "{kinds:?}");
+    assert!(kinds[..MAX_ATTEMPTS].iter().all(|k| *k == "op"));
+    assert_eq!(kinds[MAX_ATTEMPTS], "error");
+    assert_eq!(h.room.board().seq(), MAX_ATTEMPTS as u64);
 }
 
 #[test]
