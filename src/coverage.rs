@@ -5,8 +5,9 @@
 //! shows what is already painted instead of painting strips at the edge of
 //! the view while the pointer moves (a strip 30 pixels wide crosses a
 //! thousand strokes on a 100,000-stroke board). Whatever is in sight is
-//! painted at once; the margin is painted between frames, a few
-//! milliseconds at a time, in drawing order, so no frame waits for it.
+//! painted first ([`Coverage::sight_first`]); the margin is painted between
+//! frames, a few milliseconds at a time, in drawing order, so no frame waits
+//! for it.
 //!
 //! [`Coverage`] keeps the regions not painted yet (`pending`: disjoint
 //! rectangles of bitmap pixels) and how far the painting of the first one
@@ -113,6 +114,27 @@ fn without<'r>(
     })
 }
 
+/// `regions` (disjoint) as one rectangle if together they are one.
+pub fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
+    let Some(first) = regions.first() else {
+        return regions;
+    };
+    let bounds = regions.iter().fold(*first, |b, r| {
+        PixelRect::new(
+            b.x0.min(r.x0),
+            b.y0.min(r.y0),
+            b.x1.max(r.x1),
+            b.y1.max(r.y1),
+        )
+    });
+    let area: i64 = regions.iter().map(PixelRect::area).sum();
+    if area == bounds.area() {
+        vec![bounds]
+    } else {
+        regions
+    }
+}
+
 /// The regions of the bitmap still to paint. `P` is the painter's drawing
 /// order (the scene's), by which the first region's painting resumes.
 /// Big regions are kept as tiles, so that resuming one looks up only the
@@ -160,26 +182,45 @@ impl<P: Copy> Coverage<P> {
         self.pending.is_empty()
     }
 
-    /// Takes `area` out of the pending regions, to be painted whole now
-    /// (what is in sight); returns the parts of it that were pending. A
-    /// region cut while half painted starts over.
-    pub fn take(&mut self, area: &PixelRect) -> Vec<PixelRect> {
-        let mut taken = Vec::new();
-        let mut kept = Vec::with_capacity(self.pending.len());
-        for (index, region) in self.pending.iter().enumerate() {
+    /// Puts the pending parts of `area` (what is in sight) first, so that
+    /// they are painted before anything else: as one region when together
+    /// they are a rectangle (a stroke across tile edges is then drawn once).
+    /// A half-painted region wholly in `area` stays first and keeps its
+    /// progress; one that `area` cuts starts over. Whether anything in
+    /// `area` is pending.
+    pub fn sight_first(&mut self, area: &PixelRect) -> bool {
+        let resumed = match self.pending.first() {
+            Some(first) if self.progress.is_some() && first.intersection(area) == Some(*first) => {
+                Some(*first)
+            }
+            _ => None,
+        };
+        let mut inside = Vec::new();
+        let mut outside = Vec::with_capacity(self.pending.len());
+        for region in self.pending.iter().skip(usize::from(resumed.is_some())) {
             match region.intersection(area) {
-                None => kept.push(*region),
+                None => outside.push(*region),
                 Some(cut) => {
-                    taken.push(cut);
-                    if index == 0 {
-                        self.progress = None;
-                    }
-                    kept.extend(region.minus(area));
+                    inside.push(cut);
+                    outside.extend(region.minus(area));
                 }
             }
         }
-        self.pending = kept;
-        taken
+        if inside.is_empty() && resumed.is_none() {
+            return false;
+        }
+        let mut pending: Vec<PixelRect> = resumed.into_iter().collect();
+        if resumed.is_some() {
+            pending.extend(inside);
+        } else {
+            // Whatever was half painted is no longer first (or was cut): it
+            // starts over when its turn comes.
+            self.progress = None;
+            pending.extend(joined(inside));
+        }
+        pending.extend(outside);
+        self.pending = pending;
+        true
     }
 
     /// `area` changed: it is pending again (all of it that is in `bitmap`).

@@ -169,7 +169,8 @@ export async function staleChannels(page: Page): Promise<number> {
   await page.setViewportSize({ width: size.width, height: size.height + 1 });
   await frames();
   await page.setViewportSize(size);
-  await frames();
+  // A big view is painted over several frames: wait until it is done.
+  await settledCanvas(page);
   return page.evaluate(() => {
     const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
     const now = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -181,4 +182,72 @@ export async function staleChannels(page: Page): Promise<number> {
     for (let i = 0; i < now.length; i++) if (Math.abs(now[i] - before[i]) > 64) count++;
     return count;
   });
+}
+
+/**
+ * A page on the board's origin with a raw WebSocket on the board (protocol
+ * version 1, as docs/protocol.md has it): `send(frame)` resolves with the
+ * `ack` or `error` that answers the frame's `op_id`.
+ */
+export async function rawSocket(browser: Browser, boardUrl: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(new URL("/healthz", boardUrl).toString());
+  const board = new URL(boardUrl).pathname.split("/").pop()!;
+  await page.evaluate(
+    (board) =>
+      new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(`ws://${location.host}/ws/${board}`);
+        const waiting = new Map<string, (answer: string) => void>();
+        ws.onmessage = (event) => {
+          if (typeof event.data !== "string") return;
+          const message = JSON.parse(event.data);
+          if (message.type === "welcome") resolve();
+          if (message.type === "error" && !message.op_id) {
+            // Refusals do not always name the request (see docs/protocol.md):
+            // answer every request waiting.
+            for (const done of waiting.values()) done(`error: ${message.message}`);
+            waiting.clear();
+          }
+          const done = message.op_id && waiting.get(message.op_id);
+          if (done && (message.type === "ack" || message.type === "error")) done(message.type);
+        };
+        ws.onerror = () => reject(new Error("raw socket failed"));
+        ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, user: "raw-socket" }));
+        (window as any).send = (frame: any) =>
+          new Promise<string>((done) => {
+            waiting.set(frame.op_id, done);
+            ws.send(JSON.stringify(frame));
+          });
+      }),
+    board,
+  );
+  return page;
+}
+
+/** Adds `count` freshly made freehand strokes (`seed0`, `seed1`, …) of 20 points over 2560 × 1600 board units. */
+export async function seedStrokes(raw: Page, count: number) {
+  const answers: string[] = await raw.evaluate(async (count) => {
+    let value = 7;
+    const random = () => ((value = (value * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const colors = ["#1e1e1e", "#e03131", "#2f9e44", "#1971c2"];
+    const sent = [];
+    // 100 strokes a frame: frames are limited to 64 KiB.
+    for (let first = 0; first < count; first += 100) {
+      const strokes = [];
+      for (let i = first; i < Math.min(count, first + 100); i++) {
+        let x = random() * 2560;
+        let y = random() * 1600;
+        const points = [];
+        for (let p = 0; p < 20; p++) {
+          x += random() * 8 - 3;
+          y += random() * 8 - 4;
+          points.push([Math.round(x * 10) / 10, Math.round(y * 10) / 10, 0.5]);
+        }
+        strokes.push({ id: `seed${i}`, color: colors[i % colors.length], width: 1 + (i % 4), points });
+      }
+      sent.push((window as any).send({ type: "add_strokes", op_id: `seed-${first}`, strokes }));
+    }
+    return Promise.all(sent);
+  }, count);
+  expect(answers.filter((a) => a !== "ack")).toEqual([]);
 }

@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, scribble, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
+import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -256,6 +256,37 @@ test("what changes out of sight is right when panned back, within the margin and
   expect(await ink(bob)).toBeGreaterThan(1000);
   expect(await staleChannels(bob)).toBe(0);
   expect(await canvasHash(bob)).toBe(await canvasHash(alice));
+});
+
+test("a view painted over several frames takes in what changes meanwhile", async ({ browser }) => {
+  // What is in sight is painted at most 30 ms a frame: zooming out to a
+  // board of many strokes fills the view over several frames. Strokes added
+  // and erased meanwhile, inside the part being painted, must end up as a
+  // full repaint shows them.
+  const url = await freshBoard(browser);
+  const raw = await rawSocket(browser, url);
+  await seedStrokes(raw, 12_000);
+  const bob = await openBoard(browser, url);
+  const views = () => bob.evaluate(() => performance.getEntriesByName("whiteboard:paint-view").length);
+  await expect.poll(views).toBeGreaterThan(1); // the empty board, then the seeded one
+  // Each change lands while Bob's view is still being painted: a new stroke
+  // on top, then an erase (a changed area).
+  const changes = [
+    { type: "add_stroke", op_id: "late-add", stroke: { id: "late", color: "#e03131", width: 12, points: [[200, 200, 0.5], [2300, 1400, 0.5]] } },
+    { type: "erase", op_id: "late-erase", stroke_ids: ["seed5", "seed6", "seed7", "late"] },
+  ];
+  await bob.mouse.move(640, 400);
+  for (const [index, change] of changes.entries()) {
+    const before = await views();
+    // Zoom to fit, then out a step: the view starts over, all of it in sight.
+    await bob.keyboard.press(index % 2 ? "-" : "Shift+!");
+    expect(await raw.evaluate((change) => (window as any).send(change), change)).toBe("ack");
+    // Still painting when the change was stored (so this tests what it says).
+    expect(await views()).toBe(before);
+    await expect.poll(views, { timeout: 20_000 }).toBe(before + 1);
+    await settledCanvas(bob);
+    expect(await staleChannels(bob)).toBe(0);
+  }
 });
 
 test("after erasing, moving and undoing, by anyone, the board shows what a full repaint shows", async ({ browser }) => {

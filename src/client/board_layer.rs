@@ -7,12 +7,14 @@
 //! the ids operations changed and those something live stands in for
 //! (`Replica::sync_scene`); this file paints it. A changed area becomes
 //! pending again; a new item on top is painted over everything already
-//! painted. What is pending and in sight is painted before the frame is
-//! shown; the rest, the margin included, is painted a few milliseconds per
-//! frame, in drawing order. A pan within the margin paints nothing: the
+//! painted. What is pending and in sight is painted first, up to
+//! [`IN_SIGHT_BUDGET_MS`] a frame (a zoom to fit 100,000 strokes takes
+//! seconds of painting; the page stays responsive and the view fills in,
+//! in drawing order); the rest, the margin included, is painted a few
+//! milliseconds per frame once the view is complete. A pan within the margin paints nothing: the
 //! bitmap is shown from another offset. A pan past it moves the bitmap's
 //! content and leaves the part that came in pending; a zoom or resize
-//! starts over, painting what is in sight at once. Each frame the engine
+//! starts over, painting what is in sight first. Each frame the engine
 //! copies the part in sight onto the visible canvas and paints the live
 //! strokes over it.
 
@@ -34,12 +36,18 @@ const MAX_BITMAP_SIDE: i32 = 4096;
 /// How long each frame may spend painting what is not in sight (the
 /// canvas's rasterisation included), unless the engine says to wait.
 pub const PAINT_BUDGET_MS: f64 = 8.0;
+/// How long each frame may spend painting what is pending in sight.
+const IN_SIGHT_BUDGET_MS: f64 = 30.0;
 /// Regions still to paint are tiles of at most this many device pixels a
 /// side: resuming one looks up only its items, and the stroke that reaches
 /// over a tile's edge is painted once per tile it crosses.
 const TILE: i32 = 256;
-/// Items painted between two looks at the clock.
+/// Items painted between two looks at the clock, in the margin (small
+/// budgets)...
 const ITEMS_PER_CLOCK_CHECK: usize = 8;
+/// ...and in sight (each look makes the canvas rasterise what it recorded,
+/// which costs more the more often it happens).
+const ITEMS_PER_CLOCK_CHECK_IN_SIGHT: usize = 256;
 
 /// Where the bitmap is: its zoom and size, and the world point at its
 /// top-left pixel, chosen so that the view's corner falls on a whole pixel.
@@ -121,6 +129,42 @@ pub struct BoardLayer {
     coverage: Coverage<Order>,
     /// What changed since the last paint.
     damage: Vec<Damage>,
+    /// Measures painting the whole view, from its first frame to its last.
+    view_span: Option<super::timing::Span>,
+    /// The items of the region whose painting stopped part-way.
+    plan: Option<Plan>,
+}
+
+/// A region's items in drawing order, and how far painting them got.
+struct Plan {
+    region: PixelRect,
+    items: Vec<(crate::protocol::StrokeId, Order)>,
+    /// The first item not painted yet.
+    next: usize,
+    /// The drawing order of the last item painted.
+    painted_to: Option<Order>,
+}
+
+impl Plan {
+    /// Adds an item that reaches into the region, if painting it is still
+    /// to come, in its place in drawing order.
+    fn include(&mut self, scene: &Scene, frame: &Frame, id: &crate::protocol::StrokeId) {
+        let (Some(bounds), Some(order)) = (scene.bounds(id), scene.order(id)) else {
+            return;
+        };
+        let reaches = frame
+            .pixels_of(&bounds)
+            .intersection(&self.region)
+            .is_some();
+        let to_come = self.painted_to.is_none_or(|painted| order > painted);
+        if reaches && to_come && !self.items[self.next..].iter().any(|(known, _)| known == id) {
+            let at = self
+                .items
+                .partition_point(|(_, o)| *o < order)
+                .max(self.next);
+            self.items.insert(at, (id.clone(), order));
+        }
+    }
 }
 
 impl BoardLayer {
@@ -137,6 +181,8 @@ impl BoardLayer {
             visible: PixelRect::new(0, 0, 0, 0),
             coverage: Coverage::default(),
             damage: Vec::new(),
+            view_span: None,
+            plan: None,
         })
     }
 
@@ -179,23 +225,66 @@ impl BoardLayer {
                 Damage::Area(area) => {
                     self.coverage.invalidate(&frame.pixels_of(&area), &bitmap);
                 }
-                Damage::Above(id) => above.push(id),
+                Damage::Above(id) => {
+                    // New on top: the region half painted gets it when its
+                    // painting gets there.
+                    if let Some(plan) = self.plan.as_mut() {
+                        plan.include(scene, &frame, &id);
+                    }
+                    above.push(id);
+                }
             }
         }
         // After the areas: a new item on top is painted over what is
         // painted; pending regions get it when they are painted.
         let above_in_sight = self.paint_above(layer, scene, &frame, &above);
-        let in_sight = joined(self.coverage.take(&self.visible));
-        let whole_view = in_sight.first() == Some(&self.visible);
-        let span = whole_view.then(|| super::timing::span("paint-view"));
-        for region in &in_sight {
-            self.paint_region(layer, scene, &frame, region, None, None);
-        }
-        drop(span);
-        if budget_ms > 0.0 {
+        let in_sight = self.paint_in_sight(layer, scene, &frame);
+        if budget_ms > 0.0 && !self.in_sight_pending() {
             self.paint_pending(layer, scene, &frame, budget_ms);
         }
-        moved || above_in_sight || !in_sight.is_empty()
+        moved || above_in_sight || in_sight
+    }
+
+    /// Paints what is pending in sight, for at most [`IN_SIGHT_BUDGET_MS`];
+    /// whether it painted anything.
+    fn paint_in_sight(&mut self, layer: &Layer<'_, '_>, scene: &Scene, frame: &Frame) -> bool {
+        if !self.coverage.sight_first(&self.visible) {
+            return false;
+        }
+        let Some(clock) = web_sys::window().and_then(|w| w.performance()) else {
+            return false;
+        };
+        if self.coverage.next() == Some((self.visible, None)) {
+            self.view_span = Some(super::timing::span("paint-view"));
+        }
+        let deadline = clock.now() + IN_SIGHT_BUDGET_MS;
+        while let Some((region, progress)) = self.coverage.next() {
+            if region.intersection(&self.visible).is_none() {
+                break;
+            }
+            let until = Some((&clock, deadline, ITEMS_PER_CLOCK_CHECK_IN_SIGHT));
+            if let Some(stopped_at) =
+                self.paint_region(layer, scene, frame, &region, progress, until)
+            {
+                self.coverage.advanced(stopped_at);
+                return true;
+            }
+            self.coverage.finished_next();
+            if clock.now() >= deadline {
+                break;
+            }
+        }
+        if !self.in_sight_pending() {
+            self.view_span = None;
+        }
+        true
+    }
+
+    /// Whether part of what is in sight is still to paint (it comes first).
+    fn in_sight_pending(&self) -> bool {
+        self.coverage
+            .next()
+            .is_some_and(|(region, _)| region.intersection(&self.visible).is_some())
     }
 
     /// Where the bitmap is for this view: as it was, moved along (a pan
@@ -329,7 +418,7 @@ impl BoardLayer {
             if clock.now() >= deadline {
                 return;
             }
-            let until = Some((&clock, deadline));
+            let until = Some((&clock, deadline, ITEMS_PER_CLOCK_CHECK));
             match self.paint_region(layer, scene, frame, &region, progress, until) {
                 Some(stopped_at) => {
                     self.coverage.advanced(stopped_at);
@@ -346,17 +435,17 @@ impl BoardLayer {
     /// a deadline on it, milliseconds) it may stop early and return the
     /// drawing order it got to; `None` when the region is done.
     fn paint_region(
-        &self,
+        &mut self,
         layer: &Layer<'_, '_>,
         scene: &Scene,
         frame: &Frame,
         region: &PixelRect,
         progress: Option<Order>,
-        until: Option<(&web_sys::Performance, f64)>,
+        until: Option<(&web_sys::Performance, f64, usize)>,
     ) -> Option<Order> {
-        let ctx = &self.ctx;
+        let ctx = self.ctx.clone();
         ctx.save();
-        clip_to(ctx, std::slice::from_ref(region));
+        clip_to(&ctx, std::slice::from_ref(region));
         if progress.is_none() {
             ctx.clear_rect(
                 f64::from(region.x0),
@@ -365,33 +454,59 @@ impl BoardLayer {
                 f64::from(region.y1 - region.y0),
             );
         }
-        set_bitmap_transform(ctx, frame);
+        set_bitmap_transform(&ctx, frame);
+        // The region's items are looked up when its painting starts and
+        // kept while it spans frames: looking up a whole view of 100,000
+        // items again every frame took longer than painting them.
+        let resumes = self.plan.as_ref().is_some_and(|plan| {
+            progress.is_some() && plan.region == *region && plan.painted_to == progress
+        });
+        if !resumes {
+            self.plan = Some(Plan {
+                region: *region,
+                items: scene
+                    .in_area_after(&frame.world_of(region), progress)
+                    .into_iter()
+                    .map(|(id, order)| (id.clone(), order))
+                    .collect(),
+                next: 0,
+                painted_to: progress,
+            });
+        }
+        let Some(plan) = self.plan.as_mut() else {
+            ctx.restore();
+            return None;
+        };
         let mut stopped = None;
-        let mut last = None;
-        for (index, (id, order)) in scene
-            .in_area_after(&frame.world_of(region), progress)
-            .into_iter()
-            .enumerate()
-        {
-            if let Some((clock, deadline)) = until {
-                if index > 0 && index % ITEMS_PER_CLOCK_CHECK == 0 {
+        for (index, (id, order)) in plan.items.iter().enumerate().skip(plan.next) {
+            if let Some((clock, deadline, stride)) = until {
+                if index > plan.next && (index - plan.next) % stride == 0 {
                     // The canvas records drawing and rasterises it later,
                     // all at once; make it do so now, so the clock sees
                     // the cost.
                     let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
                     if clock.now() >= deadline {
-                        stopped = last;
+                        stopped = Some(index);
                         break;
                     }
                 }
             }
             if let Some(stroke) = layer.get(id) {
-                render::draw_item(ctx, stroke, 1.0);
+                render::draw_item(&ctx, stroke, 1.0);
             }
-            last = Some(order);
+            plan.painted_to = Some(*order);
         }
         ctx.restore();
-        stopped
+        match stopped {
+            Some(index) => {
+                plan.next = index;
+                plan.painted_to
+            }
+            None => {
+                self.plan = None;
+                None
+            }
+        }
     }
 
     /// Copies the part of the bitmap in sight onto `ctx` (the visible board
@@ -429,28 +544,6 @@ fn margins(size: Size) -> (i32, i32) {
     let (width, height) = device_size(size);
     let margin = |side: i32| (side / 2).min((MAX_BITMAP_SIDE - side) / 2).max(0);
     (margin(width), margin(height))
-}
-
-/// Regions as one rectangle when they fill it exactly (the tiles in sight
-/// after a zoom): painted once, a stroke crossing tile edges is drawn once.
-fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
-    let Some(first) = regions.first() else {
-        return regions;
-    };
-    let bounds = regions.iter().fold(*first, |b, r| {
-        PixelRect::new(
-            b.x0.min(r.x0),
-            b.y0.min(r.y0),
-            b.x1.max(r.x1),
-            b.y1.max(r.y1),
-        )
-    });
-    let area: i64 = regions.iter().map(PixelRect::area).sum();
-    if area == bounds.area() {
-        vec![bounds]
-    } else {
-        regions
-    }
 }
 
 /// Clips `ctx` to `regions` of bitmap pixels and leaves it drawing in

@@ -17,6 +17,17 @@ fn pending_area(coverage: &Coverage<u32>) -> i64 {
     pending.iter().map(PixelRect::area).sum()
 }
 
+/// Paints what is pending in `view`, as the board layer does: first, whole.
+fn paint_in_sight(coverage: &mut Coverage<u32>, view: &PixelRect) {
+    coverage.sight_first(view);
+    while coverage
+        .next()
+        .is_some_and(|(region, _)| region.intersection(view).is_some())
+    {
+        coverage.finished_next();
+    }
+}
+
 #[test]
 fn a_rectangle_minus_another_is_what_is_left_of_it() {
     let outer = rect(0, 0, 10, 10);
@@ -31,27 +42,68 @@ fn a_rectangle_minus_another_is_what_is_left_of_it() {
 }
 
 #[test]
-fn what_is_in_sight_is_taken_whole_and_the_rest_waits() {
-    let bitmap = rect(0, 0, 200, 100);
-    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
-    let view = rect(50, 25, 150, 75);
-    let taken = coverage.take(&view);
-    assert_eq!(taken, vec![view]);
-    assert_eq!(pending_area(&coverage), 200 * 100 - 100 * 50);
-    assert!(
-        coverage.take(&view).is_empty(),
-        "nothing in sight is pending any more"
-    );
+fn what_is_in_sight_comes_first_as_one_region_and_the_rest_waits() {
+    let bitmap = rect(0, 0, 400, 200);
+    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 64, (0, 0));
+    let view = rect(100, 50, 300, 150);
+    assert!(coverage.sight_first(&view));
+    assert_eq!(coverage.next(), Some((view, None)), "the view, whole");
+    assert_eq!(pending_area(&coverage), 400 * 200, "nothing lost");
+    assert!(coverage.sight_first(&view), "still pending");
+    assert_eq!(coverage.next(), Some((view, None)));
+    coverage.finished_next();
+    assert!(!coverage.sight_first(&view), "nothing in sight is pending");
 
     // The margin is painted region by region.
     let mut painted = 0;
     while let Some((region, progress)) = coverage.next() {
         assert_eq!(progress, None);
+        assert!(region.intersection(&view).is_none());
         painted += region.area();
         coverage.finished_next();
     }
-    assert_eq!(painted, 200 * 100 - 100 * 50);
+    assert_eq!(painted, 400 * 200 - 200 * 100);
     assert!(coverage.is_complete());
+}
+
+#[test]
+fn painting_in_sight_resumes_over_frames_unless_the_view_cuts_its_region() {
+    let bitmap = rect(0, 0, 400, 200);
+    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 64, (0, 0));
+    let view = rect(100, 50, 300, 150);
+    coverage.sight_first(&view);
+    coverage.advanced(7);
+    // Next frame, same view: the half-painted view goes on where it stopped.
+    assert!(coverage.sight_first(&view));
+    assert_eq!(coverage.next(), Some((view, Some(7))));
+    // The view moved and cuts it: what is in sight now starts over.
+    let moved = rect(150, 50, 350, 150);
+    assert!(coverage.sight_first(&moved));
+    assert_eq!(coverage.next(), Some((moved, None)));
+    assert_eq!(pending_area(&coverage), 400 * 200);
+}
+
+#[test]
+fn a_half_painted_region_out_of_sight_waits_and_starts_over() {
+    let bitmap = rect(0, 0, 400, 200);
+    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
+    let left = rect(0, 0, 200, 200);
+    // Only the left half is in sight and painted; the rest is half painted.
+    coverage.sight_first(&left);
+    coverage.finished_next();
+    coverage.advanced(3);
+    assert_eq!(coverage.next(), Some((rect(200, 0, 400, 200), Some(3))));
+    assert!(
+        !coverage.sight_first(&left),
+        "nothing in sight: order and progress stay"
+    );
+    assert_eq!(coverage.next(), Some((rect(200, 0, 400, 200), Some(3))));
+    // Something in sight changes: it comes first, the other starts over.
+    coverage.invalidate(&rect(10, 10, 20, 20), &bitmap);
+    assert!(coverage.sight_first(&left));
+    assert_eq!(coverage.next(), Some((rect(10, 10, 20, 20), None)));
+    coverage.finished_next();
+    assert_eq!(coverage.next(), Some((rect(200, 0, 400, 200), None)));
 }
 
 #[test]
@@ -76,8 +128,8 @@ fn painting_resumes_where_it_stopped_unless_its_region_changes() {
     assert_eq!(changed.next(), Some((bitmap, None)));
     assert_eq!(pending_area(&changed), 100 * 100, "nothing added twice");
 
-    // Taking part of it for the view: the rest starts over.
-    coverage.take(&rect(0, 0, 50, 100));
+    // Painting the part of it in a view: the rest starts over.
+    paint_in_sight(&mut coverage, &rect(0, 0, 50, 100));
     assert_eq!(coverage.next().map(|(_, progress)| progress), Some(None));
     assert_eq!(pending_area(&coverage), 50 * 100);
 }
@@ -86,7 +138,7 @@ fn painting_resumes_where_it_stopped_unless_its_region_changes() {
 fn a_change_in_a_painted_part_is_pending_again_once() {
     let bitmap = rect(0, 0, 100, 100);
     let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
-    coverage.take(&bitmap);
+    paint_in_sight(&mut coverage, &bitmap);
     assert!(coverage.is_complete());
     coverage.invalidate(&rect(-10, -10, 30, 30), &bitmap);
     coverage.invalidate(&rect(20, 20, 40, 40), &bitmap);
@@ -97,7 +149,7 @@ fn a_change_in_a_painted_part_is_pending_again_once() {
 fn a_pan_past_the_margin_keeps_what_moved_along_and_exposes_the_rest() {
     let bitmap = rect(0, 0, 100, 100);
     let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
-    coverage.take(&bitmap);
+    paint_in_sight(&mut coverage, &bitmap);
     coverage.invalidate(&rect(0, 0, 10, 10), &bitmap);
     coverage.advanced(3);
     // The content moves 30 pixels left: a strip of 30 on the right is new,
@@ -128,7 +180,7 @@ fn big_regions_are_tiles_and_the_nearest_come_first() {
 
     // What a pan exposes is tiled too.
     let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 100, (0, 0));
-    coverage.take(&bitmap);
+    paint_in_sight(&mut coverage, &bitmap);
     coverage.shifted(0, -150, &bitmap);
     assert_eq!(
         coverage.pending().len(),
@@ -143,7 +195,7 @@ fn what_is_painted_is_the_bitmap_without_what_is_pending() {
     let bitmap = rect(0, 0, 100, 100);
     let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 1_000, (0, 0));
     assert!(coverage.painted(bitmap, false).is_empty());
-    coverage.take(&rect(0, 0, 100, 50));
+    paint_in_sight(&mut coverage, &rect(0, 0, 100, 50));
     coverage.invalidate(&rect(0, 0, 10, 10), &bitmap);
     let area = |parts: Vec<PixelRect>| parts.iter().map(PixelRect::area).sum::<i64>();
     assert_eq!(area(coverage.painted(bitmap, false)), 100 * 50 - 100);
