@@ -240,7 +240,7 @@ impl BoardLayer {
         let above_in_sight = self.paint_above(layer, scene, &frame, &above);
         let in_sight = self.paint_in_sight(layer, scene, &frame);
         if budget_ms > 0.0 && !self.in_sight_pending() {
-            self.paint_pending(layer, scene, &frame, budget_ms);
+            self.paint_regions(layer, scene, &frame, budget_ms, ITEMS_PER_CLOCK_CHECK, None);
         }
         moved || above_in_sight || in_sight
     }
@@ -251,29 +251,18 @@ impl BoardLayer {
         if !self.coverage.sight_first(&self.visible) {
             return false;
         }
-        let Some(clock) = web_sys::window().and_then(|w| w.performance()) else {
-            return false;
-        };
         if self.coverage.next() == Some((self.visible, None)) {
             self.view_span = Some(super::timing::span("paint-view"));
         }
-        let deadline = clock.now() + IN_SIGHT_BUDGET_MS;
-        while let Some((region, progress)) = self.coverage.next() {
-            if region.intersection(&self.visible).is_none() {
-                break;
-            }
-            let until = Some((&clock, deadline, ITEMS_PER_CLOCK_CHECK_IN_SIGHT));
-            if let Some(stopped_at) =
-                self.paint_region(layer, scene, frame, &region, progress, until)
-            {
-                self.coverage.advanced(stopped_at);
-                return true;
-            }
-            self.coverage.finished_next();
-            if clock.now() >= deadline {
-                break;
-            }
-        }
+        let visible = self.visible;
+        self.paint_regions(
+            layer,
+            scene,
+            frame,
+            IN_SIGHT_BUDGET_MS,
+            ITEMS_PER_CLOCK_CHECK_IN_SIGHT,
+            Some(&visible),
+        );
         if !self.in_sight_pending() {
             self.view_span = None;
         }
@@ -402,23 +391,28 @@ impl BoardLayer {
         in_sight
     }
 
-    /// Paints pending regions until the frame's budget is spent.
-    fn paint_pending(
+    /// Paints pending regions, nearest first, until `budget_ms` is spent
+    /// (or, given `within`, until the next region is not in it), looking at
+    /// the clock every `stride` items; a region not finished is resumed by
+    /// the next call.
+    fn paint_regions(
         &mut self,
         layer: &Layer<'_, '_>,
         scene: &Scene,
         frame: &Frame,
         budget_ms: f64,
+        stride: usize,
+        within: Option<&PixelRect>,
     ) {
         let Some(clock) = web_sys::window().and_then(|w| w.performance()) else {
             return;
         };
         let deadline = clock.now() + budget_ms;
         while let Some((region, progress)) = self.coverage.next() {
-            if clock.now() >= deadline {
+            if clock.now() >= deadline || within.is_some_and(|w| region.intersection(w).is_none()) {
                 return;
             }
-            let until = Some((&clock, deadline, ITEMS_PER_CLOCK_CHECK));
+            let until = Some((&clock, deadline, stride));
             match self.paint_region(layer, scene, frame, &region, progress, until) {
                 Some(stopped_at) => {
                     self.coverage.advanced(stopped_at);
