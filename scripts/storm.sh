@@ -54,7 +54,7 @@ trap cleanup EXIT
 report_metrics() {
   for addr in "$@"; do
     echo "metrics of $addr:"
-    curl -fsS "http://$addr/metrics" | grep -E '^whiteboard_(clients_dropped_total|bus_publish_dropped_frames_total|bus_lagged_frames_total|bus_gap_fills_total|bus_publish_batch_frames_(sum|count)|store_append_batch_ops_(sum|count)) ' | sed 's/^/  /'
+    curl -fsS "http://$addr/metrics" | grep -E '^whiteboard_(clients_dropped_total|bus_publish_dropped_frames_total|bus_lagged_frames_total|bus_gap_fills_total|bus_publish_batch_frames_(sum|count)|store_append_batch_ops_(sum|count)|store_append_seconds_(sum|count)|store_append_conflicts_total) ' | sed 's/^/  /'
   done
 }
 

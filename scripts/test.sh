@@ -37,8 +37,12 @@ start_nginx "$SERVICES_DIR" "$E2E_PORT_LB" "127.0.0.1:$E2E_PORT_A" "127.0.0.1:$E
 
 # The benchmarks' tools must keep working; their figures come from long runs
 # (docs/benchmarks.md), not from these few seconds.
-log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), browser benchmark at 1,000 strokes"
+log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), cargo benches, browser benchmark at 1,000 strokes"
 cargo build --release --features ssr --example storm --example relay
+# The benches share the release build with `ssr` (without it cargo would build
+# the library once more).
+cargo bench --features ssr --bench frames
+cargo bench --features ssr --bench snapshot -- 1000
 "$ROOT/scripts/storm.sh" one --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" two --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" relay --boards 2 --users 5 --seconds 2 --commit false --strict

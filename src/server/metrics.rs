@@ -95,6 +95,8 @@ pub struct Metrics {
     /// One store append, and how many operations it stored.
     pub store_append_seconds: Histogram,
     pub store_append_batch: Histogram,
+    /// Appends that lost a race for a sequence number to another instance.
+    pub store_append_conflicts: Counter,
     /// Durable requests held by rooms while the store is unreachable.
     pub held_requests: Gauge,
 }
@@ -185,6 +187,12 @@ impl Metrics {
                 "store_append_batch_ops",
                 "Operations stored by one append",
                 Histogram::new(exponential_buckets(1.0, 2.0, 8)),
+            ),
+            store_append_conflicts: registered(
+                r,
+                "store_append_conflicts",
+                "Appends that lost a race for a sequence number to another instance",
+                Counter::default(),
             ),
             held_requests: registered(
                 r,

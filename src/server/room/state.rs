@@ -1087,6 +1087,7 @@ impl RoomState {
                 // first. Take the batch back in memory; after a random pause
                 // the winner's operations are read and the batch tried again.
                 debug!(board = %self.id, attempt, "lost a race for a sequence number; retrying");
+                metrics().store_append_conflicts.inc();
                 self.take_back_speculation();
                 let jitter = self.retry_jitter.next_below(MAX_RETRY_JITTER_MS + 1);
                 self.work = Work::Backoff {
