@@ -276,13 +276,19 @@ test("a view painted over several frames takes in what changes meanwhile", async
     { type: "erase", op_id: "late-erase", stroke_ids: ["seed5", "seed6", "seed7", "late"] },
   ];
   await bob.mouse.move(640, 400);
+  // Bob's page runs slowed down while each change is sent, so that the view
+  // is surely still being painted when the change arrives: at full speed a
+  // fast machine painted it before the acknowledgement came back.
+  const cdp = await bob.context().newCDPSession(bob);
   for (const [index, change] of changes.entries()) {
     const before = await views();
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: 8 });
     // Zoom to fit, then out a step: the view starts over, all of it in sight.
     await bob.keyboard.press(index % 2 ? "-" : "Shift+!");
     expect(await raw.evaluate((change) => (window as any).send(change), change)).toBe("ack");
     // Still painting when the change was stored (so this tests what it says).
     expect(await views()).toBe(before);
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
     await expect.poll(views, { timeout: 20_000 }).toBe(before + 1);
     await settledCanvas(bob);
     expect(await staleChannels(bob)).toBe(0);
