@@ -115,7 +115,7 @@ fn without<'r>(
 }
 
 /// `regions` (disjoint) as one rectangle if together they are one.
-pub fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
+fn joined(regions: Vec<PixelRect>) -> Vec<PixelRect> {
     let Some(first) = regions.first() else {
         return regions;
     };

@@ -12,11 +12,11 @@
 //! seconds of painting; the page stays responsive and the view fills in,
 //! in drawing order); the rest, the margin included, is painted a few
 //! milliseconds per frame once the view is complete. A pan within the
-//! margin paints nothing: the bitmap is shown from another offset. A pan past it moves the bitmap's
-//! content and leaves the part that came in pending; a zoom or resize
-//! starts over, painting what is in sight first. Each frame the engine
-//! copies the part in sight onto the visible canvas and paints the live
-//! strokes over it.
+//! margin paints nothing: the bitmap is shown from another offset. A pan
+//! past it moves the bitmap's content and leaves the part that came in
+//! pending; a zoom or resize starts over, painting what is in sight first.
+//! Each frame the engine copies the part in sight onto the visible canvas
+//! and paints the live strokes over it.
 
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
