@@ -1,11 +1,15 @@
-//! The Leptos application: the HTML shell and the routes.
+//! The Leptos application: the HTML shell and the page for a path.
 //!
 //! Rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+//! There are two pages and no navigation between them inside the app (every
+//! link loads a page), so the path is matched here by [`Page::for_path`]
+//! rather than by `leptos_router`, whose client half weighed about 70 KB of
+//! the WebAssembly bundle. The server mounts the same two paths
+//! (`server::run`) and answers any other path that is not a file with the
+//! "not found" page and status 404.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 use crate::pages::board::BoardPage;
 use crate::pages::home::HomePage;
@@ -33,26 +37,81 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The app's pages, by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// `/`
+    Home,
+    /// `/b/{id}`, with the id as it appears in the path (not yet validated).
+    Board(String),
+    /// Anything else.
+    NotFound,
+}
+
+impl Page {
+    /// The page a path shows: exactly the paths the server mounts.
+    pub fn for_path(path: &str) -> Page {
+        if path == "/" {
+            return Page::Home;
+        }
+        match path.strip_prefix("/b/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => Page::Board(id.to_owned()),
+            _ => Page::NotFound,
+        }
+    }
+}
+
+/// The path of the page being rendered: the request's on the server, the
+/// address bar's in the browser.
+fn current_path() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .map(|parts| parts.uri.path().to_owned())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        window().location().pathname().unwrap_or_default()
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let page = match Page::for_path(&current_path()) {
+        Page::Home => view! { <HomePage/> }.into_any(),
+        Page::Board(id) => view! { <BoardPage id/> }.into_any(),
+        Page::NotFound => view! { <NotFound/> }.into_any(),
+    };
     view! {
         <Title text="Whiteboard"/>
-        <Router>
-            <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/") view=HomePage/>
-                <Route path=path!("/b/:id") view=BoardPage/>
-            </Routes>
-        </Router>
+        {page}
     }
 }
 
 #[component]
 fn NotFound() -> impl IntoView {
+    // Its status (404) comes from the server's fallback, which is the only
+    // way to this page.
     view! {
         <main class="home">
             <h1>"Page not found"</h1>
             <p><a href="/" rel="external">"Back to the start page"</a></p>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn paths_map_to_the_pages_the_server_mounts() {
+        assert_eq!(Page::for_path("/"), Page::Home);
+        assert_eq!(Page::for_path("/b/abc"), Page::Board("abc".into()));
+        for other in ["", "/b/", "/b", "/b/abc/", "/b/abc/def", "/nope", "/bb/abc"] {
+            assert_eq!(Page::for_path(other), Page::NotFound, "{other:?}");
+        }
     }
 }

@@ -10,7 +10,6 @@
 //! and undo bottom-left, connection status bottom-right.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use super::icons;
 use crate::protocol::BoardId;
@@ -134,10 +133,11 @@ fn icon_button(
 }
 
 #[component]
-pub fn BoardPage() -> impl IntoView {
-    let params = use_params_map();
-    let raw_id = params.read_untracked().get("id").unwrap_or_default();
-    match BoardId::parse(&raw_id) {
+pub fn BoardPage(
+    /// The id as it appears in the path.
+    id: String,
+) -> impl IntoView {
+    match BoardId::parse(&id) {
         Ok(board) => view! { <Board board/> }.into_any(),
         Err(_) => view! {
             <main class="home">

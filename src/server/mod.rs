@@ -28,7 +28,6 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,7 +41,7 @@ use self::redb_store::RedbStore;
 use self::redis_bus::RedisBus;
 use self::room::RoomContext;
 use self::store::{Store, StoreError};
-use crate::app::{shell, App};
+use crate::app::shell;
 
 /// One encoded server message, as queued for clients and relayed between
 /// instances. Cloning it is a reference count, so a frame fanned out to a
@@ -143,6 +142,9 @@ fn raise_open_file_limit() {
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let shutdown = CancellationToken::new();
     raise_open_file_limit();
+    // Server rendering spawns through this; it is already set when `run`
+    // is called twice in one process (tests), which is fine.
+    let _ = any_spawner::Executor::init_tokio();
     let instance = random_instance_id()?;
     let store: Arc<dyn Store> = match &config.mongodb_uri {
         Some(uri) => Arc::new(MongoStore::connect(uri, &config.mongodb_db).await?),
@@ -174,16 +176,19 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         bus: Arc::clone(&bus),
     };
 
-    let routes = generate_route_list(App);
+    // The app's two pages (`app::Page::for_path`); any other path that is
+    // not a file gets the "not found" page from the fallback.
+    let page = leptos_axum::render_app_to_stream_with_context(|| (), {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    });
     let app = Router::new()
+        .route("/", get(page.clone()))
+        .route("/b/{id}", get(page))
         .route("/ws/{session_id}", get(http::websocket))
         .route("/new", get(http::new_board))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
-        .leptos_routes(&state, routes, {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::map_response_with_state(
             http::SiteCaching {
