@@ -260,13 +260,15 @@ fn overlay<'a>(
     }
 }
 
-/// "nothing to undo" → "Nothing to undo", for notices.
+/// "nothing to undo" → "Nothing to undo", for notices. The server's
+/// messages are English; ASCII case mapping keeps Unicode's case tables out
+/// of the WebAssembly.
 fn sentence_case(message: &str) -> String {
-    let mut chars = message.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    let mut sentence = message.to_owned();
+    if let Some(first) = sentence.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    sentence
 }
 
 pub struct Replica {

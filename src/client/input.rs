@@ -158,7 +158,9 @@ impl Engine {
     fn on_key(&mut self, event: &KeyboardEvent) -> bool {
         let command = event.ctrl_key() || event.meta_key();
         let key = event.key();
-        let lower = key.to_lowercase();
+        // Shortcuts are ASCII letters; Unicode case mapping would bring its
+        // tables into the WebAssembly for nothing.
+        let lower = key.to_ascii_lowercase();
         match (command, event.shift_key(), lower.as_str()) {
             (true, false, "z") => self.submit(Request::Undo),
             (true, true, "z") | (true, false, "y") => self.submit(Request::Redo),

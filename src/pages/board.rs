@@ -402,10 +402,13 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         max="100"
                         step="10"
                         aria-label="Opacity"
-                        prop:value=move || (ui.opacity.get() * 100.0).round().to_string()
+                        prop:value=move || percent(ui.opacity.get().into()).to_string()
                         on:change=move |event| {
-                            let percent = event_target_value(&event).parse::<f32>().unwrap_or(100.0);
-                            ui.opacity.set((percent / 100.0).clamp(0.1, 1.0));
+                            // Whole percents (step 10): an integer parse keeps
+                            // the float parser and its 20 KB table out of
+                            // the WebAssembly.
+                            let percent = event_target_value(&event).parse::<u32>().unwrap_or(100);
+                            ui.opacity.set((percent as f32 / 100.0).clamp(0.1, 1.0));
                             changed(StyleProperty::Opacity);
                         }
                     />
@@ -600,11 +603,11 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                             .into_iter()
                             .take(4)
                             .map(|(person, color)| {
+                                // Shown uppercase by CSS (`.avatar`).
                                 let initial = display_name(&person)
                                     .chars()
                                     .next()
                                     .unwrap_or('?')
-                                    .to_uppercase()
                                     .to_string();
                                 view! {
                                     <span class="avatar" style=format!("--person: {color}")>
@@ -633,7 +636,7 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 /// Bottom-left: zoom and history.
 #[component]
 fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
-    let zoom_label = move || format!("{:.0}%", ui.zoom.get() * 100.0);
+    let zoom_label = move || format!("{}%", percent(ui.zoom.get()));
     view! {
         <div class="bottom-left">
             <div class="zoom" role="group" aria-label="Zoom">
@@ -679,4 +682,10 @@ fn StatusBar(ui: BoardUi) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// A fraction in whole percents, formatted as an integer (the float
+/// formatter weighs in the WebAssembly).
+fn percent(fraction: f64) -> i64 {
+    (fraction * 100.0).round() as i64
 }

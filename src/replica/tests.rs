@@ -560,3 +560,11 @@ fn typed_text_becomes_an_add_an_update_an_erase_or_nothing() {
         matches!(emptied.as_slice(), [ClientMessage::Erase { stroke_ids, .. }] if stroke_ids == &[id("t")])
     );
 }
+
+#[test]
+fn notices_start_with_a_capital_and_leave_the_rest_alone() {
+    assert_eq!(sentence_case("nothing to undo"), "Nothing to undo");
+    assert_eq!(sentence_case("Already fine"), "Already fine");
+    assert_eq!(sentence_case("éclair"), "éclair", "not ASCII: left as it is");
+    assert_eq!(sentence_case(""), "");
+}
