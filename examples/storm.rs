@@ -735,10 +735,8 @@ mod tests {
         let relayed = ServerMessage::Preview {
             author: UserId::parse("u7").expect("valid user"),
             stroke: StrokeId::parse("s7-0").expect("valid stroke"),
-            style: StrokeStyle {
-                color: Color::parse("#1971c2").expect("valid color"),
-                width: 3.0,
-            },
+            color: Color::parse("#1971c2").expect("valid color"),
+            width: 3.0,
             points: vec![
                 Point::new(7.0, 41.0, 0.5),
                 Point::new(123_456.0, 789.0, 0.5),

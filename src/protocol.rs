@@ -26,6 +26,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod packed;
+pub(crate) mod tag_first;
+
+use tag_first::tag_first_serde;
 
 /// The protocol version this build speaks: bumped on any incompatible change
 /// to the messages below. Version 2 sends a `welcome`'s snapshot packed, in
@@ -363,7 +366,12 @@ fn is_zero(z: &f64) -> bool {
 }
 
 /// A finished item on the board: a freehand stroke, a shape or a text.
+///
+/// Written with its style's fields among its own (`flatten`), read through
+/// [`StrokeFields`], which lists them all: serde reads a flattened struct by
+/// buffering the whole object first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StrokeFields")]
 pub struct Stroke {
     pub id: StrokeId,
     #[serde(default, skip_serializing_if = "StrokeKind::is_freehand")]
@@ -389,6 +397,68 @@ pub struct Stroke {
     /// Font size of a `text` item, in board units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_size: Option<f32>,
+}
+
+/// Every field a stroke object may have, as read; defaults as [`Stroke`]
+/// documents them. `visible` belongs to a [`SnapshotStroke`] (a stroke
+/// ignores it, as it ignores any field it does not know).
+#[derive(Deserialize)]
+struct StrokeFields {
+    id: StrokeId,
+    #[serde(default)]
+    kind: StrokeKind,
+    color: Color,
+    width: f32,
+    points: Vec<Point>,
+    #[serde(default)]
+    fill: Option<Color>,
+    #[serde(default = "full_opacity")]
+    opacity: f32,
+    #[serde(default)]
+    z: f64,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    font_size: Option<f32>,
+    #[serde(default)]
+    visible: Option<bool>,
+}
+
+impl StrokeFields {
+    fn into_stroke(self) -> (Stroke, Option<bool>) {
+        let stroke = Stroke {
+            id: self.id,
+            kind: self.kind,
+            style: StrokeStyle {
+                color: self.color,
+                width: self.width,
+            },
+            points: self.points,
+            fill: self.fill,
+            opacity: self.opacity,
+            z: self.z,
+            text: self.text,
+            font_size: self.font_size,
+        };
+        (stroke, self.visible)
+    }
+}
+
+impl From<StrokeFields> for Stroke {
+    fn from(fields: StrokeFields) -> Self {
+        fields.into_stroke().0
+    }
+}
+
+impl TryFrom<StrokeFields> for SnapshotStroke {
+    type Error = &'static str;
+
+    fn try_from(fields: StrokeFields) -> Result<Self, Self::Error> {
+        match fields.into_stroke() {
+            (stroke, Some(visible)) => Ok(SnapshotStroke { stroke, visible }),
+            (_, None) => Err("missing field `visible`"),
+        }
+    }
 }
 
 impl Stroke {
@@ -774,8 +844,11 @@ impl ClientMessage {
 /// What an operation did, fully resolved by the server so that applying it
 /// needs no history: `show` and `hide` list exactly the strokes whose
 /// visibility it changes, `set` the new states of strokes it changes.
+///
+/// On the wire an object whose first key, `kind`, names the variant
+/// ([`tag_first`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Change {
     AddStroke {
         stroke: Stroke,
@@ -811,6 +884,8 @@ pub enum Change {
     },
 }
 
+tag_first_serde!(Change, "kind");
+
 /// A durable operation as stored and broadcast: the board's `seq`-th change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
@@ -821,8 +896,9 @@ pub struct Operation {
 }
 
 /// One stroke in a board snapshot; hidden strokes are kept so that an undo
-/// can bring them back.
+/// can bring them back. Read through [`StrokeFields`], like a stroke.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StrokeFields")]
 pub struct SnapshotStroke {
     #[serde(flatten)]
     pub stroke: Stroke,
@@ -860,9 +936,10 @@ impl EncodedWelcome<'_> {
     }
 }
 
-/// A frame from the server.
+/// A frame from the server: an object whose first key, `type`, names the
+/// variant ([`tag_first`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to `hello`. Either there is a snapshot (replace everything
     /// with it, then apply `ops`), or `ops` are exactly the operations after
@@ -885,12 +962,14 @@ pub enum ServerMessage {
     Op { op: Operation },
     /// The sender's durable request `op_id` is stored as operation `seq`.
     Ack { op_id: OpId, seq: u64 },
-    /// Ephemeral: points of someone else's stroke in progress.
+    /// Ephemeral: points of someone else's stroke in progress, in its
+    /// style (the fields of a [`StrokeStyle`], written out here: flattening
+    /// would make serde buffer the whole frame to read it, see [`tag_first`]).
     Preview {
         author: UserId,
         stroke: StrokeId,
-        #[serde(flatten)]
-        style: StrokeStyle,
+        color: Color,
+        width: f32,
         points: Vec<Point>,
     },
     /// Ephemeral: someone abandoned a stroke in progress.
@@ -919,6 +998,8 @@ pub enum ServerMessage {
         op_id: Option<OpId>,
     },
 }
+
+tag_first_serde!(ServerMessage, "type");
 
 impl ServerMessage {
     pub fn encode(&self) -> String {
@@ -1256,6 +1337,60 @@ mod tests {
         assert_eq!(
             (old.kind, old.opacity, old.z),
             (StrokeKind::Freehand, 1.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn strokes_read_their_fields_in_any_order_and_snapshots_need_visibility() {
+        let stroke: Stroke = serde_json::from_str(
+            r##"{"points":[[1,2,0.5]],"width":3,"z":2.5,"kind":"text","text":"hi","id":"s1","color":"#e03131","unknown":{"a":[1]}}"##,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                stroke.id.as_str(),
+                stroke.style.color.as_str(),
+                stroke.style.width
+            ),
+            ("s1", "#e03131", 3.0)
+        );
+        assert_eq!(
+            (stroke.kind, stroke.z, stroke.text.as_deref()),
+            (StrokeKind::Text, 2.5, Some("hi"))
+        );
+
+        let snapshot = r##"{"seq":1,"strokes":[{"visible":false,"id":"s1","color":"#1e1e1e","width":4,"points":[]}]}"##;
+        let snapshot: BoardSnapshot = serde_json::from_str(snapshot).unwrap();
+        assert!(!snapshot.strokes[0].visible);
+        let written = serde_json::to_string(&snapshot).unwrap();
+        assert_eq!(
+            serde_json::from_str::<BoardSnapshot>(&written).unwrap(),
+            snapshot
+        );
+        let hidden_unknown =
+            r##"{"seq":1,"strokes":[{"id":"s1","color":"#1e1e1e","width":4,"points":[]}]}"##;
+        let error = serde_json::from_str::<BoardSnapshot>(hidden_unknown).unwrap_err();
+        assert!(
+            error.to_string().contains("missing field `visible`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_server_writes_its_tags_first_and_refuses_them_elsewhere() {
+        let ack = ServerMessage::Ack {
+            op_id: OpId::parse("op1").unwrap(),
+            seq: 3,
+        };
+        assert_eq!(ack.encode(), r#"{"type":"ack","op_id":"op1","seq":3}"#);
+        let late_tag = r#"{"op_id":"op1","seq":3,"type":"ack"}"#;
+        let error = ServerMessage::decode(late_tag).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("`type` must be the object's first key"),
+            "{}",
+            error.message
         );
     }
 

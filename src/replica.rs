@@ -484,7 +484,8 @@ impl Replica {
             ServerMessage::Preview {
                 author,
                 stroke,
-                style,
+                color,
+                width,
                 points,
             } => {
                 if self.board.contains(&stroke) {
@@ -494,7 +495,7 @@ impl Replica {
                     .entry(stroke)
                     .or_insert_with(|| RemotePreview {
                         author,
-                        style,
+                        style: StrokeStyle { color, width },
                         points: Vec::new(),
                     })
                     .points

@@ -227,7 +227,8 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
     let preview = |points: Vec<Point>| ServerMessage::Preview {
         author: user("other"),
         stroke: id("p"),
-        style: style(),
+        color: style().color,
+        width: style().width,
         points,
     };
     replica.on_server(preview(vec![Point::new(0.0, 0.0, 0.5)]), 0.0);
@@ -251,7 +252,8 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
         ServerMessage::Preview {
             author: user("other"),
             stroke: id("q"),
-            style: style(),
+            color: style().color,
+            width: style().width,
             points: vec![Point::new(0.0, 0.0, 0.5)],
         },
         0.0,
@@ -565,6 +567,10 @@ fn typed_text_becomes_an_add_an_update_an_erase_or_nothing() {
 fn notices_start_with_a_capital_and_leave_the_rest_alone() {
     assert_eq!(sentence_case("nothing to undo"), "Nothing to undo");
     assert_eq!(sentence_case("Already fine"), "Already fine");
-    assert_eq!(sentence_case("éclair"), "éclair", "not ASCII: left as it is");
+    assert_eq!(
+        sentence_case("éclair"),
+        "éclair",
+        "not ASCII: left as it is"
+    );
     assert_eq!(sentence_case(""), "");
 }

@@ -590,7 +590,8 @@ impl RoomState {
                 ServerMessage::Preview {
                     author,
                     stroke,
-                    style,
+                    color: style.color,
+                    width: style.width,
                     points,
                 }
             }
