@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The browser benchmark (end2end/bench/big-board.bench.ts): boards of 1k to
-# 100k strokes in Debian's Chromium against a fresh release server.
+# The browser benchmarks (end2end/bench/*.bench.ts) in Debian's Chromium
+# against a fresh release server: big-board (boards of 1k to 100k strokes)
+# and stroke-cost (what one stroke costs the canvas, without the app).
 #
-#   scripts/bench-browser.sh                      all sizes
-#   BENCH_SIZES=100000 scripts/bench-browser.sh   one size
+#   scripts/bench-browser.sh                          all of them, all sizes
+#   BENCH_SIZES=100000 scripts/bench-browser.sh       one size
+#   scripts/bench-browser.sh stroke-cost              one file (Playwright's filter)
+#   MONGODB_URI=mongodb://... scripts/bench-browser.sh  the server on MongoDB
 #
 # Builds the release site first (skip with BENCH_NO_BUILD=1). Prints a
 # table row per size; figures go to docs/benchmarks.md with this command.
@@ -33,4 +36,4 @@ wait_for_port "$port" whiteboard
 
 cd "$ROOT/end2end"
 BENCH_URL="http://127.0.0.1:$port" BENCH_SERVER_PID="$SERVER_PID" \
-  npx playwright test -c bench.config.ts
+  npx playwright test -c bench.config.ts "$@"
