@@ -8,6 +8,10 @@
 #   scripts/bench-browser.sh stroke-cost              one file (Playwright's filter)
 #   MONGODB_URI=mongodb://... scripts/bench-browser.sh  the server on MongoDB
 #
+# Another build (to compare builds in one sitting): WHITEBOARD_BIN=its
+# server binary (with its hash.txt beside it) and WHITEBOARD_SITE=its
+# target/site, with BENCH_NO_BUILD=1.
+#
 # Builds the release site first (skip with BENCH_NO_BUILD=1). Prints a
 # table row per size; figures go to docs/benchmarks.md with this command.
 # Screenshots of each board land in end2end/test-results/bench/.
@@ -29,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 port="$(free_port)"
-LEPTOS_SITE_ROOT="$ROOT/target/site" "$ROOT/target/release/whiteboard" \
+LEPTOS_SITE_ROOT="${WHITEBOARD_SITE:-$ROOT/target/site}" "${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}" \
   --addr "127.0.0.1:$port" --data-dir "$WORK/data" --log warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for_port "$port" whiteboard
