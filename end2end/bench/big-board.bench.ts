@@ -19,6 +19,9 @@
 //      takes to show its next frame, and the frame rate after), the remote
 //      drawers still going;
 //   5. JS heap and WebAssembly memory of the page.
+// With BENCH_PROFILE=<path prefix>, the open is also recorded by Chromium's
+// sampling profiler into <prefix>-<size>.cpuprofile (the profiler slows the
+// open: its figures are not the benchmark's then).
 // Prints one table row per size. Run through scripts/bench-browser.sh.
 import { test, Browser, Page } from "@playwright/test";
 import * as fs from "node:fs";
@@ -26,6 +29,7 @@ import * as fs from "node:fs";
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,50000,100000").split(",").map(Number);
 const SERVER_PID = process.env.BENCH_SERVER_PID;
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 4000);
+const PROFILE = process.env.BENCH_PROFILE;
 
 /** Installed before the page's own scripts: frame, long-task and input probes. */
 function installProbes() {
@@ -375,8 +379,18 @@ test("big boards", async ({ browser }) => {
 
     const page = await (await browser.newContext()).newPage();
     await page.addInitScript(installProbes);
+    const profiler = PROFILE ? await page.context().newCDPSession(page) : undefined;
+    if (profiler) {
+      await profiler.send("Profiler.enable");
+      await profiler.send("Profiler.setSamplingInterval", { interval: 250 });
+      await profiler.send("Profiler.start");
+    }
     await page.goto(`/b/${board}`);
     await page.waitForFunction(() => (window as any).__bench.drawnAt > 0, null, { timeout: 120_000 });
+    if (profiler) {
+      const { profile } = await profiler.send("Profiler.stop");
+      fs.writeFileSync(`${PROFILE}-${size}.cpuprofile`, JSON.stringify(profile));
+    }
     const openMs = await page.evaluate(() => (window as any).__bench.drawnAt);
     const spans = await page.evaluate(() =>
       ["decode-welcome", "load-snapshot", "build-scene", "paint-view"].map(
