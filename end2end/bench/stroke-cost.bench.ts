@@ -83,6 +83,8 @@ test("what a stroke costs the canvas", async ({ page }) => {
       ["curves, butt caps, miter joins", () => ((ctx.lineCap = "butt"), (ctx.lineJoin = "miter")), curve],
       ["straight segments, round caps and joins", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "round")), polyline],
       ["straight segments, butt caps, bevel joins", () => ((ctx.lineCap = "butt"), (ctx.lineJoin = "bevel")), polyline],
+      ["straight segments, round caps, bevel joins", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "bevel")), polyline],
+      ["straight segments, round caps, miter joins", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "miter")), polyline],
       ["curves, every stroke 1 px wide (hairlines)", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "round")), (s) => curve({ ...s, width: 1 })],
       ["curves at half scale (a quarter of the pixels)", () => (ctx.setTransform(0.5, 0, 0, 0.5, 0, 0), (ctx.lineCap = "round"), (ctx.lineJoin = "round")), curve],
       ["outline polygons filled", () => {}, fillOutline],
