@@ -368,7 +368,7 @@ fn is_zero(z: &f64) -> bool {
 /// A finished item on the board: a freehand stroke, a shape or a text.
 ///
 /// Written with its style's fields among its own (`flatten`), read through
-/// [`StrokeFields`], which lists them all: serde reads a flattened struct by
+/// `StrokeFields`, which lists them all: serde reads a flattened struct by
 /// buffering the whole object first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "StrokeFields")]
@@ -846,7 +846,7 @@ impl ClientMessage {
 /// visibility it changes, `set` the new states of strokes it changes.
 ///
 /// On the wire an object whose first key, `kind`, names the variant
-/// ([`tag_first`]).
+/// (`protocol::tag_first`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Change {
@@ -896,7 +896,7 @@ pub struct Operation {
 }
 
 /// One stroke in a board snapshot; hidden strokes are kept so that an undo
-/// can bring them back. Read through [`StrokeFields`], like a stroke.
+/// can bring them back. Read through `StrokeFields`, like a stroke.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StrokeFields")]
 pub struct SnapshotStroke {
@@ -937,7 +937,7 @@ impl EncodedWelcome<'_> {
 }
 
 /// A frame from the server: an object whose first key, `type`, names the
-/// variant ([`tag_first`]).
+/// variant (`protocol::tag_first`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum ServerMessage {
@@ -964,7 +964,7 @@ pub enum ServerMessage {
     Ack { op_id: OpId, seq: u64 },
     /// Ephemeral: points of someone else's stroke in progress, in its
     /// style (the fields of a [`StrokeStyle`], written out here: flattening
-    /// would make serde buffer the whole frame to read it, see [`tag_first`]).
+    /// would make serde buffer the whole frame to read it, see `protocol::tag_first`).
     Preview {
         author: UserId,
         stroke: StrokeId,

@@ -19,7 +19,9 @@
 //! `deserialize` functions) and [`tag_first_serde!`], which implements the
 //! traits through [`TagFirst`]: on the way out it turns each variant into a
 //! plain object with the tag as its first field, on the way in it does the
-//! reverse.
+//! reverse. The inherent functions read and write the externally tagged
+//! shape, which is never on the wire: call the traits (`serde_json::to_string`,
+//! `from_str` and the like), not `Type::serialize` or `Type::deserialize`.
 
 use std::fmt;
 

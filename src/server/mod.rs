@@ -142,8 +142,8 @@ fn raise_open_file_limit() {
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let shutdown = CancellationToken::new();
     raise_open_file_limit();
-    // Server rendering spawns through this; it is already set when `run`
-    // is called twice in one process (tests), which is fine.
+    // Server rendering spawns its tasks through this global executor. It
+    // can be set once per process; an error only says it already was.
     let _ = any_spawner::Executor::init_tokio();
     let instance = random_instance_id()?;
     let store: Arc<dyn Store> = match &config.mongodb_uri {
