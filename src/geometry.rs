@@ -106,6 +106,26 @@ pub fn bounds(points: &[Point]) -> Option<(f32, f32, f32, f32)> {
     ))
 }
 
+/// Level of detail: the points of a freehand stroke worth drawing when a
+/// step shorter than `min_step` (board units) cannot be seen. Keeps the
+/// first and the last point and every point at least `min_step` from the
+/// one kept before it. Zoomed out, a stroke shrinks to a few pixels but
+/// keeps all its points, and each curve through them costs the canvas about
+/// as much as at full size.
+pub fn thinned(points: &[Point], min_step: f32) -> impl Iterator<Item = &Point> {
+    let min_step_sq = min_step * min_step;
+    let last = points.len().saturating_sub(1);
+    let mut kept: Option<&Point> = None;
+    points.iter().enumerate().filter_map(move |(i, p)| {
+        let far_enough =
+            kept.is_none_or(|k| (p.x - k.x).powi(2) + (p.y - k.y).powi(2) >= min_step_sq);
+        (far_enough || i == last).then(|| {
+            kept = Some(p);
+            p
+        })
+    })
+}
+
 /// The estimated box of a text item with its top-left corner at `(x, y)`.
 pub fn text_box(x: f32, y: f32, text: &str, font_size: f32) -> Rect {
     let lines = text.split('\n');
@@ -412,6 +432,28 @@ pub fn resized(stroke: &Stroke, from: &Rect, to: &Rect) -> Stroke {
 mod tests {
     use super::*;
     use crate::protocol::{Color, StrokeId, StrokeStyle};
+
+    #[test]
+    fn thinning_keeps_the_ends_and_steps_of_at_least_the_minimum() {
+        let points: Vec<Point> = [0.0, 0.5, 1.0, 2.5, 2.6, 3.0, 3.1]
+            .iter()
+            .map(|&x| Point::new(x, 0.0, 0.5))
+            .collect();
+        let xs = |min_step| thinned(&points, min_step).map(|p| p.x).collect::<Vec<_>>();
+        assert_eq!(
+            xs(0.0),
+            vec![0.0, 0.5, 1.0, 2.5, 2.6, 3.0, 3.1],
+            "no thinning"
+        );
+        assert_eq!(
+            xs(1.0),
+            vec![0.0, 1.0, 2.5, 3.1],
+            "the last point always stays"
+        );
+        assert_eq!(xs(10.0), vec![0.0, 3.1]);
+        assert_eq!(thinned(&points[..1], 5.0).count(), 1);
+        assert_eq!(thinned(&[], 5.0).count(), 0);
+    }
 
     fn stroke(points: &[(f32, f32)], width: f32) -> Stroke {
         shape(StrokeKind::Freehand, points, width)

@@ -384,7 +384,7 @@ impl BoardLayer {
             clip_to(ctx, &painted);
             set_bitmap_transform(ctx, frame);
             for (stroke, _, _) in group {
-                render::draw_item(ctx, stroke, 1.0);
+                render::draw_item(ctx, stroke, 1.0, frame.scale());
             }
             ctx.restore();
         }
@@ -486,7 +486,7 @@ impl BoardLayer {
                 }
             }
             if let Some(stroke) = layer.get(id) {
-                render::draw_item(&ctx, stroke, 1.0);
+                render::draw_item(&ctx, stroke, 1.0, frame.scale());
             }
             plan.painted_to = Some(*order);
         }

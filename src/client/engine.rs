@@ -792,9 +792,10 @@ impl Engine {
             ctx.fill_rect(0.0, 0.0, width, height);
         }
         set_view_transform(ctx, view, size);
+        let scale = dpr * view.zoom;
         for (stroke, confirmed) in strokes {
             let alpha = if *confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
-            render::draw_item(ctx, stroke, alpha);
+            render::draw_item(ctx, stroke, alpha, scale);
         }
     }
 
@@ -827,12 +828,13 @@ impl Engine {
         );
         self.board_layer.draw_onto(ctx);
         set_view_transform(ctx, &self.view, self.size);
+        let scale = self.size.2 * self.view.zoom;
         let local = local(&self.gesture, self.editor.as_deref());
         for stroke in self.replica.live_strokes(&local) {
-            render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA);
+            render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA, scale);
         }
         for preview in self.replica.previews() {
-            render::draw_stroke(ctx, &preview.style, &preview.points, 1.0);
+            render::draw_stroke(ctx, &preview.style, &preview.points, 1.0, scale);
         }
         ctx.set_global_alpha(1.0);
 

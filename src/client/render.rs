@@ -9,6 +9,8 @@
 //! without lagging behind the pen. Strokes with uniform pressure (mice) are
 //! one path, so joins are seamless; strokes with varying pressure (pens) are
 //! drawn piece by piece, each piece as wide as the pressure at its sample.
+//! Zoomed out, samples closer than [`MIN_STEP_PX`] on screen are skipped
+//! (`geometry::thinned`): the canvas's cost is per curve, not per pixel.
 
 use std::f64::consts::TAU;
 
@@ -23,6 +25,9 @@ use crate::protocol::{Point, Stroke, StrokeKind, StrokeStyle};
 const ACCENT: &str = "#6965db";
 /// Side of a resize handle, in screen pixels.
 pub const HANDLE_SIZE: f64 = 9.0;
+/// Level of detail: a freehand stroke's samples closer than this many
+/// device pixels to the last one drawn are skipped.
+pub const MIN_STEP_PX: f64 = 2.0;
 
 /// The canvas' 2D context.
 pub fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
@@ -33,11 +38,12 @@ pub fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d
         .map_err(JsValue::from)
 }
 
-/// Draws any item; `alpha` multiplies the item's own opacity.
-pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64) {
+/// Draws any item; `alpha` multiplies the item's own opacity, `scale` is
+/// the device pixels a board unit takes (the level of detail).
+pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64, scale: f64) {
     let alpha = alpha * f64::from(stroke.opacity);
     if stroke.kind == StrokeKind::Freehand {
-        draw_stroke(ctx, &stroke.style, &stroke.points, alpha);
+        draw_stroke(ctx, &stroke.style, &stroke.points, alpha, scale);
         return;
     }
     let Some(shape) = geometry::shape_box(stroke) else {
@@ -183,12 +189,14 @@ fn midpoint(a: &Point, b: &Point) -> (f64, f64) {
     (f64::from(a.x + b.x) / 2.0, f64::from(a.y + b.y) / 2.0)
 }
 
-/// Draws one freehand stroke in board coordinates.
+/// Draws one freehand stroke in board coordinates, at `scale` device pixels
+/// a board unit.
 pub fn draw_stroke(
     ctx: &CanvasRenderingContext2d,
     style: &StrokeStyle,
     points: &[Point],
     alpha: f64,
+    scale: f64,
 ) {
     let Some(first) = points.first() else {
         return;
@@ -207,26 +215,32 @@ pub fn draw_stroke(
         return;
     }
 
+    let min_step = (MIN_STEP_PX / scale) as f32;
     let uniform = points.iter().all(|p| p.pressure == first.pressure);
     if uniform {
+        // One curve from each kept sample's predecessor's midpoint to its
+        // own, with the sample as control point; a line to the last.
+        let mut kept = geometry::thinned(points, min_step).skip(1);
         ctx.set_line_width(f64::from(pressure_width(style.width, first.pressure)));
         ctx.begin_path();
         ctx.move_to(f64::from(first.x), f64::from(first.y));
-        for pair in points[1..].windows(2) {
-            let (mx, my) = midpoint(&pair[0], &pair[1]);
-            ctx.quadratic_curve_to(f64::from(pair[0].x), f64::from(pair[0].y), mx, my);
+        let mut control = kept.next().unwrap_or(first);
+        for next in kept {
+            let (mx, my) = midpoint(control, next);
+            ctx.quadratic_curve_to(f64::from(control.x), f64::from(control.y), mx, my);
+            control = next;
         }
-        let last = points[points.len() - 1];
-        ctx.line_to(f64::from(last.x), f64::from(last.y));
+        ctx.line_to(f64::from(control.x), f64::from(control.y));
         ctx.stroke();
         return;
     }
 
+    let points: Vec<&Point> = geometry::thinned(points, min_step).collect();
     let mut start = (f64::from(first.x), f64::from(first.y));
     for i in 1..points.len() {
         let control = points[i];
         let end = match points.get(i + 1) {
-            Some(next) => midpoint(&control, next),
+            Some(next) => midpoint(control, next),
             None => (f64::from(control.x), f64::from(control.y)),
         };
         let pressure = (points[i - 1].pressure + control.pressure) / 2.0;
