@@ -48,6 +48,51 @@ test("what a stroke costs the canvas", async ({ page }) => {
       return left.concat(right.reverse());
     };
     const outlines = strokes.map(outline);
+    // Closer to what stroking does: the smoothed centre line (each curve
+    // through the midpoints flattened into two segments) pushed out both
+    // ways, with a round cap of a few points at each end. Joins are still
+    // not rounded; at the benchmark's gentle turns they hardly show.
+    const smoothed = ({ points }: Stroke) => {
+      const line: [number, number][] = [points[0]];
+      let [sx, sy] = points[0];
+      for (let i = 1; i < points.length - 1; i++) {
+        const [cx, cy] = points[i];
+        const [ex, ey] = [(cx + points[i + 1][0]) / 2, (cy + points[i + 1][1]) / 2];
+        line.push([(sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4], [ex, ey]);
+        [sx, sy] = [ex, ey];
+      }
+      line.push(points[points.length - 1]);
+      return line;
+    };
+    const capped = (stroke: Stroke) => {
+      const line = smoothed(stroke);
+      const r = stroke.width / 2;
+      const steps = Math.max(2, Math.ceil((Math.PI * r) / 2));
+      const normal = (a: [number, number], b: [number, number]) => {
+        const length = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
+        return [-(b[1] - a[1]) / length, (b[0] - a[0]) / length];
+      };
+      const left: [number, number][] = [];
+      const right: [number, number][] = [];
+      line.forEach(([x, y], i) => {
+        const [nx, ny] = normal(line[Math.max(0, i - 1)], line[Math.min(line.length - 1, i + 1)]);
+        left.push([x + nx * r, y + ny * r]);
+        right.push([x - nx * r, y - ny * r]);
+      });
+      const cap = (centre: [number, number], from: [number, number]) => {
+        const start = Math.atan2(from[1] - centre[1], from[0] - centre[0]);
+        const arc: [number, number][] = [];
+        for (let k = 1; k < steps; k++) {
+          const angle = start + (Math.PI * k) / steps;
+          arc.push([centre[0] + Math.cos(angle) * r, centre[1] + Math.sin(angle) * r]);
+        }
+        return arc;
+      };
+      const end = line[line.length - 1];
+      const back = right.reverse();
+      return [...left, ...cap(end, left[left.length - 1]), ...back, ...cap(line[0], back[back.length - 1])];
+    };
+    const cappedOutlines = strokes.map(capped);
 
     const canvas = document.getElementById("c") as HTMLCanvasElement;
     const ctx = canvas.getContext("2d")!;
@@ -78,6 +123,14 @@ test("what a stroke costs the canvas", async ({ page }) => {
       ctx.fillStyle = s.color;
       ctx.fill();
     };
+    const fillCapped = (s: Stroke, i: number) => {
+      const o = cappedOutlines[i];
+      ctx.beginPath();
+      o.forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
+      ctx.closePath();
+      ctx.fillStyle = s.color;
+      ctx.fill();
+    };
     const ways: [string, () => void, (s: Stroke, i: number) => void][] = [
       ["curves, round caps and joins (as the app draws)", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "round")), curve],
       ["curves, butt caps, miter joins", () => ((ctx.lineCap = "butt"), (ctx.lineJoin = "miter")), curve],
@@ -87,7 +140,8 @@ test("what a stroke costs the canvas", async ({ page }) => {
       ["straight segments, round caps, miter joins", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "miter")), polyline],
       ["curves, every stroke 1 px wide (hairlines)", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "round")), (s) => curve({ ...s, width: 1 })],
       ["curves at half scale (a quarter of the pixels)", () => (ctx.setTransform(0.5, 0, 0, 0.5, 0, 0), (ctx.lineCap = "round"), (ctx.lineJoin = "round")), curve],
-      ["outline polygons filled", () => {}, fillOutline],
+      ["outline polygons filled (no joins, no caps)", () => {}, fillOutline],
+      ["smoothed outline with round caps filled (joins not rounded)", () => {}, fillCapped],
     ];
     const rounds: [string, number][][] = [];
     for (let round = 0; round < 2; round++) {
