@@ -31,21 +31,26 @@ test("what a stroke costs the canvas", async ({ page }) => {
       }
       strokes.push({ points, width: 1 + (i % 4), color: colors[i % colors.length] });
     }
-    // The outline of a stroke as one polygon: each point pushed out by half
-    // the width along the normal, both sides (no round joins or caps).
-    const outline = ({ points, width }: Stroke) => {
-      const left: [number, number][] = [];
-      const right: [number, number][] = [];
-      points.forEach(([x, y], i) => {
-        const [ax, ay] = points[Math.max(0, i - 1)];
-        const [bx, by] = points[Math.min(points.length - 1, i + 1)];
+    type Xy = [number, number];
+    // A centre line pushed out by `r` along its normals, both sides (no
+    // round joins).
+    const sides = (line: Xy[], r: number) => {
+      const left: Xy[] = [];
+      const right: Xy[] = [];
+      line.forEach(([x, y], i) => {
+        const [ax, ay] = line[Math.max(0, i - 1)];
+        const [bx, by] = line[Math.min(line.length - 1, i + 1)];
         const length = Math.hypot(bx - ax, by - ay) || 1;
-        const nx = (-(by - ay) / length) * (width / 2);
-        const ny = ((bx - ax) / length) * (width / 2);
+        const [nx, ny] = [(-(by - ay) / length) * r, ((bx - ax) / length) * r];
         left.push([x + nx, y + ny]);
         right.push([x - nx, y - ny]);
       });
-      return left.concat(right.reverse());
+      return { left, right: right.reverse() };
+    };
+    // The outline of a stroke as one polygon through its samples, no caps.
+    const outline = ({ points, width }: Stroke) => {
+      const { left, right } = sides(points, width / 2);
+      return left.concat(right);
     };
     const outlines = strokes.map(outline);
     // Closer to what stroking does: the smoothed centre line (each curve
@@ -53,7 +58,7 @@ test("what a stroke costs the canvas", async ({ page }) => {
     // ways, with a round cap of a few points at each end. Joins are still
     // not rounded; at the benchmark's gentle turns they hardly show.
     const smoothed = ({ points }: Stroke) => {
-      const line: [number, number][] = [points[0]];
+      const line: Xy[] = [points[0]];
       let [sx, sy] = points[0];
       for (let i = 1; i < points.length - 1; i++) {
         const [cx, cy] = points[i];
@@ -68,20 +73,10 @@ test("what a stroke costs the canvas", async ({ page }) => {
       const line = smoothed(stroke);
       const r = stroke.width / 2;
       const steps = Math.max(2, Math.ceil((Math.PI * r) / 2));
-      const normal = (a: [number, number], b: [number, number]) => {
-        const length = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
-        return [-(b[1] - a[1]) / length, (b[0] - a[0]) / length];
-      };
-      const left: [number, number][] = [];
-      const right: [number, number][] = [];
-      line.forEach(([x, y], i) => {
-        const [nx, ny] = normal(line[Math.max(0, i - 1)], line[Math.min(line.length - 1, i + 1)]);
-        left.push([x + nx * r, y + ny * r]);
-        right.push([x - nx * r, y - ny * r]);
-      });
-      const cap = (centre: [number, number], from: [number, number]) => {
+      const { left, right } = sides(line, r);
+      const cap = (centre: Xy, from: Xy) => {
         const start = Math.atan2(from[1] - centre[1], from[0] - centre[0]);
-        const arc: [number, number][] = [];
+        const arc: Xy[] = [];
         for (let k = 1; k < steps; k++) {
           const angle = start + (Math.PI * k) / steps;
           arc.push([centre[0] + Math.cos(angle) * r, centre[1] + Math.sin(angle) * r]);
@@ -89,8 +84,7 @@ test("what a stroke costs the canvas", async ({ page }) => {
         return arc;
       };
       const end = line[line.length - 1];
-      const back = right.reverse();
-      return [...left, ...cap(end, left[left.length - 1]), ...back, ...cap(line[0], back[back.length - 1])];
+      return [...left, ...cap(end, left[left.length - 1]), ...right, ...cap(line[0], right[right.length - 1])];
     };
     const cappedOutlines = strokes.map(capped);
 
@@ -115,18 +109,10 @@ test("what a stroke costs the canvas", async ({ page }) => {
       ctx.lineWidth = s.width;
       ctx.stroke();
     };
-    const fillOutline = (s: Stroke, i: number) => {
-      const o = outlines[i];
+    // Fills the `i`-th stroke's polygon from `polygons`.
+    const fill = (polygons: Xy[][]) => (s: Stroke, i: number) => {
       ctx.beginPath();
-      o.forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
-      ctx.closePath();
-      ctx.fillStyle = s.color;
-      ctx.fill();
-    };
-    const fillCapped = (s: Stroke, i: number) => {
-      const o = cappedOutlines[i];
-      ctx.beginPath();
-      o.forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
+      polygons[i].forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
       ctx.closePath();
       ctx.fillStyle = s.color;
       ctx.fill();
@@ -140,8 +126,8 @@ test("what a stroke costs the canvas", async ({ page }) => {
       ["straight segments, round caps, miter joins", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "miter")), polyline],
       ["curves, every stroke 1 px wide (hairlines)", () => ((ctx.lineCap = "round"), (ctx.lineJoin = "round")), (s) => curve({ ...s, width: 1 })],
       ["curves at half scale (a quarter of the pixels)", () => (ctx.setTransform(0.5, 0, 0, 0.5, 0, 0), (ctx.lineCap = "round"), (ctx.lineJoin = "round")), curve],
-      ["outline polygons filled (no joins, no caps)", () => {}, fillOutline],
-      ["smoothed outline with round caps filled (joins not rounded)", () => {}, fillCapped],
+      ["outline polygons filled (no joins, no caps)", () => {}, fill(outlines)],
+      ["smoothed outline with round caps filled (joins not rounded)", () => {}, fill(cappedOutlines)],
     ];
     const rounds: [string, number][][] = [];
     for (let round = 0; round < 2; round++) {
