@@ -561,9 +561,12 @@ fn set_bitmap_transform(ctx: &CanvasRenderingContext2d, frame: &Frame) {
     set_world_transform(ctx, frame.scale(), frame.anchor);
 }
 
-/// World coordinates to canvas pixels.
-pub fn set_view_transform(ctx: &CanvasRenderingContext2d, view: &View, size: Size) {
-    set_world_transform(ctx, size.2 * view.zoom, view.origin);
+/// World coordinates to canvas pixels; the device pixels a world unit
+/// takes (the scale items are drawn at).
+pub fn set_view_transform(ctx: &CanvasRenderingContext2d, view: &View, size: Size) -> f64 {
+    let scale = size.2 * view.zoom;
+    set_world_transform(ctx, scale, view.origin);
+    scale
 }
 
 /// `scale` device pixels per world unit, world point `origin` at (0, 0).

@@ -791,8 +791,7 @@ impl Engine {
             ctx.set_fill_style_str(background);
             ctx.fill_rect(0.0, 0.0, width, height);
         }
-        set_view_transform(ctx, view, size);
-        let scale = dpr * view.zoom;
+        let scale = set_view_transform(ctx, view, size);
         for (stroke, confirmed) in strokes {
             let alpha = if *confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
             render::draw_item(ctx, stroke, alpha, scale);
@@ -827,8 +826,7 @@ impl Engine {
             f64::from(self.canvas.height()),
         );
         self.board_layer.draw_onto(ctx);
-        set_view_transform(ctx, &self.view, self.size);
-        let scale = self.size.2 * self.view.zoom;
+        let scale = set_view_transform(ctx, &self.view, self.size);
         let local = local(&self.gesture, self.editor.as_deref());
         for stroke in self.replica.live_strokes(&local) {
             render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA, scale);
