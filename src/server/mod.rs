@@ -178,7 +178,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
 
     // The app's two pages (`app::Page::for_path`); any other path that is
     // not a file gets the "not found" page from the fallback.
-    let page = leptos_axum::render_app_to_stream_with_context(|| (), {
+    let page = leptos_axum::render_app_to_stream({
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     });
