@@ -505,31 +505,21 @@ async fn malformed_board_ids_are_refused_before_the_upgrade() {
 #[tokio::test]
 async fn pages_are_served_at_their_paths_and_anything_else_is_not_found() {
     let (_dir, server) = start_server();
-    let status = |response: &str| response.lines().next().unwrap_or_default().to_owned();
-    let home = http_get(server.addr, "/");
-    assert!(
-        status(&home).starts_with("HTTP/1.1 200"),
-        "{}",
-        status(&home)
-    );
-    assert!(home.contains("<h1>Whiteboard</h1>"));
-    let board = http_get(server.addr, "/b/3q2-8fLx0aZ0pBq9Wc1r7g");
-    assert!(
-        status(&board).starts_with("HTTP/1.1 200"),
-        "{}",
-        status(&board)
-    );
-    assert!(board.contains("board-canvas"));
-    let bad_id = http_get(server.addr, "/b/bad");
-    assert!(bad_id.contains("This board link is not valid"));
-    for path in ["/nope", "/b/", "/b/3q2-8fLx0aZ0pBq9Wc1r7g/", "/b/a/b"] {
+    // The response to `GET path`, which must have status `code`.
+    let get = |path: &str, code: u16| {
         let response = http_get(server.addr, path);
+        let status = response.lines().next().unwrap_or_default();
         assert!(
-            status(&response).starts_with("HTTP/1.1 404"),
-            "{path}: {}",
-            status(&response)
+            status.starts_with(&format!("HTTP/1.1 {code}")),
+            "{path}: {status}"
         );
-        assert!(response.contains("Page not found"), "{path}");
+        response
+    };
+    assert!(get("/", 200).contains("<h1>Whiteboard</h1>"));
+    assert!(get("/b/3q2-8fLx0aZ0pBq9Wc1r7g", 200).contains("board-canvas"));
+    assert!(get("/b/bad", 200).contains("This board link is not valid"));
+    for path in ["/nope", "/b/", "/b/3q2-8fLx0aZ0pBq9Wc1r7g/", "/b/a/b"] {
+        assert!(get(path, 404).contains("Page not found"), "{path}");
     }
 }
 
