@@ -180,24 +180,50 @@ pub fn arrow_head_length(width: f32) -> f32 {
     (width * ARROW_HEAD_FACTOR).max(MIN_ARROW_HEAD)
 }
 
+/// cos and sin of the angle between an arrow's shaft and each side of its
+/// head (π / 7). The browser's geometry uses no trigonometric functions:
+/// their code (with its reduction of large angles) is 6 KB of the
+/// WebAssembly bundle, which has a size budget (docs/benchmarks.md).
+const ARROW_SPREAD: (f32, f32) = (0.900_968_9, 0.433_883_73);
+/// cos and sin of the angle between two of an ellipse's points
+/// (2π / [`ELLIPSE_SEGMENTS`]).
+const ELLIPSE_STEP: (f32, f32) = (0.991_444_9, 0.130_526_19);
+
+/// `(x, y)` turned by the angle whose cos and sin are `turn`.
+fn rotated((x, y): (f32, f32), (cos, sin): (f32, f32)) -> (f32, f32) {
+    (x * cos - y * sin, x * sin + y * cos)
+}
+
 /// The two outer points of the head of an arrow from `start` to `end`.
 pub fn arrow_head(start: (f32, f32), end: (f32, f32), width: f32) -> [(f32, f32); 2] {
-    let angle = (end.1 - start.1).atan2(end.0 - start.0);
-    let length = arrow_head_length(width);
-    let spread = std::f32::consts::PI / 7.0;
-    [angle + spread, angle - spread].map(|a| (end.0 - length * a.cos(), end.1 - length * a.sin()))
+    let (dx, dy) = (end.0 - start.0, end.1 - start.1);
+    let length = (dx * dx + dy * dy).sqrt();
+    // Pointing back from the tip along the shaft (along x for no shaft).
+    let back = if length > 0.0 {
+        (-dx / length, -dy / length)
+    } else {
+        (-1.0, 0.0)
+    };
+    let side = arrow_head_length(width);
+    let (cos, sin) = ARROW_SPREAD;
+    [(cos, sin), (cos, -sin)].map(|turn| {
+        let (x, y) = rotated(back, turn);
+        (end.0 + side * x, end.1 + side * y)
+    })
 }
 
 /// Points around the ellipse inscribed in `rect`, closed (last = first).
 pub fn ellipse_points(rect: &Rect) -> Vec<(f32, f32)> {
     let (cx, cy) = rect.center();
     let (rx, ry) = (rect.width() / 2.0, rect.height() / 2.0);
-    (0..=ELLIPSE_SEGMENTS)
-        .map(|i| {
-            let t = i as f32 / ELLIPSE_SEGMENTS as f32 * std::f32::consts::TAU;
-            (cx + rx * t.cos(), cy + ry * t.sin())
-        })
-        .collect()
+    let mut unit = (1.0, 0.0);
+    let mut points = Vec::with_capacity(ELLIPSE_SEGMENTS + 1);
+    for _ in 0..ELLIPSE_SEGMENTS {
+        points.push((cx + rx * unit.0, cy + ry * unit.1));
+        unit = rotated(unit, ELLIPSE_STEP);
+    }
+    points.push((cx + rx, cy));
+    points
 }
 
 type Segment = ((f32, f32), (f32, f32));
@@ -332,13 +358,19 @@ pub fn constrain(kind: StrokeKind, start: (f32, f32), end: (f32, f32)) -> (f32, 
             (start.0 + side.copysign(dx), start.1 + side.copysign(dy))
         }
         StrokeKind::Line | StrokeKind::Arrow => {
-            let step = std::f32::consts::FRAC_PI_4;
-            let angle = (dy.atan2(dx) / step).round() * step;
+            // The nearest multiple of 45°: along an axis when the other
+            // side is under tan(22.5°) of it, else diagonal, same length.
+            const TAN_22_5: f32 = 0.414_213_57;
             let length = (dx * dx + dy * dy).sqrt();
-            (
-                start.0 + length * angle.cos(),
-                start.1 + length * angle.sin(),
-            )
+            let (ux, uy) = if dy.abs() <= TAN_22_5 * dx.abs() {
+                (1f32.copysign(dx), 0.0)
+            } else if dx.abs() <= TAN_22_5 * dy.abs() {
+                (0.0, 1f32.copysign(dy))
+            } else {
+                let half = std::f32::consts::FRAC_1_SQRT_2;
+                (half.copysign(dx), half.copysign(dy))
+            };
+            (start.0 + length * ux, start.1 + length * uy)
         }
         StrokeKind::Freehand | StrokeKind::Text => end,
     }
@@ -599,6 +631,37 @@ mod tests {
     }
 
     #[test]
+    fn turns_are_the_angles_they_stand_for() {
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+        let spread = std::f32::consts::PI / 7.0;
+        assert!(close(ARROW_SPREAD.0, spread.cos()) && close(ARROW_SPREAD.1, spread.sin()));
+        let step = std::f32::consts::TAU / ELLIPSE_SEGMENTS as f32;
+        assert!(close(ELLIPSE_STEP.0, step.cos()) && close(ELLIPSE_STEP.1, step.sin()));
+        // An arrow's head: each side as long as arrow_head_length, at π / 7
+        // from the shaft, whichever way the arrow points.
+        for end in [(100.0, 0.0), (-30.0, 40.0), (0.0, -7.0)] {
+            for (x, y) in arrow_head((0.0, 0.0), end, 2.0) {
+                let (sx, sy) = (x - end.0, y - end.1);
+                let side = (sx * sx + sy * sy).sqrt();
+                assert!((side - arrow_head_length(2.0)).abs() < 1e-3);
+                let shaft = (end.0 * end.0 + end.1 * end.1).sqrt();
+                let cos = -(sx * end.0 + sy * end.1) / (side * shaft);
+                assert!((cos - spread.cos()).abs() < 1e-4, "{cos}");
+            }
+        }
+        // An ellipse's points lie on it, all the way round.
+        let rect = Rect::from_corners((0.0, 0.0), (40.0, 20.0));
+        let points = ellipse_points(&rect);
+        assert_eq!(points.len(), ELLIPSE_SEGMENTS + 1);
+        assert_eq!(points[0], points[ELLIPSE_SEGMENTS]);
+        for (i, (x, y)) in points.iter().enumerate() {
+            let t = i as f32 * step;
+            assert!((x - (20.0 + 20.0 * t.cos())).abs() < 1e-3, "{i}");
+            assert!((y - (10.0 + 10.0 * t.sin())).abs() < 1e-3, "{i}");
+        }
+    }
+
+    #[test]
     fn shift_makes_squares_and_45_degree_lines() {
         assert_eq!(
             constrain(StrokeKind::Rectangle, (0.0, 0.0), (10.0, -4.0)),
@@ -608,6 +671,10 @@ mod tests {
         assert!((x - y).abs() < 1e-4 && x > 0.0);
         let (x, y) = constrain(StrokeKind::Arrow, (0.0, 0.0), (10.0, 1.0));
         assert!(y.abs() < 1e-4 && (x - 10.05).abs() < 0.01);
+        let (x, y) = constrain(StrokeKind::Line, (5.0, 5.0), (4.0, -15.0));
+        assert!((x - 5.0).abs() < 1e-4 && (y + 15.025).abs() < 0.01);
+        let (x, y) = constrain(StrokeKind::Line, (0.0, 0.0), (-10.0, 8.0));
+        assert!((x + y).abs() < 1e-4 && x < 0.0);
     }
 
     #[test]

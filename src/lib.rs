@@ -19,6 +19,8 @@
 //!   synchronous state machine the browser engine drives.
 //! - [`coverage`]: which parts of the board layer's bitmap (the view and a
 //!   margin around it) are painted, and what to paint next between frames.
+//! - [`raster`]: freehand strokes rasterised into pixels for the board
+//!   layer (faster than the canvas's own stroking).
 //! - [`scene`]: the board layer a tab paints, in an R-tree with drawing
 //!   order (culling, repainting only what changed).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
@@ -55,6 +57,7 @@ pub mod geometry;
 pub mod gesture;
 pub mod pages;
 pub mod protocol;
+pub mod raster;
 pub mod replica;
 pub mod scene;
 pub mod stacking;

@@ -282,6 +282,20 @@ impl Color {
         &self.0
     }
 
+    /// Red, green, blue and alpha (`#rrggbb` is opaque; anything that does
+    /// not validate reads as opaque black).
+    pub fn rgba(&self) -> [u8; 4] {
+        let hex = self.0.as_bytes().get(1..).unwrap_or_default();
+        let digit = |i: usize| {
+            hex.get(i)
+                .and_then(|&b| (b as char).to_digit(16))
+                .unwrap_or(0) as u8
+        };
+        let byte = |i: usize| digit(2 * i) * 16 + digit(2 * i + 1);
+        let alpha = if hex.len() == 8 { byte(3) } else { 255 };
+        [byte(0), byte(1), byte(2), alpha]
+    }
+
     pub fn validate(&self) -> Result<(), ProtocolError> {
         let hex = self.0.strip_prefix('#').unwrap_or("");
         if matches!(hex.len(), 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -321,7 +335,7 @@ impl StrokeStyle {
 /// two corners of the bounding box for `rectangle` and `ellipse`, start and
 /// end for `line` and `arrow` (the head is at the end), the top-left corner
 /// for `text`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StrokeKind {
     #[default]
@@ -331,6 +345,24 @@ pub enum StrokeKind {
     Line,
     Arrow,
     Text,
+}
+
+/// Read from its name by hand: serde's derive for this enum (a visitor
+/// for names, bytes and indexes) weighed 1.4 KB of the WebAssembly bundle.
+impl<'de> Deserialize<'de> for StrokeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const NAMES: &[&str] = &["freehand", "rectangle", "ellipse", "line", "arrow", "text"];
+        let name = String::deserialize(deserializer)?;
+        Ok(match name.as_str() {
+            "freehand" => StrokeKind::Freehand,
+            "rectangle" => StrokeKind::Rectangle,
+            "ellipse" => StrokeKind::Ellipse,
+            "line" => StrokeKind::Line,
+            "arrow" => StrokeKind::Arrow,
+            "text" => StrokeKind::Text,
+            _ => return Err(serde::de::Error::unknown_variant(&name, NAMES)),
+        })
+    }
 }
 
 impl StrokeKind {
@@ -1298,6 +1330,13 @@ mod tests {
             stroke: stroke("s", many),
         };
         assert_eq!(message.validate().unwrap_err().code, ErrorCode::Invalid);
+    }
+
+    #[test]
+    fn colours_read_as_red_green_blue_and_alpha() {
+        let rgba = |raw: &str| Color::parse(raw).unwrap().rgba();
+        assert_eq!(rgba("#1971c2"), [0x19, 0x71, 0xc2, 255]);
+        assert_eq!(rgba("#FF000080"), [255, 0, 0, 0x80]);
     }
 
     #[test]

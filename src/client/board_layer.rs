@@ -17,13 +17,21 @@
 //! pending; a zoom or resize starts over, painting what is in sight first.
 //! Each frame the engine copies the part in sight onto the visible canvas
 //! and paints the live strokes over it.
+//!
+//! Freehand strokes are not stroked by the canvas (its stroker is what a
+//! big board's open cost): `crate::raster` paints them into a copy of the
+//! region's pixels (`BitmapCopy`), which goes back to the canvas before
+//! any other kind of item is drawn there. New strokes on top go the same
+//! way, so a stroke's pixels do not depend on how it came to be painted.
 
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use super::render::{self, context_2d};
 use crate::coverage::{Coverage, PixelRect};
 use crate::geometry::Rect;
+use crate::protocol::{Stroke, StrokeKind};
+use crate::raster::{Pixels, Placement, Rasteriser};
 use crate::replica::SceneUpdate;
 use crate::scene::{Damage, Layer, Order, Scene};
 use crate::view::View;
@@ -64,6 +72,14 @@ impl Frame {
     /// Device pixels per world unit.
     fn scale(&self) -> f64 {
         self.zoom * self.size.2
+    }
+
+    /// Where the rasteriser puts board units.
+    fn placement(&self) -> Placement {
+        Placement {
+            scale: self.scale(),
+            anchor: self.anchor,
+        }
     }
 
     fn bitmap(&self) -> PixelRect {
@@ -133,6 +149,8 @@ pub struct BoardLayer {
     view_span: Option<super::timing::Span>,
     /// The items of the region whose painting stopped part-way.
     plan: Option<Plan>,
+    /// Paints freehand strokes into copies of the bitmap's pixels.
+    rasteriser: Rasteriser,
 }
 
 /// A region's items in drawing order, and how far painting them got.
@@ -183,6 +201,7 @@ impl BoardLayer {
             damage: Vec::new(),
             view_span: None,
             plan: None,
+            rasteriser: Rasteriser::default(),
         })
     }
 
@@ -343,14 +362,14 @@ impl BoardLayer {
     /// Paints new items on top over the painted part of the bitmap;
     /// whether any reaches into the view.
     fn paint_above(
-        &self,
+        &mut self,
         layer: &Layer<'_, '_>,
         scene: &Scene,
         frame: &Frame,
         ids: &[crate::protocol::StrokeId],
     ) -> bool {
         let bitmap = frame.bitmap();
-        let mut above: Vec<(&crate::protocol::Stroke, PixelRect, Order)> = ids
+        let mut above: Vec<(&Stroke, PixelRect, Order)> = ids
             .iter()
             .filter_map(|id| {
                 let pixels = frame.pixels_of(&scene.bounds(id)?);
@@ -376,17 +395,23 @@ impl BoardLayer {
             .partition(|(_, _, order)| progress.is_some_and(|p| *order < p));
         for (group, with_next) in [(before, true), (after, false)] {
             let painted = self.coverage.painted(bitmap, with_next);
-            if group.is_empty() || painted.is_empty() {
-                continue;
+            for (stroke, pixels, _) in group {
+                if stroke.kind == StrokeKind::Freehand {
+                    for part in painted.iter().filter_map(|p| p.intersection(&pixels)) {
+                        if let Some(mut copy) = BitmapCopy::read(&self.ctx, part) {
+                            copy.paint(&mut self.rasteriser, frame, stroke);
+                            copy.write(&self.ctx);
+                        }
+                    }
+                } else if !painted.is_empty() {
+                    let ctx = &self.ctx;
+                    ctx.save();
+                    clip_to(ctx, &painted);
+                    set_bitmap_transform(ctx, frame);
+                    render::draw_item(ctx, stroke, 1.0, frame.scale());
+                    ctx.restore();
+                }
             }
-            let ctx = &self.ctx;
-            ctx.save();
-            clip_to(ctx, &painted);
-            set_bitmap_transform(ctx, frame);
-            for (stroke, _, _) in group {
-                render::draw_item(ctx, stroke, 1.0, frame.scale());
-            }
-            ctx.restore();
         }
         in_sight
     }
@@ -471,24 +496,55 @@ impl BoardLayer {
             ctx.restore();
             return None;
         };
+        // Freehand strokes are rasterised into a copy of the region, taken
+        // when a run of them starts (no need to read pixels just cleared)
+        // and written back when something else is drawn or painting stops;
+        // other items are drawn by the canvas.
+        let mut copy: Option<BitmapCopy> = None;
+        let mut cleared = progress.is_none();
+        let mut recorded = false;
         let mut stopped = None;
         for (index, (id, order)) in plan.items.iter().enumerate().skip(plan.next) {
             if let Some((clock, deadline, stride)) = until {
                 if index > plan.next && (index - plan.next) % stride == 0 {
-                    // The canvas records drawing and rasterises it later,
-                    // all at once; make it do so now, so the clock sees
-                    // the cost.
-                    let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
+                    if recorded {
+                        // The canvas records drawing and rasterises it
+                        // later, all at once; make it do so now, so the
+                        // clock sees the cost.
+                        let _ = ctx.get_image_data(0.0, 0.0, 1.0, 1.0);
+                        recorded = false;
+                    }
                     if clock.now() >= deadline {
                         stopped = Some(index);
                         break;
                     }
                 }
             }
-            if let Some(stroke) = layer.get(id) {
-                render::draw_item(&ctx, stroke, 1.0, frame.scale());
-            }
             plan.painted_to = Some(*order);
+            let Some(stroke) = layer.get(id) else {
+                continue;
+            };
+            if stroke.kind == StrokeKind::Freehand {
+                if copy.is_none() {
+                    copy = if cleared {
+                        Some(BitmapCopy::cleared(*region))
+                    } else {
+                        BitmapCopy::read(&ctx, *region)
+                    };
+                }
+                if let Some(copy) = copy.as_mut() {
+                    copy.paint(&mut self.rasteriser, frame, stroke);
+                    continue;
+                }
+            }
+            if let Some(copy) = copy.take() {
+                copy.write(&ctx);
+            }
+            render::draw_item(&ctx, stroke, 1.0, frame.scale());
+            (cleared, recorded) = (false, true);
+        }
+        if let Some(copy) = copy {
+            copy.write(&ctx);
         }
         ctx.restore();
         match stopped {
@@ -529,6 +585,73 @@ impl BoardLayer {
             h,
         );
         ctx.restore();
+    }
+}
+
+/// A rectangle of the bitmap copied into WebAssembly memory, where the
+/// rasteriser paints freehand strokes (`crate::raster`: a software canvas
+/// spends most of a stroke's time in its stroker).
+struct BitmapCopy {
+    rect: PixelRect,
+    data: Vec<u8>,
+}
+
+impl BitmapCopy {
+    fn size(rect: &PixelRect) -> (i32, i32) {
+        (rect.x1 - rect.x0, rect.y1 - rect.y0)
+    }
+
+    /// A rectangle just cleared: no need to read it.
+    fn cleared(rect: PixelRect) -> Self {
+        let (w, h) = Self::size(&rect);
+        Self {
+            rect,
+            data: vec![0; (w.max(0) * h.max(0) * 4) as usize],
+        }
+    }
+
+    /// The bitmap's pixels in `rect` (the canvas rasterises what it
+    /// recorded first).
+    fn read(ctx: &CanvasRenderingContext2d, rect: PixelRect) -> Option<Self> {
+        let (w, h) = Self::size(&rect);
+        let image = ctx
+            .get_image_data(
+                f64::from(rect.x0),
+                f64::from(rect.y0),
+                f64::from(w),
+                f64::from(h),
+            )
+            .ok()?;
+        Some(Self {
+            rect,
+            data: image.data().0,
+        })
+    }
+
+    fn paint(&mut self, rasteriser: &mut Rasteriser, frame: &Frame, stroke: &Stroke) {
+        let mut pixels = Pixels {
+            data: &mut self.data,
+            origin: (self.rect.x0, self.rect.y0),
+            size: Self::size(&self.rect),
+        };
+        rasteriser.paint(
+            &mut pixels,
+            &frame.placement(),
+            stroke,
+            1.0,
+            render::MIN_STEP_PX,
+        );
+    }
+
+    /// Puts the pixels back where they were read (the canvas's transform
+    /// and clip do not apply).
+    fn write(self, ctx: &CanvasRenderingContext2d) {
+        let (w, _) = Self::size(&self.rect);
+        if let Ok(image) =
+            ImageData::new_with_u8_clamped_array(Clamped(self.data.as_slice()), w as u32)
+        {
+            let _ = ctx.put_image_data(&image, f64::from(self.rect.x0), f64::from(self.rect.y0));
+        }
     }
 }
 
