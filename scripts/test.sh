@@ -43,6 +43,7 @@ cargo build --release --features ssr --example storm --example relay
 # the library once more).
 cargo bench --features ssr --bench frames
 cargo bench --features ssr --bench snapshot -- 1000
+cargo bench --features ssr --bench raster -- 1000
 "$ROOT/scripts/storm.sh" one --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" two --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" relay --boards 2 --users 5 --seconds 2 --commit false --strict
