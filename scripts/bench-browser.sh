@@ -8,6 +8,9 @@
 #   scripts/bench-browser.sh stroke-cost              one file (Playwright's filter)
 #   MONGODB_URI=mongodb://... scripts/bench-browser.sh  the server on MongoDB
 #
+# The server as if it were far away: BENCH_LATENCY_MS=25 puts a proxy
+# holding every chunk 25 ms each way (a 50 ms round trip) in front of it.
+#
 # Another build (to compare builds in one sitting): WHITEBOARD_BIN=its
 # server binary (with its hash.txt beside it) and WHITEBOARD_SITE=its
 # target/site, with BENCH_NO_BUILD=1.
@@ -25,8 +28,10 @@ ensure_apt chromium curl
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PROXY_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
   sleep 0.5
   rm -rf "$WORK"
 }
@@ -38,6 +43,14 @@ LEPTOS_SITE_ROOT="${WHITEBOARD_SITE:-$ROOT/target/site}" "${WHITEBOARD_BIN:-$ROO
 SERVER_PID=$!
 wait_for_port "$port" whiteboard
 
+url_port="$port"
+if [ -n "${BENCH_LATENCY_MS:-}" ]; then
+  url_port="$(free_port)"
+  node "$ROOT/end2end/bench/latency-proxy.js" "$url_port" "$port" "$BENCH_LATENCY_MS" &
+  PROXY_PID=$!
+  wait_for_port "$url_port" "latency proxy"
+fi
+
 cd "$ROOT/end2end"
-BENCH_URL="http://127.0.0.1:$port" BENCH_SERVER_PID="$SERVER_PID" \
+BENCH_URL="http://127.0.0.1:$url_port" BENCH_SERVER_PID="$SERVER_PID" \
   npx playwright test -c bench.config.ts "$@"

@@ -43,6 +43,27 @@ impl PixelRect {
         (!cut.is_empty()).then_some(cut)
     }
 
+    /// The smallest rectangle holding both (an empty one adds nothing).
+    pub fn union(&self, other: &PixelRect) -> PixelRect {
+        if self.is_empty() {
+            return *other;
+        }
+        if other.is_empty() {
+            return *self;
+        }
+        PixelRect {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
+    /// Width and height in pixels.
+    pub fn size(&self) -> (i32, i32) {
+        (self.x1 - self.x0, self.y1 - self.y0)
+    }
+
     /// `self` without `other`: at most four disjoint pieces.
     pub fn minus(&self, other: &PixelRect) -> Vec<PixelRect> {
         let Some(cut) = self.intersection(other) else {

@@ -25,6 +25,7 @@
 //! rectangle gives the same pixels. Pure and synchronous; the browser side
 //! (`client::board_layer`) moves pixels in and out of the canvas.
 
+use crate::coverage::PixelRect;
 use crate::geometry::{self, pressure_width};
 use crate::protocol::{Point, Stroke};
 
@@ -117,18 +118,20 @@ impl Rasteriser {
 
     /// Fills `self.coverage` over the box the segments reach within
     /// `pixels` (bitmap pixels, `x0, y0, x1, y1`), which it returns.
-    fn cover(&mut self, pixels: &Pixels<'_>) -> Option<Area> {
+    fn cover(&mut self, pixels: &Pixels<'_>) -> Option<PixelRect> {
         let (ox, oy) = pixels.origin;
-        let mut area = Area::EMPTY;
-        for segment in &self.segments {
-            area = area.union(&segment.reach());
-        }
-        let area = area.intersection(&Area {
-            x0: ox,
-            y0: oy,
-            x1: ox + pixels.size.0,
-            y1: oy + pixels.size.1,
-        })?;
+        let reach = self
+            .segments
+            .iter()
+            .fold(PixelRect::new(0, 0, 0, 0), |reach, segment| {
+                reach.union(&segment.reach())
+            });
+        let area = reach.intersection(&PixelRect::new(
+            ox,
+            oy,
+            ox + pixels.size.0,
+            oy + pixels.size.1,
+        ))?;
         let width = (area.x1 - area.x0) as usize;
         self.coverage.clear();
         self.coverage
@@ -157,43 +160,6 @@ impl Rasteriser {
     }
 }
 
-/// A box of bitmap pixels, `x1` and `y1` excluded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Area {
-    x0: i32,
-    y0: i32,
-    x1: i32,
-    y1: i32,
-}
-
-impl Area {
-    const EMPTY: Area = Area {
-        x0: i32::MAX,
-        y0: i32::MAX,
-        x1: i32::MIN,
-        y1: i32::MIN,
-    };
-
-    fn union(&self, other: &Area) -> Area {
-        Area {
-            x0: self.x0.min(other.x0),
-            y0: self.y0.min(other.y0),
-            x1: self.x1.max(other.x1),
-            y1: self.y1.max(other.y1),
-        }
-    }
-
-    fn intersection(&self, other: &Area) -> Option<Area> {
-        let area = Area {
-            x0: self.x0.max(other.x0),
-            y0: self.y0.max(other.y0),
-            x1: self.x1.min(other.x1),
-            y1: self.y1.min(other.y1),
-        };
-        (area.x0 < area.x1 && area.y0 < area.y1).then_some(area)
-    }
-}
-
 /// A float pixel coordinate as a whole one, kept far from `i32`'s ends.
 fn whole(v: f32) -> i32 {
     v.clamp(-1e9, 1e9) as i32
@@ -208,21 +174,21 @@ impl Segment {
 
     /// The pixels the segment may cover (a band run past an end reaches
     /// less than a tenth further: see `miter`).
-    fn reach(&self) -> Area {
+    fn reach(&self) -> PixelRect {
         let r = self.reach_radius() * 1.1;
         let (a, b) = (self.from, self.to);
-        Area {
-            x0: whole((a.0.min(b.0) - r).floor()),
-            y0: whole((a.1.min(b.1) - r).floor()),
-            x1: whole((a.0.max(b.0) + r).ceil()) + 1,
-            y1: whole((a.1.max(b.1) + r).ceil()) + 1,
-        }
+        PixelRect::new(
+            whole((a.0.min(b.0) - r).floor()),
+            whole((a.1.min(b.1) - r).floor()),
+            whole((a.0.max(b.0) + r).ceil()) + 1,
+            whole((a.1.max(b.1) + r).ceil()) + 1,
+        )
     }
 
     /// Raises `covered` (over `area`) to what the segment's band gives:
     /// the pixels whose centre projects onto the segment, by their
     /// distance across it (linear along a row: no square roots).
-    fn cover_band(&self, area: &Area, covered: &mut [u8]) {
+    fn cover_band(&self, area: &PixelRect, covered: &mut [u8]) {
         let Some(reach) = self.reach().intersection(area) else {
             return;
         };
@@ -308,7 +274,7 @@ fn miter(s: &Segment, t: &Segment) -> Option<f32> {
 const MAX_MITER_PX: f32 = 0.05;
 
 /// Raises `covered` to a disc's coverage (a round cap or join).
-fn disc(centre: (f32, f32), radius: f32, area: &Area, covered: &mut [u8]) {
+fn disc(centre: (f32, f32), radius: f32, area: &PixelRect, covered: &mut [u8]) {
     let r = radius + 0.5;
     let top = r * 255.0 + 0.5;
     let peak = (peak_coverage(radius) * 255.0) as i32;
@@ -338,7 +304,7 @@ fn disc(centre: (f32, f32), radius: f32, area: &Area, covered: &mut [u8]) {
 /// x), and the first one's x.
 fn row_span<'a>(
     covered: &'a mut [u8],
-    area: &Area,
+    area: &PixelRect,
     y: i32,
     from: f32,
     to: f32,
@@ -464,7 +430,7 @@ fn flatten(segments: &mut Vec<Segment>, a: (f32, f32), c: (f32, f32), b: (f32, f
 /// Blends `color` at `alpha` times each pixel's coverage over `pixels`
 /// (straight alpha: the "source over" rule, divided back by the result's
 /// alpha).
-fn blend(pixels: &mut Pixels<'_>, area: &Area, coverage: &[u8], color: [u8; 3], alpha: f32) {
+fn blend(pixels: &mut Pixels<'_>, area: &PixelRect, coverage: &[u8], color: [u8; 3], alpha: f32) {
     let (ox, oy) = pixels.origin;
     let stride = pixels.size.0 as usize * 4;
     let width = (area.x1 - area.x0) as usize;

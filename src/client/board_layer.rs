@@ -151,6 +151,10 @@ pub struct BoardLayer {
     plan: Option<Plan>,
     /// Paints freehand strokes into copies of the bitmap's pixels.
     rasteriser: Rasteriser,
+    /// The pixels of the region whose painting stopped part-way, as they
+    /// were written back: resuming it needs no read of the canvas (a
+    /// view's worth of pixels, each time it resumes).
+    held: Option<BitmapCopy>,
 }
 
 /// A region's items in drawing order, and how far painting them got.
@@ -202,6 +206,7 @@ impl BoardLayer {
             view_span: None,
             plan: None,
             rasteriser: Rasteriser::default(),
+            held: None,
         })
     }
 
@@ -237,6 +242,14 @@ impl BoardLayer {
         let before = (self.frame, self.visible);
         let frame = self.place(view, size);
         let moved = before != (Some(frame), self.visible);
+        if moved || !self.damage.is_empty() {
+            // The bitmap changes besides the region being painted, so the
+            // copy no longer mirrors it. (A region that starts over is
+            // never resumed from a copy either; without both checks, the
+            // Playwright test of a view painted over several frames finds
+            // stale pixels.)
+            self.held = None;
+        }
         let bitmap = frame.bitmap();
         let mut above = Vec::new();
         for damage in std::mem::take(&mut self.damage) {
@@ -289,7 +302,7 @@ impl BoardLayer {
     }
 
     /// Whether part of what is in sight is still to paint (it comes first).
-    fn in_sight_pending(&self) -> bool {
+    pub fn in_sight_pending(&self) -> bool {
         self.coverage
             .next()
             .is_some_and(|(region, _)| region.intersection(&self.visible).is_some())
@@ -492,15 +505,20 @@ impl BoardLayer {
                 painted_to: progress,
             });
         }
+        let held = self
+            .held
+            .take()
+            .filter(|held| resumes && held.rect == *region);
         let Some(plan) = self.plan.as_mut() else {
             ctx.restore();
             return None;
         };
         // Freehand strokes are rasterised into a copy of the region, taken
-        // when a run of them starts (no need to read pixels just cleared)
-        // and written back when something else is drawn or painting stops;
-        // other items are drawn by the canvas.
-        let mut copy: Option<BitmapCopy> = None;
+        // when a run of them starts (no need to read pixels just cleared,
+        // or kept from where painting stopped) and written back when
+        // something else is drawn or painting stops; other items are drawn
+        // by the canvas.
+        let mut copy: Option<BitmapCopy> = held;
         let mut cleared = progress.is_none();
         let mut recorded = false;
         let mut stopped = None;
@@ -545,6 +563,9 @@ impl BoardLayer {
         }
         if let Some(copy) = copy {
             copy.write(&ctx);
+            if stopped.is_some() {
+                self.held = Some(copy);
+            }
         }
         ctx.restore();
         match stopped {
@@ -597,13 +618,9 @@ struct BitmapCopy {
 }
 
 impl BitmapCopy {
-    fn size(rect: &PixelRect) -> (i32, i32) {
-        (rect.x1 - rect.x0, rect.y1 - rect.y0)
-    }
-
     /// A rectangle just cleared: no need to read it.
     fn cleared(rect: PixelRect) -> Self {
-        let (w, h) = Self::size(&rect);
+        let (w, h) = rect.size();
         Self {
             rect,
             data: vec![0; (w.max(0) * h.max(0) * 4) as usize],
@@ -613,7 +630,7 @@ impl BitmapCopy {
     /// The bitmap's pixels in `rect` (the canvas rasterises what it
     /// recorded first).
     fn read(ctx: &CanvasRenderingContext2d, rect: PixelRect) -> Option<Self> {
-        let (w, h) = Self::size(&rect);
+        let (w, h) = rect.size();
         let image = ctx
             .get_image_data(
                 f64::from(rect.x0),
@@ -632,7 +649,7 @@ impl BitmapCopy {
         let mut pixels = Pixels {
             data: &mut self.data,
             origin: (self.rect.x0, self.rect.y0),
-            size: Self::size(&self.rect),
+            size: self.rect.size(),
         };
         rasteriser.paint(
             &mut pixels,
@@ -645,8 +662,8 @@ impl BitmapCopy {
 
     /// Puts the pixels back where they were read (the canvas's transform
     /// and clip do not apply).
-    fn write(self, ctx: &CanvasRenderingContext2d) {
-        let (w, _) = Self::size(&self.rect);
+    fn write(&self, ctx: &CanvasRenderingContext2d) {
+        let (w, _) = self.rect.size();
         if let Ok(image) =
             ImageData::new_with_u8_clamped_array(Clamped(self.data.as_slice()), w as u32)
         {

@@ -29,6 +29,15 @@ fn paint_in_sight(coverage: &mut Coverage<u32>, view: &PixelRect) {
 }
 
 #[test]
+fn a_union_holds_both_rectangles_and_an_empty_one_adds_nothing() {
+    let a = rect(2, 3, 5, 7);
+    assert_eq!(a.union(&rect(-1, 4, 3, 9)), rect(-1, 3, 5, 9));
+    assert_eq!(a.union(&rect(0, 0, 0, 0)), a, "empty at the origin");
+    assert_eq!(rect(40, 40, 40, 41).union(&a), a, "empty far away");
+    assert_eq!(a.size(), (3, 4));
+}
+
+#[test]
 fn a_rectangle_minus_another_is_what_is_left_of_it() {
     let outer = rect(0, 0, 10, 10);
     let pieces = outer.minus(&rect(2, 3, 5, 7));
