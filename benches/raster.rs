@@ -1,8 +1,9 @@
 //! What the rasteriser (`src/raster.rs`) spends on a view of the browser
 //! benchmark's big board: 25,000 freehand strokes of 20 samples, widths 1
-//! to 4, five colours, on one 1280 × 800 bitmap at 100 %. Native figures;
-//! the WebAssembly build runs slower by a factor the browser benchmark
-//! shows (`scripts/bench-browser.sh big-board`, the "paint" span).
+//! to 4, five colours, on a 1280 × 800 view at 100 %, painted as the board
+//! layer paints it: in tiles of 256 pixels, each stroke once per tile it
+//! reaches into. Native figures; compare them with the "paint" span of
+//! `scripts/bench-browser.sh big-board` for the WebAssembly build.
 //!
 //!     cargo bench --bench raster            # 25,000 strokes
 //!     cargo bench --bench raster -- 1000    # fewer
@@ -10,10 +11,14 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use whiteboard::geometry::Rect;
 use whiteboard::protocol::{Color, Point, Stroke, StrokeId, StrokeStyle};
 use whiteboard::raster::{Pixels, Placement, Rasteriser};
+use whiteboard::scene::paint_bounds;
 
 const SIZE: (i32, i32) = (1280, 800);
+/// The board layer's tile side, in pixels.
+const TILE: i32 = 256;
 
 fn main() {
     let count: usize = std::env::args()
@@ -48,23 +53,44 @@ fn main() {
         scale: 1.0,
         anchor: (0.0, 0.0),
     };
+    // As the board layer paints a view: tile by tile, each tile its own
+    // copy of the pixels (`client::board_layer`, `TILE`), every stroke
+    // reaching into a tile painted through it.
+    let tiles: Vec<(i32, i32)> = (0..SIZE.1)
+        .step_by(TILE as usize)
+        .flat_map(|y| (0..SIZE.0).step_by(TILE as usize).map(move |x| (x, y)))
+        .collect();
+    let reaching: Vec<Vec<&Stroke>> = tiles
+        .iter()
+        .map(|&(x, y)| {
+            let tile =
+                Rect::from_corners((x as f32, y as f32), ((x + TILE) as f32, (y + TILE) as f32));
+            strokes
+                .iter()
+                .filter(|stroke| paint_bounds(stroke).is_some_and(|b| b.intersects(&tile)))
+                .collect()
+        })
+        .collect();
+    let painted: usize = reaching.iter().map(Vec::len).sum();
     let mut rasteriser = Rasteriser::default();
-    let mut data = vec![0u8; (SIZE.0 * SIZE.1 * 4) as usize];
-    for round in 0..3 {
-        data.fill(0);
+    for round in 0..5 {
         let started = Instant::now();
-        for stroke in &strokes {
-            let mut pixels = Pixels {
-                data: &mut data,
-                origin: (0, 0),
-                size: SIZE,
-            };
-            rasteriser.paint(&mut pixels, &at, stroke, 1.0, 2.0);
+        for (&(x, y), strokes) in tiles.iter().zip(&reaching) {
+            let size = (TILE.min(SIZE.0 - x), TILE.min(SIZE.1 - y));
+            let mut data = vec![0u8; (size.0 * size.1 * 4) as usize];
+            for stroke in strokes {
+                let mut pixels = Pixels {
+                    data: &mut data,
+                    origin: (x, y),
+                    size,
+                };
+                rasteriser.paint(&mut pixels, &at, stroke, 1.0, 2.0);
+            }
+            black_box(&data);
         }
-        black_box(&data);
         let elapsed = started.elapsed();
         println!(
-            "round {round}: {count} strokes in {:.1} ms, {:.2} µs a stroke",
+            "round {round}: {count} strokes ({painted} stroke-tiles) in {:.1} ms, {:.2} µs a stroke",
             elapsed.as_secs_f64() * 1e3,
             elapsed.as_secs_f64() * 1e6 / count as f64
         );

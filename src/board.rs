@@ -301,6 +301,14 @@ impl Board {
         self.strokes.len()
     }
 
+    /// A stroke's current state if it is visible (one lookup where
+    /// [`Board::get`] and [`Board::is_visible`] take two: the board layer
+    /// asks this for every item it paints).
+    pub fn get_visible(&self, id: &StrokeId) -> Option<&Stroke> {
+        let item = &self.strokes[*self.index.get(id)?];
+        item.visible.then_some(&item.stroke)
+    }
+
     pub fn is_visible(&self, id: &StrokeId) -> bool {
         self.index.get(id).is_some_and(|&i| self.strokes[i].visible)
     }
@@ -353,9 +361,7 @@ impl Board {
                 let mut seen = HashSet::new();
                 let mut changed = Vec::new();
                 for stroke in strokes {
-                    let Some(current) =
-                        self.get(&stroke.id).filter(|_| self.is_visible(&stroke.id))
-                    else {
+                    let Some(current) = self.get_visible(&stroke.id) else {
                         return Err(rejected("an updated stroke is not on the board"));
                     };
                     if current.kind != stroke.kind {
@@ -924,6 +930,21 @@ mod tests {
                 Request::AddStrokes(vec![line("d", 0.0), line("d", 1.0)])
             )
             .is_err());
+    }
+
+    #[test]
+    fn get_visible_answers_only_for_strokes_shown() {
+        let mut board = Board::new();
+        let alice = user("alice");
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        submit(&mut board, &alice, Request::AddStroke(line("b", 1.0))).unwrap();
+        let (a, b) = (StrokeId::parse("a").unwrap(), StrokeId::parse("b").unwrap());
+        submit(&mut board, &alice, Request::Erase(vec![b.clone()])).unwrap();
+        assert_eq!(board.get_visible(&a).map(|s| &s.id), Some(&a));
+        // Erased strokes stay on the board (an undo shows them again).
+        assert!(board.get(&b).is_some());
+        assert!(board.get_visible(&b).is_none());
+        assert!(board.get_visible(&StrokeId::parse("c").unwrap()).is_none());
     }
 
     #[test]

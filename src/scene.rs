@@ -47,7 +47,7 @@ impl<'a> Layer<'a, '_> {
         if self.hidden.contains(id) || self.clearing() {
             return None;
         }
-        self.board.get(id).filter(|_| self.board.is_visible(id))
+        self.board.get_visible(id)
     }
 
     fn clearing(&self) -> bool {
@@ -61,11 +61,7 @@ impl<'a> Layer<'a, '_> {
     /// (`hidden` does not apply: it says where an item is painted, not what
     /// it looks like.)
     pub fn shown(&self, id: &StrokeId) -> Option<(&'a Stroke, bool)> {
-        let mut state = self
-            .board
-            .get(id)
-            .filter(|_| self.board.is_visible(id))
-            .map(|stroke| (stroke, true));
+        let mut state = self.board.get_visible(id).map(|stroke| (stroke, true));
         for message in self.pending {
             match message {
                 ClientMessage::AddStroke { stroke, .. }
@@ -228,7 +224,12 @@ impl Scene {
         }
         // `Layer::get` for every visible stroke, without looking each up again.
         let clearing = layer.clearing();
-        let mut shown = Vec::with_capacity(layer.board.stroke_count());
+        let count = layer.board.stroke_count();
+        // Grown once, not doubled (and rehashed) a dozen times on the way
+        // to a big board's size.
+        self.entries
+            .reserve(count.saturating_sub(self.entries.len()));
+        let mut shown = Vec::with_capacity(count);
         for stroke in layer.board.visible_strokes() {
             let id = &stroke.id;
             let bounds = if clearing || layer.hidden.contains(id) {
