@@ -310,7 +310,7 @@ impl Board {
     }
 
     pub fn is_visible(&self, id: &StrokeId) -> bool {
-        self.index.get(id).is_some_and(|&i| self.strokes[i].visible)
+        self.get_visible(id).is_some()
     }
 
     pub fn contains(&self, id: &StrokeId) -> bool {

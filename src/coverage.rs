@@ -117,7 +117,8 @@ impl PixelRect {
         if self.is_empty() {
             0
         } else {
-            i64::from(self.x1 - self.x0) * i64::from(self.y1 - self.y0)
+            let (w, h) = self.size();
+            i64::from(w) * i64::from(h)
         }
     }
 }

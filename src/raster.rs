@@ -132,10 +132,9 @@ impl Rasteriser {
             ox + pixels.size.0,
             oy + pixels.size.1,
         ))?;
-        let width = (area.x1 - area.x0) as usize;
+        let (width, height) = area.size();
         self.coverage.clear();
-        self.coverage
-            .resize(width * (area.y1 - area.y0) as usize, 0);
+        self.coverage.resize(width as usize * height as usize, 0);
         // Round caps at both ends; at each turn, a round join where a
         // miter would stick out visibly (or the width changes), otherwise
         // the bands run on past the joint to meet.
@@ -314,7 +313,7 @@ fn row_span<'a>(
     if x0 >= x1 {
         return None;
     }
-    let row = (y - area.y0) as usize * (area.x1 - area.x0) as usize;
+    let row = (y - area.y0) as usize * area.size().0 as usize;
     let cells = covered.get_mut(row + (x0 - area.x0) as usize..row + (x1 - area.x0) as usize)?;
     Some((x0, cells))
 }
@@ -433,7 +432,7 @@ fn flatten(segments: &mut Vec<Segment>, a: (f32, f32), c: (f32, f32), b: (f32, f
 fn blend(pixels: &mut Pixels<'_>, area: &PixelRect, coverage: &[u8], color: [u8; 3], alpha: f32) {
     let (ox, oy) = pixels.origin;
     let stride = pixels.size.0 as usize * 4;
-    let width = (area.x1 - area.x0) as usize;
+    let width = area.size().0 as usize;
     let color = color.map(f32::from);
     for (row, covered) in coverage.chunks_exact(width).enumerate() {
         let y = area.y0 + row as i32 - oy;

@@ -479,11 +479,12 @@ impl BoardLayer {
         ctx.save();
         clip_to(&ctx, std::slice::from_ref(region));
         if progress.is_none() {
+            let (w, h) = region.size();
             ctx.clear_rect(
                 f64::from(region.x0),
                 f64::from(region.y0),
-                f64::from(region.x1 - region.x0),
-                f64::from(region.y1 - region.y0),
+                f64::from(w),
+                f64::from(h),
             );
         }
         set_bitmap_transform(&ctx, frame);
@@ -584,10 +585,8 @@ impl BoardLayer {
     /// canvas), pixel for pixel.
     pub fn draw_onto(&self, ctx: &CanvasRenderingContext2d) {
         let visible = &self.visible;
-        let (w, h) = (
-            f64::from(visible.x1 - visible.x0),
-            f64::from(visible.y1 - visible.y0),
-        );
+        let (w, h) = visible.size();
+        let (w, h) = (f64::from(w), f64::from(h));
         if w <= 0.0 || h <= 0.0 {
             return;
         }
@@ -686,11 +685,12 @@ fn clip_to(ctx: &CanvasRenderingContext2d, regions: &[PixelRect]) {
     let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
     ctx.begin_path();
     for region in regions {
+        let (w, h) = region.size();
         ctx.rect(
             f64::from(region.x0),
             f64::from(region.y0),
-            f64::from(region.x1 - region.x0),
-            f64::from(region.y1 - region.y0),
+            f64::from(w),
+            f64::from(h),
         );
     }
     ctx.clip();
