@@ -43,6 +43,7 @@ fn main() {
                 seq: board.seq(),
                 snapshot: Some(&snapshot),
                 packed_snapshot: None,
+                snapshot_parts: None,
                 ops: &[],
                 presence: 1,
             }
@@ -60,6 +61,27 @@ fn main() {
         let encode = best_of(|| board.snapshot_packed().len());
         let decode = best_of(|| packed::decode(&bytes).map(|s| s.strokes.len()).unwrap_or(0));
         row(size, "packed (version 2)", bytes.len(), encode, decode);
+
+        // Version 3: grouped once per board version; each join cuts its
+        // parts for its view (here a screen at the origin) from the groups.
+        let (grouped, body) = board.snapshot_grouped();
+        let encode = best_of(|| board.snapshot_grouped().1.len());
+        let view = whiteboard::geometry::Rect::from_corners((0.0, 0.0), (1280.0, 800.0));
+        let cut = best_of(|| grouped.parts(Some(&view)).len());
+        let plans = grouped.parts(Some(&view));
+        let sizes: Vec<u64> = plans.iter().map(|plan| plan.len() as u64).collect();
+        let parts = packed::joined(&plans, &body);
+        let first = best_of(|| {
+            packed::decode_part(&parts[..sizes[0] as usize]).map_or(0, |p| p.strokes.len())
+        });
+        let decode = best_of(|| packed::assemble(&parts, &sizes).map_or(0, |s| s.strokes.len()));
+        row(size, "parts (version 3)", parts.len(), encode, decode);
+        println!(
+            "| {size} | (version 3: a join's parts for one screen; its first part decoded) | {} B first | {} | {} |",
+            sizes[0],
+            ms(cut),
+            ms(first)
+        );
 
         let clone = best_of(|| board.clone().stroke_count());
         println!("| {size} | (cloning the board) | | {} | |", ms(clone));

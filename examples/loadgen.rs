@@ -60,6 +60,7 @@ async fn run_client(args: &Args, board: String, name: String) -> Result<ClientRe
         user,
         last_seq: None,
         name: None,
+        view: None,
     };
     ws.send(Message::Text(hello.encode().into()))
         .await

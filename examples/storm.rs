@@ -190,6 +190,7 @@ async fn connect(addr: &str, board: &str, user: u32) -> Result<(Sink, Source), S
         user: UserId::parse(&format!("u{user}")).map_err(|e| e.to_string())?,
         last_seq: None,
         name: None,
+        view: None,
     };
     sink.send(Message::Text(hello.encode().into()))
         .await

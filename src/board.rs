@@ -81,6 +81,23 @@ pub struct Board {
     journal: Option<Box<Journal>>,
 }
 
+/// Undo history and the op ids of resends are the room's: it resolves undo,
+/// redo and resends. The browser's board applies operations already
+/// resolved and never reads them, so its build keeps none (less memory and
+/// work for every operation, and less WebAssembly).
+const KEEPS_HISTORY: bool = cfg!(feature = "ssr");
+
+/// The run being recorded in `journal`, if any. Never one in the browser's
+/// build, whose board never speculates: the recording then compiles to
+/// nothing (it was 3 KB of its WebAssembly).
+fn recording(journal: &mut Option<Box<Journal>>) -> Option<&mut Journal> {
+    if cfg!(feature = "ssr") {
+        journal.as_deref_mut()
+    } else {
+        None
+    }
+}
+
 /// The state a speculative run of operations replaced, each part recorded
 /// the first time the run changes it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -119,13 +136,33 @@ impl Board {
 
     /// A board as a client sees it after a snapshot (no undo history).
     pub fn from_snapshot(snapshot: BoardSnapshot) -> Self {
+        Self::from_items(
+            snapshot.seq,
+            snapshot.strokes.into_iter().map(Arc::new).collect(),
+        )
+    }
+
+    /// A board as a client sees it after a snapshot whose items, in
+    /// drawing order, are `strokes`.
+    pub fn from_items(seq: u64, strokes: Vec<Arc<SnapshotStroke>>) -> Self {
         let mut board = Self {
-            seq: snapshot.seq,
-            strokes: snapshot.strokes.into_iter().map(Arc::new).collect(),
+            seq,
+            strokes,
             ..Self::default()
         };
         board.reindex();
         board
+    }
+
+    /// Its items in drawing order, hidden ones included.
+    pub fn items(&self) -> &[Arc<SnapshotStroke>] {
+        &self.strokes
+    }
+
+    /// Stacking keys of new items start above `z` at least: a client
+    /// holding part of a snapshot learns the whole one's highest key.
+    pub fn raise_top_z(&mut self, z: f64) {
+        self.top_z = self.top_z.max(z);
     }
 
     /// The wire form of this board.
@@ -162,9 +199,22 @@ impl Board {
         crate::protocol::packed::encode(self.seq, &self.strokes)
     }
 
+    /// The board packed for a protocol version 3 welcome, grouped by where
+    /// its items paint, and the groups' bytes (see
+    /// [`crate::protocol::packed::Grouped`]).
+    pub fn snapshot_grouped(&self) -> (crate::protocol::packed::Grouped, Vec<u8>) {
+        crate::protocol::packed::Grouped::new(self.seq, self.top_z, &self.strokes, |item| {
+            item.visible
+                .then(|| crate::scene::paint_bounds(&item.stroke))
+                .flatten()
+        })
+    }
+
     /// Starts recording what operations change, so that [`Board::roll_back`]
     /// can take them back; [`Board::confirm`] keeps them. A run already
-    /// started goes on.
+    /// started goes on. (Only the room speculates: the browser's build has
+    /// none of this, see [`recording`].)
+    #[cfg(feature = "ssr")]
     pub fn speculate(&mut self) {
         if self.journal.is_none() {
             self.journal = Some(Box::new(Journal {
@@ -177,12 +227,14 @@ impl Board {
     }
 
     /// Keeps what was applied since [`Board::speculate`].
+    #[cfg(feature = "ssr")]
     pub fn confirm(&mut self) {
         self.journal = None;
     }
 
     /// Takes back every operation applied since [`Board::speculate`]: the
     /// board is again what it was then. Without a run, changes nothing.
+    #[cfg(feature = "ssr")]
     pub fn roll_back(&mut self) {
         let Some(journal) = self.journal.take() else {
             return;
@@ -228,7 +280,7 @@ impl Board {
 
     /// Records the author's history before the run first changes it.
     fn journal_user(&mut self, author: &UserId) {
-        if let Some(journal) = self.journal.as_mut() {
+        if let Some(journal) = recording(&mut self.journal) {
             if !journal.users.contains_key(author) {
                 journal
                     .users
@@ -239,7 +291,7 @@ impl Board {
 
     /// Records an effect before the run first changes it.
     fn journal_effect(&mut self, seq: u64) {
-        if let Some(journal) = self.journal.as_mut() {
+        if let Some(journal) = recording(&mut self.journal) {
             journal
                 .effects
                 .entry(seq)
@@ -249,7 +301,7 @@ impl Board {
 
     /// Records the stroke at `position` before the run first changes it.
     fn journal_stroke(&mut self, position: usize) {
-        if let Some(journal) = self.journal.as_mut() {
+        if let Some(journal) = recording(&mut self.journal) {
             if journal.order.is_none() && position < journal.added_from {
                 journal
                     .replaced
@@ -261,7 +313,7 @@ impl Board {
 
     /// Records the drawing order before the run first reorders it.
     fn journal_order(&mut self) {
-        if let Some(journal) = self.journal.as_mut() {
+        if let Some(journal) = recording(&mut self.journal) {
             if journal.order.is_none() {
                 let mut order = self.strokes[..journal.added_from].to_vec();
                 for (&position, stroke) in &journal.replaced {
@@ -511,62 +563,54 @@ impl Board {
             return;
         }
         self.seq = op.seq;
-        self.journal_user(&op.author);
-        let history = self.users.entry(op.author.clone()).or_default();
-        history.op_ids.push_back((op.op_id.clone(), op.seq));
-        if history.op_ids.len() > REMEMBERED_OP_IDS {
-            history.op_ids.pop_front();
+        if KEEPS_HISTORY {
+            self.journal_user(&op.author);
+            let history = self.users.entry(op.author.clone()).or_default();
+            history.op_ids.push_back((op.op_id.clone(), op.seq));
+            if history.op_ids.len() > REMEMBERED_OP_IDS {
+                history.op_ids.pop_front();
+            }
         }
         match &op.change {
             Change::AddStroke { stroke } => {
                 self.add(std::slice::from_ref(stroke));
-                self.record_undoable(
-                    op,
-                    Effect {
-                        show: vec![stroke.id.clone()],
-                        ..Effect::default()
-                    },
-                );
+                self.record_undoable(op, || Effect {
+                    show: vec![stroke.id.clone()],
+                    ..Effect::default()
+                });
             }
             Change::AddStrokes { strokes } => {
                 self.add(strokes);
-                self.record_undoable(
-                    op,
-                    Effect {
-                        show: strokes.iter().map(|s| s.id.clone()).collect(),
-                        ..Effect::default()
-                    },
-                );
+                self.record_undoable(op, || Effect {
+                    show: strokes.iter().map(|s| s.id.clone()).collect(),
+                    ..Effect::default()
+                });
             }
             Change::Update { strokes } => {
-                let before = strokes
-                    .iter()
-                    .filter_map(|s| self.get(&s.id).cloned())
-                    .collect::<Vec<_>>();
-                let after = strokes
-                    .iter()
-                    .filter(|s| self.contains(&s.id))
-                    .cloned()
-                    .collect();
+                // What it replaces, before it does.
+                let effect = KEEPS_HISTORY.then(|| Effect {
+                    before: strokes
+                        .iter()
+                        .filter_map(|s| self.get(&s.id).cloned())
+                        .collect(),
+                    after: strokes
+                        .iter()
+                        .filter(|s| self.contains(&s.id))
+                        .cloned()
+                        .collect(),
+                    ..Effect::default()
+                });
                 self.replace(strokes);
-                self.record_undoable(
-                    op,
-                    Effect {
-                        before,
-                        after,
-                        ..Effect::default()
-                    },
-                );
+                if let Some(effect) = effect {
+                    self.record_undoable(op, || effect);
+                }
             }
             Change::Erase { stroke_ids } | Change::Clear { stroke_ids } => {
                 self.set_visible(stroke_ids, false);
-                self.record_undoable(
-                    op,
-                    Effect {
-                        hide: stroke_ids.clone(),
-                        ..Effect::default()
-                    },
-                );
+                self.record_undoable(op, || Effect {
+                    hide: stroke_ids.clone(),
+                    ..Effect::default()
+                });
             }
             Change::Undo {
                 target,
@@ -577,10 +621,12 @@ impl Board {
                 self.set_visible(show, true);
                 self.set_visible(hide, false);
                 self.replace(set);
-                let history = self.users.entry(op.author.clone()).or_default();
-                if history.undo.back() == Some(target) {
-                    history.undo.pop_back();
-                    history.redo.push(*target);
+                if KEEPS_HISTORY {
+                    let history = self.users.entry(op.author.clone()).or_default();
+                    if history.undo.back() == Some(target) {
+                        history.undo.pop_back();
+                        history.redo.push(*target);
+                    }
                 }
             }
             Change::Redo {
@@ -592,10 +638,12 @@ impl Board {
                 self.set_visible(show, true);
                 self.set_visible(hide, false);
                 self.replace(set);
-                let history = self.users.entry(op.author.clone()).or_default();
-                if history.redo.last() == Some(target) {
-                    history.redo.pop();
-                    history.undo.push_back(*target);
+                if KEEPS_HISTORY {
+                    let history = self.users.entry(op.author.clone()).or_default();
+                    if history.redo.last() == Some(target) {
+                        history.redo.pop();
+                        history.undo.push_back(*target);
+                    }
                 }
             }
         }
@@ -649,7 +697,10 @@ impl Board {
 
     /// A new action of the author: it goes on their undo stack and makes
     /// their redo stack obsolete.
-    fn record_undoable(&mut self, op: &Operation, effect: Effect) {
+    fn record_undoable(&mut self, op: &Operation, effect: impl FnOnce() -> Effect) {
+        if !KEEPS_HISTORY {
+            return;
+        }
         let history = self.users.entry(op.author.clone()).or_default();
         history.undo.push_back(op.seq);
         let mut forgotten: Vec<u64> = std::mem::take(&mut history.redo);
@@ -661,7 +712,7 @@ impl Board {
             self.effects.remove(&seq);
         }
         self.journal_effect(op.seq);
-        self.effects.insert(op.seq, Arc::new(effect));
+        self.effects.insert(op.seq, Arc::new(effect()));
     }
 }
 

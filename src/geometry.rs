@@ -7,6 +7,8 @@
 //! factor, plus, for filled shapes and texts, the area inside; so the eraser
 //! and the selection act on what the user can see.
 
+use serde::{Deserialize, Serialize};
+
 use crate::protocol::{Point, Stroke, StrokeKind};
 
 /// Largest factor pressure applies to a stroke's nominal width (see the renderer).
@@ -27,8 +29,9 @@ pub fn pressure_width(width: f32, pressure: f32) -> f32 {
     width * (0.5 + pressure.clamp(0.0, 1.0))
 }
 
-/// An axis-aligned rectangle; `min` is the top-left corner.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// An axis-aligned rectangle; `min` is the top-left corner. On the wire (a
+/// `hello`'s `view`) an object with these four fields.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rect {
     pub min_x: f32,
     pub min_y: f32,

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::geometry::Rect;
+
 pub mod packed;
 pub(crate) mod tag_first;
 
@@ -33,11 +35,14 @@ use tag_first::tag_first_serde;
 /// The protocol version this build speaks: bumped on any incompatible change
 /// to the messages below. Version 2 sends a `welcome`'s snapshot packed, in
 /// binary frames after it (see [`packed`]); nothing else differs from 1.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 sends it in parts, what is in the `hello`'s view first.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The oldest version the server still answers (with JSON snapshots).
 pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
 /// The first version whose snapshots are packed.
 pub const PACKED_SNAPSHOTS_SINCE: u32 = 2;
+/// The first version whose packed snapshots come in parts.
+pub const SNAPSHOT_PARTS_SINCE: u32 = 3;
 
 /// Limits that bound what one client can make the server hold or relay.
 pub mod limits {
@@ -610,6 +615,19 @@ pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// A `hello`'s view: finite, not inverted. It may reach past
+/// [`limits::MAX_COORDINATE`] (a view zoomed far out does).
+pub fn validate_view(view: &Rect) -> Result<(), ProtocolError> {
+    let corners = [view.min_x, view.min_y, view.max_x, view.max_y];
+    if !corners.iter().all(|c| c.is_finite()) || view.min_x > view.max_x || view.min_y > view.max_y
+    {
+        return Err(ProtocolError::invalid(
+            "a view has finite min_x ≤ max_x and min_y ≤ max_y",
+        ));
+    }
+    Ok(())
+}
+
 /// Colours for people's cursors and badges, all readable under white text.
 pub const PERSON_COLORS: [&str; 10] = [
     "#e03131", "#1971c2", "#2f9e44", "#f08c00", "#9c36b5", "#0c8599", "#d6336c", "#66a80f",
@@ -695,6 +713,10 @@ pub enum ClientMessage {
         /// The person's display name, if they chose one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// What the client shows, in board coordinates: from version 3, a
+        /// snapshot's first part holds every item that may paint there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        view: Option<Rect>,
     },
     /// Ephemeral: more points of a stroke still being drawn (appended to what
     /// was sent before under the same stroke id).
@@ -774,9 +796,12 @@ impl ClientMessage {
 
     pub fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            ClientMessage::Hello { user, name, .. } => {
+            ClientMessage::Hello {
+                user, name, view, ..
+            } => {
                 user.validate()?;
-                name.as_deref().map_or(Ok(()), validate_name)
+                name.as_deref().map_or(Ok(()), validate_name)?;
+                view.as_ref().map_or(Ok(()), validate_view)
             }
             ClientMessage::Preview {
                 stroke,
@@ -958,6 +983,8 @@ pub struct EncodedWelcome<'a> {
     pub snapshot: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packed_snapshot: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_parts: Option<&'a [u64]>,
     pub ops: &'a [Operation],
     pub presence: u32,
 }
@@ -979,14 +1006,22 @@ pub enum ServerMessage {
     /// carries the snapshot in `snapshot`; version 2 says in
     /// `packed_snapshot` how many bytes the binary frames right after this
     /// one have in all; concatenated, they hold it (see [`packed`]).
+    /// Version 3 also lists in `snapshot_parts` the sizes of the parts
+    /// those bytes are, in order: the first holds every item that may paint
+    /// in the `hello`'s view.
     Welcome {
         protocol: u32,
         board: BoardId,
         seq: u64,
+        /// (Never read by the browser, which speaks the newest version:
+        /// version 1's JSON snapshot would only weigh on its WebAssembly.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
         snapshot: Option<BoardSnapshot>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         packed_snapshot: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot_parts: Option<Vec<u64>>,
         ops: Vec<Operation>,
         presence: u32,
     },
@@ -1099,6 +1134,7 @@ mod tests {
                 user: UserId::parse("u-1").unwrap(),
                 last_seq: Some(41),
                 name: Some("Ada".into()),
+                view: Some(Rect::from_corners((-10.0, 0.0), (1270.0, 800.5))),
             },
             ClientMessage::Draft {
                 strokes: vec![shape(StrokeKind::Ellipse, &[(0.0, 0.0), (5.0, 5.0)])],
@@ -1182,10 +1218,11 @@ mod tests {
                 stroke_ids: vec![StrokeId::parse("a").unwrap()],
             },
         };
-        for (snapshot, packed_snapshot, ops) in [
-            (Some(snapshot), None, vec![]),
-            (None, Some(1234), vec![]),
-            (None, None, vec![op]),
+        for (snapshot, packed_snapshot, snapshot_parts, ops) in [
+            (Some(snapshot), None, None, vec![]),
+            (None, Some(1234), None, vec![]),
+            (None, Some(1234), Some(vec![234, 1000]), vec![]),
+            (None, None, None, vec![op]),
         ] {
             let raw = snapshot.as_ref().map(|s| {
                 serde_json::value::RawValue::from_string(serde_json::to_string(s).unwrap()).unwrap()
@@ -1196,6 +1233,7 @@ mod tests {
                 seq: 7,
                 snapshot: raw.as_deref(),
                 packed_snapshot,
+                snapshot_parts: snapshot_parts.as_deref(),
                 ops: &ops,
                 presence: 3,
             }
@@ -1206,6 +1244,7 @@ mod tests {
                 seq: 7,
                 snapshot,
                 packed_snapshot,
+                snapshot_parts,
                 ops,
                 presence: 3,
             };
@@ -1240,6 +1279,7 @@ mod tests {
                     }],
                 }),
                 packed_snapshot: None,
+                snapshot_parts: None,
                 ops: vec![op.clone()],
                 presence: 2,
             },

@@ -20,18 +20,28 @@
 //! bitmap shows, in an R-tree): applied operations name the ids they
 //! touched, and [`Replica::sync_scene`] turns those into the damage the
 //! canvas repaints.
+//!
+//! A snapshot comes in parts (protocol version 3), what may paint in the
+//! view first: the board holds the first part until the browser has
+//! painted the view, then [`Replica::finish_snapshot`] merges the rest
+//! (`rest.rs`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::protocol::{
-    limits, packed, Change, ClientMessage, ErrorCode, OpId, Operation, Person, Point, Request,
-    ServerMessage, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
+    limits, Change, ClientMessage, ErrorCode, OpId, Operation, Person, Point, Request,
+    ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
 use crate::scene::{Damage, Layer, Scene};
 use crate::stacking::{restack, Restack};
+
+mod rest;
+
+use rest::{FirstPart, Rest};
 
 /// Remote cursors glide to a new position over this long (milliseconds).
 const CURSOR_GLIDE_MS: f64 = 90.0;
@@ -80,18 +90,30 @@ enum Link {
     Offline,
     /// `hello` sent; waiting for `welcome`.
     Joining,
-    /// A version 2 `welcome` came; its packed snapshot is arriving.
-    Snapshot(AwaitedSnapshot),
+    /// A `welcome` came; its packed snapshot (version 2), or the first part
+    /// of it (version 3), is arriving.
+    Snapshot(Box<AwaitedSnapshot>),
     /// Welcomed: requests and live messages go out as they happen.
     Live,
 }
 
-/// A version 2 `welcome` and what arrived so far of the packed snapshot it
-/// announced (`expected` bytes).
+/// A `welcome` and what arrived so far of the packed snapshot it announced
+/// (`expected` bytes in all; from version 3, in parts of these sizes).
 struct AwaitedSnapshot {
     welcome: ServerMessage,
     expected: u64,
+    parts: Option<Vec<u64>>,
     received: Vec<u8>,
+}
+
+impl AwaitedSnapshot {
+    /// Bytes that make what is decoded first: the first part, or all.
+    fn first_len(&self) -> u64 {
+        self.parts
+            .as_ref()
+            .and_then(|sizes| sizes.first().copied())
+            .unwrap_or(self.expected)
+    }
 }
 
 /// This tab's own live state, which the gesture and the text editor keep:
@@ -172,8 +194,12 @@ impl Changed {
 pub enum SnapshotProgress {
     /// More frames to come.
     Partial,
-    /// The announced `welcome`, now carrying the decoded snapshot.
+    /// The announced `welcome`, now carrying the decoded snapshot (from
+    /// version 3, maybe only its first part: see [`Replica::finish_snapshot`]).
     Complete(ServerMessage),
+    /// The rest of a snapshot whose first part the board holds has come:
+    /// merge it once the view is painted ([`Replica::finish_snapshot`]).
+    RestArrived,
     /// Unannounced, too long or undecodable: reconnect.
     Broken(Changed),
 }
@@ -184,6 +210,10 @@ pub enum SceneUpdate {
     Unchanged,
     /// Built from scratch: repaint everything in sight.
     Rebuilt,
+    /// Built from scratch after the rest of a snapshot was merged, so
+    /// drawing orders changed (painting that stopped part-way starts
+    /// over); what is painted stays but in these areas.
+    Merged(Vec<Damage>),
     /// These areas and new items on top need painting.
     Damaged(Vec<Damage>),
 }
@@ -198,6 +228,9 @@ struct SceneState {
     rebuild: bool,
     /// Ids left out at the last sync because something live stood in for them.
     hidden: HashSet<StrokeId>,
+    /// With `rebuild`: nothing changed inside this area but `touched`
+    /// (the rest of a snapshot was merged, none of which paints there).
+    kept: Option<Rect>,
 }
 
 impl SceneState {
@@ -209,7 +242,7 @@ impl SceneState {
             }
             Change::Erase { stroke_ids } => self.touched.extend(stroke_ids.iter().cloned()),
             // A clear names every item: cheaper to start over.
-            Change::Clear { .. } => self.rebuild = true,
+            Change::Clear { .. } => self.repaint_all(),
             Change::Undo {
                 show, hide, set, ..
             }
@@ -226,8 +259,13 @@ impl SceneState {
     /// (the ids the others name reach the scene as hidden ones).
     fn touch_request(&mut self, message: &ClientMessage) {
         if matches!(message, ClientMessage::Clear { .. }) {
-            self.rebuild = true;
+            self.repaint_all();
         }
+    }
+
+    fn repaint_all(&mut self) {
+        self.rebuild = true;
+        self.kept = None;
     }
 }
 
@@ -260,6 +298,29 @@ fn overlay<'a>(
     }
 }
 
+/// Everything but `area`: four areas around it, reaching as far as floats go.
+fn around(area: &Rect) -> [Rect; 4] {
+    const FAR: f32 = f32::MAX;
+    let &Rect {
+        min_x,
+        min_y,
+        max_x,
+        max_y,
+    } = area;
+    let rect = |min_x, min_y, max_x, max_y| Rect {
+        min_x,
+        min_y,
+        max_x,
+        max_y,
+    };
+    [
+        rect(-FAR, -FAR, min_x, FAR),
+        rect(max_x, -FAR, FAR, FAR),
+        rect(min_x, -FAR, max_x, min_y),
+        rect(min_x, max_y, max_x, FAR),
+    ]
+}
+
 /// "nothing to undo" → "Nothing to undo", for notices. The server's
 /// messages are English; ASCII case mapping keeps Unicode's case tables out
 /// of the WebAssembly.
@@ -283,6 +344,18 @@ pub struct Replica {
     cursors: HashMap<UserId, RemoteCursor>,
     selection: Vec<StrokeId>,
     link: Link,
+    /// What the browser shows, as given to the last [`Self::connect`].
+    view: Option<Rect>,
+    /// Whether the board holds only part of a snapshot (its rest did not
+    /// come or is not merged yet): a reconnect then asks for a snapshot.
+    partial: bool,
+    /// A decoded snapshot (or its first part: its seq and items in
+    /// drawing order) waiting for its `welcome` to be applied.
+    decoded: Option<(u64, Vec<Arc<SnapshotStroke>>)>,
+    /// The rest of a snapshot whose first part the board holds.
+    rest: Option<Rest>,
+    /// A first welcome's `opened`, waiting for the rest of its snapshot.
+    open_pending: bool,
     /// New ids are this tab's random prefix and a counter.
     id_prefix: String,
     next_id: u64,
@@ -302,6 +375,11 @@ impl Replica {
             cursors: HashMap::new(),
             selection: Vec::new(),
             link: Link::Offline,
+            view: None,
+            partial: false,
+            decoded: None,
+            rest: None,
+            open_pending: false,
             id_prefix,
             next_id: 0,
             scene: SceneState {
@@ -358,86 +436,155 @@ impl Replica {
 
     /// A new connection: the `hello` to send first; the rest waits for
     /// `welcome`. A replica that was welcomed before asks only for what it
-    /// missed.
-    pub fn connect(&mut self, name: Option<String>) -> ClientMessage {
+    /// missed. `view` is what the browser shows (world coordinates): a
+    /// snapshot comes with what may paint there first.
+    pub fn connect(&mut self, name: Option<String>, view: Option<Rect>) -> ClientMessage {
         self.link = Link::Joining;
+        self.rest = None;
+        self.view = view;
         ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             user: self.user.clone(),
             last_seq: self.welcomed_before().then(|| self.board.seq()),
             name,
+            view,
         }
     }
 
     /// The connection ended (or was dropped on a [`Changed::reconnect`]).
     pub fn disconnect(&mut self) {
         self.link = Link::Offline;
+        self.decoded = None;
+        self.rest = None;
     }
 
-    /// Whether our board copy came from this server at some point (so a
-    /// reconnect can ask for just what it missed).
+    /// Whether our board copy came from this server at some point, whole
+    /// (so a reconnect can ask for just what it missed).
     fn welcomed_before(&self) -> bool {
-        self.board.seq() > 0
+        self.board.seq() > 0 && !self.partial
     }
 
-    /// Bytes of an announced snapshot still to come, while one is arriving.
+    /// Bytes still to come before the next decoding, while the first part
+    /// (or all) of an announced snapshot is arriving.
     pub fn snapshot_missing(&self) -> Option<u64> {
         match &self.link {
             Link::Snapshot(awaited) => Some(
                 awaited
-                    .expected
+                    .first_len()
                     .saturating_sub(awaited.received.len() as u64),
             ),
             _ => None,
         }
     }
 
+    /// Whether the rest of a snapshot has come and waits for
+    /// [`Self::finish_snapshot`].
+    pub fn rest_arrived(&self) -> bool {
+        self.rest
+            .as_ref()
+            .is_some_and(|rest| rest.welcomed && rest.is_complete())
+    }
+
+    /// Merges the rest of a snapshot, if it has come (see
+    /// [`Self::rest_arrived`]), then applies what was held meanwhile.
+    pub fn finish_snapshot(&mut self, now: f64) -> Changed {
+        if !self.rest_arrived() {
+            return Changed::default();
+        }
+        let Some(rest) = self.rest.take() else {
+            return Changed::default();
+        };
+        let items = match rest.merge(self.board.items()) {
+            Ok(items) => items,
+            Err(problem) => {
+                self.link = Link::Offline;
+                return Changed::reconnect(problem);
+            }
+        };
+        self.board = Board::from_items(self.board.seq(), items);
+        self.board.raise_top_z(rest.top_z);
+        self.partial = false;
+        self.scene.rebuild = true;
+        self.scene.kept = rest.view;
+        let mut changed = Changed {
+            redraw: true,
+            opened: std::mem::take(&mut self.open_pending)
+                && self.board.visible_strokes().next().is_some(),
+            ..Changed::default()
+        };
+        for message in rest.held {
+            changed.merge(self.on_server(message, now));
+        }
+        changed
+    }
+
     /// A binary frame: part of the packed snapshot a `welcome` announced.
-    /// Once all have come, the welcome is returned carrying the decoded
-    /// snapshot, for [`Self::on_server`] (two steps, so that the browser
-    /// can time decoding and loading apart).
+    /// Once all have come (from version 3: its first part), the welcome is
+    /// returned carrying the decoded snapshot, for [`Self::on_server`] (two
+    /// steps, so that the browser can time decoding and loading apart).
     pub fn on_snapshot_frame(&mut self, bytes: &[u8]) -> SnapshotProgress {
+        if let (Link::Live, Some(rest)) = (&self.link, self.rest.as_mut()) {
+            return match rest.receive(bytes) {
+                Ok(true) => SnapshotProgress::RestArrived,
+                Ok(false) => SnapshotProgress::Partial,
+                Err(problem) => self.broken(problem),
+            };
+        }
         let Link::Snapshot(awaited) = &mut self.link else {
-            self.link = Link::Offline;
-            return SnapshotProgress::Broken(Changed::reconnect(
-                "a snapshot nobody announced".into(),
-            ));
+            return self.broken("a snapshot nobody announced".into());
         };
         awaited.received.extend_from_slice(bytes);
         let received = awaited.received.len() as u64;
-        if received < awaited.expected {
+        if received < awaited.first_len() {
             return SnapshotProgress::Partial;
         }
         let Link::Snapshot(awaited) = std::mem::replace(&mut self.link, Link::Joining) else {
             unreachable!("matched above");
         };
-        let decoded = if received == awaited.expected {
-            packed::decode(&awaited.received).map_err(|error| error.to_string())
-        } else {
-            Err(format!(
+        if received > awaited.expected {
+            return self.broken(format!(
                 "{received} bytes of snapshot, {} announced",
                 awaited.expected
-            ))
-        };
+            ));
+        }
+        // This replica speaks the newest version, whose packed snapshots
+        // come in parts (the welcome checked `parts`).
+        let sizes = awaited.parts.as_deref().unwrap_or_default();
+        let (first, after) = awaited.received.split_at(awaited.first_len() as usize);
+        let decoded = FirstPart::decode(first, awaited.expected).and_then(|first| {
+            if let Some(later) = sizes.get(1..).filter(|later| !later.is_empty()) {
+                self.rest = Some(Rest::new(&first, later.to_vec(), after, self.view));
+            } else if !first.is_whole() {
+                return Err("a snapshot's only part does not hold all of it".into());
+            }
+            Ok((first.seq, first.items))
+        });
         match decoded {
             Ok(decoded) => {
+                // The welcome, as if it had carried the snapshot.
+                self.decoded = Some(decoded);
                 let mut welcome = awaited.welcome;
                 if let ServerMessage::Welcome {
-                    snapshot,
                     packed_snapshot,
+                    snapshot_parts,
                     ..
                 } = &mut welcome
                 {
-                    *snapshot = Some(decoded);
                     *packed_snapshot = None;
+                    *snapshot_parts = None;
                 }
                 SnapshotProgress::Complete(welcome)
             }
-            Err(problem) => {
-                self.link = Link::Offline;
-                SnapshotProgress::Broken(Changed::reconnect(problem))
-            }
+            Err(problem) => self.broken(problem),
         }
+    }
+
+    /// The snapshot cannot be read: drop the connection.
+    fn broken(&mut self, problem: String) -> SnapshotProgress {
+        self.link = Link::Offline;
+        self.decoded = None;
+        self.rest = None;
+        SnapshotProgress::Broken(Changed::reconnect(problem))
     }
 
     /// A message from the server. `now` (milliseconds) times cursor glides.
@@ -446,20 +593,48 @@ impl Replica {
             self.link = Link::Offline;
             return Changed::reconnect("the announced snapshot did not follow the welcome".into());
         }
+        if let Some(rest) = self.rest.as_mut().filter(|rest| rest.welcomed) {
+            if !rest.is_complete() {
+                self.link = Link::Offline;
+                self.rest = None;
+                return Changed::reconnect(
+                    "the announced snapshot did not follow the welcome".into(),
+                );
+            }
+            // After the snapshot: applied once it is merged.
+            rest.held.push(message);
+            return Changed::default();
+        }
         match message {
             welcome @ ServerMessage::Welcome {
                 snapshot: None,
                 packed_snapshot: Some(expected),
                 ..
             } => {
+                let parts = match &welcome {
+                    ServerMessage::Welcome { snapshot_parts, .. } => snapshot_parts.clone(),
+                    _ => None,
+                };
+                let adds_up = parts.as_ref().is_some_and(|sizes| {
+                    !sizes.is_empty()
+                        && sizes.iter().try_fold(0u64, |a, b| a.checked_add(*b)) == Some(expected)
+                });
+                if !adds_up {
+                    self.link = Link::Offline;
+                    return Changed::reconnect(
+                        "a welcome's snapshot parts are missing or do not add up to its size"
+                            .into(),
+                    );
+                }
                 let capacity = usize::try_from(expected)
                     .unwrap_or(0)
                     .min(MAX_SNAPSHOT_RESERVATION);
-                self.link = Link::Snapshot(AwaitedSnapshot {
+                self.link = Link::Snapshot(Box::new(AwaitedSnapshot {
                     welcome,
                     expected,
+                    parts,
                     received: Vec::with_capacity(capacity),
-                });
+                }));
                 Changed::default()
             }
             ServerMessage::Welcome {
@@ -558,13 +733,30 @@ impl Replica {
         presence: u32,
     ) -> Changed {
         let first = !self.welcomed_before();
-        if let Some(snapshot) = snapshot {
-            self.board = Board::from_snapshot(snapshot);
-            self.scene.rebuild = true;
+        let loaded = match (snapshot, self.decoded.take()) {
+            (Some(snapshot), _) => Some(Board::from_snapshot(snapshot)),
+            (None, Some((seq, items))) => Some(Board::from_items(seq, items)),
+            (None, None) => None,
+        };
+        if let Some(board) = loaded {
+            self.board = board;
+            self.scene.repaint_all();
+            self.partial = false;
         }
-        for op in ops {
-            self.apply(op);
+        if let Some(rest) = self.rest.as_mut() {
+            // Only the first part of the snapshot: what comes after it
+            // waits for the rest (`finish_snapshot`).
+            rest.welcomed = true;
+            rest.held
+                .extend(ops.into_iter().map(|op| ServerMessage::Op { op }));
+            self.board.raise_top_z(rest.top_z);
+            self.partial = true;
+        } else {
+            for op in ops {
+                self.apply(op);
+            }
         }
+        self.open_pending = first && self.partial;
         self.previews.clear();
         self.drafts.clear();
         self.link = Link::Live;
@@ -574,7 +766,7 @@ impl Replica {
             // order; the server recognises resends by their op ids.
             send: self.pending.iter().map(|p| p.message.clone()).collect(),
             connected: true,
-            opened: first && self.board.visible_strokes().next().is_some(),
+            opened: first && !self.partial && self.board.visible_strokes().next().is_some(),
             presence: Some(presence),
             ..Changed::default()
         }
@@ -935,12 +1127,30 @@ impl Replica {
             pending: &pending,
             hidden: &scene.hidden,
         };
+        let kept = scene.kept.take();
         if std::mem::take(&mut scene.rebuild) || touched.len() > scene.scene.len() / 2 + 64 {
+            // After a merged snapshot, the scene starts over (drawing
+            // order is the whole board's now); the pixels in `kept` stay
+            // but where something named since moved from or to.
+            let old: Option<Vec<Rect>> = kept.map(|_| {
+                let old = touched
+                    .iter()
+                    .filter_map(|id| scene.scene.bounds(id))
+                    .collect();
+                scene.scene.forget();
+                old
+            });
             scene.scene.rebuild(&layer);
-            SceneUpdate::Rebuilt
-        } else {
-            SceneUpdate::Damaged(scene.scene.refresh(&layer, &touched))
+            return match (kept, old) {
+                (Some(kept), Some(old)) => {
+                    let new = touched.iter().filter_map(|id| scene.scene.bounds(id));
+                    let areas = old.into_iter().chain(new).chain(around(&kept));
+                    SceneUpdate::Merged(areas.map(Damage::Area).collect())
+                }
+                _ => SceneUpdate::Rebuilt,
+            };
         }
+        SceneUpdate::Damaged(scene.scene.refresh(&layer, &touched))
     }
 
     /// Runs `paint` with the board layer as of the last [`Self::sync_scene`]

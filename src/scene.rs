@@ -217,6 +217,13 @@ impl Scene {
         self.tree.size() == 0
     }
 
+    /// Forgets every item and the order they came in: the next
+    /// [`Self::rebuild`] takes the board's order afresh.
+    pub fn forget(&mut self) {
+        self.entries.clear();
+        self.arrivals = 0;
+    }
+
     /// Builds the scene from scratch (a welcome, a clear).
     pub fn rebuild(&mut self, layer: &Layer<'_, '_>) {
         for entry in self.entries.values_mut() {

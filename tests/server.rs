@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use tokio_tungstenite::tungstenite::Message;
 use whiteboard::protocol::{
-    close_code, limits, Change, ClientMessage, Color, ErrorCode, Point, ServerMessage, Stroke,
-    StrokeId, StrokeKind,
+    close_code, limits, packed, Change, ClientMessage, Color, ErrorCode, Point, ServerMessage,
+    Stroke, StrokeId, StrokeKind, PROTOCOL_VERSION,
 };
 
 /// A server on a fresh data directory (deleted when the guard drops).
@@ -190,32 +190,106 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
     );
 
     // The test client unpacks the binary frames that must follow a version
-    // 2 welcome, and fails if they do not come or do not decode.
+    // 2 or 3 welcome, and fails if they do not come or do not decode.
     let (_new, welcome) = Client::join(server.addr, &board, "new", None).await;
     let ServerMessage::Welcome {
-        protocol: 2,
+        protocol: PROTOCOL_VERSION,
         snapshot: Some(packed),
         ..
     } = welcome
     else {
-        panic!("version 2 gets a packed snapshot");
+        panic!("version {PROTOCOL_VERSION} gets a packed snapshot");
     };
     assert_eq!(json.strokes.len(), 70);
     assert_eq!(packed, json);
 
     let mut future = Client::open(server.addr, &board, user("future")).await;
     future
-        .send_raw(r#"{"type":"hello","protocol":3,"user":"future"}"#)
+        .send_raw(r#"{"type":"hello","protocol":4,"user":"future"}"#)
         .await;
     match future.recv_message().await {
         ServerMessage::Error {
             code: ErrorCode::UnsupportedVersion,
             message,
             ..
-        } => assert!(message.contains("1 to 2"), "{message}"),
+        } => assert!(message.contains("1 to 3"), "{message}"),
         other => panic!("expected unsupported_version, got {other:?}"),
     }
     assert_eq!(future.closed().await, Some(close_code::POLICY_VIOLATION));
+}
+
+#[tokio::test]
+async fn version_3_sends_what_may_paint_in_the_view_first() {
+    let (_dir, server) = start_server();
+    let board = board_id("view-first");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    // Strokes near the origin and far away, added alternately, so that
+    // each part's strokes are interleaved in drawing order.
+    for i in 0..40 {
+        let x = if i % 2 == 0 { 10.0 } else { 5_000.0 };
+        let mut item = stroke(&format!("s{i}"), 0.0);
+        item.points = vec![Point::new(x, i as f32, 0.5), Point::new(x + 20.0, 5.0, 0.5)];
+        alice.commit(add_stroke(&format!("op{i}"), item)).await;
+    }
+    // Without a view: one part, the whole board.
+    let joined = board_from_welcome(&Client::join(server.addr, &board, "whole", None).await.1);
+
+    let mut viewer = Client::open(server.addr, &board, user("viewer")).await;
+    viewer
+        .send_raw(
+            r#"{"type":"hello","protocol":3,"user":"viewer","view":{"min_x":0,"min_y":0,"max_x":1280,"max_y":800}}"#,
+        )
+        .await;
+    let Message::Text(welcome) = viewer.next_frame().await else {
+        panic!("the welcome comes first");
+    };
+    let Ok(ServerMessage::Welcome {
+        packed_snapshot: Some(announced),
+        snapshot_parts: Some(parts),
+        ..
+    }) = ServerMessage::decode(welcome.as_str())
+    else {
+        panic!("a version 3 welcome announces a snapshot in parts: {welcome}");
+    };
+    assert_eq!(parts.len(), 2, "what is in view, then the rest");
+    assert_eq!(parts.iter().sum::<u64>(), announced);
+    let mut bytes = Vec::new();
+    while (bytes.len() as u64) < announced {
+        match viewer.next_frame().await {
+            Message::Binary(frame) => bytes.extend_from_slice(&frame),
+            other => panic!("expected the snapshot's frames, got {other:?}"),
+        }
+    }
+    let first = packed::decode_part(&bytes[..parts[0] as usize]).unwrap();
+    let mut in_view: Vec<(usize, &str)> = first
+        .strokes
+        .iter()
+        .map(|(position, s)| (*position, s.stroke.id.as_str()))
+        .collect();
+    in_view.sort();
+    let expected: Vec<(usize, String)> = (0..40).step_by(2).map(|i| (i, format!("s{i}"))).collect();
+    let expected: Vec<(usize, &str)> = expected.iter().map(|(p, s)| (*p, s.as_str())).collect();
+    assert_eq!(
+        in_view, expected,
+        "the strokes near the origin, at their places"
+    );
+    assert_eq!(first.total, 40);
+    let whole = packed::assemble(&bytes, &parts).unwrap();
+    assert_eq!(whole, joined.snapshot());
+
+    // A view that is not a rectangle is refused like any invalid hello.
+    let mut odd = Client::open(server.addr, &board, user("odd")).await;
+    odd.send_raw(
+        r#"{"type":"hello","protocol":3,"user":"odd","view":{"min_x":10,"min_y":0,"max_x":0,"max_y":5}}"#,
+    )
+    .await;
+    match odd.recv_message().await {
+        ServerMessage::Error {
+            code: ErrorCode::Invalid,
+            ..
+        } => {}
+        other => panic!("expected invalid, got {other:?}"),
+    }
 }
 
 #[tokio::test]

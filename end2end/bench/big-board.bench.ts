@@ -220,8 +220,12 @@ async function joinAtOnce(helper: Page, board: string, people: number, protocol:
               ws.binaryType = "arraybuffer";
               let welcomeBytes = 0;
               let packedLeft = 0;
-              ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol, user: `bench-joiner-${i}` }));
+              // From version 3, with the view a page of 1280 × 800 at the origin shows.
+              const view = protocol >= 3 ? { min_x: 0, min_y: 0, max_x: 1280, max_y: 800 } : undefined;
+              ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol, user: `bench-joiner-${i}`, view }));
               ws.onerror = () => reject(new Error("join failed"));
+              // A server that does not speak this version refuses and closes.
+              ws.onclose = () => resolve(NaN);
               ws.onmessage = (event) => {
                 if (typeof event.data === "string" && event.data.startsWith('{"type":"welcome"')) {
                   welcomeBytes = event.data.length;
@@ -367,7 +371,7 @@ test("big boards", async ({ browser }) => {
     // join (the snapshot is encoded once per version of the board and
     // format, then shared) and the welcome's size.
     const joins = [];
-    for (const protocol of [1, 2]) {
+    for (const protocol of [1, 2, 3]) {
       const cpuBefore = serverCpuSeconds();
       const joiners = 10;
       const bytes = await joinAtOnce(helper, board, joiners, protocol);
@@ -417,6 +421,13 @@ test("big boards", async ({ browser }) => {
       `${size} strokes, ms since navigation: ${names.map((n, i) => `${n} ${f(milestones[i])}`).join(", ")}; spans ${spanStarts.join(", ")}`,
     );
     await page.waitForTimeout(500);
+    // Version 3: the rest of the snapshot, merged once the view is painted.
+    const merge = await page.evaluate(() =>
+      performance
+        .getEntriesByName("whiteboard:merge-rest")
+        .map((e) => `merge-rest ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`),
+    );
+    console.log(`${size} strokes, after the open: ${merge.join(", ") || "no merge"}`);
 
     const idle = await measure(page, WINDOW_MS);
     await startRemoteDrawers(helper, board);

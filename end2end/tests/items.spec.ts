@@ -295,6 +295,30 @@ test("a view painted over several frames takes in what changes meanwhile", async
   }
 });
 
+test("a big board shows what is in view first, then the rest in its place", async ({ browser }) => {
+  // Strokes over four screens of board: the welcome brings first those
+  // that may paint in Bob's view, the rest after; the rest is merged once
+  // the view is painted, every stroke in its place in drawing order.
+  const url = await freshBoard(browser);
+  const raw = await rawSocket(browser, url);
+  await seedStrokes(raw, 4_000);
+  const bob = await openBoard(browser, url);
+  const merges = () => bob.evaluate(() => performance.getEntriesByName("whiteboard:merge-rest").length);
+  await expect.poll(merges).toBe(1);
+  await settledCanvas(bob);
+  expect(await staleChannels(bob)).toBe(0);
+  // The whole board: the right half is the rest's strokes, as many as the left's.
+  await bob.mouse.move(640, 400);
+  await bob.keyboard.press("Shift+!");
+  await settledCanvas(bob);
+  const { width, height } = bob.viewportSize()!;
+  const left = await ink(bob, { x: 0, y: 0, w: width / 2, h: height });
+  const right = await ink(bob, { x: width / 2, y: 0, w: width / 2, h: height });
+  expect(right).toBeGreaterThan(left * 0.6);
+  expect(await staleChannels(bob)).toBe(0);
+  await shoot(bob, "big-board-merged");
+});
+
 test("after erasing, moving and undoing, by anyone, the board shows what a full repaint shows", async ({ browser }) => {
   // The board bitmap is repainted only where something changed: a new
   // item on top is painted over it, anything else repaints its rectangle.

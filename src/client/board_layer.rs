@@ -219,7 +219,19 @@ impl BoardLayer {
                 self.damage.clear();
             }
             SceneUpdate::Damaged(damage) => self.damage.extend(damage),
+            SceneUpdate::Merged(damage) => {
+                // Painting resumes by drawing order, which changed.
+                self.coverage.restart();
+                self.plan = None;
+                self.held = None;
+                self.damage.extend(damage);
+            }
         }
+    }
+
+    /// Whether the view is painted (placed, and nothing in sight pending).
+    pub fn view_painted(&self) -> bool {
+        self.frame.is_some() && !self.in_sight_pending()
     }
 
     /// Whether part of the bitmap is still to paint (frames should keep

@@ -354,6 +354,8 @@ impl EngineHandle {
             drop(decoding);
             match progress {
                 SnapshotProgress::Partial => {}
+                // Merged once the view is painted (`paint_board_layer`).
+                SnapshotProgress::RestArrived => {}
                 SnapshotProgress::Complete(welcome) => {
                     let loading = super::timing::span("load-snapshot");
                     let changed = engine.replica.on_server(welcome, js_sys::Date::now());
@@ -440,10 +442,14 @@ impl Engine {
 
     fn attach(&mut self, socket: UnboundedSender<String>) {
         let name = self.ui.name.get_untracked();
+        // What the canvas shows: a big board's snapshot brings it first.
+        let (width, height, _) = self.size;
+        let view = (width > 0.0 && height > 0.0).then(|| self.view.visible((width, height)));
         let hello = self.replica.connect(
             crate::protocol::validate_name(&name)
                 .is_ok()
                 .then_some(name),
+            view,
         );
         let _ = socket.unbounded_send(hello.encode());
         self.socket = Some(socket);
@@ -726,6 +732,7 @@ impl Engine {
             || self.gesture.has_unsent_preview()
             || self.replica.cursors_gliding(now)
             || self.board_layer.has_work()
+            || self.replica.rest_arrived()
     }
 
     fn on_frame(&mut self) {
@@ -846,7 +853,8 @@ impl Engine {
     }
 
     /// Brings the board layer up to date for this frame; whether it
-    /// painted anything in sight.
+    /// painted anything in sight. Once the view is painted, merges the
+    /// rest of a snapshot that came in parts.
     fn paint_board_layer(&mut self) -> bool {
         self.sync_board_layer();
         let view = self.view;
@@ -858,8 +866,18 @@ impl Engine {
             PAINT_BUDGET_MS
         };
         let board_layer = &mut self.board_layer;
-        self.replica
-            .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size, budget))
+        let in_sight_painted = self
+            .replica
+            .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size, budget));
+        if self.replica.rest_arrived() && self.board_layer.view_painted() {
+            // The view came from the first part of the snapshot; now the
+            // rest (the next frame paints what it changes out of sight).
+            let merging = super::timing::span("merge-rest");
+            let changed = self.replica.finish_snapshot(js_sys::Date::now());
+            drop(merging);
+            self.reflect(changed);
+        }
+        in_sight_painted
     }
 
     /// Draws the visible canvases: the board layer's part in sight, what

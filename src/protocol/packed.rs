@@ -16,9 +16,12 @@
 //! a damaged frame is an error, never a panic or a huge allocation.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use thiserror::Error;
+
+use crate::geometry::Rect;
 
 use super::{
     BoardSnapshot, Color, Point, SnapshotStroke, Stroke, StrokeId, StrokeKind, StrokeStyle,
@@ -45,12 +48,17 @@ mod flag {
 /// The fewest bytes a stroke can take (flags, kind, empty id, colour,
 /// width, no points): bounds the stroke count a frame can claim.
 const MIN_STROKE_BYTES: usize = 1 + 1 + 1 + 1 + 4 + 1;
+/// The same in a part, with its position: a part's total can claim no more
+/// strokes than all the parts' bytes can hold.
+pub const MIN_PART_STROKE_BYTES: usize = MIN_STROKE_BYTES + 1;
 
 /// Why bytes are not a packed snapshot.
 #[derive(Debug, Error, PartialEq)]
 pub enum PackedError {
     #[error("not a packed snapshot: it does not start with \"WBP1\"")]
     BadMagic,
+    #[error("not a snapshot part: it does not start with \"WBP2\"")]
+    BadPartMagic,
     #[error("the packed snapshot ends in the middle of {0}")]
     Truncated(&'static str),
     #[error("the packed snapshot has {0} bytes after its last stroke")]
@@ -59,108 +67,135 @@ pub enum PackedError {
     Invalid(&'static str),
 }
 
-/// Packs the board at `seq` whose items, in drawing order, are `strokes`.
-pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
-    // Colours in order of first use, each written once.
-    let mut colours: HashMap<&str, u64> = HashMap::new();
-    let mut table: Vec<&str> = Vec::new();
-    for item in strokes {
-        let item = item.borrow();
-        let stroke = &item.stroke;
-        for colour in std::iter::once(&stroke.style.color).chain(stroke.fill.as_ref()) {
-            colours.entry(colour.as_str()).or_insert_with(|| {
-                table.push(colour.as_str());
-                table.len() as u64 - 1
-            });
+/// Every colour the strokes use (outline and fill), each once, in order of
+/// first use: a packed snapshot's colour table.
+struct Colours<'a> {
+    index: HashMap<&'a str, u64>,
+    table: Vec<&'a str>,
+}
+
+impl<'a> Colours<'a> {
+    fn of<S: Borrow<SnapshotStroke>>(strokes: &'a [S]) -> Self {
+        let mut colours = Self {
+            index: HashMap::new(),
+            table: Vec::new(),
+        };
+        for item in strokes {
+            let stroke = &item.borrow().stroke;
+            for colour in std::iter::once(&stroke.style.color).chain(stroke.fill.as_ref()) {
+                colours.index.entry(colour.as_str()).or_insert_with(|| {
+                    colours.table.push(colour.as_str());
+                    colours.table.len() as u64 - 1
+                });
+            }
         }
+        colours
     }
 
+    /// The table as written: a count, then the colours.
+    fn write(&self, out: &mut Writer) {
+        out.varint(self.table.len() as u64);
+        for colour in &self.table {
+            out.str(colour);
+        }
+    }
+}
+
+/// Packs the board at `seq` whose items, in drawing order, are `strokes`.
+pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
+    let colours = Colours::of(strokes);
     let points: usize = strokes.iter().map(|s| s.borrow().stroke.points.len()).sum();
     let mut out = Writer(Vec::with_capacity(16 + strokes.len() * 24 + points * 8));
     out.0.extend_from_slice(&MAGIC);
     out.u64(seq);
-    out.varint(table.len() as u64);
-    for colour in &table {
-        out.str(colour);
-    }
+    colours.write(&mut out);
     out.varint(strokes.len() as u64);
-    // A stroke's coordinates in hundredths (all x, then all y), if exact.
-    let mut hundredths: Vec<i64> = Vec::new();
+    let mut scratch = Vec::new();
     for item in strokes {
-        let item = item.borrow();
-        let stroke = &item.stroke;
-        hundredths.clear();
-        let in_centi = [|p: &Point| p.x, |p: &Point| p.y]
-            .into_iter()
-            .flat_map(|column| stroke.points.iter().map(column))
-            .all(|value| centi(value).map(|h| hundredths.push(h)).is_some());
-        let pressure = stroke
-            .points
-            .first()
-            .map_or(Point::DEFAULT_PRESSURE, |p| p.pressure);
-        let shared_pressure = stroke
-            .points
-            .iter()
-            .all(|p| p.pressure.to_bits() == pressure.to_bits());
-        let flags = [
-            (item.visible, flag::VISIBLE),
-            (stroke.fill.is_some(), flag::FILL),
-            (stroke.opacity.to_bits() != 1.0f32.to_bits(), flag::OPACITY),
-            (stroke.z.to_bits() != 0.0f64.to_bits(), flag::Z),
-            (stroke.text.is_some(), flag::TEXT),
-            (stroke.font_size.is_some(), flag::FONT_SIZE),
-            (!shared_pressure, flag::PRESSURES),
-            (in_centi, flag::CENTI),
-        ]
-        .into_iter()
-        .filter(|(set, _)| *set)
-        .fold(0, |flags, (_, bit)| flags | bit);
-        out.0.push(flags);
-        out.0.push(kind_code(stroke.kind));
-        out.str(stroke.id.as_str());
-        out.varint(colours[stroke.style.color.as_str()]);
-        out.f32(stroke.style.width);
-        if let Some(fill) = &stroke.fill {
-            out.varint(colours[fill.as_str()]);
-        }
-        if flags & flag::OPACITY != 0 {
-            out.f32(stroke.opacity);
-        }
-        if flags & flag::Z != 0 {
-            out.f64(stroke.z);
-        }
-        if let Some(text) = &stroke.text {
-            out.str(text);
-        }
-        if let Some(font_size) = stroke.font_size {
-            out.f32(font_size);
-        }
-        out.varint(stroke.points.len() as u64);
-        if in_centi {
-            for column in hundredths.chunks(stroke.points.len().max(1)) {
-                let mut previous = 0;
-                for &value in column {
-                    out.zigzag(value - previous);
-                    previous = value;
-                }
-            }
-        } else {
-            for point in &stroke.points {
-                out.f32(point.x);
-            }
-            for point in &stroke.points {
-                out.f32(point.y);
-            }
-        }
-        if shared_pressure {
-            out.f32(pressure);
-        } else {
-            for point in &stroke.points {
-                out.f32(point.pressure);
-            }
-        }
+        write_stroke(&mut out, item.borrow(), &colours, &mut scratch);
     }
     out.0
+}
+
+/// One stroke as the layout has it; `hundredths` is scratch space.
+fn write_stroke(
+    out: &mut Writer,
+    item: &SnapshotStroke,
+    colours: &Colours<'_>,
+    hundredths: &mut Vec<i64>,
+) {
+    let stroke = &item.stroke;
+    // The stroke's coordinates in hundredths (all x, then all y), if exact.
+    hundredths.clear();
+    let in_centi = [|p: &Point| p.x, |p: &Point| p.y]
+        .into_iter()
+        .flat_map(|column| stroke.points.iter().map(column))
+        .all(|value| centi(value).map(|h| hundredths.push(h)).is_some());
+    let pressure = stroke
+        .points
+        .first()
+        .map_or(Point::DEFAULT_PRESSURE, |p| p.pressure);
+    let shared_pressure = stroke
+        .points
+        .iter()
+        .all(|p| p.pressure.to_bits() == pressure.to_bits());
+    let flags = [
+        (item.visible, flag::VISIBLE),
+        (stroke.fill.is_some(), flag::FILL),
+        (stroke.opacity.to_bits() != 1.0f32.to_bits(), flag::OPACITY),
+        (stroke.z.to_bits() != 0.0f64.to_bits(), flag::Z),
+        (stroke.text.is_some(), flag::TEXT),
+        (stroke.font_size.is_some(), flag::FONT_SIZE),
+        (!shared_pressure, flag::PRESSURES),
+        (in_centi, flag::CENTI),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .fold(0, |flags, (_, bit)| flags | bit);
+    out.0.push(flags);
+    out.0.push(kind_code(stroke.kind));
+    out.str(stroke.id.as_str());
+    out.varint(colours.index[stroke.style.color.as_str()]);
+    out.f32(stroke.style.width);
+    if let Some(fill) = &stroke.fill {
+        out.varint(colours.index[fill.as_str()]);
+    }
+    if flags & flag::OPACITY != 0 {
+        out.f32(stroke.opacity);
+    }
+    if flags & flag::Z != 0 {
+        out.f64(stroke.z);
+    }
+    if let Some(text) = &stroke.text {
+        out.str(text);
+    }
+    if let Some(font_size) = stroke.font_size {
+        out.f32(font_size);
+    }
+    out.varint(stroke.points.len() as u64);
+    if in_centi {
+        for column in hundredths.chunks(stroke.points.len().max(1)) {
+            let mut previous = 0;
+            for &value in column {
+                out.zigzag(value - previous);
+                previous = value;
+            }
+        }
+    } else {
+        for point in &stroke.points {
+            out.f32(point.x);
+        }
+        for point in &stroke.points {
+            out.f32(point.y);
+        }
+    }
+    if shared_pressure {
+        out.f32(pressure);
+    } else {
+        for point in &stroke.points {
+            out.f32(point.pressure);
+        }
+    }
 }
 
 /// Unpacks a snapshot made by [`encode`].
@@ -170,13 +205,29 @@ pub fn decode(bytes: &[u8]) -> Result<BoardSnapshot, PackedError> {
         return Err(PackedError::BadMagic);
     }
     let seq = input.u64("the header")?;
+    let colours = read_colours(&mut input)?;
+    let stroke_count = input.count(MIN_STROKE_BYTES, "the stroke count")?;
+    let mut strokes = Vec::with_capacity(stroke_count);
+    for _ in 0..stroke_count {
+        strokes.push(read_stroke(&mut input, &colours)?);
+    }
+    input.finish()?;
+    Ok(BoardSnapshot { seq, strokes })
+}
+
+fn read_colours(input: &mut Reader<'_>) -> Result<Vec<Color>, PackedError> {
     let colour_count = input.count(1, "the colour table")?;
-    let colours = (0..colour_count)
+    (0..colour_count)
         .map(|_| {
             let raw = input.str("the colour table")?;
             Color::parse(raw).map_err(|_| PackedError::Invalid("colour"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// One stroke written by [`write_stroke`].
+fn read_stroke(input: &mut Reader<'_>, colours: &[Color]) -> Result<SnapshotStroke, PackedError> {
+    const AT: &str = "a stroke";
     let colour = |index: u64| {
         usize::try_from(index)
             .ok()
@@ -184,72 +235,316 @@ pub fn decode(bytes: &[u8]) -> Result<BoardSnapshot, PackedError> {
             .cloned()
             .ok_or(PackedError::Invalid("colour index"))
     };
-    let stroke_count = input.count(MIN_STROKE_BYTES, "the stroke count")?;
-    let mut strokes = Vec::with_capacity(stroke_count);
-    for _ in 0..stroke_count {
-        const AT: &str = "a stroke";
-        let flags = input.u8(AT)?;
-        let kind = kind_from_code(input.u8(AT)?)?;
-        let id = StrokeId::parse(input.str(AT)?).map_err(|_| PackedError::Invalid("stroke id"))?;
-        let style = StrokeStyle {
-            color: colour(input.varint(AT)?)?,
-            width: input.f32(AT)?,
-        };
-        let mut stroke = Stroke::new(id, kind, style, Vec::new());
-        if flags & flag::FILL != 0 {
-            stroke.fill = Some(colour(input.varint(AT)?)?);
-        }
-        if flags & flag::OPACITY != 0 {
-            stroke.opacity = input.f32(AT)?;
-        }
-        if flags & flag::Z != 0 {
-            stroke.z = input.f64(AT)?;
-        }
-        if flags & flag::TEXT != 0 {
-            stroke.text = Some(input.str(AT)?.to_owned());
-        }
-        if flags & flag::FONT_SIZE != 0 {
-            stroke.font_size = Some(input.f32(AT)?);
-        }
-        const POINTS: &str = "a stroke's points";
-        let in_centi = flags & flag::CENTI != 0;
-        let count = input.count(if in_centi { 2 } else { 8 }, POINTS)?;
-        let mut points = vec![Point::new(0.0, 0.0, 0.0); count];
-        for column in [|p: &mut Point, v| p.x = v, |p: &mut Point, v| p.y = v] {
-            if in_centi {
-                let mut value: i64 = 0;
-                for point in &mut points {
-                    value = value.wrapping_add(input.zigzag(POINTS)?);
-                    column(point, from_centi(value));
-                }
-            } else {
-                let raw = input.take(count * 4, POINTS)?;
-                for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
-                    column(point, f32_at(bytes));
-                }
-            }
-        }
-        if flags & flag::PRESSURES != 0 {
-            let raw = input.take(count * 4, "a stroke's pressures")?;
-            for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
-                point.pressure = f32_at(bytes);
+    let flags = input.u8(AT)?;
+    let kind = kind_from_code(input.u8(AT)?)?;
+    let id = StrokeId::parse(input.str(AT)?).map_err(|_| PackedError::Invalid("stroke id"))?;
+    let style = StrokeStyle {
+        color: colour(input.varint(AT)?)?,
+        width: input.f32(AT)?,
+    };
+    let mut stroke = Stroke::new(id, kind, style, Vec::new());
+    if flags & flag::FILL != 0 {
+        stroke.fill = Some(colour(input.varint(AT)?)?);
+    }
+    if flags & flag::OPACITY != 0 {
+        stroke.opacity = input.f32(AT)?;
+    }
+    if flags & flag::Z != 0 {
+        stroke.z = input.f64(AT)?;
+    }
+    if flags & flag::TEXT != 0 {
+        stroke.text = Some(input.str(AT)?.to_owned());
+    }
+    if flags & flag::FONT_SIZE != 0 {
+        stroke.font_size = Some(input.f32(AT)?);
+    }
+    const POINTS: &str = "a stroke's points";
+    let in_centi = flags & flag::CENTI != 0;
+    let count = input.count(if in_centi { 2 } else { 8 }, POINTS)?;
+    let mut points = vec![Point::new(0.0, 0.0, 0.0); count];
+    for column in [|p: &mut Point, v| p.x = v, |p: &mut Point, v| p.y = v] {
+        if in_centi {
+            let mut value: i64 = 0;
+            for point in &mut points {
+                value = value.wrapping_add(input.zigzag(POINTS)?);
+                column(point, from_centi(value));
             }
         } else {
-            let pressure = input.f32("a stroke's pressure")?;
-            for point in &mut points {
-                point.pressure = pressure;
+            let raw = input.take(count * 4, POINTS)?;
+            for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
+                column(point, f32_at(bytes));
             }
         }
-        stroke.points = points;
-        strokes.push(SnapshotStroke {
-            stroke,
-            visible: flags & flag::VISIBLE != 0,
+    }
+    if flags & flag::PRESSURES != 0 {
+        let raw = input.take(count * 4, "a stroke's pressures")?;
+        for (point, bytes) in points.iter_mut().zip(raw.chunks_exact(4)) {
+            point.pressure = f32_at(bytes);
+        }
+    } else {
+        let pressure = input.f32("a stroke's pressure")?;
+        for point in &mut points {
+            point.pressure = pressure;
+        }
+    }
+    stroke.points = points;
+    Ok(SnapshotStroke {
+        stroke,
+        visible: flags & flag::VISIBLE != 0,
+    })
+}
+
+/// The first four bytes of a snapshot part (protocol version 3).
+pub const PART_MAGIC: [u8; 4] = *b"WBP2";
+
+/// Side of the squares of board that strokes are grouped by: small enough
+/// that a view's first part holds little besides what is in sight (at 256
+/// units, a third of a board four screens large, for a view of one screen),
+/// large enough that a part is a few long runs of bytes.
+pub const GROUP_SIDE: f32 = 256.0;
+
+/// A board's strokes packed once for version 3, grouped by where they
+/// paint (by the square of [`GROUP_SIDE`] their paint's centre is in, row
+/// by row), so that every welcome at this version cuts its parts from the
+/// same bytes: the groups that reach into its view, then the others.
+/// The strokes' bytes (the "body": each stroke as its position and its
+/// fields, group after group) are kept apart, so that a server can share
+/// them however it shares bytes.
+#[derive(Debug, Clone)]
+pub struct Grouped {
+    seq: u64,
+    top_z: f64,
+    total: u64,
+    /// The colour table as written (count, then colours).
+    colours: Vec<u8>,
+    groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    /// Where its strokes may paint, all together (`None`: nowhere, such as
+    /// hidden strokes).
+    bounds: Option<Rect>,
+    bytes: Range<usize>,
+    count: u64,
+}
+
+/// One part of a snapshot as sent: `header`, then the bytes of the body
+/// (see [`Grouped::new`]) in `ranges`, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartPlan {
+    pub header: Vec<u8>,
+    pub ranges: Vec<Range<usize>>,
+}
+
+impl PartPlan {
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.header.len()
+            + self
+                .ranges
+                .iter()
+                .map(ExactSizeIterator::len)
+                .sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Grouped {
+    /// Packs the board at `seq` whose items, in drawing order, are
+    /// `strokes`, whose highest stacking key is `top_z`; `paints` says
+    /// where an item may paint (`None`: nowhere). Returns the body too.
+    pub fn new<S: Borrow<SnapshotStroke>>(
+        seq: u64,
+        top_z: f64,
+        strokes: &[S],
+        paints: impl Fn(&SnapshotStroke) -> Option<Rect>,
+    ) -> (Self, Vec<u8>) {
+        let colours = Colours::of(strokes);
+        let mut table = Writer(Vec::new());
+        colours.write(&mut table);
+        // Squares row by row (keyed by row, then column), then what paints
+        // nowhere (keyed `true`).
+        #[derive(Default)]
+        struct Square {
+            members: Vec<usize>,
+            bounds: Option<Rect>,
+        }
+        let mut squares: BTreeMap<(bool, i64, i64), Square> = BTreeMap::new();
+        for (position, item) in strokes.iter().enumerate() {
+            let bounds = paints(item.borrow());
+            let key = bounds.map_or((true, 0, 0), |b| {
+                let (x, y) = b.center();
+                let square = |v: f32| (v / GROUP_SIDE).floor() as i64;
+                (false, square(y), square(x))
+            });
+            let square = squares.entry(key).or_default();
+            square.members.push(position);
+            square.bounds = match (square.bounds, bounds) {
+                (Some(union), Some(b)) => Some(union.union(&b)),
+                (union, b) => union.or(b),
+            };
+        }
+        let points: usize = strokes.iter().map(|s| s.borrow().stroke.points.len()).sum();
+        let mut body = Writer(Vec::with_capacity(strokes.len() * 28 + points * 8));
+        let mut scratch = Vec::new();
+        let groups = squares
+            .into_values()
+            .map(|Square { members, bounds }| {
+                let start = body.0.len();
+                for &position in &members {
+                    body.varint(position as u64);
+                    write_stroke(
+                        &mut body,
+                        strokes[position].borrow(),
+                        &colours,
+                        &mut scratch,
+                    );
+                }
+                Group {
+                    bounds,
+                    bytes: start..body.0.len(),
+                    count: members.len() as u64,
+                }
+            })
+            .collect();
+        let grouped = Self {
+            seq,
+            top_z,
+            total: strokes.len() as u64,
+            colours: table.0,
+            groups,
+        };
+        (grouped, body.0)
+    }
+
+    /// The parts for a welcome: with a view, two (what may paint in it,
+    /// then the rest, either possibly empty); without, one.
+    pub fn parts(&self, view: Option<&Rect>) -> Vec<PartPlan> {
+        let (first, rest): (Vec<&Group>, Vec<&Group>) = self.groups.iter().partition(|group| {
+            view.is_none_or(|view| group.bounds.is_some_and(|b| b.intersects(view)))
         });
+        let mut parts = vec![self.part(&first)];
+        if view.is_some() {
+            parts.push(self.part(&rest));
+        }
+        parts
     }
-    match input.bytes.len() - input.at {
-        0 => Ok(BoardSnapshot { seq, strokes }),
-        left => Err(PackedError::TrailingBytes(left)),
+
+    fn part(&self, groups: &[&Group]) -> PartPlan {
+        let mut header = Writer(Vec::with_capacity(32 + self.colours.len()));
+        header.0.extend_from_slice(&PART_MAGIC);
+        header.u64(self.seq);
+        header.f64(self.top_z);
+        header.varint(self.total);
+        header.0.extend_from_slice(&self.colours);
+        header.varint(groups.iter().map(|g| g.count).sum());
+        // Neighbouring groups as one range.
+        let mut ranges: Vec<Range<usize>> = Vec::new();
+        for group in groups {
+            match ranges.last_mut() {
+                Some(last) if last.end == group.bytes.start => last.end = group.bytes.end,
+                _ => ranges.push(group.bytes.clone()),
+            }
+        }
+        PartPlan {
+            header: header.0,
+            ranges,
+        }
     }
+}
+
+/// The bytes of `plans`, one part after another, as the binary frames of a
+/// welcome carry them (the server sends the same bytes as slices; this is
+/// for clients written in tests and benchmarks).
+pub fn joined(plans: &[PartPlan], body: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(plans.iter().map(PartPlan::len).sum());
+    for plan in plans {
+        bytes.extend_from_slice(&plan.header);
+        for range in &plan.ranges {
+            bytes.extend_from_slice(&body[range.clone()]);
+        }
+    }
+    bytes
+}
+
+/// A decoded part of a snapshot: each stroke with its position in the
+/// whole snapshot's drawing order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub seq: u64,
+    /// The highest stacking key in the whole snapshot.
+    pub top_z: f64,
+    /// How many strokes the whole snapshot has.
+    pub total: usize,
+    pub strokes: Vec<(usize, SnapshotStroke)>,
+}
+
+/// Unpacks a part made from [`Grouped::parts`]. Positions are checked to
+/// be below the total, not to be unique: that takes every part.
+pub fn decode_part(bytes: &[u8]) -> Result<Part, PackedError> {
+    let mut input = Reader { bytes, at: 0 };
+    if input.take(PART_MAGIC.len(), "the header")? != PART_MAGIC {
+        return Err(PackedError::BadPartMagic);
+    }
+    let seq = input.u64("the header")?;
+    let top_z = input.f64("the header")?;
+    let total = usize::try_from(input.varint("the header")?)
+        .map_err(|_| PackedError::Invalid("stroke total"))?;
+    let colours = read_colours(&mut input)?;
+    let stroke_count = input.count(MIN_PART_STROKE_BYTES, "the stroke count")?;
+    let mut strokes = Vec::with_capacity(stroke_count);
+    for _ in 0..stroke_count {
+        let position = usize::try_from(input.varint("a stroke's position")?)
+            .ok()
+            .filter(|&position| position < total)
+            .ok_or(PackedError::Invalid("stroke position"))?;
+        strokes.push((position, read_stroke(&mut input, &colours)?));
+    }
+    input.finish()?;
+    Ok(Part {
+        seq,
+        top_z,
+        total,
+        strokes,
+    })
+}
+
+/// The snapshot that parts made from [`Grouped::parts`] hold, given their
+/// bytes one after another and each one's size (as a `welcome` announces
+/// them): every stroke in its place, each position exactly once.
+pub fn assemble(bytes: &[u8], sizes: &[u64]) -> Result<BoardSnapshot, PackedError> {
+    let mut at = 0usize;
+    let mut placed: Vec<(usize, SnapshotStroke)> = Vec::new();
+    let mut whole: Option<(u64, usize)> = None;
+    for &size in sizes {
+        let end = usize::try_from(size)
+            .ok()
+            .and_then(|size| at.checked_add(size))
+            .filter(|&end| end <= bytes.len())
+            .ok_or(PackedError::Truncated("the parts"))?;
+        let part = decode_part(&bytes[at..end])?;
+        if *whole.get_or_insert((part.seq, part.total)) != (part.seq, part.total) {
+            return Err(PackedError::Invalid("part header"));
+        }
+        placed.extend(part.strokes);
+        at = end;
+    }
+    if at != bytes.len() {
+        return Err(PackedError::TrailingBytes(bytes.len() - at));
+    }
+    let (seq, total) = whole.ok_or(PackedError::Truncated("the parts"))?;
+    placed.sort_unstable_by_key(|(position, _)| *position);
+    if placed.len() != total || placed.iter().enumerate().any(|(i, (p, _))| i != *p) {
+        return Err(PackedError::Invalid("stroke positions"));
+    }
+    Ok(BoardSnapshot {
+        seq,
+        strokes: placed.into_iter().map(|(_, stroke)| stroke).collect(),
+    })
 }
 
 /// A coordinate as a whole number of hundredths, if it is exactly one (it
@@ -399,6 +694,14 @@ impl<'a> Reader<'a> {
             return Err(PackedError::Truncated(what));
         }
         Ok(count as usize)
+    }
+
+    /// Nothing may follow the last stroke.
+    fn finish(&self) -> Result<(), PackedError> {
+        match self.bytes.len() - self.at {
+            0 => Ok(()),
+            left => Err(PackedError::TrailingBytes(left)),
+        }
     }
 
     fn str(&mut self, what: &'static str) -> Result<&'a str, PackedError> {

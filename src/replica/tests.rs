@@ -3,7 +3,7 @@
 //! room sends back. No socket, no browser.
 
 use super::*;
-use crate::protocol::{BoardId, Color};
+use crate::protocol::{packed, BoardId, Color};
 
 fn id(raw: &str) -> StrokeId {
     StrokeId::parse(raw).expect("valid id")
@@ -53,6 +53,7 @@ impl FakeServer {
             seq: self.board.seq(),
             snapshot: Some(self.board.snapshot()),
             packed_snapshot: None,
+            snapshot_parts: None,
             ops: Vec::new(),
             presence: 1,
         }
@@ -82,7 +83,7 @@ impl FakeServer {
 
 fn welcomed(server: &FakeServer) -> Replica {
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None);
+    replica.connect(None, None);
     let changed = replica.on_server(server.welcome(), 0.0);
     assert!(changed.connected);
     replica
@@ -92,7 +93,7 @@ fn welcomed(server: &FakeServer) -> Replica {
 fn the_first_hello_asks_for_everything_and_a_reconnect_for_what_was_missed() {
     let mut server = FakeServer::new();
     let mut replica = Replica::new(user("me"), "t".into());
-    let ClientMessage::Hello { last_seq, user, .. } = replica.connect(None) else {
+    let ClientMessage::Hello { last_seq, user, .. } = replica.connect(None, None) else {
         panic!("connect says hello");
     };
     assert_eq!((last_seq, user.as_str()), (None, "me"));
@@ -101,7 +102,7 @@ fn the_first_hello_asks_for_everything_and_a_reconnect_for_what_was_missed() {
     let welcome = server.welcome();
     replica.on_server(welcome, 0.0);
     replica.disconnect();
-    let ClientMessage::Hello { last_seq, .. } = replica.connect(Some("Ada".into())) else {
+    let ClientMessage::Hello { last_seq, .. } = replica.connect(Some("Ada".into()), None) else {
         panic!("connect says hello");
     };
     assert_eq!(last_seq, Some(1));
@@ -120,7 +121,7 @@ fn requests_made_offline_wait_and_go_out_in_order_with_the_welcome() {
     assert!(first.redraw, "shown at once");
     assert_eq!(replica.pending().len(), 2);
 
-    replica.connect(None);
+    replica.connect(None, None);
     let changed = replica.on_server(server.welcome(), 0.0);
     let sent: Vec<&ClientMessage> = changed.send.iter().collect();
     let pending: Vec<&ClientMessage> = replica.pending().iter().map(|p| &p.message).collect();
@@ -314,29 +315,10 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
     for n in 0..50 {
         server.other_adds(stroke(&format!("s{n}"), n as f32, 0.0, f64::from(n)));
     }
-    let bytes = server.board.snapshot_packed();
-    let ServerMessage::Welcome {
-        protocol,
-        board,
-        seq,
-        ops,
-        presence,
-        ..
-    } = server.welcome()
-    else {
-        unreachable!("a welcome");
-    };
-    let welcome = ServerMessage::Welcome {
-        protocol,
-        board,
-        seq,
-        snapshot: None,
-        packed_snapshot: Some(bytes.len() as u64),
-        ops,
-        presence,
-    };
+    // No view: one part, the whole board.
+    let (welcome, bytes) = welcome_in_parts(&server, None);
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None);
+    replica.connect(None, None);
     assert_eq!(replica.on_server(welcome.clone(), 0.0), Changed::default());
     assert_eq!(replica.snapshot_missing(), Some(bytes.len() as u64));
     let (head, tail) = bytes.split_at(bytes.len() / 2);
@@ -354,7 +336,7 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
         panic!("unannounced bytes break the connection");
     };
     assert!(changed.reconnect.is_some());
-    replica.connect(None);
+    replica.connect(None, None);
     replica.on_server(welcome.clone(), 0.0);
     let mut longer = bytes.clone();
     longer.push(0);
@@ -362,7 +344,7 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
         replica.on_snapshot_frame(&longer),
         SnapshotProgress::Broken(_)
     ));
-    replica.connect(None);
+    replica.connect(None, None);
     replica.on_server(welcome, 0.0);
     let early = replica.on_server(ServerMessage::DraftEnd { author: user("x") }, 0.0);
     assert!(early.reconnect.is_some());
@@ -573,4 +555,196 @@ fn notices_start_with_a_capital_and_leave_the_rest_alone() {
         "not ASCII: left as it is"
     );
     assert_eq!(sentence_case(""), "");
+}
+
+/// A version 3 welcome for `view`: the welcome announcing the parts, and
+/// their bytes as the binary frames bring them.
+fn welcome_in_parts(server: &FakeServer, view: Option<Rect>) -> (ServerMessage, Vec<u8>) {
+    let (grouped, body) = server.board.snapshot_grouped();
+    let plans = grouped.parts(view.as_ref());
+    let bytes = packed::joined(&plans, &body);
+    let parts = plans.iter().map(|p| p.len() as u64).collect();
+    (
+        announcing(server.welcome(), bytes.len() as u64, parts),
+        bytes,
+    )
+}
+
+/// `welcome` announcing a packed snapshot of `len` bytes in `parts` of
+/// these sizes, instead of carrying it.
+fn announcing(welcome: ServerMessage, len: u64, parts: Vec<u64>) -> ServerMessage {
+    let ServerMessage::Welcome {
+        protocol,
+        board,
+        seq,
+        ops,
+        presence,
+        ..
+    } = welcome
+    else {
+        unreachable!("a welcome");
+    };
+    ServerMessage::Welcome {
+        protocol,
+        board,
+        seq,
+        snapshot: None,
+        packed_snapshot: Some(len),
+        snapshot_parts: Some(parts),
+        ops,
+        presence,
+    }
+}
+
+/// Strokes near the origin (even numbers) and far from it (odd), added
+/// alternately, at rising keys but for two ties.
+fn board_near_and_far() -> FakeServer {
+    let mut server = FakeServer::new();
+    for n in 0..20 {
+        let x = if n % 2 == 0 { 0.0 } else { 5_000.0 };
+        let z = if n < 2 { 0.0 } else { f64::from(n) };
+        server.other_adds(stroke(&format!("s{n}"), x, n as f32, z));
+    }
+    server
+}
+
+#[test]
+fn a_snapshot_in_parts_shows_the_view_first_and_merges_the_rest_in_order() {
+    let mut server = board_near_and_far();
+    let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
+    let (welcome, bytes) = welcome_in_parts(&server, Some(view));
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None, Some(view));
+    assert_eq!(replica.on_server(welcome, 0.0), Changed::default());
+
+    // All bytes in two frames: the first part ends inside the first one.
+    let (head, tail) = bytes.split_at(bytes.len() * 2 / 3);
+    let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(head) else {
+        panic!("the first part is complete");
+    };
+    let changed = replica.on_server(complete, 0.0);
+    assert!(changed.connected, "drawing may start");
+    assert!(!changed.opened, "decided once the whole board is in");
+    let near: Vec<&str> = replica
+        .board()
+        .visible_strokes()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        near,
+        ["s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16", "s18"]
+    );
+    let near_top = replica
+        .board()
+        .visible_strokes()
+        .map(|s| s.z)
+        .fold(0.0, f64::max);
+    assert!(near_top < server.board.top_z());
+    assert_eq!(
+        replica.board().top_z(),
+        server.board.top_z(),
+        "new items go on top of the whole board"
+    );
+    assert!(!replica.rest_arrived());
+    assert_eq!(
+        replica.on_snapshot_frame(tail),
+        SnapshotProgress::RestArrived
+    );
+    assert!(replica.rest_arrived());
+    assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+
+    // What comes meanwhile waits for the rest: an item added far away and
+    // one of the near ones erased.
+    let added = server.other_adds(stroke("late", 5_000.0, 50.0, 30.0));
+    assert_eq!(replica.on_server(added, 0.0), Changed::default());
+    let erase = ClientMessage::from_request(
+        OpId::parse("other-erase").expect("valid op id"),
+        Request::Erase(vec![id("s2")]),
+    );
+    let erased = server.commit(&user("other"), &erase);
+    assert_eq!(replica.on_server(erased, 0.0), Changed::default());
+    assert_eq!(replica.board().seq(), 20);
+
+    let changed = replica.finish_snapshot(0.0);
+    assert!(changed.opened && changed.redraw);
+    assert_eq!(replica.board().snapshot(), server.board.snapshot());
+    // The scene starts over; what is painted in the view stays, but where
+    // the erased item was.
+    let SceneUpdate::Merged(damage) = replica.sync_scene(&Local::default()) else {
+        panic!("the scene is rebuilt for the merged board");
+    };
+    let damaged = |x, y| {
+        damage
+            .iter()
+            .any(|d| matches!(d, Damage::Area(area) if area.contains_point((x, y))))
+    };
+    assert!(damaged(5.0, 2.0), "where s2 was erased");
+    assert!(!damaged(50.0, 50.0), "the rest of the view");
+    for outside in [
+        (-101.0, 0.0),
+        (101.0, 0.0),
+        (0.0, -101.0),
+        (0.0, 101.0),
+        (5_005.0, 50.0),
+    ] {
+        assert!(damaged(outside.0, outside.1), "{outside:?}");
+    }
+    assert_eq!(replica.finish_snapshot(0.0), Changed::default(), "once");
+    // Equal keys keep the board's order: s0 under s1 where they overlap.
+    let both = Rect::from_corners((-10.0, -10.0), (6_000.0, 10.0));
+    let shown: Vec<&str> = replica
+        .shown_in(&both, &Local::default())
+        .iter()
+        .map(|s| s.id.as_str())
+        .take(2)
+        .collect();
+    assert_eq!(shown, ["s0", "s1"]);
+}
+
+#[test]
+fn a_connection_lost_before_the_rest_asks_for_a_whole_snapshot_again() {
+    let server = board_near_and_far();
+    let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
+    let (welcome, bytes) = welcome_in_parts(&server, Some(view));
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None, Some(view));
+    replica.on_server(welcome.clone(), 0.0);
+    let first_len = match &welcome {
+        ServerMessage::Welcome {
+            snapshot_parts: Some(parts),
+            ..
+        } => parts[0] as usize,
+        _ => unreachable!("parts"),
+    };
+    let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(&bytes[..first_len])
+    else {
+        panic!("the first part is complete");
+    };
+    replica.on_server(complete, 0.0);
+    // A message before the rest came: the server broke its word.
+    let early = replica.on_server(ServerMessage::DraftEnd { author: user("x") }, 0.0);
+    assert!(early.reconnect.is_some());
+    replica.disconnect();
+    let ClientMessage::Hello {
+        last_seq,
+        view: asked,
+        ..
+    } = replica.connect(None, Some(view))
+    else {
+        panic!("connect says hello");
+    };
+    assert_eq!(last_seq, None, "the board holds part of a snapshot");
+    assert_eq!(asked, Some(view));
+    assert!(
+        matches!(
+            replica.on_snapshot_frame(&bytes[first_len..]),
+            SnapshotProgress::Broken(_)
+        ),
+        "the rest of the old connection's snapshot is not expected"
+    );
+
+    // Parts that do not add up to the announced size are refused at once.
+    replica.connect(None, Some(view));
+    let odd = announcing(welcome, bytes.len() as u64, vec![1, 2]);
+    assert!(replica.on_server(odd, 0.0).reconnect.is_some());
 }

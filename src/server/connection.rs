@@ -151,6 +151,7 @@ impl Connection {
                     user,
                     last_seq,
                     name,
+                    view,
                 },
                 None,
             ) => {
@@ -176,6 +177,7 @@ impl Connection {
                     name: name.unwrap_or_default(),
                     last_seq,
                     protocol,
+                    view,
                     outbox,
                 };
                 match self.hub.join(&self.board, request).await {

@@ -206,6 +206,7 @@ impl Client {
                 user: client.user.clone(),
                 last_seq,
                 name: None,
+                view: None,
             })
             .await;
         let welcome = client
@@ -266,8 +267,8 @@ impl Client {
         }
     }
 
-    /// A version 2 welcome announces a packed snapshot; the next frames must
-    /// be it, in binary frames. Returns the welcome with the snapshot
+    /// A version 2 or 3 welcome announces a packed snapshot; the next
+    /// frames must be it (in parts from version 3), in binary frames. Returns the welcome with the snapshot
     /// unpacked into it, so tests see the same welcome whichever version
     /// they speak.
     async fn with_packed_snapshot(&mut self, message: ServerMessage) -> ServerMessage {
@@ -277,6 +278,7 @@ impl Client {
             seq,
             snapshot: None,
             packed_snapshot: Some(len),
+            snapshot_parts,
             ops,
             presence,
         } = message
@@ -296,8 +298,15 @@ impl Client {
             protocol,
             board,
             seq,
-            snapshot: Some(packed::decode(&bytes).expect("the packed snapshot decodes")),
+            snapshot: Some(
+                match &snapshot_parts {
+                    Some(sizes) => packed::assemble(&bytes, sizes),
+                    None => packed::decode(&bytes),
+                }
+                .expect("the packed snapshot decodes"),
+            ),
             packed_snapshot: None,
+            snapshot_parts: None,
             ops,
             presence,
         }

@@ -234,15 +234,11 @@ fn an_invalid_colour_or_id_is_refused() {
     assert_eq!(decode(&id), Err(PackedError::Invalid("stroke id")));
 }
 
-/// `docs/protocol.md` shows the welcome example's snapshot packed, in hex;
-/// it must be exactly what this module writes and reads.
-#[test]
-fn the_documented_example_is_exact() {
+/// The hex block of `docs/protocol.md`'s section `heading`, as bytes, and
+/// the snapshot of its `welcome` example.
+fn documented(heading: &str) -> (Vec<u8>, BoardSnapshot) {
     const PROTOCOL_MD: &str = include_str!("../../../docs/protocol.md");
-    let section = PROTOCOL_MD
-        .split("## Packed snapshots")
-        .nth(1)
-        .expect("the packed snapshots section");
+    let section = PROTOCOL_MD.split(heading).nth(1).expect("the section");
     let hex: String = section
         .split("```hex")
         .nth(1)
@@ -253,7 +249,7 @@ fn the_documented_example_is_exact() {
         .collect::<String>()
         .split_whitespace()
         .collect();
-    let documented: Vec<u8> = (0..hex.len())
+    let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
         .collect();
@@ -270,6 +266,145 @@ fn the_documented_example_is_exact() {
     else {
         panic!("the welcome example has a snapshot");
     };
+    (bytes, snapshot)
+}
+
+/// `docs/protocol.md` shows the welcome example's snapshot packed, in hex;
+/// it must be exactly what this module writes and reads.
+#[test]
+fn the_documented_example_is_exact() {
+    let (documented, snapshot) = documented("## Packed snapshots");
     assert_eq!(encode(snapshot.seq, &snapshot.strokes), documented);
     assert_eq!(decode(&documented).unwrap(), snapshot);
+}
+
+/// `docs/protocol.md` shows the same snapshot as one part (version 3).
+#[test]
+fn the_documented_part_is_exact() {
+    let (documented, snapshot) = documented("## Snapshot parts");
+    let (grouped, body) = Grouped::new(snapshot.seq, 0.0, &snapshot.strokes, paints);
+    assert_eq!(joined(&grouped.parts(None), &body), documented);
+    let part = decode_part(&documented).unwrap();
+    assert_eq!((part.seq, part.top_z, part.total), (2, 0.0, 2));
+    let placed: Vec<(usize, SnapshotStroke)> = snapshot.strokes.into_iter().enumerate().collect();
+    assert_eq!(part.strokes, placed);
+}
+
+// ---- parts (version 3) ----
+
+/// Where the tests say an item paints: its points' box, if visible.
+fn paints(item: &SnapshotStroke) -> Option<Rect> {
+    let (x0, y0, x1, y1) = crate::geometry::bounds(&item.stroke.points)?;
+    item.visible.then(|| Rect::from_corners((x0, y0), (x1, y1)))
+}
+
+#[test]
+fn parts_hold_every_item_once_and_in_view_first() {
+    let mut items = every_kind_of_item();
+    // The text alone in its square of the board; the others share one
+    // (but "plain", which reaches from 0 to 1e6).
+    let text_at = items.len() - 1;
+    items[text_at].stroke.points = vec![Point::new(5_000.0, 5_000.0, 0.5)];
+    let (grouped, body) = Grouped::new(41, 7.5, &items, paints);
+    let sizes = |plans: &[PartPlan]| plans.iter().map(|p| p.len() as u64).collect::<Vec<_>>();
+
+    // No view: one part, the whole board.
+    let whole = grouped.parts(None);
+    assert_eq!(whole.len(), 1);
+    let snapshot = assemble(&joined(&whole, &body), &sizes(&whole)).unwrap();
+    assert_eq!(snapshot.seq, 41);
+    assert_eq!(snapshot.strokes, items);
+
+    // A view around the text: its group first, alone; the rest (the
+    // hidden item too) after.
+    let view = Rect::from_corners((4_990.0, 4_990.0), (5_010.0, 5_010.0));
+    let plans = grouped.parts(Some(&view));
+    assert_eq!(plans.len(), 2);
+    let bytes = joined(&plans, &body);
+    let first = decode_part(&bytes[..plans[0].len()]).unwrap();
+    assert_eq!(
+        (first.seq, first.top_z, first.total),
+        (41, 7.5, items.len())
+    );
+    assert_eq!(first.strokes, vec![(text_at, items[text_at].clone())]);
+    let rest = decode_part(&bytes[plans[0].len()..]).unwrap();
+    assert_eq!(rest.strokes.len(), items.len() - 1);
+    assert_eq!(assemble(&bytes, &sizes(&plans)).unwrap().strokes, items);
+
+    // A view where nothing paints: an empty first part.
+    let empty = grouped.parts(Some(&Rect::from_corners((-9e5, -9e5), (-8e5, -8e5))));
+    assert_eq!(
+        decode_part(&joined(&empty[..1], &body)).unwrap().strokes,
+        vec![]
+    );
+    assert_eq!(
+        assemble(&joined(&empty, &body), &sizes(&empty))
+            .unwrap()
+            .strokes,
+        items
+    );
+}
+
+#[test]
+fn groups_are_squares_row_by_row_and_neighbours_one_range() {
+    // Four squares in a row (y 0..256), one below: a view over the first
+    // two and the one below.
+    let at = |n: usize, x: f32, y: f32| item(&format!("i{n}"), "#1e1e1e", &[(x, y, 0.5)]);
+    let items = vec![
+        at(0, 600.0, 10.0),
+        at(1, 10.0, 300.0),
+        at(2, 10.0, 10.0),
+        at(3, 300.0, 10.0),
+        at(4, 900.0, 10.0),
+    ];
+    let (grouped, body) = Grouped::new(1, 0.0, &items, paints);
+    let plans = grouped.parts(Some(&Rect::from_corners((0.0, 0.0), (400.0, 400.0))));
+    // Row 0: squares 0 and 1 (items 2, 3) together, then row 1 (item 1):
+    // not next to them in the body (squares 2 and 3 of row 0 are between).
+    assert_eq!(plans[0].ranges.len(), 2);
+    assert_eq!(
+        plans[1].ranges.len(),
+        1,
+        "squares 2 and 3 of row 0, together"
+    );
+    let first = decode_part(&joined(&plans[..1], &body)).unwrap();
+    let positions: Vec<usize> = first.strokes.iter().map(|(p, _)| *p).collect();
+    assert_eq!(positions, vec![2, 3, 1]);
+}
+
+#[test]
+fn damaged_parts_are_refused_with_a_reason() {
+    let items = every_kind_of_item();
+    let (grouped, body) = Grouped::new(9, 0.0, &items, paints);
+    let bytes = joined(&grouped.parts(None), &body);
+    let size = [bytes.len() as u64];
+    for len in 0..bytes.len() {
+        assert!(decode_part(&bytes[..len]).is_err(), "{len} bytes decoded");
+    }
+    let mut magic = bytes.clone();
+    magic[3] = b'1';
+    assert_eq!(decode_part(&magic), Err(PackedError::BadPartMagic));
+
+    // Header: magic, seq, top z, then the total (one byte): one fewer
+    // makes the last position out of range.
+    let total_at = 4 + 8 + 8;
+    let mut total = bytes.clone();
+    assert_eq!(total[total_at] as usize, items.len());
+    total[total_at] -= 1;
+    assert_eq!(
+        decode_part(&total),
+        Err(PackedError::Invalid("stroke position"))
+    );
+
+    // The same part twice: every position twice, none of a second board.
+    let twice = [bytes.clone(), bytes.clone()].concat();
+    assert_eq!(
+        assemble(&twice, &[size[0], size[0]]),
+        Err(PackedError::Invalid("stroke positions"))
+    );
+    // Sizes that do not add up to the bytes.
+    assert!(assemble(&bytes, &[size[0] - 1]).is_err());
+    assert!(assemble(&bytes, &[size[0] + 1]).is_err());
+    assert!(assemble(&bytes, &[]).is_err());
+    assert_eq!(assemble(&bytes, &size).unwrap().strokes, items);
 }

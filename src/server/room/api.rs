@@ -32,6 +32,9 @@ pub struct JoinRequest {
     pub last_seq: Option<u64>,
     /// The protocol version from `hello`: how a snapshot is sent.
     pub protocol: u32,
+    /// What the client shows (from `hello`): from version 3, the first
+    /// part of a snapshot holds what may paint there.
+    pub view: Option<crate::geometry::Rect>,
     pub outbox: Outbox,
 }
 

@@ -38,9 +38,11 @@ use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
 use crate::board::Board;
+use crate::protocol::packed::{Grouped, PartPlan};
 use crate::protocol::{
     BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
     ProtocolError, Request, ServerMessage, StrokeId, UserId, PACKED_SNAPSHOTS_SINCE,
+    SNAPSHOT_PARTS_SINCE,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
@@ -245,6 +247,9 @@ struct EncodedSnapshot {
     seq: u64,
     json: Option<Box<RawValue>>,
     packed: Option<Bytes>,
+    /// Version 3: the groups and their bytes, from which each welcome cuts
+    /// the parts its view asks for.
+    grouped: Option<(Arc<Grouped>, Bytes)>,
 }
 
 impl EncodedSnapshot {
@@ -271,6 +276,52 @@ impl EncodedSnapshot {
             .get_or_insert_with(|| Bytes::from(board.snapshot_packed()))
             .clone()
     }
+
+    fn grouped(&mut self, board: &Board) -> (Arc<Grouped>, Bytes) {
+        self.at(board)
+            .grouped
+            .get_or_insert_with(|| {
+                let (grouped, body) = board.snapshot_grouped();
+                (Arc::new(grouped), Bytes::from(body))
+            })
+            .clone()
+    }
+}
+
+/// A snapshot sent in parts (version 3) as binary frames: what is between
+/// the parts' headers is slices of the shared body, but a view's part is
+/// many runs of bytes (a row of squares each), and many small frames cost
+/// the browser more than few big ones (see [`snapshot_chunks`]), so pieces
+/// are gathered into frames of [`snapshot_frame_bytes`], copied; only runs
+/// of a whole frame or more go out as slices. (A join may so hold a copy
+/// of the snapshot until its frames are sent, as version 1's text does.)
+fn part_frames(parts: &[PartPlan], body: &Bytes) -> Vec<Bytes> {
+    let len: usize = parts.iter().map(PartPlan::len).sum();
+    let size = snapshot_frame_bytes(len);
+    let pieces = parts.iter().flat_map(|part| {
+        std::iter::once(Bytes::copy_from_slice(&part.header))
+            .chain(part.ranges.iter().map(|range| body.slice(range.clone())))
+    });
+    let mut frames = Vec::with_capacity(len.div_ceil(size));
+    let mut gathering: Vec<u8> = Vec::new();
+    for mut piece in pieces {
+        if !gathering.is_empty() || piece.len() < size {
+            let take = (size - gathering.len()).min(piece.len());
+            gathering.extend_from_slice(&piece.split_to(take));
+            if gathering.len() == size {
+                frames.push(Bytes::from(std::mem::take(&mut gathering)));
+            }
+        }
+        // Only once the gathered frame went out (it was filled up).
+        while piece.len() >= size {
+            frames.push(piece.split_to(size));
+        }
+        gathering.extend_from_slice(&piece);
+    }
+    if !gathering.is_empty() {
+        frames.push(Bytes::from(gathering));
+    }
+    frames
 }
 
 /// A packed snapshot as the binary frames that carry it: slices of the
@@ -641,11 +692,18 @@ impl RoomState {
         // Joins wait until the board holds only stored operations, so the
         // board at `seq` is the stored one: any welcome at `seq` may share
         // its encoding.
-        let (snapshot, packed, ops) = match missed {
+        let mut parts = Vec::new();
+        let (snapshot, frames, ops) = match missed {
             Some(ops) => (None, None, ops),
+            None if request.protocol >= SNAPSHOT_PARTS_SINCE => {
+                let (grouped, body) = self.encoded_snapshot.grouped(&self.board);
+                let plans = grouped.parts(request.view.as_ref());
+                parts = plans.iter().map(|plan| plan.len() as u64).collect();
+                (None, Some(part_frames(&plans, &body)), Vec::new())
+            }
             None if request.protocol >= PACKED_SNAPSHOTS_SINCE => {
                 let packed = self.encoded_snapshot.packed(&self.board);
-                (None, Some(packed), Vec::new())
+                (None, Some(snapshot_chunks(packed).collect()), Vec::new())
             }
             None => (
                 Some(self.encoded_snapshot.json(&self.board)),
@@ -653,12 +711,16 @@ impl RoomState {
                 Vec::new(),
             ),
         };
+        let frames: Option<Vec<Bytes>> = frames;
         let welcome = EncodedWelcome {
             protocol: request.protocol,
             board: &self.id,
             seq,
             snapshot,
-            packed_snapshot: packed.as_ref().map(|bytes| bytes.len() as u64),
+            packed_snapshot: frames
+                .as_ref()
+                .map(|frames| frames.iter().map(|f| f.len() as u64).sum()),
+            snapshot_parts: (!parts.is_empty()).then_some(parts.as_slice()),
             ops: &ops,
             presence: u32::try_from(people.len()).unwrap_or(u32::MAX),
         }
@@ -671,11 +733,9 @@ impl RoomState {
         {
             return;
         }
-        if let Some(packed) = packed {
-            for chunk in snapshot_chunks(packed) {
-                if request.outbox.try_send(Message::Binary(chunk)).is_err() {
-                    return;
-                }
+        for frame in frames.into_iter().flatten() {
+            if request.outbox.try_send(Message::Binary(frame)).is_err() {
+                return;
             }
         }
         metrics().frames_out.add(Lane::Durable, 1);

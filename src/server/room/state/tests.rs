@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
+use crate::geometry::Rect;
 use crate::protocol::{packed, Color, Point, Stroke, StrokeStyle, PROTOCOL_VERSION};
 use crate::server::bus::Envelope;
 
@@ -91,9 +92,13 @@ impl Client {
                     Some(ServerMessage::Welcome {
                         snapshot,
                         packed_snapshot,
+                        snapshot_parts,
                         ..
                     }) if *packed_snapshot == Some(bytes.len() as u64) => {
-                        *snapshot = Some(packed::decode(&bytes).unwrap());
+                        *snapshot = Some(match snapshot_parts.take() {
+                            Some(sizes) => packed::assemble(&bytes, &sizes).unwrap(),
+                            None => packed::decode(&bytes).unwrap(),
+                        });
                         *packed_snapshot = None;
                     }
                     // (Snapshots of more than one frame: see `snapshot_chunks`.)
@@ -214,6 +219,7 @@ impl Harness {
             name: user.to_owned(),
             last_seq,
             protocol,
+            view: None,
             outbox,
         };
         let effects = self.handle(Event::Join(request, answer));
@@ -542,6 +548,103 @@ fn a_big_packed_snapshot_is_sliced_into_frames_that_fit_the_queue() {
     let huge = MAX_SNAPSHOT_FRAMES * SNAPSHOT_FRAME_BYTES * 3 + 7;
     let frames = huge.div_ceil(snapshot_frame_bytes(huge));
     assert!(frames <= MAX_SNAPSHOT_FRAMES, "{frames} frames");
+}
+
+#[test]
+fn parts_go_out_in_whole_frames_gathered_from_pieces_and_sliced_from_long_runs() {
+    let body = Bytes::from(
+        (0..4 * SNAPSHOT_FRAME_BYTES)
+            .map(|i| i as u8)
+            .collect::<Vec<_>>(),
+    );
+    let plan = |header: &[u8], ranges: &[std::ops::Range<usize>]| PartPlan {
+        header: header.to_vec(),
+        ranges: ranges.to_vec(),
+    };
+    let big = SNAPSHOT_FRAME_BYTES;
+    let plans = [
+        plan(b"first", &[0..10, 100..big + 50]),
+        plan(b"rest", &[2 * big..4 * big, 20..30]),
+    ];
+    let frames = part_frames(&plans, &body);
+    let expected: Vec<u8> = plans
+        .iter()
+        .flat_map(|p| {
+            let ranges = p.ranges.iter().flat_map(|r| body[r.clone()].to_vec());
+            p.header.iter().copied().chain(ranges).collect::<Vec<_>>()
+        })
+        .collect();
+    let joined: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+    assert_eq!(joined, expected, "the frames concatenate to the parts");
+    let sizes: Vec<usize> = frames.iter().map(Bytes::len).collect();
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|&size| size == big),
+        "{sizes:?}"
+    );
+    assert_eq!(frames.len(), expected.len().div_ceil(big));
+    // A run of a frame or more goes out as slices of the body, not copies.
+    let in_body = |frame: &Bytes| {
+        let start = body.as_ptr() as usize;
+        (start..start + body.len()).contains(&(frame.as_ptr() as usize))
+    };
+    assert_eq!(frames.iter().filter(|f| in_body(f)).count(), 1, "{sizes:?}");
+}
+
+#[test]
+fn version_3_gets_its_view_first_from_one_encoding_shared_by_all() {
+    let (board, _) = strokes_by("alice", 3);
+    let expected = board.snapshot();
+    let mut h = Harness::with_board(board);
+    let join = |h: &mut Harness, conn: ConnectionId, view: Option<Rect>| {
+        let (outbox, mut frames) = mpsc::channel(QUEUE);
+        let (answer, _answered) = oneshot::channel();
+        let request = JoinRequest {
+            conn,
+            user: UserId::parse(&format!("u{conn}")).unwrap(),
+            name: String::new(),
+            last_seq: None,
+            protocol: 3,
+            view,
+            outbox,
+        };
+        h.handle(Event::Join(request, answer));
+        std::iter::from_fn(|| frames.try_recv().ok()).collect::<Vec<_>>()
+    };
+    let parts_of = |frames: &[Message]| match frames {
+        [Message::Text(welcome), Message::Binary(bytes), ..] => {
+            let Ok(ServerMessage::Welcome {
+                protocol: 3,
+                packed_snapshot: Some(len),
+                snapshot_parts: Some(parts),
+                ..
+            }) = ServerMessage::decode(welcome)
+            else {
+                panic!("a version 3 welcome: {welcome}");
+            };
+            assert_eq!(len, bytes.len() as u64);
+            (parts, bytes.clone())
+        }
+        other => panic!("expected a welcome and a snapshot, got {other:?}"),
+    };
+    let (parts, bytes) = parts_of(&join(&mut h, 1, None));
+    assert_eq!(parts.len(), 1);
+    assert_eq!(packed::assemble(&bytes, &parts).unwrap(), expected);
+    let away = Rect::from_corners((-5_000.0, -5_000.0), (-4_000.0, -4_000.0));
+    let (parts, bytes) = parts_of(&join(&mut h, 2, Some(away)));
+    assert_eq!(parts.len(), 2);
+    let first = packed::decode_part(&bytes[..parts[0] as usize]).unwrap();
+    assert!(first.strokes.is_empty(), "nothing paints there");
+    assert_eq!(packed::assemble(&bytes, &parts).unwrap(), expected);
+    let encoded = |h: &Harness| {
+        h.room
+            .encoded_snapshot
+            .grouped
+            .as_ref()
+            .map(|(g, _)| Arc::clone(g))
+    };
+    let shared = encoded(&h).expect("encoded once");
+    join(&mut h, 3, Some(away));
+    assert!(Arc::ptr_eq(&shared, &encoded(&h).unwrap()), "and shared");
 }
 
 #[test]
