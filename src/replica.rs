@@ -49,6 +49,11 @@ const CURSOR_GLIDE_MS: f64 = 90.0;
 /// word for its size, within reason).
 const MAX_SNAPSHOT_RESERVATION: usize = 1 << 28;
 
+/// Most messages held while the rest of a snapshot waits for the view to
+/// be painted (a page in the background paints nothing): past that, the
+/// rest is merged at once.
+const MAX_HELD_MESSAGES: usize = 1_000;
+
 /// A durable request not yet confirmed by the server.
 pub struct Pending {
     pub op_id: OpId,
@@ -601,9 +606,13 @@ impl Replica {
                     "the announced snapshot did not follow the welcome".into(),
                 );
             }
-            // After the snapshot: applied once it is merged.
+            // After the snapshot: applied once it is merged, or now if a
+            // tab that does not paint (in the background) holds too many.
             rest.held.push(message);
-            return Changed::default();
+            if rest.held.len() < MAX_HELD_MESSAGES {
+                return Changed::default();
+            }
+            return self.finish_snapshot(now);
         }
         match message {
             welcome @ ServerMessage::Welcome {

@@ -748,3 +748,31 @@ fn a_connection_lost_before_the_rest_asks_for_a_whole_snapshot_again() {
     let odd = announcing(welcome, bytes.len() as u64, vec![1, 2]);
     assert!(replica.on_server(odd, 0.0).reconnect.is_some());
 }
+
+#[test]
+fn a_page_that_does_not_paint_merges_the_rest_once_it_holds_too_much() {
+    let mut server = board_near_and_far();
+    let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
+    let (welcome, bytes) = welcome_in_parts(&server, Some(view));
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None, Some(view));
+    replica.on_server(welcome, 0.0);
+    let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(&bytes) else {
+        panic!("the first part is complete");
+    };
+    replica.on_server(complete, 0.0);
+    assert!(replica.rest_arrived());
+    let cursor = ServerMessage::Cursor {
+        author: user("other"),
+        x: 1.0,
+        y: 2.0,
+    };
+    for _ in 1..MAX_HELD_MESSAGES {
+        assert_eq!(replica.on_server(cursor.clone(), 0.0), Changed::default());
+    }
+    let added = server.other_adds(stroke("late", 0.0, 0.0, 30.0));
+    let changed = replica.on_server(added, 0.0);
+    assert!(changed.redraw && !replica.rest_arrived(), "merged");
+    assert_eq!(replica.board().snapshot(), server.board.snapshot());
+    assert_eq!(replica.cursors().count(), 1);
+}
