@@ -482,6 +482,12 @@ impl Replica {
         }
     }
 
+    /// Whether the board holds only the first part of a snapshot (whole
+    /// board commands such as exports would miss the rest).
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
     /// Whether the rest of a snapshot has come and waits for
     /// [`Self::finish_snapshot`].
     pub fn rest_arrived(&self) -> bool {

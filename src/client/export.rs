@@ -170,19 +170,31 @@ impl EngineHandle {
         }
     }
 
-    pub fn export_png(&self, whole_board: bool) {
-        let result = self.with(|e| e.export_png(whole_board));
+    /// Runs an export, unless the board is still loading: it holds only
+    /// the first part of its snapshot, and the export would miss the rest.
+    fn export(&self, run: impl FnOnce(&mut Engine) -> Result<(), JsValue>) {
+        let result = self.with(|e| {
+            if e.replica.is_partial() {
+                e.ui.notice.set(Some(
+                    "The board is still loading; export again in a moment".into(),
+                ));
+                return Ok(());
+            }
+            run(e)
+        });
         self.report(result);
+    }
+
+    pub fn export_png(&self, whole_board: bool) {
+        self.export(|e| e.export_png(whole_board));
     }
 
     pub fn export_svg(&self) {
-        let result = self.with(Engine::export_svg);
-        self.report(result);
+        self.export(Engine::export_svg);
     }
 
     pub fn export_json(&self) {
-        let result = self.with(Engine::export_json);
-        self.report(result);
+        self.export(Engine::export_json);
     }
 
     /// Asks for a JSON file and imports it.
