@@ -703,7 +703,11 @@ impl RoomState {
             }
             None if request.protocol >= PACKED_SNAPSHOTS_SINCE => {
                 let packed = self.encoded_snapshot.packed(&self.board);
-                (None, Some(snapshot_chunks(packed).collect()), Vec::new())
+                (
+                    None,
+                    Some(snapshot_chunks(packed).collect::<Vec<_>>()),
+                    Vec::new(),
+                )
             }
             None => (
                 Some(self.encoded_snapshot.json(&self.board)),
@@ -711,7 +715,6 @@ impl RoomState {
                 Vec::new(),
             ),
         };
-        let frames: Option<Vec<Bytes>> = frames;
         let welcome = EncodedWelcome {
             protocol: request.protocol,
             board: &self.id,
