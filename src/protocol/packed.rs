@@ -299,7 +299,7 @@ pub const PART_MAGIC: [u8; 4] = *b"WBP2";
 
 /// Side of the squares of board that strokes are grouped by: small enough
 /// that a view's first part holds little besides what is in sight (at 256
-/// units, a third of a board four screens large, for a view of one screen),
+/// units, about 40 % of a board four screens large, for a view of one screen),
 /// large enough that a part is a few long runs of bytes.
 pub const GROUP_SIDE: f32 = 256.0;
 

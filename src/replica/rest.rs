@@ -4,7 +4,7 @@
 //! A big board's welcome brings first every item that may paint in the
 //! view the `hello` named, then the others. The replica loads the first
 //! part right away, so the browser paints the view from part of the board
-//! (a third of the benchmark's, for a view of a quarter of it), and keeps
+//! (about 40 % of the benchmark's, for a view of a quarter of it), and keeps
 //! the rest's bytes here (decoding and indexing some 60,000 items out of
 //! sight would only delay that). Once the view is painted the
 //! replica merges the rest: each part gives every stroke's position in the
