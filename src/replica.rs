@@ -562,9 +562,9 @@ impl Replica {
         // come in parts (the welcome checked `parts`).
         let sizes = awaited.parts.as_deref().unwrap_or_default();
         let (first, after) = awaited.received.split_at(awaited.first_len() as usize);
-        let decoded = FirstPart::decode(first, awaited.expected).and_then(|first| {
+        let decoded = FirstPart::decode(first, awaited.expected).and_then(|mut first| {
             if let Some(later) = sizes.get(1..).filter(|later| !later.is_empty()) {
-                self.rest = Some(Rest::new(&first, later.to_vec(), after, self.view));
+                self.rest = Some(Rest::new(&mut first, later.to_vec(), after, self.view));
             } else if !first.is_whole() {
                 return Err("a snapshot's only part does not hold all of it".into());
             }

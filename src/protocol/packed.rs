@@ -513,12 +513,31 @@ pub fn decode_part(bytes: &[u8]) -> Result<Part, PackedError> {
     })
 }
 
+/// Puts each of a part's strokes, made into a `T` by `wrap`, in the slot
+/// of its position (`slots` has one per position of the whole snapshot).
+/// A position out of range or already taken is an error.
+pub fn place<T>(
+    slots: &mut [Option<T>],
+    strokes: Vec<(usize, SnapshotStroke)>,
+    wrap: impl Fn(SnapshotStroke) -> T,
+) -> Result<(), PackedError> {
+    for (position, stroke) in strokes {
+        let slot = slots
+            .get_mut(position)
+            .ok_or(PackedError::Invalid("stroke position"))?;
+        if slot.replace(wrap(stroke)).is_some() {
+            return Err(PackedError::Invalid("stroke positions"));
+        }
+    }
+    Ok(())
+}
+
 /// The snapshot that parts made from [`Grouped::parts`] hold, given their
 /// bytes one after another and each one's size (as a `welcome` announces
 /// them): every stroke in its place, each position exactly once.
 pub fn assemble(bytes: &[u8], sizes: &[u64]) -> Result<BoardSnapshot, PackedError> {
     let mut at = 0usize;
-    let mut placed: Vec<(usize, SnapshotStroke)> = Vec::new();
+    let mut slots: Vec<Option<SnapshotStroke>> = Vec::new();
     let mut whole: Option<(u64, usize)> = None;
     for &size in sizes {
         let end = usize::try_from(size)
@@ -527,24 +546,27 @@ pub fn assemble(bytes: &[u8], sizes: &[u64]) -> Result<BoardSnapshot, PackedErro
             .filter(|&end| end <= bytes.len())
             .ok_or(PackedError::Truncated("the parts"))?;
         let part = decode_part(&bytes[at..end])?;
+        if whole.is_none() {
+            if part.total.saturating_mul(MIN_PART_STROKE_BYTES) > bytes.len() {
+                return Err(PackedError::Invalid("stroke total"));
+            }
+            slots = vec![None; part.total];
+        }
         if *whole.get_or_insert((part.seq, part.total)) != (part.seq, part.total) {
             return Err(PackedError::Invalid("part header"));
         }
-        placed.extend(part.strokes);
+        place(&mut slots, part.strokes, |stroke| stroke)?;
         at = end;
     }
     if at != bytes.len() {
         return Err(PackedError::TrailingBytes(bytes.len() - at));
     }
-    let (seq, total) = whole.ok_or(PackedError::Truncated("the parts"))?;
-    placed.sort_unstable_by_key(|(position, _)| *position);
-    if placed.len() != total || placed.iter().enumerate().any(|(i, (p, _))| i != *p) {
-        return Err(PackedError::Invalid("stroke positions"));
-    }
-    Ok(BoardSnapshot {
-        seq,
-        strokes: placed.into_iter().map(|(_, stroke)| stroke).collect(),
-    })
+    let (seq, _) = whole.ok_or(PackedError::Truncated("the parts"))?;
+    let strokes = slots
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or(PackedError::Invalid("stroke positions"))?;
+    Ok(BoardSnapshot { seq, strokes })
 }
 
 /// A coordinate as a whole number of hundredths, if it is exactly one (it

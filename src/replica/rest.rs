@@ -20,18 +20,12 @@ use crate::geometry::Rect;
 use crate::protocol::packed::{self, Part};
 use crate::protocol::{ServerMessage, SnapshotStroke};
 
-/// Puts each of a part's strokes in its slot (slots are the whole
-/// snapshot's positions, and a part's positions are below its total).
+/// Puts a part's strokes in the slots of their positions, shared.
 fn place(
     slots: &mut [Option<Arc<SnapshotStroke>>],
     strokes: Vec<(usize, SnapshotStroke)>,
 ) -> Result<(), String> {
-    for (position, stroke) in strokes {
-        if slots[position].replace(Arc::new(stroke)).is_some() {
-            return Err("the parts of a snapshot name a position twice".into());
-        }
-    }
-    Ok(())
+    packed::place(slots, strokes, Arc::new).map_err(|error| error.to_string())
 }
 
 /// A decoded first part: its items in drawing order and where each is in
@@ -102,16 +96,24 @@ pub(super) struct Rest {
 }
 
 impl Rest {
-    /// After `first`, the parts of `sizes` are to come, of which `received`
-    /// came with the first part's last frame.
-    pub fn new(first: &FirstPart, sizes: Vec<u64>, received: &[u8], view: Option<Rect>) -> Self {
+    /// After `first` (whose positions it takes), the parts of `sizes` are
+    /// to come, of which `received` came with the first part's last frame.
+    pub fn new(
+        first: &mut FirstPart,
+        sizes: Vec<u64>,
+        received: &[u8],
+        view: Option<Rect>,
+    ) -> Self {
         let expected: u64 = sizes.iter().sum();
-        let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(1 << 28));
+        let capacity = usize::try_from(expected)
+            .unwrap_or(0)
+            .min(super::MAX_SNAPSHOT_RESERVATION);
+        let mut bytes = Vec::with_capacity(capacity);
         bytes.extend_from_slice(received);
         Self {
             seq: first.seq,
             total: first.total,
-            positions: first.positions.clone(),
+            positions: std::mem::take(&mut first.positions),
             sizes,
             received: bytes,
             view,
