@@ -14,10 +14,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use whiteboard::board::Board;
+use whiteboard::geometry::Rect;
 use whiteboard::protocol::{
     packed, BoardId, BoardSnapshot, Color, EncodedWelcome, Point, ServerMessage, SnapshotStroke,
-    Stroke, StrokeId, StrokeStyle,
+    Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
+use whiteboard::replica::{Local, Replica, SnapshotProgress};
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -66,7 +68,7 @@ fn main() {
         // parts for its view (here a screen at the origin) from the groups.
         let (grouped, body) = board.snapshot_grouped();
         let encode = best_of(|| board.snapshot_grouped().1.len());
-        let view = whiteboard::geometry::Rect::from_corners((0.0, 0.0), (1280.0, 800.0));
+        let view = Rect::from_corners((0.0, 0.0), (1280.0, 800.0));
         let cut = best_of(|| grouped.parts(Some(&view)).len());
         let plans = grouped.parts(Some(&view));
         let sizes: Vec<u64> = plans.iter().map(|plan| plan.len() as u64).collect();
@@ -85,6 +87,86 @@ fn main() {
 
         let clone = best_of(|| board.clone().stroke_count());
         println!("| {size} | (cloning the board) | | {} | |", ms(clone));
+        replica_steps(&board, &id, &view, &parts, &sizes);
+    }
+}
+
+/// The browser's steps of a version 3 open, natively, through the replica
+/// as the engine drives it: the first part decoded and loaded, the scene
+/// built, the view painted (not here), then the rest merged and the scene
+/// caught up.
+fn replica_steps(board: &Board, id: &BoardId, view: &Rect, bytes: &[u8], sizes: &[u64]) {
+    let welcome = ServerMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        board: id.clone(),
+        seq: board.seq(),
+        snapshot: None,
+        packed_snapshot: Some(bytes.len() as u64),
+        snapshot_parts: Some(sizes.to_vec()),
+        ops: Vec::new(),
+        presence: 1,
+    };
+    let first = sizes[0] as usize;
+    let mut steps: Vec<(&str, Duration)> = Vec::new();
+    let mut time = |name, step: &mut dyn FnMut()| {
+        let started = Instant::now();
+        step();
+        let took = started.elapsed();
+        match steps.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, best)) => *best = (*best).min(took),
+            None => steps.push((name, took)),
+        }
+    };
+    let mut merges = Vec::new();
+    for _ in 0..3 {
+        let mut replica = Replica::new(UserId::parse("bench").expect("valid id"), "b".into());
+        replica.connect(None, Some(*view));
+        replica.on_server(welcome.clone(), 0.0);
+        let mut complete = None;
+        time("decode the first part", &mut || {
+            complete = match replica.on_snapshot_frame(&bytes[..first]) {
+                SnapshotProgress::Complete(message) => Some(message),
+                _ => panic!("the first part decodes"),
+            };
+        });
+        time("load it", &mut || {
+            let message = complete.take().expect("decoded");
+            black_box(replica.on_server(message, 0.0));
+        });
+        time("build the scene", &mut || {
+            black_box(replica.sync_scene(&Local::default()));
+        });
+        assert_eq!(
+            replica.on_snapshot_frame(&bytes[first..]),
+            SnapshotProgress::RestArrived
+        );
+        // A slice at a time, as the page merges between frames, each frame
+        // syncing the scene.
+        let mut slices = Vec::new();
+        while replica.merging() {
+            let started = Instant::now();
+            black_box(replica.merge_slice(0.0));
+            black_box(replica.sync_scene(&Local::default()));
+            slices.push(started.elapsed());
+        }
+        let longest = slices.iter().max().copied().unwrap_or_default();
+        let total: Duration = slices.iter().sum();
+        merges.push((slices.len(), total, longest));
+        assert!(!replica.is_partial());
+    }
+    let count = board.stroke_count();
+    for (name, took) in steps {
+        println!(
+            "| {count} | (the browser's open, version 3: {name}) | | {} | |",
+            ms(took)
+        );
+    }
+    if let Some((slices, total, longest)) = merges.iter().min_by_key(|(_, total, _)| *total) {
+        println!(
+            "| {count} | (the browser's open, version 3: merge the rest in {slices} slices, the longest {}) | | {} | |",
+            ms(*longest),
+            ms(*total)
+        );
     }
 }
 

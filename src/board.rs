@@ -117,6 +117,33 @@ struct Journal {
     effects: HashMap<u64, Option<Arc<Effect>>>,
 }
 
+/// A board being indexed a slice at a time: a browser that merges the
+/// rest of a big board's snapshot between frames indexes some thousands
+/// of ids per frame (all 100,000 at once take a frame and more).
+pub struct Indexing {
+    board: Board,
+    /// The first item not indexed yet.
+    next: usize,
+}
+
+impl Indexing {
+    /// Indexes up to `most` more items; whether all are.
+    pub fn step(&mut self, most: usize) -> bool {
+        self.next = self.board.index_from(self.next, most);
+        self.is_done()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next == self.board.strokes.len()
+    }
+
+    /// The board, with whatever was left indexed now.
+    pub fn finish(mut self) -> Board {
+        self.step(usize::MAX);
+        self.board
+    }
+}
+
 impl Board {
     /// An empty board at sequence number 0.
     pub fn new() -> Self {
@@ -125,13 +152,20 @@ impl Board {
 
     /// Rebuilds derived indexes after deserialising a stored board.
     pub fn reindex(&mut self) {
-        self.index = self
-            .strokes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.stroke.id.clone(), i))
-            .collect();
-        self.top_z = self.strokes.iter().map(|s| s.stroke.z).fold(0.0, f64::max);
+        self.index = HashMap::new();
+        self.top_z = 0.0;
+        self.index_from(0, usize::MAX);
+    }
+
+    /// Indexes up to `most` items from the `from`-th on; where it stopped.
+    fn index_from(&mut self, from: usize, most: usize) -> usize {
+        let end = from.saturating_add(most).min(self.strokes.len());
+        self.index.reserve(end - from);
+        for (i, item) in self.strokes.iter().enumerate().take(end).skip(from) {
+            self.index.insert(item.stroke.id.clone(), i);
+            self.top_z = self.top_z.max(item.stroke.z);
+        }
+        end
     }
 
     /// A board as a client sees it after a snapshot (no undo history).
@@ -145,13 +179,18 @@ impl Board {
     /// A board as a client sees it after a snapshot whose items, in
     /// drawing order, are `strokes`.
     pub fn from_items(seq: u64, strokes: Vec<Arc<SnapshotStroke>>) -> Self {
+        Self::indexing(seq, strokes).finish()
+    }
+
+    /// Like [`Self::from_items`], indexed a slice at a time (see [`Indexing`]).
+    pub fn indexing(seq: u64, strokes: Vec<Arc<SnapshotStroke>>) -> Indexing {
         let mut board = Self {
             seq,
             strokes,
             ..Self::default()
         };
-        board.reindex();
-        board
+        board.index.reserve(board.strokes.len());
+        Indexing { board, next: 0 }
     }
 
     /// Its items in drawing order, hidden ones included.
@@ -748,6 +787,36 @@ mod tests {
 
     fn visible_ids(board: &Board) -> Vec<&str> {
         board.visible_strokes().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_board_indexed_in_slices_is_the_board_indexed_at_once() {
+        let items: Vec<Arc<SnapshotStroke>> = (0..7)
+            .map(|n| {
+                let mut stroke = line(&format!("s{n}"), n as f32);
+                stroke.z = f64::from((n * 5) % 7);
+                Arc::new(SnapshotStroke {
+                    stroke,
+                    visible: n != 3,
+                })
+            })
+            .collect();
+        let whole = Board::from_items(9, items.clone());
+        assert_eq!(whole.top_z(), 6.0);
+        let mut indexing = Board::indexing(9, items);
+        let mut steps = 1;
+        while !indexing.step(3) {
+            steps += 1;
+        }
+        assert_eq!(steps, 3);
+        let board = indexing.finish();
+        assert_eq!(board.top_z(), whole.top_z());
+        assert_eq!(board.snapshot(), whole.snapshot());
+        for n in 0..7 {
+            let id = StrokeId::parse(&format!("s{n}")).unwrap();
+            assert_eq!(board.get_visible(&id), whole.get_visible(&id), "s{n}");
+            assert!(board.contains(&id));
+        }
     }
 
     #[test]

@@ -286,12 +286,6 @@ impl<P: Copy> Coverage<P> {
         self.progress = Some(order);
     }
 
-    /// The next region's painting starts over (the drawing order it
-    /// resumed from no longer holds).
-    pub fn restart(&mut self) {
-        self.progress = None;
-    }
-
     /// The next region is painted completely.
     pub fn finished_next(&mut self) {
         if !self.pending.is_empty() {

@@ -23,8 +23,8 @@
 //!
 //! A snapshot comes in parts (protocol version 3), what may paint in the
 //! view first: the board holds the first part until the browser has
-//! painted the view, then [`Replica::finish_snapshot`] merges the rest
-//! (`rest.rs`).
+//! painted the view, then [`Replica::merge_slice`] merges the rest a slice
+//! at a time (`rest.rs`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -36,7 +36,7 @@ use crate::protocol::{
     limits, Change, ClientMessage, ErrorCode, OpId, Operation, Person, Point, Request,
     ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
-use crate::scene::{Damage, Layer, Scene};
+use crate::scene::{Damage, Layer, Placed, Scene};
 use crate::stacking::{restack, Restack};
 
 mod rest;
@@ -48,6 +48,10 @@ const CURSOR_GLIDE_MS: f64 = 90.0;
 /// Most bytes reserved up front for an announced snapshot (the server's
 /// word for its size, within reason).
 const MAX_SNAPSHOT_RESERVATION: usize = 1 << 28;
+
+/// Items of a merged snapshot's rest the scene takes in per slice (each
+/// slice's R-tree is built whole: about 2 ms in the browser).
+const PLACED_PER_SLICE: usize = 4_096;
 
 /// Most messages held while the rest of a snapshot waits for the view to
 /// be painted (a page in the background paints nothing): past that, the
@@ -200,10 +204,10 @@ pub enum SnapshotProgress {
     /// More frames to come.
     Partial,
     /// The announced `welcome`, now carrying the decoded snapshot (from
-    /// version 3, maybe only its first part: see [`Replica::finish_snapshot`]).
+    /// version 3, maybe only its first part: see [`Replica::merge_slice`]).
     Complete(ServerMessage),
     /// The rest of a snapshot whose first part the board holds has come:
-    /// merge it once the view is painted ([`Replica::finish_snapshot`]).
+    /// merge it once the view is painted ([`Replica::merge_slice`]).
     RestArrived,
     /// Unannounced, too long or undecodable: reconnect.
     Broken(Changed),
@@ -215,10 +219,6 @@ pub enum SceneUpdate {
     Unchanged,
     /// Built from scratch: repaint everything in sight.
     Rebuilt,
-    /// Built from scratch after the rest of a snapshot was merged, so
-    /// drawing orders changed (painting that stopped part-way starts
-    /// over); what is painted stays but in these areas.
-    Merged(Vec<Damage>),
     /// These areas and new items on top need painting.
     Damaged(Vec<Damage>),
 }
@@ -233,9 +233,14 @@ struct SceneState {
     rebuild: bool,
     /// Ids left out at the last sync because something live stood in for them.
     hidden: HashSet<StrokeId>,
-    /// With `rebuild`: nothing changed inside this area but `touched`
-    /// (the rest of a snapshot was merged, none of which paints there).
+    /// The rest of a merged snapshot, not in the scene yet: ids and
+    /// positions, taken in a slice at a time ([`Replica::merge_slice`]).
+    arriving: Vec<(StrokeId, usize)>,
+    /// The view the snapshot's first part was cut for: nothing of the
+    /// rest paints there, so once it is in, all around it is damaged.
     kept: Option<Rect>,
+    /// Damage found between syncs (taking in the rest), for the next one.
+    damage: Vec<Damage>,
 }
 
 impl SceneState {
@@ -270,7 +275,11 @@ impl SceneState {
 
     fn repaint_all(&mut self) {
         self.rebuild = true;
-        self.kept = None;
+    }
+
+    /// Whether the scene is still taking in the rest of a snapshot.
+    fn is_catching_up(&self) -> bool {
+        !self.arriving.is_empty()
     }
 }
 
@@ -488,34 +497,52 @@ impl Replica {
         self.partial
     }
 
-    /// Whether the rest of a snapshot has come and waits for
-    /// [`Self::finish_snapshot`].
+    /// Whether the rest of a snapshot has come and is not merged yet (see
+    /// [`Self::merge_slice`]).
     pub fn rest_arrived(&self) -> bool {
         self.rest
             .as_ref()
             .is_some_and(|rest| rest.welcomed && rest.is_complete())
     }
 
-    /// Merges the rest of a snapshot, if it has come (see
-    /// [`Self::rest_arrived`]), then applies what was held meanwhile.
-    pub fn finish_snapshot(&mut self, now: f64) -> Changed {
+    /// Whether merging the rest of a snapshot has work left: the rest has
+    /// come, or the scene has not taken all of it in yet.
+    pub fn merging(&self) -> bool {
+        self.rest_arrived() || self.scene.is_catching_up()
+    }
+
+    /// One slice of merging the rest of a snapshot, a few milliseconds
+    /// (call again while [`Self::merging`]): decoding part of the rest,
+    /// indexing part of the whole board, or, once that is done, taking the
+    /// whole board and applying what was held meanwhile; then the scene
+    /// takes the rest's items in, a slice at a time. The page keeps
+    /// painting in between, and the order of what is painted never
+    /// changes: every item of the first part has its place in the whole
+    /// snapshot's order from the start.
+    pub fn merge_slice(&mut self, now: f64) -> Changed {
         if !self.rest_arrived() {
+            self.catch_up_scene();
             return Changed::default();
         }
-        let Some(rest) = self.rest.take() else {
+        let Some(rest) = self.rest.as_mut() else {
             return Changed::default();
         };
-        let items = match rest.merge(self.board.items()) {
-            Ok(items) => items,
+        let merged = match rest.merge_slice(self.board.seq()) {
+            Ok(None) => return Changed::default(),
+            Ok(Some(merged)) => merged,
             Err(problem) => {
                 self.link = Link::Offline;
+                self.rest = None;
                 return Changed::reconnect(problem);
             }
         };
-        self.board = Board::from_items(self.board.seq(), items);
+        let Some(rest) = self.rest.take() else {
+            return Changed::default();
+        };
+        self.board = merged.board;
         self.board.raise_top_z(rest.top_z);
         self.partial = false;
-        self.scene.rebuild = true;
+        self.scene.arriving = merged.arrived;
         self.scene.kept = rest.view;
         let mut changed = Changed {
             redraw: true,
@@ -527,6 +554,46 @@ impl Replica {
             changed.merge(self.on_server(message, now));
         }
         changed
+    }
+
+    /// Merges the rest of a snapshot, if it has come, all at once (a page
+    /// that does not paint, tests).
+    pub fn finish_snapshot(&mut self, now: f64) -> Changed {
+        let mut changed = Changed::default();
+        while self.merging() {
+            changed.merge(self.merge_slice(now));
+        }
+        changed
+    }
+
+    /// The scene takes in a slice of the rest of a merged snapshot; after
+    /// the last, everything around the view the first part was cut for is
+    /// to repaint (the bitmap may hold a margin painted from the first
+    /// part alone).
+    fn catch_up_scene(&mut self) {
+        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let SceneState {
+            scene,
+            hidden,
+            arriving,
+            kept,
+            damage,
+            rebuild,
+            ..
+        } = &mut self.scene;
+        let layer = Layer {
+            board: &self.board,
+            pending: &pending,
+            hidden,
+        };
+        let slice = arriving.split_off(arriving.len().saturating_sub(PLACED_PER_SLICE));
+        damage.extend(scene.place(&layer, &slice).into_iter().map(Damage::Area));
+        if arriving.is_empty() {
+            match kept.take() {
+                Some(kept) => damage.extend(around(&kept).map(Damage::Area)),
+                None => *rebuild = true,
+            }
+        }
     }
 
     /// A binary frame: part of the packed snapshot a `welcome` announced.
@@ -760,7 +827,7 @@ impl Replica {
         }
         if let Some(rest) = self.rest.as_mut() {
             // Only the first part of the snapshot: what comes after it
-            // waits for the rest (`finish_snapshot`).
+            // waits for the rest (`merge_slice`).
             rest.welcomed = true;
             rest.held
                 .extend(ops.into_iter().map(|op| ServerMessage::Op { op }));
@@ -1133,7 +1200,7 @@ impl Replica {
         let mut touched = std::mem::take(&mut scene.touched);
         touched.extend(scene.hidden.symmetric_difference(&hidden).cloned());
         scene.hidden = hidden;
-        if touched.is_empty() && !scene.rebuild {
+        if touched.is_empty() && !scene.rebuild && scene.damage.is_empty() {
             return SceneUpdate::Unchanged;
         }
         let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
@@ -1142,30 +1209,29 @@ impl Replica {
             pending: &pending,
             hidden: &scene.hidden,
         };
-        let kept = scene.kept.take();
         if std::mem::take(&mut scene.rebuild) || touched.len() > scene.scene.len() / 2 + 64 {
-            // After a merged snapshot, the scene starts over (drawing
-            // order is the whole board's now); the pixels in `kept` stay
-            // but where something named since moved from or to.
-            let old: Option<Vec<Rect>> = kept.map(|_| {
-                let old = touched
-                    .iter()
-                    .filter_map(|id| scene.scene.bounds(id))
-                    .collect();
+            // Whatever of a snapshot's rest the scene was still taking in
+            // comes with the board now, in the board's order.
+            if scene.is_catching_up() {
                 scene.scene.forget();
-                old
-            });
-            scene.scene.rebuild(&layer);
-            return match (kept, old) {
-                (Some(kept), Some(old)) => {
-                    let new = touched.iter().filter_map(|id| scene.scene.bounds(id));
-                    let areas = old.into_iter().chain(new).chain(around(&kept));
-                    SceneUpdate::Merged(areas.map(Damage::Area).collect())
-                }
-                _ => SceneUpdate::Rebuilt,
-            };
+            }
+            scene.arriving.clear();
+            scene.kept = None;
+            scene.damage.clear();
+            let placed = self
+                .rest
+                .as_ref()
+                .filter(|rest| rest.welcomed && self.partial)
+                .map(|rest| Placed {
+                    positions: rest.positions(),
+                    total: rest.total(),
+                });
+            scene.scene.rebuild(&layer, placed);
+            return SceneUpdate::Rebuilt;
         }
-        SceneUpdate::Damaged(scene.scene.refresh(&layer, &touched))
+        let mut damage = std::mem::take(&mut scene.damage);
+        damage.extend(scene.scene.refresh(&layer, &touched));
+        SceneUpdate::Damaged(damage)
     }
 
     /// Runs `paint` with the board layer as of the last [`Self::sync_scene`]

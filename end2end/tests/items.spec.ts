@@ -303,8 +303,19 @@ test("a big board shows what is in view first, then the rest in its place", asyn
   const raw = await rawSocket(browser, url);
   await seedStrokes(raw, 4_000);
   const bob = await openBoard(browser, url);
+  // The rest is merged a slice at a time, a few milliseconds a frame:
+  // done once no more slices come.
   const merges = () => bob.evaluate(() => performance.getEntriesByName("whiteboard:merge-rest").length);
-  await expect.poll(merges).toBe(1);
+  let slices = 0;
+  await expect
+    .poll(async () => {
+      await bob.waitForTimeout(150);
+      const now = await merges();
+      const done = now > 0 && now === slices;
+      slices = now;
+      return done;
+    })
+    .toBe(true);
   await settledCanvas(bob);
   expect(await staleChannels(bob)).toBe(0);
   // The whole board: the right half is the rest's strokes, as many as the left's.

@@ -219,13 +219,6 @@ impl BoardLayer {
                 self.damage.clear();
             }
             SceneUpdate::Damaged(damage) => self.damage.extend(damage),
-            SceneUpdate::Merged(damage) => {
-                // Painting resumes by drawing order, which changed.
-                self.coverage.restart();
-                self.plan = None;
-                self.held = None;
-                self.damage.extend(damage);
-            }
         }
     }
 

@@ -56,6 +56,8 @@ const CURSOR_INTERVAL_MS: f64 = 50.0;
 /// How long after the view last moved it counts as still moving (wheel
 /// steps come every frame or so while it does).
 const VIEW_SETTLE_MS: f64 = 100.0;
+/// How long each frame may spend merging the rest of a snapshot.
+const MERGE_BUDGET_MS: f64 = 6.0;
 
 pub struct Engine {
     pub(super) board_id: BoardId,
@@ -732,7 +734,7 @@ impl Engine {
             || self.gesture.has_unsent_preview()
             || self.replica.cursors_gliding(now)
             || self.board_layer.has_work()
-            || self.replica.rest_arrived()
+            || self.replica.merging()
     }
 
     fn on_frame(&mut self) {
@@ -743,8 +745,9 @@ impl Engine {
         let gliding = self.replica.cursors_gliding(now);
         let view_changed = self.dirty || gliding;
         // The board layer also paints what is out of sight, a little each
-        // frame; that alone leaves the visible canvas as it is.
-        if view_changed || self.board_layer.has_work() {
+        // frame (and the rest of a snapshot is merged); that alone leaves
+        // the visible canvas as it is.
+        if view_changed || self.board_layer.has_work() || self.replica.merging() {
             let in_sight_painted = self.paint_board_layer();
             if view_changed || in_sight_painted {
                 self.dirty = false;
@@ -859,8 +862,10 @@ impl Engine {
         self.sync_board_layer();
         let view = self.view;
         let size = self.size;
-        // While the pointer is busy, what is out of sight waits.
-        let budget = if self.pointer_busy() {
+        // While the pointer is busy, what is out of sight waits; so it
+        // does while the rest of a snapshot is merged (it would be painted
+        // twice).
+        let budget = if self.pointer_busy() || self.replica.merging() {
             0.0
         } else {
             PAINT_BUDGET_MS
@@ -869,13 +874,20 @@ impl Engine {
         let in_sight_painted = self
             .replica
             .with_layer(|layer, scene| board_layer.paint(layer, scene, &view, size, budget));
-        if self.replica.rest_arrived() && self.board_layer.view_painted() {
+        if self.replica.merging() && self.board_layer.view_painted() {
             // The view came from the first part of the snapshot; now the
-            // rest (the next frame paints what it changes out of sight).
+            // rest, a slice at a time for at most `MERGE_BUDGET_MS` a frame
+            // (the next frames paint what it changes out of sight).
             let merging = super::timing::span("merge-rest");
-            let changed = self.replica.finish_snapshot(js_sys::Date::now());
+            let started = js_sys::Date::now();
+            loop {
+                let changed = self.replica.merge_slice(js_sys::Date::now());
+                self.reflect(changed);
+                if !self.replica.merging() || js_sys::Date::now() - started >= MERGE_BUDGET_MS {
+                    break;
+                }
+            }
             drop(merging);
-            self.reflect(changed);
         }
         in_sight_painted
     }

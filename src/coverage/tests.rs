@@ -212,19 +212,3 @@ fn what_is_painted_is_the_bitmap_without_what_is_pending() {
     coverage.advanced(3);
     assert_eq!(area(coverage.painted(bitmap, true)), 100 * 100 - 100);
 }
-
-#[test]
-fn a_restarted_region_is_painted_again_from_the_start() {
-    let bitmap = rect(0, 0, 128, 64);
-    let mut coverage: Coverage<u32> = Coverage::unpainted(bitmap, 64, (0, 0));
-    let (first, _) = coverage.next().expect("a region");
-    coverage.advanced(7);
-    assert_eq!(coverage.next(), Some((first, Some(7))), "resumes after 7");
-    coverage.restart();
-    assert_eq!(
-        coverage.next(),
-        Some((first, None)),
-        "cleared and painted whole"
-    );
-    assert_eq!(pending_area(&coverage), 128 * 64, "nothing lost");
-}

@@ -486,31 +486,89 @@ pub struct Part {
 /// Unpacks a part made from [`Grouped::parts`]. Positions are checked to
 /// be below the total, not to be unique: that takes every part.
 pub fn decode_part(bytes: &[u8]) -> Result<Part, PackedError> {
-    let mut input = Reader { bytes, at: 0 };
-    if input.take(PART_MAGIC.len(), "the header")? != PART_MAGIC {
-        return Err(PackedError::BadPartMagic);
-    }
-    let seq = input.u64("the header")?;
-    let top_z = input.f64("the header")?;
-    let total = usize::try_from(input.varint("the header")?)
-        .map_err(|_| PackedError::Invalid("stroke total"))?;
-    let colours = read_colours(&mut input)?;
-    let stroke_count = input.count(MIN_PART_STROKE_BYTES, "the stroke count")?;
-    let mut strokes = Vec::with_capacity(stroke_count);
-    for _ in 0..stroke_count {
-        let position = usize::try_from(input.varint("a stroke's position")?)
-            .ok()
-            .filter(|&position| position < total)
-            .ok_or(PackedError::Invalid("stroke position"))?;
-        strokes.push((position, read_stroke(&mut input, &colours)?));
-    }
-    input.finish()?;
+    let mut reader = PartReader::new(bytes)?;
+    let strokes = reader.read(bytes, usize::MAX)?;
     Ok(Part {
-        seq,
-        top_z,
-        total,
+        seq: reader.seq,
+        top_z: reader.top_z,
+        total: reader.total,
         strokes,
     })
+}
+
+/// A part unpacked a slice at a time, as [`decode_part`] does at once: a
+/// browser merging the rest of a big board reads a few thousand strokes
+/// between two frames. Every call is given the same bytes, those of the
+/// whole part.
+#[derive(Debug)]
+pub struct PartReader {
+    pub seq: u64,
+    /// The highest stacking key in the whole snapshot.
+    pub top_z: f64,
+    /// How many strokes the whole snapshot has.
+    pub total: usize,
+    colours: Vec<Color>,
+    /// Where the next stroke starts.
+    at: usize,
+    /// How many strokes are still to read.
+    left: usize,
+}
+
+impl PartReader {
+    /// Reads the header of the part in `bytes`.
+    pub fn new(bytes: &[u8]) -> Result<Self, PackedError> {
+        let mut input = Reader { bytes, at: 0 };
+        if input.take(PART_MAGIC.len(), "the header")? != PART_MAGIC {
+            return Err(PackedError::BadPartMagic);
+        }
+        let seq = input.u64("the header")?;
+        let top_z = input.f64("the header")?;
+        let total = usize::try_from(input.varint("the header")?)
+            .map_err(|_| PackedError::Invalid("stroke total"))?;
+        let colours = read_colours(&mut input)?;
+        let left = input.count(MIN_PART_STROKE_BYTES, "the stroke count")?;
+        Ok(Self {
+            seq,
+            top_z,
+            total,
+            colours,
+            at: input.at,
+            left,
+        })
+    }
+
+    /// Up to `most` more strokes, each with its position (checked to be
+    /// below the total). Once the last is read, nothing may follow it.
+    pub fn read(
+        &mut self,
+        bytes: &[u8],
+        most: usize,
+    ) -> Result<Vec<(usize, SnapshotStroke)>, PackedError> {
+        if self.at > bytes.len() {
+            return Err(PackedError::Truncated("the part"));
+        }
+        let mut input = Reader { bytes, at: self.at };
+        let count = most.min(self.left);
+        let mut strokes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let position = usize::try_from(input.varint("a stroke's position")?)
+                .ok()
+                .filter(|&position| position < self.total)
+                .ok_or(PackedError::Invalid("stroke position"))?;
+            strokes.push((position, read_stroke(&mut input, &self.colours)?));
+        }
+        self.at = input.at;
+        self.left -= count;
+        if self.is_done() {
+            input.finish()?;
+        }
+        Ok(strokes)
+    }
+
+    /// Whether every stroke is read.
+    pub fn is_done(&self) -> bool {
+        self.left == 0
+    }
 }
 
 /// Puts each of a part's strokes, made into a `T` by `wrap`, in the slot

@@ -8,7 +8,9 @@
 //! the rest's bytes here (decoding and indexing some 60,000 items out of
 //! sight would only delay that). Once the view is painted the
 //! replica merges the rest: each part gives every stroke's position in the
-//! whole snapshot's drawing order, so the two sets interleave exactly.
+//! whole snapshot's drawing order, so the two sets interleave exactly. It
+//! does so a slice at a time ([`Rest::merge_slice`]), so that the page
+//! keeps painting (all at once, 100,000 strokes took a task of 80–106 ms).
 //!
 //! Until then the board holds part of a snapshot: messages that come after
 //! the snapshot are held and applied after the merge, in order, and a
@@ -16,9 +18,10 @@
 
 use std::sync::Arc;
 
+use crate::board::{Board, Indexing};
 use crate::geometry::Rect;
-use crate::protocol::packed::{self, Part};
-use crate::protocol::{ServerMessage, SnapshotStroke};
+use crate::protocol::packed::{self, Part, PartReader};
+use crate::protocol::{ServerMessage, SnapshotStroke, StrokeId};
 
 /// Puts a part's strokes in the slots of their positions, shared.
 fn place(
@@ -37,6 +40,8 @@ pub(super) struct FirstPart {
     pub positions: Vec<usize>,
     pub total: usize,
     pub top_z: f64,
+    /// The whole snapshot's items by position, the first part's in place.
+    slots: Vec<Option<Arc<SnapshotStroke>>>,
 }
 
 impl FirstPart {
@@ -56,9 +61,9 @@ impl FirstPart {
         let mut slots = vec![None; total];
         place(&mut slots, strokes)?;
         let (positions, items) = slots
-            .into_iter()
+            .iter()
             .enumerate()
-            .filter_map(|(position, slot)| slot.map(|item| (position, item)))
+            .filter_map(|(position, slot)| Some((position, Arc::clone(slot.as_ref()?))))
             .unzip();
         Ok(Self {
             seq,
@@ -66,6 +71,7 @@ impl FirstPart {
             positions,
             total,
             top_z,
+            slots,
         })
     }
 
@@ -75,17 +81,19 @@ impl FirstPart {
     }
 }
 
+/// Strokes of the rest decoded per slice of its merge (about 2 ms in the
+/// browser).
+const DECODED_PER_SLICE: usize = 1_000;
+/// Ids of the whole board indexed per slice, once every stroke is in place.
+const INDEXED_PER_SLICE: usize = 5_000;
+
 /// What is still to come, or to merge, of a snapshot whose first part the
 /// board holds.
 pub(super) struct Rest {
-    seq: u64,
-    total: usize,
+    parts: Parts,
     /// Where each of the board's strokes is in the whole snapshot, in the
     /// board's order.
     positions: Vec<usize>,
-    /// The sizes of the parts after the first, in order.
-    sizes: Vec<u64>,
-    received: Vec<u8>,
     /// The view the first part was cut for: no item of the rest paints there.
     pub view: Option<Rect>,
     pub top_z: f64,
@@ -93,11 +101,69 @@ pub(super) struct Rest {
     /// loaded); messages after that are held.
     pub welcomed: bool,
     pub held: Vec<ServerMessage>,
+    merge: Merge,
+}
+
+/// The parts after the first, as they arrive.
+struct Parts {
+    seq: u64,
+    total: usize,
+    /// Their sizes, in order.
+    sizes: Vec<u64>,
+    received: Vec<u8>,
+}
+
+impl Parts {
+    fn expected(&self) -> u64 {
+        self.sizes.iter().sum()
+    }
+
+    /// The bytes of the `part`-th, which start at `start`.
+    fn bytes(&self, part: usize, start: usize) -> Result<&[u8], String> {
+        self.sizes
+            .get(part)
+            .and_then(|&size| usize::try_from(size).ok())
+            .and_then(|size| self.received.get(start..start.checked_add(size)?))
+            .ok_or_else(|| "a snapshot part is missing".into())
+    }
+
+    /// A reader of the `part`-th, which starts at `start`.
+    fn reader(&self, part: usize, start: usize) -> Result<PartReader, String> {
+        let reader = PartReader::new(self.bytes(part, start)?).map_err(|e| e.to_string())?;
+        if reader.seq != self.seq || reader.total != self.total {
+            return Err("the parts of a snapshot disagree on its sequence or size".into());
+        }
+        Ok(reader)
+    }
+}
+
+/// How far merging the rest got: its parts decoded into place a slice at a
+/// time, then the whole board indexed a slice at a time.
+struct Merge {
+    slots: Vec<Option<Arc<SnapshotStroke>>>,
+    /// The part being read (its index among the parts after the first),
+    /// where its bytes start, and how far reading it got (from the first
+    /// slice on).
+    part: usize,
+    start: usize,
+    reader: Option<PartReader>,
+    /// The rest's items so far, with their positions.
+    arrived: Vec<(StrokeId, usize)>,
+    /// Once every item is in place: the whole board, being indexed.
+    indexing: Option<Indexing>,
+}
+
+/// A merged snapshot: the whole board, and the ids of the rest's items
+/// with their positions (their places in its drawing order).
+pub(super) struct Merged {
+    pub board: Board,
+    pub arrived: Vec<(StrokeId, usize)>,
 }
 
 impl Rest {
-    /// After `first` (whose positions it takes), the parts of `sizes` are
-    /// to come, of which `received` came with the first part's last frame.
+    /// After `first` (whose positions and slots it takes), the parts of
+    /// `sizes` are to come, of which `received` came with the first part's
+    /// last frame.
     pub fn new(
         first: &mut FirstPart,
         sizes: Vec<u64>,
@@ -110,12 +176,23 @@ impl Rest {
             .min(super::MAX_SNAPSHOT_RESERVATION);
         let mut bytes = Vec::with_capacity(capacity);
         bytes.extend_from_slice(received);
+        let positions = std::mem::take(&mut first.positions);
         Self {
-            seq: first.seq,
-            total: first.total,
-            positions: std::mem::take(&mut first.positions),
-            sizes,
-            received: bytes,
+            parts: Parts {
+                seq: first.seq,
+                total: first.total,
+                sizes,
+                received: bytes,
+            },
+            merge: Merge {
+                slots: std::mem::take(&mut first.slots),
+                part: 0,
+                start: 0,
+                reader: None,
+                arrived: Vec::with_capacity(first.total - positions.len()),
+                indexing: None,
+            },
+            positions,
             view,
             top_z: first.top_z,
             welcomed: false,
@@ -123,44 +200,71 @@ impl Rest {
         }
     }
 
-    fn expected(&self) -> u64 {
-        self.sizes.iter().sum()
-    }
-
     pub fn is_complete(&self) -> bool {
-        self.received.len() as u64 == self.expected()
+        self.parts.received.len() as u64 == self.parts.expected()
     }
 
     /// Another binary frame: whether the rest is now complete.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<bool, String> {
-        self.received.extend_from_slice(bytes);
-        let (received, expected) = (self.received.len() as u64, self.expected());
-        if received > expected {
+        self.parts.received.extend_from_slice(bytes);
+        let received = self.parts.received.len() as u64;
+        if received > self.parts.expected() {
             return Err("more bytes of snapshot than announced".into());
         }
-        Ok(received == expected)
+        Ok(self.is_complete())
     }
 
-    /// The whole snapshot's items in drawing order: `board`'s (the first
-    /// part's, in order) and the rest's, each in its place.
-    pub fn merge(&self, board: &[Arc<SnapshotStroke>]) -> Result<Vec<Arc<SnapshotStroke>>, String> {
-        let mut slots = vec![None; self.total];
-        for (&position, item) in self.positions.iter().zip(board) {
-            slots[position] = Some(Arc::clone(item));
-        }
-        let mut at = 0;
-        for &size in &self.sizes {
-            let end = at + usize::try_from(size).map_err(|_| "a part too big")?;
-            let part = packed::decode_part(&self.received[at..end]).map_err(|e| e.to_string())?;
-            if part.seq != self.seq || part.total != self.total {
-                return Err("the parts of a snapshot disagree on its sequence or size".into());
+    /// Where each of the board's strokes is in the whole snapshot (the
+    /// board holds the first part, in order).
+    pub fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+
+    pub fn total(&self) -> usize {
+        self.parts.total
+    }
+
+    /// One slice of merging the rest (complete) into the first part, whose
+    /// sequence number is `seq`: the whole board once the last slice is
+    /// done.
+    pub fn merge_slice(&mut self, seq: u64) -> Result<Option<Merged>, String> {
+        let (parts, merge) = (&self.parts, &mut self.merge);
+        if let Some(indexing) = merge.indexing.as_mut() {
+            if !indexing.step(INDEXED_PER_SLICE) {
+                return Ok(None);
             }
-            place(&mut slots, part.strokes)?;
-            at = end;
+            return Ok(merge.indexing.take().map(|indexing| Merged {
+                board: indexing.finish(),
+                arrived: std::mem::take(&mut merge.arrived),
+            }));
         }
-        slots
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| "the parts of a snapshot leave a position empty".into())
+        let reader = match &mut merge.reader {
+            Some(reader) => reader,
+            empty => empty.insert(parts.reader(merge.part, merge.start)?),
+        };
+        let bytes = parts.bytes(merge.part, merge.start)?;
+        let strokes = reader
+            .read(bytes, DECODED_PER_SLICE)
+            .map_err(|e| e.to_string())?;
+        let done = reader.is_done();
+        merge.arrived.extend(
+            strokes
+                .iter()
+                .map(|(at, item)| (item.stroke.id.clone(), *at)),
+        );
+        place(&mut merge.slots, strokes)?;
+        if done {
+            merge.part += 1;
+            merge.start += bytes.len();
+            merge.reader = None;
+            if merge.part == parts.sizes.len() {
+                let items = std::mem::take(&mut merge.slots)
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("the parts of a snapshot leave a position empty")?;
+                merge.indexing = Some(Board::indexing(seq, items));
+            }
+        }
+        Ok(None)
     }
 }

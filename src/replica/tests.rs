@@ -669,10 +669,10 @@ fn a_snapshot_in_parts_shows_the_view_first_and_merges_the_rest_in_order() {
     let changed = replica.finish_snapshot(0.0);
     assert!(changed.opened && changed.redraw && !replica.is_partial());
     assert_eq!(replica.board().snapshot(), server.board.snapshot());
-    // The scene starts over; what is painted in the view stays, but where
-    // the erased item was.
-    let SceneUpdate::Merged(damage) = replica.sync_scene(&Local::default()) else {
-        panic!("the scene is rebuilt for the merged board");
+    // The scene takes the rest in; what is painted in the view stays, but
+    // where the erased item was.
+    let SceneUpdate::Damaged(damage) = replica.sync_scene(&Local::default()) else {
+        panic!("the scene takes the rest in, no rebuild");
     };
     let damaged = |x, y| {
         damage
@@ -776,4 +776,163 @@ fn a_page_that_does_not_paint_merges_the_rest_once_it_holds_too_much() {
     assert!(changed.redraw && !replica.rest_arrived(), "merged");
     assert_eq!(replica.board().snapshot(), server.board.snapshot());
     assert_eq!(replica.cursors().count(), 1);
+}
+
+/// The first part of a version 3 welcome for `view`, loaded, and the rest's
+/// bytes.
+fn first_part_loaded(server: &FakeServer, view: Rect) -> (Replica, Vec<u8>) {
+    let (welcome, bytes) = welcome_in_parts(server, Some(view));
+    let ServerMessage::Welcome {
+        snapshot_parts: Some(parts),
+        ..
+    } = &welcome
+    else {
+        unreachable!("parts");
+    };
+    let (first, rest) = bytes.split_at(parts[0] as usize);
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.connect(None, Some(view));
+    replica.on_server(welcome.clone(), 0.0);
+    let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(first) else {
+        panic!("the first part is complete");
+    };
+    assert!(replica.on_server(complete, 0.0).connected);
+    assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+    (replica, rest.to_vec())
+}
+
+/// Gives the `n`-th stroke of the board the stacking key `key(n)` (adding
+/// always stacks on top: ties come from updates).
+fn tie_keys(server: &mut FakeServer, key: impl Fn(u32) -> f64) {
+    let strokes = server
+        .board
+        .visible_strokes()
+        .zip(0..)
+        .map(|(stroke, n)| {
+            let mut stroke = stroke.clone();
+            stroke.z = key(n);
+            stroke
+        })
+        .collect();
+    let update = ClientMessage::from_request(
+        OpId::parse("other-keys").expect("valid op id"),
+        Request::Update(strokes),
+    );
+    server.commit(&user("other"), &update);
+}
+
+/// Ids the scene holds in `area` with their drawing orders, bottom first.
+fn scene_in(replica: &Replica, area: &Rect) -> Vec<(StrokeId, crate::scene::Order)> {
+    replica.with_layer(|_, scene| {
+        scene
+            .in_area_after(area, None)
+            .into_iter()
+            .map(|(id, order)| (id.clone(), order))
+            .collect()
+    })
+}
+
+#[test]
+fn a_big_rest_is_merged_a_slice_at_a_time_and_nothing_painted_moves() {
+    // 6,000 strokes, a third in view, stacking keys tied in pairs.
+    let mut server = FakeServer::new();
+    for n in 0..6_000u32 {
+        let (x, y) = if n % 3 == 0 {
+            ((n % 10) as f32, (n % 90) as f32)
+        } else {
+            (5_000.0 + (n % 50) as f32 * 20.0, (n / 50) as f32)
+        };
+        server.other_adds(stroke(&format!("s{n}"), x, y, 0.0));
+    }
+    tie_keys(&mut server, |n| f64::from(n / 2 + 1));
+    let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
+    let (mut replica, rest) = first_part_loaded(&server, view);
+    let painted = scene_in(&replica, &view);
+    assert_eq!(painted.len(), 2_000);
+    assert_eq!(
+        replica.on_snapshot_frame(&rest),
+        SnapshotProgress::RestArrived
+    );
+
+    let mut slices = 0;
+    let mut opened_after = None;
+    while replica.merging() {
+        slices += 1;
+        let changed = replica.merge_slice(0.0);
+        if changed.opened {
+            opened_after = Some(slices);
+            assert!(!replica.is_partial());
+        }
+        // A frame between slices: the scene catches up, never starts over.
+        let update = replica.sync_scene(&Local::default());
+        assert!(matches!(
+            update,
+            SceneUpdate::Unchanged | SceneUpdate::Damaged(_)
+        ));
+        assert_eq!(scene_in(&replica, &view), painted, "slice {slices}");
+    }
+    let opened_after = opened_after.expect("the merged board opens");
+    assert!(opened_after > 4, "4,000 strokes decoded a slice at a time");
+    assert!(slices > opened_after, "then the scene takes them in");
+    assert_eq!(replica.board().snapshot(), server.board.snapshot());
+
+    // Everything in the scene, in the board's drawing order.
+    let everything = Rect::from_corners((-1e5, -1e5), (1e5, 1e5));
+    let shown: Vec<&str> = replica
+        .shown_in(&everything, &Local::default())
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    let mut expected: Vec<&Stroke> = server.board.visible_strokes().collect();
+    expected.sort_by(|a, b| a.z.total_cmp(&b.z));
+    let expected: Vec<&str> = expected.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(shown, expected);
+}
+
+#[test]
+fn an_item_of_the_rest_changed_before_the_scene_takes_it_in_keeps_its_place() {
+    // s0 (out of view) and s1 (in view) share a stacking key: s0 is under.
+    let mut server = FakeServer::new();
+    server.other_adds(stroke("s0", 5_000.0, 0.0, 0.0));
+    server.other_adds(stroke("s1", 0.0, 0.0, 0.0));
+    tie_keys(&mut server, |_| 1.0);
+    let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
+    let (mut replica, rest) = first_part_loaded(&server, view);
+    assert_eq!(
+        replica.on_snapshot_frame(&rest),
+        SnapshotProgress::RestArrived
+    );
+    // Meanwhile someone moves s0 onto s1, keeping its key.
+    let moved = ClientMessage::from_request(
+        OpId::parse("other-move").expect("valid op id"),
+        Request::Update(vec![stroke("s0", 0.0, 0.0, 1.0)]),
+    );
+    let moved = server.commit(&user("other"), &moved);
+    assert_eq!(replica.on_server(moved, 0.0), Changed::default(), "held");
+
+    // The board is whole and the move applied; a frame comes before the
+    // scene takes the rest in.
+    while replica.rest_arrived() {
+        replica.merge_slice(0.0);
+    }
+    assert_eq!(replica.board().snapshot(), server.board.snapshot());
+    replica.sync_scene(&Local::default());
+    assert!(replica.merging(), "the scene has the rest to take in");
+    replica.merge_slice(0.0);
+    assert!(!replica.merging());
+    let SceneUpdate::Damaged(damage) = replica.sync_scene(&Local::default()) else {
+        panic!("damage");
+    };
+    assert!(
+        damage
+            .iter()
+            .any(|d| matches!(d, Damage::Area(area) if area.contains_point((5.0, 0.0)))),
+        "where s0 is now: its drawing order changed"
+    );
+    let shown: Vec<&str> = replica
+        .shown_in(&view, &Local::default())
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(shown, ["s0", "s1"]);
 }

@@ -80,7 +80,7 @@ fn rebuild_shows_visible_items_bottom_first_and_culls_by_place() {
     f.commit(Request::Erase(vec![id("b")]));
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
 
     assert_eq!(scene.len(), 2);
     assert_eq!(names(scene.in_area(&everywhere())), ["a", "c"]);
@@ -99,7 +99,7 @@ fn an_operation_repaints_where_the_item_was_and_where_it_is() {
     f.commit(Request::AddStroke(stroke("a", 0.0, 0.0)));
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
     let before = scene.bounds(&id("a")).expect("shown");
 
     let mut moved = f.board.get(&id("a")).expect("on the board").clone();
@@ -123,7 +123,7 @@ fn a_new_item_on_top_is_painted_over_and_an_erased_one_repaints_its_area() {
     f.commit(Request::AddStroke(stroke("a", 0.0, 0.0)));
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
 
     f.commit(Request::AddStroke(stroke("b", 2.0, 0.0)));
     let dirty = scene.refresh(&f.layer(&[], &hidden), [&id("b"), &id("b")]);
@@ -144,7 +144,7 @@ fn a_new_item_below_another_repaints_its_area() {
     f.commit(Request::AddStroke(stroke("top", 0.0, 0.0)));
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
 
     // Added, then sent to the back, before the scene hears of it.
     f.commit(Request::AddStroke(stroke("under", 2.0, 0.0)));
@@ -184,7 +184,7 @@ fn pending_requests_are_shown_live_and_left_out_of_the_layer() {
     assert_eq!(hidden, [id("a"), id("b"), id("c")].into());
     let layer = f.layer(&pending, &hidden);
     let mut scene = Scene::new();
-    scene.rebuild(&layer);
+    scene.rebuild(&layer, None);
 
     assert!(
         scene.is_empty(),
@@ -219,7 +219,7 @@ fn a_pending_clear_empties_the_layer() {
     let hidden = HashSet::new();
     let mut scene = Scene::new();
     let layer = f.layer(&pending, &hidden);
-    scene.rebuild(&layer);
+    scene.rebuild(&layer, None);
     assert!(scene.is_empty());
     assert_eq!(layer.shown(&id("a")), None);
 }
@@ -240,7 +240,7 @@ fn hidden_items_leave_the_layer_and_come_back_in_their_place() {
         .collect();
     let mut scene = Scene::new();
     let none = HashSet::new();
-    scene.rebuild(&f.layer(&[], &none));
+    scene.rebuild(&f.layer(&[], &none), None);
     assert_eq!(names(scene.in_area(&everywhere())), order_before);
 
     let moving: HashSet<StrokeId> = [id("a")].into();
@@ -257,7 +257,7 @@ fn refreshing_an_unknown_id_changes_nothing() {
     let f = Fixture::new();
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
     assert!(scene
         .refresh(&f.layer(&[], &hidden), [&id("ghost")])
         .is_empty());
@@ -272,7 +272,7 @@ fn painting_an_area_resumes_after_the_last_item_painted() {
     }
     let hidden = HashSet::new();
     let mut scene = Scene::new();
-    scene.rebuild(&f.layer(&[], &hidden));
+    scene.rebuild(&f.layer(&[], &hidden), None);
     let all = scene.in_area_after(&everywhere(), None);
     let order_of_a = all[0].1;
     assert_eq!(scene.order(&id("a")), Some(order_of_a));
@@ -284,4 +284,57 @@ fn painting_an_area_resumes_after_the_last_item_painted() {
     assert_eq!(rest, ["b", "c"]);
     let last = all[2].1;
     assert!(scene.in_area_after(&everywhere(), Some(last)).is_empty());
+}
+
+#[test]
+fn items_taken_in_by_position_are_found_moved_and_removed_like_the_others() {
+    let mut f = Fixture::new();
+    f.commit(Request::AddStroke(stroke("a", 0.0, 0.0)));
+    f.commit(Request::AddStroke(stroke("b", 100.0, 0.0)));
+    f.commit(Request::AddStroke(stroke("c", 200.0, 0.0)));
+    let hidden = HashSet::new();
+    // The board first holds only b, the second of three.
+    let part = Board::from_items(f.board.seq(), vec![f.board.items()[1].clone()]);
+    let mut scene = Scene::new();
+    let placed = super::Placed {
+        positions: &[1],
+        total: 3,
+    };
+    scene.rebuild(
+        &Layer {
+            board: &part,
+            pending: &[],
+            hidden: &hidden,
+        },
+        Some(placed),
+    );
+    assert_eq!(names(scene.in_area(&everywhere())), ["b"]);
+
+    // The whole board: a and c come in, each in a tree of its own slice.
+    let layer = f.layer(&[], &hidden);
+    assert!(scene.place(&layer, &[(id("a"), 0)]).is_empty());
+    assert!(scene.place(&layer, &[(id("c"), 2)]).is_empty());
+    assert_eq!(scene.len(), 3);
+    assert_eq!(names(scene.in_area(&everywhere())), ["a", "b", "c"]);
+    assert_eq!(
+        names(scene.in_area(&Rect::from_corners((195.0, -5.0), (215.0, 5.0)))),
+        ["c"]
+    );
+
+    // Moved and erased: gone from where they were.
+    let mut moved = f.board.get(&id("c")).expect("on the board").clone();
+    moved.points = vec![Point::new(500.0, 500.0, 0.5), Point::new(510.0, 500.0, 0.5)];
+    f.commit(Request::Update(vec![moved]));
+    f.commit(Request::Erase(vec![id("a")]));
+    let layer = f.layer(&[], &hidden);
+    scene.refresh(&layer, [&id("c"), &id("a")]);
+    assert_eq!(scene.len(), 2);
+    assert_eq!(names(scene.in_area(&everywhere())), ["b", "c"]);
+    assert!(scene
+        .in_area(&Rect::from_corners((195.0, -5.0), (215.0, 5.0)))
+        .is_empty());
+    assert_eq!(
+        names(scene.in_area(&Rect::from_corners((495.0, 495.0), (515.0, 505.0)))),
+        ["c"]
+    );
 }

@@ -408,3 +408,41 @@ fn damaged_parts_are_refused_with_a_reason() {
     assert!(assemble(&bytes, &[]).is_err());
     assert_eq!(assemble(&bytes, &size).unwrap().strokes, items);
 }
+
+#[test]
+fn a_part_read_in_slices_is_the_part_read_at_once() {
+    let items = every_kind_of_item();
+    let (grouped, body) = Grouped::new(3, 2.0, &items, paints);
+    let bytes = joined(&grouped.parts(None), &body);
+    let whole = decode_part(&bytes).unwrap();
+    for slice in [1, 2, items.len()] {
+        let mut reader = PartReader::new(&bytes).unwrap();
+        assert_eq!(
+            (reader.seq, reader.top_z, reader.total),
+            (3, 2.0, items.len())
+        );
+        let mut strokes = Vec::new();
+        while !reader.is_done() {
+            let read = reader.read(&bytes, slice).unwrap();
+            assert!(read.len() <= slice);
+            strokes.extend(read);
+        }
+        assert_eq!(strokes, whole.strokes, "{slice} at a time");
+        assert_eq!(reader.read(&bytes, slice), Ok(vec![]), "nothing after");
+    }
+
+    // Damage after the first stroke shows when reading gets there; bytes
+    // after the last stroke, when the last is read.
+    let mut reader = PartReader::new(&bytes[..bytes.len() - 1]).unwrap();
+    assert_eq!(
+        reader.read(&bytes[..bytes.len() - 1], 1).map(|r| r.len()),
+        Ok(1)
+    );
+    assert!(reader.read(&bytes[..bytes.len() - 1], usize::MAX).is_err());
+    let longer = [bytes.as_slice(), &[0]].concat();
+    let mut reader = PartReader::new(&longer).unwrap();
+    assert_eq!(
+        reader.read(&longer, items.len()),
+        Err(PackedError::TrailingBytes(1))
+    );
+}
