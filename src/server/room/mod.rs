@@ -10,7 +10,11 @@
 //!   (append, reload, read); its answer comes back as an event while the task
 //!   goes on relaying live traffic, so a slow store or bus never stops a
 //!   board's previews, cursors or presence;
-//! - [`Effect::SaveSnapshot`] writes a snapshot beside everything else.
+//! - [`Effect::SaveSnapshot`] writes a snapshot beside everything else;
+//! - [`Effect::Encode`] encodes the board's snapshot for welcomes on the
+//!   blocking pool (a big board's takes tens of milliseconds, which the
+//!   board's live relay would otherwise wait for), answered as
+//!   [`Event::Encoded`].
 //!
 //! The room knows nothing of the hub: the hub learns that a room closed when
 //! its task ends.
@@ -31,7 +35,7 @@ pub use self::api::{
     ConnectionId, JoinRequest, Outbox, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY,
     ROOM_COMMAND_CAPACITY,
 };
-use self::state::{Effect, Event, RoomState, StoreAnswer, StoreJob};
+use self::state::{Effect, Encoded, Event, RoomState, StoreAnswer, StoreJob};
 use super::bus::{Bus, BusEvent, InstanceId, Subscription};
 use super::metrics::metrics;
 use super::store::Store;
@@ -99,6 +103,7 @@ pub async fn run(
         context,
         store_job: None,
         snapshot_job: None,
+        encode_job: None,
         held_reported: 0,
     };
     let closed_by_idle = room.serve(&mut commands, subscription, &shutdown).await;
@@ -138,6 +143,8 @@ struct Room {
     /// The store job the state asked for, answered as [`Event::Stored`].
     store_job: Option<BoxFuture<'static, StoreAnswer>>,
     snapshot_job: Option<BoxFuture<'static, ()>>,
+    /// The encoding the state asked for, answered as [`Event::Encoded`].
+    encode_job: Option<BoxFuture<'static, Encoded>>,
     /// Held requests last added to the process-wide gauge.
     held_reported: i64,
 }
@@ -184,6 +191,7 @@ impl Room {
                 },
                 answer = next_of(&mut self.store_job) => Event::Stored(answer),
                 () = next_of(&mut self.snapshot_job) => continue,
+                encoded = next_of(&mut self.encode_job) => Event::Encoded(encoded),
                 _ = tokio::time::sleep_until(deadline) => Event::Tick,
             };
             self.handle(event);
@@ -205,6 +213,31 @@ impl Room {
                 }
                 Effect::Store(job) => self.start(job),
                 Effect::SaveSnapshot(board) => self.save_snapshot(board),
+                Effect::Encode {
+                    board,
+                    format,
+                    epoch,
+                } => {
+                    let pooled = Arc::clone(&board);
+                    let encoding =
+                        tokio::task::spawn_blocking(move || Encoded::new(&pooled, format, epoch));
+                    // Replaces one still running: the state wants the newer.
+                    self.encode_job = Some(
+                        async move {
+                            match encoding.await {
+                                Ok(encoded) => encoded,
+                                Err(error) => {
+                                    // The pool is shutting down (or the
+                                    // encoding panicked): the joins waiting
+                                    // for it must not wait forever.
+                                    warn!(%error, "could not encode a snapshot on the blocking pool");
+                                    Encoded::new(&board, format, epoch)
+                                }
+                            }
+                        }
+                        .boxed(),
+                    );
+                }
             }
         }
         let held = self.state.held() as i64;

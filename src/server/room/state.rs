@@ -21,6 +21,10 @@
 //! - **Per-connection order**: a connection's `draft_end` and `preview_end`
 //!   wait behind its durable requests (and whatever it sends after them waits
 //!   behind them), so an item never jumps back before its `op` arrives.
+//! - **Encodings off the task**: a join that needs the board's snapshot
+//!   encoded waits for [`Effect::Encode`] (the blocking pool) while the
+//!   board goes on; it gets the encoding with the stored operations since
+//!   (`state/encodings.rs`).
 //! - **Outage holding**: when the store fails and the board cannot be
 //!   reloaded, durable requests are held unanswered, joins are turned away,
 //!   and a reload is retried every few seconds; then what was held is stored
@@ -32,22 +36,25 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::ws::Message;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
 use crate::board::Board;
-use crate::protocol::packed::{Grouped, PartPlan};
+use crate::protocol::packed::PartPlan;
 use crate::protocol::{
     BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
-    ProtocolError, Request, ServerMessage, StrokeId, UserId, PACKED_SNAPSHOTS_SINCE,
-    SNAPSHOT_PARTS_SINCE,
+    ProtocolError, Request, ServerMessage, StrokeId, UserId,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
 use crate::server::store::StoreError;
 use crate::server::Frame;
+
+mod encodings;
+
+pub use encodings::{Encoded, Format};
+use encodings::{Encoding, Encodings, MAX_OPS_AFTER_ENCODING};
 
 /// Operations kept in memory to answer reconnects without a snapshot.
 pub const RECENT_OPS: usize = 2_000;
@@ -117,6 +124,8 @@ pub enum Event {
     Stored(StoreAnswer),
     /// Time passed (see [`RoomState::next_deadline`]).
     Tick,
+    /// The encoding asked for with [`Effect::Encode`].
+    Encoded(Encoded),
 }
 
 /// Work for the store; at most one is in flight for a room.
@@ -146,6 +155,14 @@ pub enum Effect {
     Store(StoreJob),
     /// Save this board as the snapshot, in the background.
     SaveSnapshot(Arc<Board>),
+    /// Encode this board's snapshot for welcomes, on the blocking pool
+    /// ([`Encoded::new`]), and answer with [`Event::Encoded`]. A newer
+    /// one replaces one still running (its answer would be stale).
+    Encode {
+        board: Arc<Board>,
+        format: Format,
+        epoch: u64,
+    },
 }
 
 struct Client {
@@ -236,56 +253,6 @@ enum Staged {
     },
     /// Refused: send this error.
     Refused { conn: ConnectionId, frame: Frame },
-}
-
-/// The board's snapshot encoded at one sequence number, in each format a
-/// welcome at that version asked for, shared by every such welcome
-/// (encoding 100,000 strokes takes a quarter of a second as JSON; a class
-/// opening the board at once pays it once).
-#[derive(Default)]
-struct EncodedSnapshot {
-    seq: u64,
-    json: Option<Box<RawValue>>,
-    packed: Option<Bytes>,
-    /// Version 3: the groups and their bytes, from which each welcome cuts
-    /// the parts its view asks for.
-    grouped: Option<(Arc<Grouped>, Bytes)>,
-}
-
-impl EncodedSnapshot {
-    /// Forgets encodings of an earlier version of `board`.
-    fn at(&mut self, board: &Board) -> &mut Self {
-        if self.seq != board.seq() {
-            *self = Self {
-                seq: board.seq(),
-                ..Self::default()
-            };
-        }
-        self
-    }
-
-    fn json(&mut self, board: &Board) -> &RawValue {
-        self.at(board)
-            .json
-            .get_or_insert_with(|| board.snapshot_json())
-    }
-
-    fn packed(&mut self, board: &Board) -> Bytes {
-        self.at(board)
-            .packed
-            .get_or_insert_with(|| Bytes::from(board.snapshot_packed()))
-            .clone()
-    }
-
-    fn grouped(&mut self, board: &Board) -> (Arc<Grouped>, Bytes) {
-        self.at(board)
-            .grouped
-            .get_or_insert_with(|| {
-                let (grouped, body) = board.snapshot_grouped();
-                (Arc::new(grouped), Bytes::from(body))
-            })
-            .clone()
-    }
 }
 
 /// A snapshot sent in parts (version 3) as binary frames: what is between
@@ -398,6 +365,11 @@ pub struct RoomState {
     queued: VecDeque<Submission>,
     /// Joins waiting for the board to hold only stored operations.
     joins: VecDeque<(JoinRequest, JoinAnswer)>,
+    /// Joins waiting for an encoding of the board's snapshot.
+    parked: Vec<(JoinRequest, JoinAnswer)>,
+    /// Connections whose joins waited for an encoding: the board may have
+    /// gone on meanwhile, and they take it with the operations since.
+    waited: HashSet<ConnectionId>,
     /// Operations other instances relayed while the store was busy.
     relayed: VecDeque<(Operation, Frame)>,
     /// Whether the store may hold operations this room has not applied.
@@ -406,7 +378,7 @@ pub struct RoomState {
     outage: Option<StoreOutage>,
     ops_since_snapshot: u64,
     /// The board's snapshot, encoded for welcomes.
-    encoded_snapshot: EncodedSnapshot,
+    encodings: Encodings,
     /// The people here changed: tell other instances.
     roster_dirty: bool,
     /// The people on the board may have changed: tell the clients.
@@ -445,12 +417,14 @@ impl RoomState {
             deferring: HashSet::new(),
             queued: VecDeque::new(),
             joins: VecDeque::new(),
+            parked: Vec::new(),
+            waited: HashSet::new(),
             relayed: VecDeque::new(),
             catch_up_wanted: false,
             work: Work::Idle,
             outage: None,
             ops_since_snapshot: 0,
-            encoded_snapshot: EncodedSnapshot::default(),
+            encodings: Encodings::default(),
             roster_dirty: false,
             presence_dirty: false,
             people_not_before: now,
@@ -478,6 +452,7 @@ impl RoomState {
             Event::Bus(event) => self.on_bus(event),
             Event::Stored(answer) => self.on_stored(answer),
             Event::Tick => self.on_tick(),
+            Event::Encoded(encoded) => self.on_encoded(encoded),
         }
         self.advance();
         self.release_deferred();
@@ -514,6 +489,8 @@ impl RoomState {
     pub fn should_close(&self, now: Instant) -> bool {
         matches!(self.work, Work::Idle)
             && self.joins.is_empty()
+            && self.parked.is_empty()
+            && self.encodings.in_flight.is_none()
             && self
                 .empty_since
                 .is_some_and(|since| now >= since + self.idle_timeout)
@@ -690,36 +667,38 @@ impl RoomState {
         }
         let seq = self.board.seq();
         // Joins wait until the board holds only stored operations, so the
-        // board at `seq` is the stored one: any welcome at `seq` may share
-        // its encoding.
+        // board and its recent operations are stored ones: a snapshot
+        // encoded at an earlier sequence number, with the operations since,
+        // is the board now.
         let mut parts = Vec::new();
         let (snapshot, frames, ops) = match missed {
             Some(ops) => (None, None, ops),
-            None if request.protocol >= SNAPSHOT_PARTS_SINCE => {
-                let (grouped, body) = self.encoded_snapshot.grouped(&self.board);
-                let plans = grouped.parts(request.view.as_ref());
-                parts = plans.iter().map(|plan| plan.len() as u64).collect();
-                (None, Some(part_frames(&plans, &body)), Vec::new())
+            None => {
+                let format = Format::of(request.protocol);
+                let waited = self.waited.remove(&request.conn);
+                let Some((since, encoding, ops)) = self.encoding(format, waited) else {
+                    self.park(request, answer, format);
+                    return;
+                };
+                debug!(board = %self.id, since, seq, "welcome with a snapshot");
+                match encoding {
+                    Encoding::Grouped(grouped, body) => {
+                        let plans = grouped.parts(request.view.as_ref());
+                        parts = plans.iter().map(|plan| plan.len() as u64).collect();
+                        (None, Some(part_frames(&plans, &body)), ops)
+                    }
+                    Encoding::Packed(packed) => {
+                        (None, Some(snapshot_chunks(packed).collect::<Vec<_>>()), ops)
+                    }
+                    Encoding::Json(json) => (Some(json), None, ops),
+                }
             }
-            None if request.protocol >= PACKED_SNAPSHOTS_SINCE => {
-                let packed = self.encoded_snapshot.packed(&self.board);
-                (
-                    None,
-                    Some(snapshot_chunks(packed).collect::<Vec<_>>()),
-                    Vec::new(),
-                )
-            }
-            None => (
-                Some(self.encoded_snapshot.json(&self.board)),
-                None,
-                Vec::new(),
-            ),
         };
         let welcome = EncodedWelcome {
             protocol: request.protocol,
             board: &self.id,
             seq,
-            snapshot,
+            snapshot: snapshot.as_deref(),
             packed_snapshot: frames
                 .as_ref()
                 .map(|frames| frames.iter().map(|f| f.len() as u64).sum()),
@@ -759,6 +738,50 @@ impl RoomState {
         );
         self.people_changed();
         let _ = answer.send(Ok(()));
+    }
+
+    /// The snapshot in `format` to send, with the operations since its
+    /// sequence number: one of the board as it is or, for a join that
+    /// `waited` for one, made while it waited (on a busy board, waiting
+    /// for one without any operation since could last forever).
+    fn encoding(
+        &mut self,
+        format: Format,
+        waited: bool,
+    ) -> Option<(u64, Encoding, Vec<Operation>)> {
+        let (since, encoding) = self.encodings.get(format)?;
+        let behind = self.board.seq().saturating_sub(since);
+        if behind > if waited { MAX_OPS_AFTER_ENCODING } else { 0 } {
+            return None;
+        }
+        let ops = self.ops_since(Some(since))?;
+        Some((since, encoding, ops))
+    }
+
+    /// A join waits for an encoding in `format`, which is asked for unless
+    /// one is being made (joins that need another format ask again when it
+    /// comes).
+    fn park(&mut self, request: JoinRequest, answer: JoinAnswer, format: Format) {
+        self.parked.push((request, answer));
+        if self.encodings.in_flight.is_none() {
+            let epoch = self.encodings.start(format);
+            self.effects.push(Effect::Encode {
+                board: Arc::new(self.board.clone()),
+                format,
+                epoch,
+            });
+        }
+    }
+
+    /// An encoding came back: the joins waiting for one go first.
+    fn on_encoded(&mut self, encoded: Encoded) {
+        self.encodings.finish(encoded);
+        if self.encodings.in_flight.is_none() {
+            for join in self.parked.drain(..).rev() {
+                self.waited.insert(join.0.conn);
+                self.joins.push_front(join);
+            }
+        }
     }
 
     /// The operations after `last_seq` if they are all still in memory.
@@ -1071,7 +1094,8 @@ impl RoomState {
     fn while_out(&mut self) {
         self.relayed.clear();
         self.catch_up_wanted = false;
-        for (_, answer) in self.joins.drain(..) {
+        self.waited.clear();
+        for (_, answer) in self.joins.drain(..).chain(self.parked.drain(..)) {
             let _ = answer.send(Err(ProtocolError::new(
                 ErrorCode::StorageUnavailable,
                 "the board cannot be saved right now; try again",
@@ -1269,7 +1293,7 @@ impl RoomState {
     /// operations after the old base to local clients.
     fn replace_board(&mut self, board: Board, missed: Vec<Operation>) {
         self.board = board;
-        self.encoded_snapshot = EncodedSnapshot::default();
+        self.encodings.forget();
         for op in missed {
             if op.seq <= self.board.seq() {
                 let frame = encode(&ServerMessage::Op { op: op.clone() });
@@ -1281,7 +1305,7 @@ impl RoomState {
     /// Takes a failed append's operations back out of the board.
     fn take_back_speculation(&mut self) {
         self.board.roll_back();
-        self.encoded_snapshot = EncodedSnapshot::default();
+        self.encodings.forget();
     }
 
     /// Answers requests that could not be stored. Requests that did get in

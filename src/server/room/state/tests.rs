@@ -163,6 +163,40 @@ fn published(effects: &[Effect]) -> Vec<&Payload> {
         .collect()
 }
 
+/// A joined client, the answer to its join, and the effects of the join.
+type Joined = (
+    Client,
+    oneshot::Receiver<Result<(), ProtocolError>>,
+    Vec<Effect>,
+);
+
+/// A join of `user` on connection `conn`, the client it makes and its
+/// answer.
+fn join_request(
+    conn: ConnectionId,
+    user: &str,
+    last_seq: Option<u64>,
+    protocol: u32,
+) -> (
+    JoinRequest,
+    Client,
+    oneshot::Receiver<Result<(), ProtocolError>>,
+    JoinAnswer,
+) {
+    let (outbox, frames) = mpsc::channel(QUEUE);
+    let (answer, answered) = oneshot::channel();
+    let request = JoinRequest {
+        conn,
+        user: UserId::parse(user).unwrap(),
+        name: user.to_owned(),
+        last_seq,
+        protocol,
+        view: None,
+        outbox,
+    };
+    (request, Client { frames }, answered, answer)
+}
+
 impl Harness {
     fn new() -> Self {
         Self::with_board(Board::new())
@@ -176,8 +210,26 @@ impl Harness {
         }
     }
 
+    /// Handles `event` as the room's task does, encodings included (here
+    /// made at once and handed back).
     fn handle(&mut self, event: Event) -> Vec<Effect> {
-        self.room.handle(self.now, event)
+        let mut effects = self.room.handle(self.now, event);
+        while let Some(at) = effects
+            .iter()
+            .position(|effect| matches!(effect, Effect::Encode { .. }))
+        {
+            let Effect::Encode {
+                board,
+                format,
+                epoch,
+            } = effects.remove(at)
+            else {
+                unreachable!("an encoding");
+            };
+            let encoded = Encoded::new(&board, format, epoch);
+            effects.extend(self.room.handle(self.now, Event::Encoded(encoded)));
+        }
+        effects
     }
 
     fn advance(&mut self, by: Duration) -> Vec<Effect> {
@@ -186,16 +238,7 @@ impl Harness {
     }
 
     /// Joins a client with `last_seq`; returns it and the join's answer.
-    fn join_with(
-        &mut self,
-        conn: ConnectionId,
-        user: &str,
-        last_seq: Option<u64>,
-    ) -> (
-        Client,
-        oneshot::Receiver<Result<(), ProtocolError>>,
-        Vec<Effect>,
-    ) {
+    fn join_with(&mut self, conn: ConnectionId, user: &str, last_seq: Option<u64>) -> Joined {
         self.join_speaking(conn, user, last_seq, PROTOCOL_VERSION)
     }
 
@@ -206,24 +249,18 @@ impl Harness {
         user: &str,
         last_seq: Option<u64>,
         protocol: u32,
-    ) -> (
-        Client,
-        oneshot::Receiver<Result<(), ProtocolError>>,
-        Vec<Effect>,
-    ) {
-        let (outbox, frames) = mpsc::channel(QUEUE);
-        let (answer, answered) = oneshot::channel();
-        let request = JoinRequest {
-            conn,
-            user: UserId::parse(user).unwrap(),
-            name: user.to_owned(),
-            last_seq,
-            protocol,
-            view: None,
-            outbox,
-        };
+    ) -> Joined {
+        let (request, client, answered, answer) = join_request(conn, user, last_seq, protocol);
         let effects = self.handle(Event::Join(request, answer));
-        (Client { frames }, answered, effects)
+        (client, answered, effects)
+    }
+
+    /// Like [`Self::join_speaking`] without a snapshot, but encodings are
+    /// left to the test (the effects say what was asked for).
+    fn join_unencoded(&mut self, conn: ConnectionId, user: &str, protocol: u32) -> Joined {
+        let (request, client, answered, answer) = join_request(conn, user, None, protocol);
+        let effects = self.room.handle(self.now, Event::Join(request, answer));
+        (client, answered, effects)
     }
 
     /// Joins a client, lets the people list go out (it is throttled) and
@@ -635,12 +672,9 @@ fn version_3_gets_its_view_first_from_one_encoding_shared_by_all() {
     let first = packed::decode_part(&bytes[..parts[0] as usize]).unwrap();
     assert!(first.strokes.is_empty(), "nothing paints there");
     assert_eq!(packed::assemble(&bytes, &parts).unwrap(), expected);
-    let encoded = |h: &Harness| {
-        h.room
-            .encoded_snapshot
-            .grouped
-            .as_ref()
-            .map(|(g, _)| Arc::clone(g))
+    let encoded = |h: &Harness| match h.room.encodings.get(Format::Grouped) {
+        Some((_, Encoding::Grouped(grouped, _))) => Some(grouped),
+        _ => None,
     };
     let shared = encoded(&h).expect("encoded once");
     join(&mut h, 3, Some(away));
@@ -885,4 +919,114 @@ fn a_store_that_stays_slow_does_not_hold_back_live_traffic_for_ever() {
         ["cursor"],
         "and what follows is no longer held"
     );
+}
+
+/// The welcome `client` got first: its sequence number, snapshot and the
+/// sequence numbers of its operations.
+fn welcome_of(client: &mut Client) -> (u64, Option<crate::protocol::BoardSnapshot>, Vec<u64>) {
+    match client.received().into_iter().next() {
+        Some(ServerMessage::Welcome {
+            seq, snapshot, ops, ..
+        }) => (seq, snapshot, ops.iter().map(|op| op.seq).collect()),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+/// The `Encode` effect among `effects`, if any.
+fn encode_asked(effects: Vec<Effect>) -> Option<(Arc<Board>, Format, u64)> {
+    effects.into_iter().find_map(|effect| match effect {
+        Effect::Encode {
+            board,
+            format,
+            epoch,
+        } => Some((board, format, epoch)),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_join_waits_for_its_encoding_while_the_board_goes_on() {
+    let (board, _) = strokes_by("alice", 3);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+    // Bob speaks version 2: nothing is encoded packed yet. His join waits
+    // for the blocking pool (the room's task is not the harness here).
+    let (mut bob, mut answered, effects) = h.join_unencoded(2, "bob", 2);
+    let (copy, format, epoch) = encode_asked(effects).expect("an encoding asked for");
+    assert_eq!((copy.seq(), format), (3, Format::Packed));
+    assert!(answered.try_recv().is_err(), "not answered yet");
+    assert!(bob.received().is_empty());
+
+    // Meanwhile the board goes on: alice's stroke is stored and relayed.
+    h.handle(add(1, "late"));
+    h.store_ok();
+    let kinds: Vec<&str> = alice.received().iter().map(kind).collect();
+    assert!(kinds.contains(&"op"), "{kinds:?}");
+
+    // The encoding comes back: bob gets it with the operation since.
+    h.handle(Event::Encoded(Encoded::new(&copy, format, epoch)));
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    let (seq, snapshot, ops) = welcome_of(&mut bob);
+    assert_eq!(seq, 4);
+    assert_eq!(snapshot.map(|s| s.strokes.len()), Some(3));
+    assert_eq!(ops, [4]);
+}
+
+#[test]
+fn an_encoding_is_shared_at_its_version_and_made_again_after_a_change() {
+    let mut h = Harness::new();
+    let _alice = h.join(1, "alice");
+    let join = |h: &mut Harness, conn: ConnectionId| {
+        h.join_unencoded(conn, &format!("u{conn}"), PROTOCOL_VERSION)
+            .2
+    };
+    assert!(encode_asked(join(&mut h, 2)).is_none(), "alice's, shared");
+    h.handle(add(1, "s1"));
+    h.store_ok();
+    let (copy, format, epoch) = encode_asked(join(&mut h, 3)).expect("the board changed");
+    assert_eq!(copy.seq(), 1);
+    // While it is made, the board goes far on: the join asks again.
+    for n in 0..=MAX_OPS_AFTER_ENCODING {
+        h.handle(add(1, &format!("more{n}")));
+        h.store_ok();
+    }
+    let effects = h
+        .room
+        .handle(h.now, Event::Encoded(Encoded::new(&copy, format, epoch)));
+    let (again, _, _) = encode_asked(effects).expect("encoded again");
+    assert_eq!(again.seq(), MAX_OPS_AFTER_ENCODING + 2);
+}
+
+#[test]
+fn an_encoding_of_a_board_taken_back_is_not_used() {
+    let (board, _) = strokes_by("alice", 2);
+    let (_, winner) = strokes_by("alice", 3);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+    let (mut bob, mut answered, effects) = h.join_unencoded(2, "bob", 2);
+    let (copy, format, epoch) = encode_asked(effects).expect("an encoding asked for");
+    // An append loses a race: the board is taken back.
+    h.handle(add(1, "raced"));
+    h.handle(Event::Stored(StoreAnswer::Appended(Err(
+        StoreError::SequenceConflict { stored: 3, got: 3 },
+    ))));
+    // The encoding made before comes back: not used.
+    h.room
+        .handle(h.now, Event::Encoded(Encoded::new(&copy, format, epoch)));
+    assert!(answered.try_recv().is_err(), "not welcomed from it");
+    assert!(bob.received().is_empty());
+    // Once the race is settled (the winner's operation read, the stroke
+    // stored after it), bob gets the board encoded afresh.
+    let effects = h.advance(Duration::from_secs(1));
+    assert_eq!(store_jobs(&effects), [&StoreJob::OpsAfter { after: 2 }]);
+    h.handle(Event::Stored(StoreAnswer::OpsAfter(Ok(
+        winner[2..].to_vec()
+    ))));
+    h.store_ok();
+    alice.received();
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    let (seq, snapshot, ops) = welcome_of(&mut bob);
+    assert_eq!(seq, 4);
+    assert_eq!(snapshot.map(|s| s.seq), Some(4));
+    assert!(ops.is_empty());
 }
