@@ -7,9 +7,20 @@
 //! not per frame; sockets have `TCP_NODELAY`, so nothing waits for Nagle), and closes
 //! with a proper close frame when the server shuts down (1001), when the room
 //! dropped it for being too slow (1013), or when it keeps sending garbage (1008).
+//!
+//! Liveness: the server pings every third of the liveness time, and a
+//! connection that sent nothing for all of it (browsers answer pings by
+//! themselves) is taken for dead, closed (1013) and leaves its board: a
+//! laptop closed mid-session or a network that vanished must not keep
+//! someone in the people list, or a board open, for long. A write that does
+//! not complete within the liveness time ends the connection too (a peer
+//! gone without a word stops reading, and its socket's buffer fills).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::SinkExt;
@@ -31,6 +42,8 @@ use crate::protocol::{
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Invalid frames tolerated on one connection before it is closed as abusive.
 pub const MAX_INVALID_FRAMES: u32 = 20;
+/// How long a close frame may take to write.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
@@ -55,8 +68,15 @@ struct Connection {
     invalid_frames: u32,
 }
 
-/// Serves one upgraded WebSocket until it closes.
-pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: CancellationToken) {
+/// Serves one upgraded WebSocket until it closes, or until it stays silent
+/// for `liveness`.
+pub async fn serve(
+    socket: WebSocket,
+    board: BoardId,
+    hub: Hub,
+    shutdown: CancellationToken,
+    liveness: Duration,
+) {
     let (outbox, mut queue) = mpsc::channel(CLIENT_QUEUE_CAPACITY);
     let mut connection = Connection {
         id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
@@ -71,6 +91,10 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
     metrics().connections.inc();
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
+    let ping_every = liveness / 3;
+    let mut pings = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut heard = Instant::now();
     loop {
         let joined = connection.room.is_some();
         tokio::select! {
@@ -85,9 +109,21 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
                 connection.close(close_code::POLICY_VIOLATION, "no hello in time").await;
                 break;
             }
+            _ = pings.tick() => {
+                if heard.elapsed() >= liveness {
+                    debug!(conn = connection.id, "nothing heard; taken for dead");
+                    connection.close(close_code::TRY_AGAIN_LATER, "nothing heard for too long; reconnect").await;
+                    break;
+                }
+                let ping = connection.socket.send(Message::Ping(Bytes::new()));
+                if !matches!(tokio::time::timeout(liveness, ping).await, Ok(Ok(()))) {
+                    break;
+                }
+            }
             queued = queue.recv(), if joined => match queued {
                 Some(frame) => {
-                    if connection.write_queued(frame, &mut queue).await.is_err() {
+                    let written = connection.write_queued(frame, &mut queue);
+                    if !matches!(tokio::time::timeout(liveness, written).await, Ok(Ok(()))) {
                         break;
                     }
                 }
@@ -98,6 +134,7 @@ pub async fn serve(socket: WebSocket, board: BoardId, hub: Hub, shutdown: Cancel
                 }
             },
             incoming = connection.socket.recv() => {
+                heard = Instant::now();
                 let verdict = match incoming {
                     Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
@@ -266,11 +303,14 @@ impl Connection {
         let _ = self.socket.send(Message::Text(frame.into())).await;
     }
 
+    /// Sends a close frame (for at most [`CLOSE_WRITE_TIMEOUT`]: the peer
+    /// may be gone and its socket's buffer full).
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = CloseFrame {
             code,
             reason: reason.into(),
         };
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
+        let closing = self.socket.send(Message::Close(Some(frame)));
+        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, closing).await;
     }
 }

@@ -35,7 +35,13 @@ pub async fn websocket(
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::serve(socket, board, state.hub, state.shutdown))
+            tracker.track_future(connection::serve(
+                socket,
+                board,
+                state.hub,
+                state.shutdown,
+                state.liveness,
+            ))
         }))
 }
 

@@ -78,6 +78,8 @@ pub struct AppState {
     pub tracker: TaskTracker,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    /// How long a connection may stay silent (see [`connection::serve`]).
+    pub liveness: Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -174,6 +176,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         tracker: tracker.clone(),
         store: Arc::clone(&store),
         bus: Arc::clone(&bus),
+        liveness: Duration::from_secs(config.liveness_secs),
     };
 
     // The app's two pages (`app::Page::for_path`); any other path that is
