@@ -41,9 +41,9 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_ROOM_IDLE_SECS", default_value_t = 30)]
     pub room_idle_secs: u64,
 
-    /// Seconds a connection may stay silent (no frame, not even the pong
-    /// answering the server's ping, sent every third of it) before it is
-    /// taken for dead: closed, and its person leaves the board.
+    /// Seconds within which a silent connection (no frame, not even the
+    /// pong answering the server's ping, sent every third of it) is taken
+    /// for dead: closed, and its person leaves the board.
     #[arg(long, env = "WHITEBOARD_LIVENESS_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..))]
     pub liveness_secs: u64,

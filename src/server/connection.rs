@@ -9,8 +9,9 @@
 //! dropped it for being too slow (1013), or when it keeps sending garbage (1008).
 //!
 //! Liveness: the server pings every third of the liveness time, and a
-//! connection that sent nothing for all of it (browsers answer pings by
-//! themselves) is taken for dead, closed (1013) and leaves its board: a
+//! connection that sent nothing for two of those periods (browsers answer
+//! pings by themselves, at once) is taken for dead, closed (1013) and
+//! leaves its board, so within the liveness time of its last frame: a
 //! laptop closed mid-session or a network that vanished must not keep
 //! someone in the people list, or a board open, for long. A write that does
 //! not complete within the liveness time ends the connection too (a peer
@@ -110,7 +111,8 @@ pub async fn serve(
                 break;
             }
             _ = pings.tick() => {
-                if heard.elapsed() >= liveness {
+                // Two pings unanswered; the next look would be too late.
+                if heard.elapsed() >= 2 * ping_every {
                     debug!(conn = connection.id, "nothing heard; taken for dead");
                     connection.close(close_code::TRY_AGAIN_LATER, "nothing heard for too long; reconnect").await;
                     break;
