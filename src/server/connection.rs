@@ -21,11 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use tokio::time::{Instant, MissedTickBehavior};
-
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::SinkExt;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 

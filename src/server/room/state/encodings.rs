@@ -100,30 +100,17 @@ impl Encoded {
 pub struct Encodings {
     /// Encodings of the board as it is since the last [`Self::forget`].
     epoch: u64,
-    json: Option<Encoded>,
-    packed: Option<Encoded>,
-    grouped: Option<Encoded>,
+    /// The newest in each format, by [`Format`].
+    newest: [Option<Encoded>; 3],
     /// The format being encoded, if any (one at a time).
     pub in_flight: Option<Format>,
 }
 
 impl Encodings {
-    fn slot(&mut self, format: Format) -> &mut Option<Encoded> {
-        match format {
-            Format::Json => &mut self.json,
-            Format::Packed => &mut self.packed,
-            Format::Grouped => &mut self.grouped,
-        }
-    }
-
     /// The encoding in `format`, if there is one, and its sequence number.
     pub fn get(&self, format: Format) -> Option<(u64, Encoding)> {
-        let slot = match format {
-            Format::Json => &self.json,
-            Format::Packed => &self.packed,
-            Format::Grouped => &self.grouped,
-        };
-        slot.as_ref()
+        self.newest[format as usize]
+            .as_ref()
             .map(|encoded| (encoded.seq, encoded.encoding.clone()))
     }
 
@@ -149,7 +136,7 @@ impl Encodings {
             return;
         }
         self.in_flight = None;
-        let slot = self.slot(encoded.format());
+        let slot = &mut self.newest[encoded.format() as usize];
         if slot.as_ref().is_none_or(|known| known.seq < encoded.seq) {
             *slot = Some(encoded);
         }
