@@ -15,6 +15,8 @@
 //! Pure and shared, so its rules are unit-tested natively; the browser's
 //! `client::board_layer` does the painting it asks for.
 
+use crate::sorting;
+
 /// A rectangle of whole bitmap pixels, `x0 <= x < x1`, `y0 <= y < y1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PixelRect {
@@ -187,7 +189,8 @@ impl<P: Copy> Coverage<P> {
         } else {
             bitmap.tiles(tile)
         };
-        pending.sort_by_key(|region| region.distance2(focus));
+        // Squared distances are never negative.
+        sorting::sort_by_key(&mut pending, |region| (region.distance2(focus) as u64, 0));
         Self {
             pending,
             progress: None,

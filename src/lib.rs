@@ -23,6 +23,8 @@
 //!   layer (faster than the canvas's own stroking).
 //! - [`scene`]: the board layer a tab paints, in an R-tree with drawing
 //!   order (culling, repainting only what changed).
+//! - [`sorting`]: the one stable sort the browser uses (one copy of the
+//!   sort routine in the WebAssembly instead of one per call site).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
 //! - [`exchange`]: JSON board files and SVG export.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
@@ -60,6 +62,7 @@ pub mod protocol;
 pub mod raster;
 pub mod replica;
 pub mod scene;
+pub mod sorting;
 pub mod stacking;
 pub mod ui;
 pub mod view;

@@ -48,6 +48,10 @@ pub const SNAPSHOT_PARTS_SINCE: u32 = 3;
 pub mod limits {
     /// Largest text frame the server accepts, in bytes.
     pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+    /// Frames larger than this are not even read: the connection is closed
+    /// with [`super::close_code::MESSAGE_TOO_BIG`]. Between the two limits a
+    /// frame gets a `frame_too_large` error.
+    pub const HARD_FRAME_BYTES: usize = 4 * MAX_FRAME_BYTES;
     /// Most points in one committed stroke. Longer pen strokes are split by
     /// the client into several strokes.
     pub const MAX_STROKE_POINTS: usize = 5_000;
@@ -651,7 +655,14 @@ fn preferred_color(user: &UserId) -> usize {
 /// one nobody before them took. Up to ten people all get different colours.
 pub fn person_colors(people: &[Person]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..people.len()).collect();
-    order.sort_by(|&a, &b| people[a].user.cmp(&people[b].user));
+    let user = |&i: &usize| people[i].user.as_str();
+    crate::sorting::sort_by_key(&mut order, |i| {
+        (
+            crate::sorting::text_key(user(i), 0),
+            crate::sorting::text_key(user(i), 8),
+        )
+    });
+    crate::sorting::settle_by(&mut order, |a, b| user(a) < user(b));
     let mut taken = [false; PERSON_COLORS.len()];
     let mut colors = vec![0; people.len()];
     for index in order {
@@ -884,6 +895,34 @@ impl ClientMessage {
         }
     }
 
+    /// The operation id of a refused frame, when the frame is a durable
+    /// request (by its `type`) whose `op_id` is well formed: read leniently,
+    /// since the frame failed to decode or validate, so that the refusal
+    /// names the request and its sender can stop resending it. Only called
+    /// on refusals, so the second parse costs nothing on the live path.
+    pub fn refused_op_id(frame: &str) -> Option<OpId> {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            op_id: Option<String>,
+        }
+        const DURABLE: [&str; 7] = [
+            "add_stroke",
+            "add_strokes",
+            "update",
+            "erase",
+            "clear",
+            "undo",
+            "redo",
+        ];
+        let probe: Probe = serde_json::from_str(frame).ok()?;
+        if !DURABLE.contains(&probe.kind?.as_str()) {
+            return None;
+        }
+        OpId::parse(&probe.op_id?).ok()
+    }
+
     /// Builds the durable message for a request.
     pub fn from_request(op_id: OpId, request: Request) -> Self {
         match request {
@@ -1085,6 +1124,8 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// Repeated invalid frames, or no `hello` in time.
     pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame over [`super::limits::HARD_FRAME_BYTES`]; it was not read.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The client fell too far behind; reconnect and catch up.
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
@@ -1328,6 +1369,46 @@ mod tests {
         match ClientMessage::decode(frame) {
             Err(e) => assert_eq!(e.code, code, "frame {frame}: {e}"),
             Ok(m) => panic!("frame {frame} was accepted as {m:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_durable_request_is_named_by_its_op_id() {
+        let op_id = || Some(OpId::parse("op-1").unwrap());
+        // Every durable type, whole: the probe knows them all.
+        let stroke = stroke("s1", vec![Point::new(1.0, 2.0, 0.5)]);
+        for request in [
+            Request::AddStroke(stroke.clone()),
+            Request::AddStrokes(vec![stroke.clone()]),
+            Request::Update(vec![stroke]),
+            Request::Erase(vec![StrokeId::parse("s1").unwrap()]),
+            Request::Clear,
+            Request::Undo,
+            Request::Redo,
+        ] {
+            let frame = ClientMessage::from_request(op_id().unwrap(), request).encode();
+            assert_eq!(ClientMessage::refused_op_id(&frame), op_id(), "{frame}");
+        }
+        // Refused ones: a field out of range, fields missing, a bad erase list.
+        for frame in [
+            r##"{"type":"add_stroke","op_id":"op-1","stroke":{"id":"s1","color":"#000000","width":1000,"points":[[1,2,0.5]]}}"##,
+            r#"{"type":"add_stroke","op_id":"op-1"}"#,
+            r#"{"type":"erase","op_id":"op-1","stroke_ids":[]}"#,
+            r#"{"op_id":"op-1","type":"update","strokes":"no"}"#,
+        ] {
+            assert!(ClientMessage::decode(frame).is_err(), "{frame}");
+            assert_eq!(ClientMessage::refused_op_id(frame), op_id(), "{frame}");
+        }
+        // Nothing to name: not durable, no well-formed op id, not JSON.
+        for frame in [
+            r#"{"type":"preview","op_id":"op-1"}"#,
+            r#"{"type":"clear","op_id":"op 1"}"#,
+            r#"{"type":"clear","op_id":7}"#,
+            r#"{"type":"clear"}"#,
+            r#"{"op_id":"op-1"}"#,
+            "not json",
+        ] {
+            assert_eq!(ClientMessage::refused_op_id(frame), None, "{frame}");
         }
     }
 

@@ -37,6 +37,7 @@ use crate::protocol::{
     ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
 use crate::scene::{Damage, Layer, Placed, Scene};
+use crate::sorting;
 use crate::stacking::{restack, Restack};
 
 mod rest;
@@ -910,10 +911,20 @@ impl Replica {
     // ---- durable changes ----
 
     /// A durable request: shown at once, sent when live, kept until the
-    /// server confirms or refuses it.
+    /// server confirms or refuses it. One the server would refuse as out of
+    /// bounds (checked with the server's own validation: a text too long in
+    /// UTF-8, points moved past the coordinate limits) is dropped at once,
+    /// with a notice: it would only come back refused.
     pub fn submit(&mut self, request: Request) -> Changed {
         let op_id = OpId::from_trusted(self.new_id());
         let message = ClientMessage::from_request(op_id.clone(), request);
+        if let Err(refusal) = message.validate() {
+            return Changed {
+                notice: Some(["Not saved: ", &refusal.message].concat()),
+                redraw: true,
+                ..Changed::default()
+            };
+        }
         self.scene.touch_request(&message);
         let send = self.live_message(message.clone()).into_iter().collect();
         self.pending.push(Pending { op_id, message });
@@ -1019,21 +1030,19 @@ impl Replica {
     }
 
     /// Moves the selection in the stacking order (see [`crate::stacking`]).
+    /// Usually only the selection gets new keys; when the keys ran out of
+    /// room, every shown item does.
     pub fn restack_selection(&mut self, how: Restack, local: &Local<'_>) -> Changed {
-        let shown: Vec<(StrokeId, f64)> = self
-            .display_strokes(local)
-            .iter()
-            .map(|(s, _)| (s.id.clone(), s.z))
-            .collect();
+        let display = self.display_strokes(local);
+        let shown: Vec<(StrokeId, f64)> =
+            display.iter().map(|(s, _)| (s.id.clone(), s.z)).collect();
         let selected: HashSet<&StrokeId> = self.selection.iter().collect();
-        let keys = restack(&shown, &selected, how);
-        let restacked: Vec<Stroke> = self
-            .selected_strokes(local)
+        let restacked: Vec<Stroke> = restack(&shown, &selected, how)
             .into_iter()
-            .filter_map(|mut stroke| {
-                let (_, z) = keys.iter().find(|(id, _)| *id == stroke.id)?;
-                stroke.z = *z;
-                Some(stroke)
+            .map(|(i, z)| {
+                let mut stroke = display[i].0.clone().into_owned();
+                stroke.z = z;
+                stroke
             })
             .collect();
         if restacked.is_empty() {
@@ -1117,7 +1126,7 @@ impl Replica {
             strokes.retain(|(s, _)| !hidden.contains(&s.id));
         }
         // Stable: equal keys keep the order the strokes were added in.
-        strokes.sort_by(|(a, _), (b, _)| a.z.total_cmp(&b.z));
+        sorting::sort_by_key(&mut strokes, |(s, _)| (sorting::f64_key(s.z), 0));
         strokes
     }
 
@@ -1162,7 +1171,7 @@ impl Replica {
         live.reverse();
         live.retain(|s| seen.insert(&s.id));
         live.reverse();
-        live.sort_by(|a, b| a.z.total_cmp(&b.z));
+        sorting::sort_by_key(&mut live, |s| (sorting::f64_key(s.z), 0));
         live
     }
 

@@ -27,6 +27,7 @@ use rstar::{RTree, AABB};
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::protocol::{ClientMessage, Stroke, StrokeId, StrokeKind};
+use crate::sorting;
 
 /// What the board layer is made of, borrowed for one update or paint
 /// (items live as long as `'a`; the lists of them may be shorter-lived).
@@ -138,6 +139,13 @@ pub enum Damage {
 pub struct Order {
     z: f64,
     arrival: u64,
+}
+
+impl Order {
+    /// The order as a sort key (see [`crate::sorting`]).
+    pub fn key(&self) -> sorting::Key {
+        (sorting::f64_key(self.z), self.arrival)
+    }
 }
 
 impl Ord for Order {
@@ -438,7 +446,7 @@ impl Scene {
                 }
             }
         }
-        found.sort_by_key(|(_, order)| *order);
+        sorting::sort_by_key(&mut found, |(_, order)| order.key());
         found
     }
 

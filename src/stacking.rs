@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use crate::protocol::limits::MAX_Z;
 use crate::protocol::StrokeId;
 
 /// Where to move the selection in the stacking order.
@@ -25,36 +26,46 @@ pub enum Restack {
 const MIN_GAP: f64 = 1e-6;
 
 /// New keys for the selected items of `shown` (every visible item in drawing
-/// order, with its key), in drawing order; empty when nothing would change.
+/// order, with its key), each as its index in `shown` and its new key; empty
+/// when nothing would change. Keys stay within ±[`MAX_Z`]: when the front or
+/// back has no room left there, every shown item gets a new key (0, 1, 2, …
+/// in the new order).
 pub fn restack(
     shown: &[(StrokeId, f64)],
     selected: &HashSet<&StrokeId>,
     how: Restack,
-) -> Vec<(StrokeId, f64)> {
-    let chosen: Vec<&(StrokeId, f64)> = shown
-        .iter()
-        .filter(|(id, _)| selected.contains(id))
-        .collect();
+) -> Vec<(usize, f64)> {
+    let is_chosen = |i: usize| selected.contains(&shown[i].0);
+    let chosen: Vec<usize> = (0..shown.len()).filter(|&i| is_chosen(i)).collect();
     if chosen.is_empty() {
         return Vec::new();
     }
-    let is_chosen = |i: usize| selected.contains(&shown[i].0);
+    // Keys strictly between `low` and `high`, in order; `None` when the
+    // floating point numbers there cannot tell them apart.
     let between = |low: f64, high: f64| {
         let step = (high - low) / (chosen.len() + 1) as f64;
-        chosen
-            .iter()
-            .zip(1..)
-            .map(|((id, _), k)| (id.clone(), low + step * f64::from(k)))
-            .collect::<Vec<_>>()
+        let mut keys = Vec::with_capacity(chosen.len());
+        let mut below = low;
+        for (k, &i) in (1..).zip(&chosen) {
+            let z = low + step * f64::from(k);
+            if z <= below {
+                return None;
+            }
+            keys.push((i, z));
+            below = z;
+        }
+        (below < high).then_some(keys)
     };
     let top = shown.iter().map(|(_, z)| *z).fold(f64::MIN, f64::max);
     let bottom = shown.iter().map(|(_, z)| *z).fold(f64::MAX, f64::min);
     let count = chosen.len() as f64;
     match how {
-        Restack::ToFront => between(top, top + count + 1.0),
-        Restack::ToBack => between(bottom - count - 1.0, bottom),
+        Restack::ToFront => between(top, (top + count + 1.0).min(MAX_Z))
+            .unwrap_or_else(|| renumbered(shown, is_chosen, true)),
+        Restack::ToBack => between((bottom - count - 1.0).max(-MAX_Z), bottom)
+            .unwrap_or_else(|| renumbered(shown, is_chosen, false)),
         Restack::Forward => {
-            let Some(last) = (0..shown.len()).rev().find(|&i| is_chosen(i)) else {
+            let Some(&last) = chosen.last() else {
                 return Vec::new();
             };
             let Some(next) = (last + 1..shown.len()).find(|&i| !is_chosen(i)) else {
@@ -62,13 +73,13 @@ pub fn restack(
             };
             let low = shown[next].1;
             let high = shown.get(next + 1).map_or(low + 2.0, |(_, z)| *z);
-            if high - low < MIN_GAP {
-                return restack(shown, selected, Restack::ToFront);
+            match between(low, high.min(MAX_Z)) {
+                Some(keys) if high - low >= MIN_GAP => keys,
+                _ => restack(shown, selected, Restack::ToFront),
             }
-            between(low, high)
         }
         Restack::Backward => {
-            let Some(first) = (0..shown.len()).find(|&i| is_chosen(i)) else {
+            let Some(&first) = chosen.first() else {
                 return Vec::new();
             };
             let Some(previous) = (0..first).rev().find(|&i| !is_chosen(i)) else {
@@ -76,12 +87,30 @@ pub fn restack(
             };
             let high = shown[previous].1;
             let low = previous.checked_sub(1).map_or(high - 2.0, |i| shown[i].1);
-            if high - low < MIN_GAP {
-                return restack(shown, selected, Restack::ToBack);
+            match between(low.max(-MAX_Z), high) {
+                Some(keys) if high - low >= MIN_GAP => keys,
+                _ => restack(shown, selected, Restack::ToBack),
             }
-            between(low, high)
         }
     }
+}
+
+/// Every shown item keyed by its place in the new order: the chosen ones
+/// after (`to_front`) or before all the others, each group in its order.
+fn renumbered(
+    shown: &[(StrokeId, f64)],
+    is_chosen: impl Fn(usize) -> bool,
+    to_front: bool,
+) -> Vec<(usize, f64)> {
+    let (mut order, after): (Vec<usize>, Vec<usize>) =
+        (0..shown.len()).partition(|&i| is_chosen(i) != to_front);
+    order.extend(after);
+    order
+        .into_iter()
+        .zip(0..)
+        .map(|(i, place)| (i, f64::from(place)))
+        .filter(|&(i, z)| shown[i].1 != z)
+        .collect()
 }
 
 #[cfg(test)]
@@ -101,10 +130,11 @@ mod tests {
         let changes = restack(shown, &selected, how);
         let mut after: Vec<(StrokeId, f64)> = shown
             .iter()
-            .map(|(id, z)| {
+            .enumerate()
+            .map(|(i, (id, z))| {
                 let z = changes
                     .iter()
-                    .find(|(c, _)| c == id)
+                    .find(|(c, _)| *c == i)
                     .map_or(*z, |(_, z)| *z);
                 (id.clone(), z)
             })
@@ -168,5 +198,34 @@ mod tests {
             order_after(&flat, &["c"], Restack::Backward),
             ["c", "a", "b"]
         );
+    }
+
+    #[test]
+    fn keys_stay_within_limits_and_are_renumbered_when_no_room_is_left() {
+        let at_limits = items(&[("a", -MAX_Z), ("b", 0.0), ("c", MAX_Z - 1.0), ("d", MAX_Z)]);
+        for (chosen, how, order) in [
+            (&["b"][..], Restack::ToFront, ["a", "c", "d", "b"]),
+            (&["b", "c"][..], Restack::ToBack, ["b", "c", "a", "d"]),
+            (&["c"][..], Restack::Forward, ["a", "b", "d", "c"]),
+            (&["b"][..], Restack::Backward, ["b", "a", "c", "d"]),
+        ] {
+            let ids: Vec<StrokeId> = chosen.iter().map(|c| StrokeId::parse(c).unwrap()).collect();
+            let keys = restack(&at_limits, &ids.iter().collect(), how);
+            assert!(
+                keys.iter().all(|(_, z)| z.abs() <= MAX_Z),
+                "{how:?} {chosen:?}: {keys:?}"
+            );
+            assert_eq!(
+                order_after(&at_limits, chosen, how),
+                order,
+                "{how:?} {chosen:?}"
+            );
+        }
+        // Room left near the limit is used before anything is renumbered.
+        let near = items(&[("a", 0.0), ("b", MAX_Z - 10.0)]);
+        let a = StrokeId::parse("a").unwrap();
+        let keys = restack(&near, &HashSet::from([&a]), Restack::ToFront);
+        assert_eq!(keys.len(), 1, "only the chosen item moves: {keys:?}");
+        assert!(keys[0].1 > MAX_Z - 10.0 && keys[0].1 <= MAX_Z);
     }
 }

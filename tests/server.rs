@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use tokio_tungstenite::tungstenite::Message;
 use whiteboard::protocol::{
-    close_code, limits, packed, Change, ClientMessage, Color, ErrorCode, Point, ServerMessage,
-    Stroke, StrokeId, StrokeKind, PROTOCOL_VERSION,
+    close_code, limits, packed, Change, ClientMessage, Color, ErrorCode, OpId, Point,
+    ServerMessage, Stroke, StrokeId, StrokeKind, PROTOCOL_VERSION,
 };
 
 /// A server on a fresh data directory (deleted when the guard drops).
@@ -482,34 +482,62 @@ async fn bad_input_is_rejected_while_another_client_keeps_drawing() {
     );
     assert!(long_frame.len() < limits::MAX_FRAME_BYTES);
 
-    let cases: Vec<(String, ErrorCode)> = vec![
-        ("definitely not json".into(), ErrorCode::Malformed),
-        (r#"{"type":"teleport","to":"mars"}"#.into(), ErrorCode::Malformed),
+    // Each frame, the refusal it gets, and the operation id the refusal
+    // names: every durable request whose op id can be read is named, so the
+    // sender can drop it instead of resending it forever.
+    let cases: Vec<(String, ErrorCode, Option<&str>)> = vec![
+        ("definitely not json".into(), ErrorCode::Malformed, None),
+        (r#"{"type":"teleport","to":"mars"}"#.into(), ErrorCode::Malformed, None),
         (
+            // NaN is not JSON: nothing can be read from the frame.
             r##"{"type":"add_stroke","op_id":"x1","stroke":{"id":"n","color":"#000000","width":2,"points":[[NaN,1,0.5]]}}"##.into(),
             ErrorCode::Malformed,
+            None,
         ),
         (
             r##"{"type":"add_stroke","op_id":"x2","stroke":{"id":"n","color":"#000000","width":2,"points":[[1e39,1,0.5]]}}"##.into(),
             ErrorCode::Invalid,
+            Some("x2"),
         ),
         (
             r##"{"type":"add_stroke","op_id":"x3","stroke":{"id":"n","color":"red","width":2,"points":[[1,1,0.5]]}}"##.into(),
             ErrorCode::Invalid,
+            Some("x3"),
         ),
-        (format!(r#"{{"type":"clear","op_id":"{}"}}"#, "x".repeat(limits::MAX_FRAME_BYTES)), ErrorCode::FrameTooLarge),
-        (long_frame, ErrorCode::Invalid),
+        (
+            r##"{"type":"add_stroke","op_id":"x4","stroke":{"id":"n","color":"#000000","width":999,"points":[[1,1,0.5]]}}"##.into(),
+            ErrorCode::Invalid,
+            Some("x4"),
+        ),
+        (r#"{"type":"add_stroke","op_id":"x5"}"#.into(), ErrorCode::Malformed, Some("x5")),
+        (r#"{"type":"erase","op_id":"x6","stroke_ids":[]}"#.into(), ErrorCode::Invalid, Some("x6")),
+        (
+            format!(r#"{{"type":"clear","op_id":"{}"}}"#, "x".repeat(limits::MAX_FRAME_BYTES)),
+            ErrorCode::FrameTooLarge,
+            None,
+        ),
+        (
+            format!(r#"{{"type":"clear","op_id":"x7","pad":"{}"}}"#, "x".repeat(limits::MAX_FRAME_BYTES)),
+            ErrorCode::FrameTooLarge,
+            Some("x7"),
+        ),
+        (long_frame, ErrorCode::Invalid, Some("long")),
         (
             r#"{"type":"hello","protocol":1,"user":"mallory"}"#.into(),
             ErrorCode::UnexpectedMessage,
+            None,
         ),
     ];
-    for (i, (frame, expected)) in cases.iter().enumerate() {
+    for (i, (frame, expected, named)) in cases.iter().enumerate() {
         mallory.send_raw(frame).await;
         let reply = mallory
             .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
             .await;
         assert_eq!(error_code(&reply), *expected, "case {i}");
+        let ServerMessage::Error { op_id, .. } = &reply else {
+            unreachable!()
+        };
+        assert_eq!(op_id.as_ref().map(OpId::as_str), *named, "case {i}");
         // Alice keeps drawing, unaffected.
         alice
             .commit(add_stroke(
@@ -547,6 +575,24 @@ async fn a_client_that_keeps_sending_garbage_is_closed_as_a_policy_violation() {
 }
 
 #[tokio::test]
+async fn a_frame_too_large_to_read_closes_with_1009_and_nobody_else_notices() {
+    let (_dir, mut server) = start_server();
+    let board = board_id("huge");
+    let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let huge = format!(
+        r#"{{"type":"clear","op_id":"huge","pad":"{}"}}"#,
+        "x".repeat(limits::HARD_FRAME_BYTES)
+    );
+    mallory.send_raw(&huge).await;
+    assert_eq!(mallory.closed().await, Some(close_code::MESSAGE_TOO_BIG));
+    alice
+        .commit(add_stroke("after", stroke("after", 1.0)))
+        .await;
+    assert!(server.is_running());
+}
+
+#[tokio::test]
 async fn the_first_message_must_be_hello() {
     let (_dir, server) = start_server();
     let board = board_id("nohello");
@@ -554,6 +600,7 @@ async fn the_first_message_must_be_hello() {
     client.send(&add_stroke("op", stroke("s", 1.0))).await;
     let reply = client.recv_message().await;
     assert_eq!(error_code(&reply), ErrorCode::UnexpectedMessage);
+    assert!(matches!(reply, ServerMessage::Error { op_id: Some(op), .. } if op.as_str() == "op"));
     client
         .send_raw(r#"{"type":"hello","protocol":99,"user":"eve"}"#)
         .await;

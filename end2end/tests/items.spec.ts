@@ -112,6 +112,28 @@ test("every tool draws on one page and appears on the other", async ({ browser }
   await expect.poll(() => canvasHash(alice)).toBe(before);
 });
 
+test("a text the server would refuse is not sent, and its writer is told", async ({ browser }) => {
+  const { alice, bob } = await twoPeople(browser);
+  await pick(alice, "Text");
+  await alice.mouse.click(300, 300);
+  const editor = alice.getByTestId("text-editor");
+  await expect(editor).toBeFocused();
+  // 2,100 characters fit the field (4,000 UTF-16 units) but are 4,200
+  // bytes of UTF-8, over the server's 4,000.
+  await alice.keyboard.insertText("é".repeat(2100));
+  await alice.keyboard.press("Escape");
+  await expect(editor).toHaveCount(0);
+  await expect(alice.locator(".toast")).toContainText("Not saved: text must be 1 to 4000 bytes");
+  await shoot(alice, "refused-text");
+  // Nothing waits for an answer that would never come, nothing was drawn.
+  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  expect(await ink(alice, { x: 290, y: 280, w: 500, h: 200 })).toBe(0);
+  // A text within the limit goes through, to both screens.
+  await writeText(alice, 300, 500, "é".repeat(20));
+  await expect.poll(() => ink(bob, { x: 290, y: 480, w: 400, h: 60 })).toBeGreaterThan(50);
+  expect(await ink(bob, { x: 290, y: 280, w: 500, h: 150 })).toBe(0);
+});
+
 test("pan and zoom on one page leave the other page's view alone", async ({ browser }) => {
   const { alice, bob } = await twoPeople(browser);
 

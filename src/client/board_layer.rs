@@ -34,6 +34,7 @@ use crate::protocol::{Stroke, StrokeKind};
 use crate::raster::{Pixels, Placement, Rasteriser};
 use crate::replica::SceneUpdate;
 use crate::scene::{Damage, Layer, Order, Scene};
+use crate::sorting;
 use crate::view::View;
 
 /// Canvas size in CSS pixels and the device pixel ratio.
@@ -401,7 +402,7 @@ impl BoardLayer {
         let in_sight = above
             .iter()
             .any(|(_, pixels, _)| pixels.intersection(&self.visible).is_some());
-        above.sort_by_key(|(_, _, order)| *order);
+        sorting::sort_by_key(&mut above, |(_, _, order)| order.key());
         // Painted so far: the bitmap without the pending regions, except
         // that the region being painted has every item up to its progress.
         // An item drawn before that progress goes there too (nothing drawn

@@ -509,11 +509,53 @@ fn new_ids_are_unique_to_the_tab() {
 }
 
 #[test]
+fn a_request_out_of_bounds_is_dropped_before_sending_with_a_notice() {
+    let server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    // 3,000 two-byte characters: within a textarea's 4,000 UTF-16 units,
+    // over the 4,000 bytes of UTF-8 the server allows.
+    let mut text = stroke("t", 0.0, 0.0, 1.0);
+    text.kind = crate::protocol::StrokeKind::Text;
+    text.points.truncate(1);
+    text.font_size = Some(20.0);
+    text.text = Some("é".repeat(1_999));
+    let fits = replica.submit(Request::AddStroke(text.clone()));
+    assert_eq!(fits.send.len(), 1, "3,998 bytes fit");
+    text.id = id("t2");
+    text.text = Some("é".repeat(3_000));
+    let too_long = replica.submit(Request::AddStroke(text));
+    // Moved (a paste, a nudge) past the coordinate limits.
+    let far = stroke(
+        "far",
+        crate::protocol::limits::MAX_COORDINATE * 1.5,
+        0.0,
+        1.0,
+    );
+    let too_far = replica.submit(Request::AddStrokes(vec![far]));
+    for changed in [too_long, too_far] {
+        assert!(changed.send.is_empty(), "nothing goes out");
+        let notice = changed.notice.expect("the person is told");
+        assert!(notice.starts_with("Not saved: "), "{notice}");
+    }
+    assert_eq!(
+        replica.pending().len(),
+        1,
+        "only what fits waits for an answer"
+    );
+    // Within bounds, the same request goes out.
+    let near = replica.submit(Request::AddStrokes(vec![stroke("near", 1.0, 0.0, 1.0)]));
+    assert_eq!(near.send.len(), 1);
+    assert!(near.notice.is_none());
+}
+
+#[test]
 fn typed_text_becomes_an_add_an_update_an_erase_or_nothing() {
     let mut server = FakeServer::new();
     let mut replica = welcomed(&server);
     let mut text = stroke("t", 0.0, 0.0, 1.0);
     text.kind = crate::protocol::StrokeKind::Text;
+    text.points.truncate(1);
+    text.font_size = Some(20.0);
     text.text = Some("hello".into());
     replica.on_server(server.other_adds(text.clone()), 0.0);
     let typed = |existing: bool, typed: &str| TypedText {

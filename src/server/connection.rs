@@ -34,7 +34,7 @@ use super::room::{
     ConnectionId, JoinRequest, Outbox, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY,
 };
 use crate::protocol::{
-    close_code, BoardId, ClientMessage, ErrorCode, ProtocolError, ServerMessage,
+    close_code, BoardId, ClientMessage, ErrorCode, OpId, ProtocolError, ServerMessage,
     OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 
@@ -44,6 +44,9 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_INVALID_FRAMES: u32 = 20;
 /// How long a close frame may take to write.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection closed for a frame too large to read stays open
+/// unread, so that its peer sees the close frame rather than a reset.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
@@ -139,9 +142,13 @@ pub async fn serve(
                 let verdict = match incoming {
                     Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
-                        connection.reject(ProtocolError::new(ErrorCode::Malformed, "binary frames are not supported")).await
+                        connection.reject(ProtocolError::new(ErrorCode::Malformed, "binary frames are not supported"), None).await
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Verdict::Continue,
+                    Some(Err(error)) if is_too_big(&error) => {
+                        connection.close_unread(close_code::MESSAGE_TOO_BIG, "frame too large").await;
+                        Verdict::Close
+                    }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Verdict::Close,
                 };
                 if matches!(verdict, Verdict::Close) {
@@ -180,7 +187,7 @@ impl Connection {
     async fn on_text(&mut self, text: &str) -> Verdict {
         let message = match ClientMessage::decode(text) {
             Ok(message) => message,
-            Err(error) => return self.reject(error).await,
+            Err(error) => return self.reject(error, ClientMessage::refused_op_id(text)).await,
         };
         match (message, &self.room) {
             (
@@ -232,17 +239,21 @@ impl Connection {
                 }
             }
             (ClientMessage::Hello { .. }, Some(_)) => {
-                self.reject(ProtocolError::new(
-                    ErrorCode::UnexpectedMessage,
-                    "hello was already received",
-                ))
+                self.reject(
+                    ProtocolError::new(ErrorCode::UnexpectedMessage, "hello was already received"),
+                    None,
+                )
                 .await
             }
-            (_, None) => {
-                self.reject(ProtocolError::new(
-                    ErrorCode::UnexpectedMessage,
-                    "the first message must be hello",
-                ))
+            (message, None) => {
+                let op_id = message.op_id().cloned();
+                self.reject(
+                    ProtocolError::new(
+                        ErrorCode::UnexpectedMessage,
+                        "the first message must be hello",
+                    ),
+                    op_id,
+                )
                 .await
             }
             (message, Some(room)) => {
@@ -280,12 +291,13 @@ impl Connection {
         }
     }
 
-    /// Answers an invalid frame; closes the connection once it looks abusive.
-    async fn reject(&mut self, error: ProtocolError) -> Verdict {
+    /// Answers an invalid frame (naming the durable request it was, so its
+    /// sender drops it); closes the connection once it looks abusive.
+    async fn reject(&mut self, error: ProtocolError, op_id: Option<OpId>) -> Verdict {
         metrics().frames_in.add(Lane::Control, 1);
         self.invalid_frames += 1;
         debug!(conn = self.id, %error, "invalid frame");
-        self.send_error(&error).await;
+        self.send_refusal(&error, op_id).await;
         if self.invalid_frames >= MAX_INVALID_FRAMES {
             self.close(close_code::POLICY_VIOLATION, "too many invalid frames")
                 .await;
@@ -295,13 +307,27 @@ impl Connection {
     }
 
     async fn send_error(&mut self, error: &ProtocolError) {
+        self.send_refusal(error, None).await;
+    }
+
+    async fn send_refusal(&mut self, error: &ProtocolError, op_id: Option<OpId>) {
         let frame = ServerMessage::Error {
             code: error.code,
             message: error.message.clone(),
-            op_id: None,
+            op_id,
         }
         .encode();
         let _ = self.socket.send(Message::Text(frame.into())).await;
+    }
+
+    /// Closes a connection whose frame was too large to read. The rest of
+    /// that frame is still arriving; dropping the socket with it unread would
+    /// reset the connection, and a reset can overtake the close frame. So the
+    /// socket lingers a moment (unread: reading on would take in the whole
+    /// frame) while the peer reads the close frame and closes its side.
+    async fn close_unread(&mut self, code: u16, reason: &str) {
+        self.close(code, reason).await;
+        tokio::time::sleep(CLOSE_LINGER).await;
     }
 
     /// Sends a close frame (for at most [`CLOSE_WRITE_TIMEOUT`]: the peer
@@ -314,4 +340,12 @@ impl Connection {
         let closing = self.socket.send(Message::Close(Some(frame)));
         let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, closing).await;
     }
+}
+
+/// Whether a read failed because a frame (or a message of several) was over
+/// [`crate::protocol::limits::HARD_FRAME_BYTES`].
+fn is_too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
 }

@@ -12,9 +12,6 @@ use super::error::AppError;
 use super::AppState;
 use crate::protocol::{limits, BoardId};
 
-/// Frames larger than this are refused by the WebSocket layer itself; frames
-/// between [`limits::MAX_FRAME_BYTES`] and this get a `frame_too_large` error.
-const HARD_FRAME_LIMIT: usize = 4 * limits::MAX_FRAME_BYTES;
 /// Bytes read from a socket at a time. The WebSocket layer zero-fills this
 /// much before every read and keeps it per connection; its default (128 KiB)
 /// cost a fifth of the server's CPU under load and most of an idle
@@ -32,8 +29,8 @@ pub async fn websocket(
     let tracker = state.tracker.clone();
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
+        .max_message_size(limits::HARD_FRAME_BYTES)
+        .max_frame_size(limits::HARD_FRAME_BYTES)
         .on_upgrade(move |socket| {
             tracker.track_future(connection::serve(
                 socket,
