@@ -64,7 +64,12 @@ start_instance() {
   shift
   local port
   port="$(free_port)"
-  env "$@" "$WHITEBOARD_BIN" --addr "127.0.0.1:$port" --data-dir "$WORK/$name" --log "${STORM_SERVER_LOG:-warn}" \
+  # Every generated client comes from this one address, and a generator
+  # sends at full speed: lift the per-address and per-connection budgets
+  # (a benchmark measures the server, not the budgets).
+  env WHITEBOARD_CONNECTIONS_PER_ADDRESS=1000000 WHITEBOARD_EPHEMERAL_PER_SEC=1000000 \
+    WHITEBOARD_EPHEMERAL_BYTES_PER_SEC=1000000000 WHITEBOARD_DURABLE_PER_SEC=1000000 \
+    "$@" "$WHITEBOARD_BIN" --addr "127.0.0.1:$port" --data-dir "$WORK/$name" --log "${STORM_SERVER_LOG:-warn}" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" "$name"

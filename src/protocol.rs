@@ -57,6 +57,9 @@ pub mod limits {
     pub const MAX_STROKE_POINTS: usize = 5_000;
     /// Most points in one `preview` batch.
     pub const MAX_PREVIEW_POINTS: usize = 512;
+    /// Most previews one person may have open at once: a new one beyond it
+    /// ends their oldest for everyone.
+    pub const MAX_OPEN_PREVIEWS: usize = 8;
     /// Most stroke ids one `erase` may name.
     pub const MAX_ERASE_IDS: usize = 2_000;
     /// Longest id (board, user, stroke, operation), in characters.
@@ -129,6 +132,10 @@ pub enum ErrorCode {
     Rejected,
     /// The server could not store the operation; it was not applied. Resend it.
     StorageUnavailable,
+    /// The sender went over its budget (frames, bytes or requests a second);
+    /// the frame was dropped. A durable request is named by its `op_id`:
+    /// resend it a little later.
+    RateLimited,
 }
 
 /// A validation failure, with the message that goes back to the client.

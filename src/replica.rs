@@ -749,15 +749,21 @@ impl Replica {
                 if self.board.contains(&stroke) {
                     return Changed::default();
                 }
-                self.previews
+                let shown = &mut self
+                    .previews
                     .entry(stroke)
                     .or_insert_with(|| RemotePreview {
                         author,
                         style: StrokeStyle { color, width },
                         points: Vec::new(),
                     })
-                    .points
-                    .extend(points);
+                    .points;
+                // No stroke is longer; a sender that goes on is ignored
+                // rather than kept without bound.
+                if shown.len() + points.len() > limits::MAX_STROKE_POINTS {
+                    return Changed::default();
+                }
+                shown.extend(points);
                 Changed::redraw()
             }
             ServerMessage::PreviewEnd { stroke, .. } => Changed {
@@ -889,8 +895,9 @@ impl Replica {
     fn on_error(&mut self, code: ErrorCode, message: String, op_id: Option<OpId>) -> Changed {
         match (code, op_id) {
             // Not stored, but not refused either: it is resent on the next
-            // connection. Reconnect now so that happens soon.
-            (ErrorCode::StorageUnavailable, Some(_)) => {
+            // connection. Reconnect now so that happens soon (after the
+            // socket's backoff, by when the budget has come back).
+            (ErrorCode::StorageUnavailable | ErrorCode::RateLimited, Some(_)) => {
                 self.link = Link::Offline;
                 Changed {
                     notice: Some("Saving failed; retrying…".into()),

@@ -665,7 +665,15 @@ async fn new_board_redirects_to_a_fresh_unguessable_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_client_is_dropped_without_stalling_the_room() {
-    let (_dir, server) = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    // The flood below must reach the room: no budget in the way.
+    let server = ServerProcess::start_with(
+        dir.path(),
+        &[
+            ("WHITEBOARD_EPHEMERAL_PER_SEC", "1000000"),
+            ("WHITEBOARD_EPHEMERAL_BYTES_PER_SEC", "1000000000"),
+        ],
+    );
     let board = board_id("stuck");
     // Joins, then never reads again.
     let (mut stuck, _) = Client::join(server.addr, &board, "stuck", None).await;
@@ -693,9 +701,12 @@ async fn a_stuck_client_is_dropped_without_stalling_the_room() {
     let style = stroke("x", 0.0).style;
     let mut sent = 0;
     while !watcher.is_finished() && sent < 20_000 {
+        // A new stroke every few frames: one preview stops growing at a
+        // stroke's points.
+        let id = format!("flood{}", sent / 8);
         flooder
             .send(&ClientMessage::Preview {
-                stroke: StrokeId::parse("flood").unwrap(),
+                stroke: StrokeId::parse(&id).unwrap(),
                 style: style.clone(),
                 points: points.clone(),
             })
@@ -1067,4 +1078,134 @@ async fn a_silent_connection_is_taken_for_dead_and_leaves_the_board() {
         alice.commit(add_stroke("op1", stroke("still", 1.0))).await,
         1
     );
+}
+
+#[tokio::test]
+async fn a_flooding_sender_is_dropped_alone_then_closed_while_a_reader_keeps_everything() {
+    let (_dir, mut server) = start_server();
+    let board = board_id("flood");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
+    // Far more cursors than a second's budget, as fast as the socket takes
+    // them, never reading.
+    let cursor = ClientMessage::Cursor { x: 1.0, y: 2.0 }.encode();
+    for _ in 0..5_000 {
+        if !mallory.try_send_raw(&cursor).await {
+            break;
+        }
+    }
+    // Mallory is told, then closed for staying over budget.
+    let mut told = false;
+    let code = loop {
+        match mallory.recv().await {
+            Received::Message(ServerMessage::Error { code, .. }) => {
+                told |= code == ErrorCode::RateLimited
+            }
+            Received::Message(_) => {}
+            Received::Closed(code) => break code,
+        }
+    };
+    assert!(told, "a rate_limited error came first");
+    assert_eq!(code, Some(close_code::POLICY_VIOLATION));
+    // Alice read nothing meanwhile, yet was relayed only the budget's
+    // worth (a few hundred cursors, within her queue) and is still here:
+    // her stroke reaches bob.
+    alice.send(&add_stroke("after", stroke("after", 1.0))).await;
+    let mut cursors = 0;
+    loop {
+        match alice.recv_message().await {
+            ServerMessage::Cursor { .. } => cursors += 1,
+            ServerMessage::Ack { .. } => break,
+            _ => {}
+        }
+    }
+    assert!((100..=600).contains(&cursors), "{cursors} cursors relayed");
+    bob.recv_matching(|m| matches!(m, ServerMessage::Op { op } if op.op_id.as_str() == "after"))
+        .await;
+    assert!(server.is_running());
+}
+
+#[tokio::test]
+async fn durable_requests_over_budget_are_refused_by_name_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    // 5 a second, bursts of 50.
+    let server = ServerProcess::start_with(dir.path(), &[("WHITEBOARD_DURABLE_PER_SEC", "5")]);
+    let board = board_id("durable-budget");
+    let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
+    let sent = 80;
+    for i in 0..sent {
+        mallory
+            .send(&add_stroke(
+                &format!("o{i}"),
+                stroke(&format!("s{i}"), i as f32),
+            ))
+            .await;
+    }
+    let (mut acked, mut limited) = (Vec::new(), Vec::new());
+    while acked.len() + limited.len() < sent {
+        match mallory.recv_message().await {
+            ServerMessage::Ack { op_id, .. } => acked.push(op_id),
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                op_id: Some(op_id),
+                ..
+            } => limited.push(op_id),
+            ServerMessage::Error { code, .. } => panic!("unexpected error {code:?}"),
+            _ => {}
+        }
+    }
+    // About the burst went through (a little more refilled meanwhile),
+    // every other request was refused by name.
+    assert!((50..60).contains(&acked.len()), "{} acked", acked.len());
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    assert_eq!(board_from_welcome(&welcome).seq(), acked.len() as u64);
+    // A refused one, resent later, is stored.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let again = limited[0]
+        .as_str()
+        .trim_start_matches('o')
+        .parse::<u32>()
+        .unwrap();
+    mallory
+        .commit(add_stroke(
+            limited[0].as_str(),
+            stroke(&format!("s{again}"), 1.0),
+        ))
+        .await;
+}
+
+#[tokio::test]
+async fn one_address_holds_only_so_many_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        ServerProcess::start_with(dir.path(), &[("WHITEBOARD_CONNECTIONS_PER_ADDRESS", "3")]);
+    let board = board_id("addresses");
+    let mut held = Vec::new();
+    for name in ["a", "b", "c"] {
+        held.push(Client::join(server.addr, &board, name, None).await.0);
+    }
+    let url = format!("ws://{}/ws/{board}", server.addr);
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!(
+            "a fourth connection was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // One goes; a new one may come.
+    held.pop().expect("held").close().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if tokio_tungstenite::connect_async(&url).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot never came free"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -180,36 +180,44 @@ fn a_gap_in_operations_asks_for_a_reconnect_and_a_repeat_is_ignored() {
     assert_eq!(replica.board().seq(), 1, "nothing applied past the gap");
 }
 
+/// A fresh replica that submits `request` and has it answered with an
+/// error of `code` naming it: what the replica makes of that, and the
+/// replica after.
+fn answered_with(
+    server: &FakeServer,
+    request: Request,
+    code: ErrorCode,
+    message: &str,
+) -> (Changed, Replica) {
+    let mut replica = welcomed(server);
+    let changed = replica.submit(request);
+    let op_id = changed.send[0].op_id().expect("durable").clone();
+    let error = ServerMessage::Error {
+        code,
+        message: message.into(),
+        op_id: Some(op_id),
+    };
+    (replica.on_server(error, 0.0), replica)
+}
+
 #[test]
 fn refusals_drop_the_request_with_a_notice_and_storage_trouble_keeps_it() {
     let server = FakeServer::new();
-    let mut replica = welcomed(&server);
-    let changed = replica.submit(Request::Erase(vec![id("nothing")]));
-    let op_id = changed.send[0].op_id().expect("durable").clone();
-    let refused = replica.on_server(
-        ServerMessage::Error {
-            code: ErrorCode::Invalid,
-            message: "nothing to erase".into(),
-            op_id: Some(op_id),
-        },
-        0.0,
-    );
+    let erase = Request::Erase(vec![id("nothing")]);
+    let (refused, replica) = answered_with(&server, erase, ErrorCode::Invalid, "nothing to erase");
     assert_eq!(refused.notice.as_deref(), Some("Nothing to erase"));
     assert!(replica.pending().is_empty());
 
-    let changed = replica.submit(Request::Undo);
-    let op_id = changed.send[0].op_id().expect("durable").clone();
-    let trouble = replica.on_server(
-        ServerMessage::Error {
-            code: ErrorCode::StorageUnavailable,
-            message: "storage unavailable".into(),
-            op_id: Some(op_id),
-        },
-        0.0,
-    );
-    assert!(trouble.reconnect.is_some(), "reconnect to resend soon");
-    assert_eq!(replica.pending().len(), 1, "kept for the resend");
+    for code in [ErrorCode::RateLimited, ErrorCode::StorageUnavailable] {
+        let (trouble, replica) = answered_with(&server, Request::Undo, code, "not now");
+        assert!(
+            trouble.reconnect.is_some(),
+            "{code:?}: reconnect to resend soon"
+        );
+        assert_eq!(replica.pending().len(), 1, "{code:?}: kept for the resend");
+    }
 
+    let mut replica = welcomed(&server);
     let unrelated = replica.on_server(
         ServerMessage::Error {
             code: ErrorCode::Malformed,
@@ -235,6 +243,16 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
     replica.on_server(preview(vec![Point::new(0.0, 0.0, 0.5)]), 0.0);
     replica.on_server(preview(vec![Point::new(1.0, 0.0, 0.5)]), 0.0);
     assert_eq!(replica.previews().map(|p| p.points.len()).sum::<usize>(), 2);
+    // A preview never grows past a stroke's points.
+    let most = crate::protocol::limits::MAX_STROKE_POINTS;
+    let fill = vec![Point::new(1.0, 0.0, 0.5); most - 2];
+    assert!(replica.on_server(preview(fill), 0.0).redraw);
+    let past = replica.on_server(preview(vec![Point::new(1.0, 0.0, 0.5)]), 0.0);
+    assert!(!past.redraw);
+    assert_eq!(
+        replica.previews().map(|p| p.points.len()).sum::<usize>(),
+        most
+    );
 
     replica.on_server(server.other_adds(stroke("p", 0.0, 0.0, 1.0)), 0.0);
     assert_eq!(

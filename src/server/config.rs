@@ -48,6 +48,35 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(3..))]
     pub liveness_secs: u64,
 
+    /// Ephemeral frames (previews, drafts, cursors, names) one connection
+    /// may send per second; bursts of twice that pass. Frames over it are
+    /// dropped for that sender (`rate_limited`).
+    #[arg(long, env = "WHITEBOARD_EPHEMERAL_PER_SEC", default_value_t = 240)]
+    pub ephemeral_per_sec: u32,
+
+    /// Bytes of ephemeral frames one connection may send per second; bursts
+    /// of twice that pass.
+    #[arg(long, env = "WHITEBOARD_EPHEMERAL_BYTES_PER_SEC", default_value_t = 1 << 20)]
+    pub ephemeral_bytes_per_sec: u32,
+
+    /// Durable requests (strokes, edits, undo, ...) one connection may send
+    /// per second; bursts of ten times that pass (a tab back online sends
+    /// what it kept at once). Requests over it are refused with
+    /// `rate_limited` and their `op_id`; the browser resends them.
+    #[arg(long, env = "WHITEBOARD_DURABLE_PER_SEC", default_value_t = 50)]
+    pub durable_per_sec: u32,
+
+    /// WebSocket connections one client address may hold at once; more are
+    /// answered 429 before the upgrade.
+    #[arg(long, env = "WHITEBOARD_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub connections_per_address: u32,
+
+    /// Take the client's address from the last entry of `X-Forwarded-For`
+    /// (the one the proxy in front added) rather than from the socket. Only
+    /// behind a proxy that sets it: otherwise clients could choose it.
+    #[arg(long, env = "WHITEBOARD_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
     /// Directory holding the built site (`pkg/` with the WASM bundle and CSS).
     /// cargo-leptos sets `LEPTOS_SITE_ROOT` when it runs the server.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]

@@ -28,6 +28,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::budget::{Admission, Budgets, ConnectionBudget};
 use super::hub::Hub;
 use super::metrics::{metrics, Lane};
 use super::room::{
@@ -44,8 +45,9 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_INVALID_FRAMES: u32 = 20;
 /// How long a close frame may take to write.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a connection closed for a frame too large to read stays open
-/// unread, so that its peer sees the close frame rather than a reset.
+/// How long a connection closed while its peer is still sending (a frame too
+/// large to read, a flood) stays open unread, so that its peer sees the close
+/// frame rather than a reset.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -69,6 +71,7 @@ struct Connection {
     /// ends and the connection knows.
     outbox: Option<Outbox>,
     invalid_frames: u32,
+    budget: ConnectionBudget,
 }
 
 /// Serves one upgraded WebSocket until it closes, or until it stays silent
@@ -79,6 +82,7 @@ pub async fn serve(
     hub: Hub,
     shutdown: CancellationToken,
     liveness: Duration,
+    budgets: Budgets,
 ) {
     let (outbox, mut queue) = mpsc::channel(CLIENT_QUEUE_CAPACITY);
     let mut connection = Connection {
@@ -89,6 +93,7 @@ pub async fn serve(
         room: None,
         outbox: Some(outbox),
         invalid_frames: 0,
+        budget: ConnectionBudget::new(&budgets, Instant::now()),
     };
     debug!(conn = connection.id, board = %connection.board, "connection opened");
     metrics().connections.inc();
@@ -257,6 +262,32 @@ impl Connection {
                 .await
             }
             (message, Some(room)) => {
+                let admission = match message.op_id() {
+                    None => self.budget.ephemeral(text.len(), Instant::now()),
+                    Some(_) => self.budget.durable(Instant::now()),
+                };
+                match admission {
+                    Admission::Pass => {}
+                    Admission::Drop { notify } => {
+                        metrics().frames_over_budget.inc();
+                        if notify {
+                            let error = ProtocolError::new(
+                                ErrorCode::RateLimited,
+                                "over this connection's budget; dropped",
+                            );
+                            self.send_refusal(&error, message.op_id().cloned()).await;
+                        }
+                        return Verdict::Continue;
+                    }
+                    Admission::Close => {
+                        metrics().frames_over_budget.inc();
+                        // It is still sending: linger, or a reset may
+                        // overtake the close frame.
+                        self.close_unread(close_code::POLICY_VIOLATION, "over budget for too long")
+                            .await;
+                        return Verdict::Close;
+                    }
+                }
                 let command = match message {
                     ephemeral @ (ClientMessage::Preview { .. }
                     | ClientMessage::PreviewEnd { .. }
@@ -320,11 +351,11 @@ impl Connection {
         let _ = self.socket.send(Message::Text(frame.into())).await;
     }
 
-    /// Closes a connection whose frame was too large to read. The rest of
-    /// that frame is still arriving; dropping the socket with it unread would
-    /// reset the connection, and a reset can overtake the close frame. So the
-    /// socket lingers a moment (unread: reading on would take in the whole
-    /// frame) while the peer reads the close frame and closes its side.
+    /// Closes a connection whose peer is still sending: the rest of a frame
+    /// too large to read, or a flood. Dropping the socket with data unread
+    /// would reset the connection, and a reset can overtake the close frame.
+    /// So the socket lingers a moment (unread: reading on would take in the
+    /// whole frame) while the peer reads the close frame and closes its side.
     async fn close_unread(&mut self, code: u16, reason: &str) {
         self.close(code, reason).await;
         tokio::time::sleep(CLOSE_LINGER).await;

@@ -12,6 +12,8 @@ pub enum AppError {
     InvalidBoardId(ProtocolError),
     #[error("random number generator failed: {0}")]
     Random(String),
+    #[error("too many connections from this address (at most {0})")]
+    TooManyConnections(u32),
 }
 
 impl IntoResponse for AppError {
@@ -19,6 +21,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::InvalidBoardId(_) => StatusCode::BAD_REQUEST,
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
         };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");

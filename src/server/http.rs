@@ -2,9 +2,11 @@
 //! creation, the health check and metrics. Thin by design: they parse, then hand over.
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::connection;
@@ -19,27 +21,51 @@ use crate::protocol::{limits, BoardId};
 /// frames still arrive whole (the buffer grows for them).
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// `GET /ws/{session_id}`: the board's real-time channel.
+/// `GET /ws/{session_id}`: the board's real-time channel. An address that
+/// holds as many connections as it may gets 429 instead.
 pub async fn websocket(
     ws: WebSocketUpgrade,
     Path(session_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
     let board = BoardId::parse(&session_id).map_err(AppError::InvalidBoardId)?;
+    let address = match state.trust_forwarded_for {
+        true => forwarded_for(&headers).unwrap_or(peer.ip()),
+        false => peer.ip(),
+    };
+    let most = state.budgets.connections_per_address;
+    let slot = state
+        .addresses
+        .enter(address, most)
+        .ok_or(AppError::TooManyConnections(most))?;
     let tracker = state.tracker.clone();
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limits::HARD_FRAME_BYTES)
         .max_frame_size(limits::HARD_FRAME_BYTES)
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::serve(
-                socket,
-                board,
-                state.hub,
-                state.shutdown,
-                state.liveness,
-            ))
+            tracker.track_future(async move {
+                connection::serve(
+                    socket,
+                    board,
+                    state.hub,
+                    state.shutdown,
+                    state.liveness,
+                    state.budgets,
+                )
+                .await;
+                drop(slot);
+            })
         }))
+}
+
+/// The client's address as the proxy in front saw it: the last entry of
+/// `X-Forwarded-For` (entries before it are whatever the client sent).
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let value = headers.get_all("x-forwarded-for").iter().next_back()?;
+    value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// `GET /new`: a fresh board with an unguessable id.
@@ -107,6 +133,24 @@ fn base64url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forwarded_address_is_the_one_the_proxy_added_last() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 192.0.2.7"),
+        );
+        assert_eq!(forwarded_for(&headers), "192.0.2.7".parse().ok());
+        headers.append("x-forwarded-for", HeaderValue::from_static("2001:db8::1"));
+        assert_eq!(forwarded_for(&headers), "2001:db8::1".parse().ok());
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("not an address"),
+        );
+        assert_eq!(forwarded_for(&headers), None);
+    }
 
     #[test]
     fn base64url_matches_known_vectors() {

@@ -82,6 +82,8 @@ pub struct Metrics {
     pub frames_out: PerLane,
     /// Clients closed because their queue was full.
     pub clients_dropped: Counter,
+    /// Frames from clients dropped for going over their budget.
+    pub frames_over_budget: Counter,
     /// Frames handed to the bus, and frames dropped because its queue was full.
     pub bus_published: Counter,
     pub bus_publish_dropped: Counter,
@@ -138,6 +140,12 @@ impl Metrics {
                 r,
                 "clients_dropped",
                 "Clients closed (1013) because they fell behind",
+                Counter::default(),
+            ),
+            frames_over_budget: registered(
+                r,
+                "frames_over_budget",
+                "Frames from clients dropped because their sender was over its budget",
                 Counter::default(),
             ),
             bus_published: registered(

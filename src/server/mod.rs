@@ -6,6 +6,7 @@
 //!    rooms write their snapshots and end;
 //! 3. `run` waits for every tracked task, then flushes the store.
 
+pub mod budget;
 pub mod bus;
 pub mod config;
 pub mod connection;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use self::budget::{Addresses, Budgets};
 use self::bus::{Bus, BusError, InstanceId, LocalBus};
 use self::config::Config;
 use self::hub::Hub;
@@ -80,6 +82,12 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// How long a connection may stay silent (see [`connection::serve`]).
     pub liveness: Duration,
+    /// What one connection may send (see [`budget`]).
+    pub budgets: Budgets,
+    /// Connections per client address, on this instance.
+    pub addresses: Addresses,
+    /// Whether a client's address is the last `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -177,6 +185,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         store: Arc::clone(&store),
         bus: Arc::clone(&bus),
         liveness: Duration::from_secs(config.liveness_secs),
+        budgets: Budgets {
+            ephemeral_frames: f64::from(config.ephemeral_per_sec),
+            ephemeral_bytes: f64::from(config.ephemeral_bytes_per_sec),
+            durable: f64::from(config.durable_per_sec),
+            connections_per_address: config.connections_per_address,
+        },
+        addresses: Addresses::default(),
+        trust_forwarded_for: config.trust_forwarded_for,
     };
 
     // The app's two pages (`app::Page::for_path`); any other path that is
@@ -224,10 +240,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     println!("whiteboard listening on http://{local_addr}");
 
     tokio::spawn(shutdown::cancel_on_signal(shutdown.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .map_err(ServerError::Serve)?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await
+    .map_err(ServerError::Serve)?;
 
     // The listener is closed; wait for connections and rooms to finish.
     shutdown.cancel();

@@ -226,6 +226,14 @@ impl Client {
             .expect("send frame");
     }
 
+    /// Sends a frame; `false` once the connection is gone.
+    pub async fn try_send_raw(&mut self, text: &str) -> bool {
+        self.ws
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws
             .send(Message::Binary(bytes.into()))

@@ -43,7 +43,7 @@ use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
 use crate::board::Board;
 use crate::protocol::packed::PartPlan;
 use crate::protocol::{
-    BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
+    limits, BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
     ProtocolError, Request, ServerMessage, StrokeId, UserId,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
@@ -171,8 +171,10 @@ struct Client {
     outbox: Outbox,
     /// Whether this client has a draft out, ended for everyone if it leaves.
     drafting: bool,
-    /// Strokes this client is drawing, ended for everyone if it leaves.
-    previews: HashSet<StrokeId>,
+    /// Strokes this client is drawing, oldest first, with the points
+    /// relayed so far; ended for everyone if it leaves. At most
+    /// [`limits::MAX_OPEN_PREVIEWS`], each at most a stroke's points.
+    previews: VecDeque<(StrokeId, usize)>,
     /// Ephemeral messages waiting for this client's durable requests.
     deferred: VecDeque<ClientMessage>,
 }
@@ -614,7 +616,33 @@ impl RoomState {
                 style,
                 points,
             } => {
-                client.previews.insert(stroke.clone());
+                if let Some((_, relayed)) =
+                    client.previews.iter_mut().find(|(open, _)| *open == stroke)
+                {
+                    // A stroke stored as one has at most this many points:
+                    // more would only grow everyone's copy of the preview.
+                    if *relayed + points.len() > limits::MAX_STROKE_POINTS {
+                        return;
+                    }
+                    *relayed += points.len();
+                } else {
+                    if client.previews.len() >= limits::MAX_OPEN_PREVIEWS {
+                        // Ended for everyone, so nobody keeps more than
+                        // the limit of anyone's previews either.
+                        if let Some((oldest, _)) = client.previews.pop_front() {
+                            let end = ServerMessage::PreviewEnd {
+                                author: author.clone(),
+                                stroke: oldest,
+                            };
+                            let frame = encode(&end);
+                            self.deliver(frame.clone(), Some(conn), Lane::Ephemeral);
+                            self.publish(Payload::Live(frame));
+                        }
+                    }
+                    if let Some(client) = self.clients.get_mut(&conn) {
+                        client.previews.push_back((stroke.clone(), points.len()));
+                    }
+                }
                 ServerMessage::Preview {
                     author,
                     stroke,
@@ -624,7 +652,7 @@ impl RoomState {
                 }
             }
             ClientMessage::PreviewEnd { stroke } => {
-                client.previews.remove(&stroke);
+                client.previews.retain(|(open, _)| *open != stroke);
                 ServerMessage::PreviewEnd { author, stroke }
             }
             ClientMessage::Draft { strokes } => {
@@ -732,7 +760,7 @@ impl RoomState {
                 name: request.name,
                 outbox: request.outbox,
                 drafting: false,
-                previews: HashSet::new(),
+                previews: VecDeque::new(),
                 deferred: VecDeque::new(),
             },
         );
@@ -822,7 +850,7 @@ impl RoomState {
             };
             self.deliver(encode(&end), None, Lane::Ephemeral);
         }
-        for stroke in client.previews {
+        for (stroke, _) in client.previews {
             let end = ServerMessage::PreviewEnd {
                 author: client.user.clone(),
                 stroke,
@@ -1362,7 +1390,7 @@ impl RoomState {
                 Staged::Op { conn, op } => {
                     if let Change::AddStroke { stroke } = &op.change {
                         if let Some(client) = self.clients.get_mut(&conn) {
-                            client.previews.remove(&stroke.id);
+                            client.previews.retain(|(open, _)| *open != stroke.id);
                         }
                     }
                     let ack = encode(&ServerMessage::Ack {

@@ -816,6 +816,55 @@ fn a_client_that_leaves_mid_stroke_has_its_preview_ended_for_everyone() {
 }
 
 #[test]
+fn a_client_keeps_at_most_a_few_previews_open_and_leaving_ends_only_those() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let _bob = h.join(2, "bob");
+    alice.received();
+    let opened = limits::MAX_OPEN_PREVIEWS + 5;
+    for i in 0..opened {
+        h.handle(Event::Ephemeral(2, preview(&format!("b{i}"))));
+    }
+    // Each preview past the limit ended bob's oldest for everyone first.
+    let ended: Vec<String> = alice
+        .received()
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::PreviewEnd { stroke, .. } => Some(stroke.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, ["b0", "b1", "b2", "b3", "b4"]);
+    // More of an open one is no new preview.
+    h.handle(Event::Ephemeral(2, preview(&format!("b{}", opened - 1))));
+    assert_eq!(alice.kinds(), ["preview"]);
+    // One preview grows to a stroke's points at most; more is not relayed.
+    let long = |points: usize| ClientMessage::Preview {
+        stroke: StrokeId::parse("long").unwrap(),
+        style: StrokeStyle {
+            color: Color::parse("#000000").unwrap(),
+            width: 2.0,
+        },
+        points: vec![Point::new(1.0, 2.0, 0.5); points],
+    };
+    let batches = limits::MAX_STROKE_POINTS / limits::MAX_PREVIEW_POINTS;
+    for _ in 0..batches {
+        h.handle(Event::Ephemeral(2, long(limits::MAX_PREVIEW_POINTS)));
+    }
+    let relayed = alice.kinds().iter().filter(|k| **k == "preview").count();
+    assert_eq!(relayed, batches);
+    h.handle(Event::Ephemeral(2, long(limits::MAX_PREVIEW_POINTS)));
+    assert!(alice.kinds().is_empty(), "past a stroke's points");
+    h.handle(Event::Leave(2));
+    let ends = alice
+        .kinds()
+        .iter()
+        .filter(|k| **k == "preview_end")
+        .count();
+    assert_eq!(ends, limits::MAX_OPEN_PREVIEWS);
+}
+
+#[test]
 fn a_client_whose_queue_is_full_is_dropped_and_others_go_on() {
     let mut h = Harness::new();
     let mut alice = h.join(1, "alice");
