@@ -1,12 +1,15 @@
 //! One client's WebSocket, from `hello` to close.
 //!
-//! The connection task decodes and validates every frame before anything
-//! reaches the room, so bad input costs the sender an error frame and nobody
-//! else anything. It writes the frames its room queues for it (everything
-//! queued at once, then one flush: a busy board costs one write per batch,
-//! not per frame; sockets have `TCP_NODELAY`, so nothing waits for Nagle), and closes
-//! with a proper close frame when the server shuts down (1001), when the room
-//! dropped it for being too slow (1013), or when it keeps sending garbage (1008).
+//! The connection task decodes and validates every frame, and charges it to
+//! the connection's budget ([`super::budget`]), before anything reaches the
+//! room, so bad input or a flood costs the sender an error frame (naming
+//! the durable request it refuses) and nobody else anything. It writes the
+//! frames its room queues for it (everything queued at once, then one
+//! flush: a busy board costs one write per batch, not per frame; sockets
+//! have `TCP_NODELAY`, so nothing waits for Nagle), and closes with a proper
+//! close frame when the server shuts down (1001), when the room dropped it
+//! for being too slow (1013), when it keeps sending garbage or stays over
+//! budget (1008), or when a frame is too large to read (1009).
 //!
 //! Liveness: the server pings every third of the liveness time, and a
 //! connection that sent nothing for two of those periods (browsers answer
