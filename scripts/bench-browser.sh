@@ -38,7 +38,11 @@ cleanup() {
 trap cleanup EXIT
 
 port="$(free_port)"
-LEPTOS_SITE_ROOT="${WHITEBOARD_SITE:-$ROOT/target/site}" "${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}" \
+# The benchmark seeds its boards over a raw socket at full speed: lift the
+# per-connection budgets, or seeding 100,000 strokes meets `rate_limited`.
+WHITEBOARD_DURABLE_PER_SEC=1000000 WHITEBOARD_EPHEMERAL_PER_SEC=1000000 \
+  WHITEBOARD_EPHEMERAL_BYTES_PER_SEC=1000000000 WHITEBOARD_CONNECTIONS_PER_ADDRESS=1000000 \
+  LEPTOS_SITE_ROOT="${WHITEBOARD_SITE:-$ROOT/target/site}" "${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}" \
   --addr "127.0.0.1:$port" --data-dir "$WORK/data" --log warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for_port "$port" whiteboard
