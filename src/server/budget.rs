@@ -69,15 +69,20 @@ impl TokenBucket {
 
     /// Takes `amount` tokens if the bucket has them.
     pub fn take(&mut self, amount: f64, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.last = now;
+        self.refill(now);
         if self.tokens >= amount {
             self.tokens -= amount;
             true
         } else {
             false
         }
+    }
+
+    /// Adds what came in since it was last looked at.
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.last = now;
     }
 }
 
@@ -127,13 +132,16 @@ impl ConnectionBudget {
 
     /// An ephemeral frame of `bytes`.
     pub fn ephemeral(&mut self, bytes: usize, now: Instant) -> Admission {
-        // Bytes are only spent by frames that also have a frame token, and
-        // the other way round: a dropped frame costs neither.
-        let frames = self.ephemeral_frames.clone();
-        if self.ephemeral_frames.take(1.0, now) && self.ephemeral_bytes.take(bytes as f64, now) {
+        // A frame passes only if both buckets have room for it, and a
+        // dropped frame costs neither.
+        let (frames, size) = (&mut self.ephemeral_frames, &mut self.ephemeral_bytes);
+        frames.refill(now);
+        size.refill(now);
+        if frames.tokens >= 1.0 && size.tokens >= bytes as f64 {
+            frames.tokens -= 1.0;
+            size.tokens -= bytes as f64;
             return Admission::Pass;
         }
-        self.ephemeral_frames = frames;
         let notify = self
             .last_notice
             .is_none_or(|last| now.saturating_duration_since(last) >= NOTICE_EVERY);

@@ -179,6 +179,37 @@ struct Client {
     deferred: VecDeque<ClientMessage>,
 }
 
+/// Whether more points of a preview may be relayed.
+enum PreviewRoom {
+    Fits,
+    /// The preview is past a stroke's points already: not relayed.
+    Full,
+    /// A new preview, for which the oldest open one made room.
+    Evicts(StrokeId),
+}
+
+impl Client {
+    /// Counts `points` more of the preview of `stroke`. A stroke stored as
+    /// one has at most [`limits::MAX_STROKE_POINTS`]: more would only grow
+    /// everyone's copy of the preview.
+    fn open_preview(&mut self, stroke: &StrokeId, points: usize) -> PreviewRoom {
+        if let Some((_, relayed)) = self.previews.iter_mut().find(|(open, _)| open == stroke) {
+            if *relayed + points > limits::MAX_STROKE_POINTS {
+                return PreviewRoom::Full;
+            }
+            *relayed += points;
+            return PreviewRoom::Fits;
+        }
+        let evicted = if self.previews.len() >= limits::MAX_OPEN_PREVIEWS {
+            self.previews.pop_front().map(|(oldest, _)| oldest)
+        } else {
+            None
+        };
+        self.previews.push_back((stroke.clone(), points));
+        evicted.map_or(PreviewRoom::Fits, PreviewRoom::Evicts)
+    }
+}
+
 /// What the store is doing for the room.
 enum Work {
     Idle,
@@ -616,31 +647,18 @@ impl RoomState {
                 style,
                 points,
             } => {
-                if let Some((_, relayed)) =
-                    client.previews.iter_mut().find(|(open, _)| *open == stroke)
-                {
-                    // A stroke stored as one has at most this many points:
-                    // more would only grow everyone's copy of the preview.
-                    if *relayed + points.len() > limits::MAX_STROKE_POINTS {
-                        return;
-                    }
-                    *relayed += points.len();
-                } else {
-                    if client.previews.len() >= limits::MAX_OPEN_PREVIEWS {
-                        // Ended for everyone, so nobody keeps more than
-                        // the limit of anyone's previews either.
-                        if let Some((oldest, _)) = client.previews.pop_front() {
-                            let end = ServerMessage::PreviewEnd {
-                                author: author.clone(),
-                                stroke: oldest,
-                            };
-                            let frame = encode(&end);
-                            self.deliver(frame.clone(), Some(conn), Lane::Ephemeral);
-                            self.publish(Payload::Live(frame));
-                        }
-                    }
-                    if let Some(client) = self.clients.get_mut(&conn) {
-                        client.previews.push_back((stroke.clone(), points.len()));
+                match client.open_preview(&stroke, points.len()) {
+                    PreviewRoom::Full => return,
+                    PreviewRoom::Fits => {}
+                    PreviewRoom::Evicts(oldest) => {
+                        // Ended for everyone, so nobody keeps more than the
+                        // limit of anyone's previews either.
+                        let end = encode(&ServerMessage::PreviewEnd {
+                            author: author.clone(),
+                            stroke: oldest,
+                        });
+                        self.deliver(end.clone(), Some(conn), Lane::Ephemeral);
+                        self.publish(Payload::Live(end));
                     }
                 }
                 ServerMessage::Preview {
