@@ -74,6 +74,10 @@ pub struct Board {
     /// The highest stacking key of any stroke, hidden ones included.
     #[serde(skip)]
     top_z: f64,
+    /// What its items weigh, hidden ones included (see [`item_bytes`]); the
+    /// server's alone (see [`COUNTS_BYTES`]).
+    #[serde(skip)]
+    bytes: usize,
     users: HashMap<UserId, UserHistory>,
     /// The effect of every operation still on some user's undo or redo
     /// stack (never changed once recorded; shared for cheap clones).
@@ -88,6 +92,22 @@ pub struct Board {
 /// resolved and never reads them, so its build keeps none (less memory and
 /// work for every operation, and less WebAssembly).
 const KEEPS_HISTORY: bool = cfg!(feature = "ssr");
+
+/// What a board weighs limits how much it may hold; only the server
+/// enforces that, so only its build keeps count.
+const COUNTS_BYTES: bool = cfg!(feature = "ssr");
+
+/// An estimate of what an item weighs in memory and in the store: its
+/// points (three `f32`s each), its id and text, and a fixed part for the
+/// rest. It counts toward the bytes a board may hold
+/// (`--board-bytes`), so it must only depend on the item.
+pub fn item_bytes(stroke: &Stroke) -> usize {
+    const FIXED: usize = 64;
+    FIXED
+        + stroke.points.len() * 12
+        + stroke.id.as_str().len()
+        + stroke.text.as_ref().map_or(0, String::len)
+}
 
 /// The run being recorded in `journal`, if any. Never one in the browser's
 /// build, whose board never speculates: the recording then compiles to
@@ -106,6 +126,7 @@ fn recording(journal: &mut Option<Box<Journal>>) -> Option<&mut Journal> {
 struct Journal {
     seq: u64,
     top_z: f64,
+    bytes: usize,
     /// Strokes at and after this position were added by the run.
     added_from: usize,
     /// Earlier states of strokes changed in place, by position.
@@ -156,6 +177,7 @@ impl Board {
     pub fn reindex(&mut self) {
         self.index = HashMap::new();
         self.top_z = 0.0;
+        self.bytes = 0;
         self.index_from(0, usize::MAX);
     }
 
@@ -166,6 +188,9 @@ impl Board {
         for (i, item) in self.strokes.iter().enumerate().take(end).skip(from) {
             self.index.insert(item.stroke.id.clone(), i);
             self.top_z = self.top_z.max(item.stroke.z);
+            if COUNTS_BYTES {
+                self.bytes += item_bytes(&item.stroke);
+            }
         }
         end
     }
@@ -261,6 +286,7 @@ impl Board {
             self.journal = Some(Box::new(Journal {
                 seq: self.seq,
                 top_z: self.top_z,
+                bytes: self.bytes,
                 added_from: self.strokes.len(),
                 ..Journal::default()
             }));
@@ -283,6 +309,7 @@ impl Board {
         let Journal {
             seq,
             top_z,
+            bytes,
             added_from,
             replaced,
             order,
@@ -305,6 +332,7 @@ impl Board {
         }
         self.seq = seq;
         self.top_z = top_z;
+        self.bytes = bytes;
         for (user, history) in users {
             match history {
                 Some(history) => self.users.insert(user, history),
@@ -363,6 +391,27 @@ impl Board {
                 journal.order = Some(order);
             }
         }
+    }
+
+    /// What its items weigh, hidden ones included (see [`item_bytes`]).
+    #[cfg(feature = "ssr")]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// What `strokes`, added or put in place, would add to the board: new
+    /// items, and bytes (an update that makes items lighter adds none).
+    #[cfg(feature = "ssr")]
+    pub fn growth(&self, strokes: &[Stroke]) -> (usize, usize) {
+        strokes.iter().fold((0, 0), |(items, bytes), stroke| {
+            match self.get(&stroke.id) {
+                Some(old) => (
+                    items,
+                    bytes + item_bytes(stroke).saturating_sub(item_bytes(old)),
+                ),
+                None => (items + 1, bytes + item_bytes(stroke)),
+            }
+        })
     }
 
     /// The sequence number of the last applied operation (0 for a new board).
@@ -702,6 +751,9 @@ impl Board {
             }
             self.index.insert(stroke.id.clone(), self.strokes.len());
             self.top_z = self.top_z.max(stroke.z);
+            if COUNTS_BYTES {
+                self.bytes += item_bytes(stroke);
+            }
             self.strokes.push(Arc::new(SnapshotStroke {
                 stroke: stroke.clone(),
                 visible: true,
@@ -718,6 +770,9 @@ impl Board {
                 self.journal_stroke(i);
                 let slot = &mut Arc::make_mut(&mut self.strokes[i]).stroke;
                 restack |= slot.z != stroke.z;
+                if COUNTS_BYTES {
+                    self.bytes = self.bytes - item_bytes(slot) + item_bytes(stroke);
+                }
                 *slot = stroke.clone();
             }
         }
@@ -1207,6 +1262,42 @@ mod tests {
             applied.confirm();
             assert_eq!(kept, applied, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn what_a_board_weighs_follows_adds_updates_roll_backs_and_loads() {
+        let weighed =
+            |board: &Board| -> usize { board.items().iter().map(|i| item_bytes(&i.stroke)).sum() };
+        let mut long = line("a", 0.0);
+        long.points = (0..50).map(|i| Point::new(i as f32, 0.0, 0.5)).collect();
+        let mut board = Board::new();
+        let alice = user("alice");
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        submit(&mut board, &alice, Request::AddStroke(line("b", 1.0))).unwrap();
+        assert_eq!(board.bytes(), weighed(&board));
+        let before = board.bytes();
+        board.speculate();
+        submit(&mut board, &alice, Request::Update(vec![long.clone()])).unwrap();
+        assert_eq!(board.bytes(), weighed(&board));
+        assert_eq!(board.bytes(), before + 48 * 12);
+        board.roll_back();
+        assert_eq!(board.bytes(), before);
+        // Erasing keeps the item (and its weight); undo restores old states.
+        submit(&mut board, &alice, Request::Update(vec![long])).unwrap();
+        submit(
+            &mut board,
+            &alice,
+            Request::Erase(vec![StrokeId::parse("b").unwrap()]),
+        )
+        .unwrap();
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        submit(&mut board, &alice, Request::Undo).unwrap();
+        assert_eq!(board.bytes(), before);
+        assert_eq!(board.bytes(), weighed(&board));
+        let mut loaded: Board =
+            serde_json::from_str(&serde_json::to_string(&board).unwrap()).unwrap();
+        loaded.reindex();
+        assert_eq!(loaded.bytes(), board.bytes());
     }
 
     #[test]

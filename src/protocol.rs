@@ -136,6 +136,11 @@ pub enum ErrorCode {
     /// the frame was dropped. A durable request is named by its `op_id`:
     /// resend it a little later.
     RateLimited,
+    /// A limit of the board or of the server is reached: people on the
+    /// board, boards open on the instance (both refuse `hello`), or items or
+    /// bytes the board holds (refuses the request that would add them,
+    /// named by its `op_id`). The message says which.
+    LimitReached,
 }
 
 /// A validation failure, with the message that goes back to the client.

@@ -908,6 +908,12 @@ impl Replica {
                 notice: Some(sentence_case(&message)),
                 ..self.confirm(&op_id)
             },
+            // A full board or server turned the join away; the socket
+            // closes and retries after its backoff.
+            (ErrorCode::LimitReached, None) => Changed {
+                notice: Some(sentence_case(&message)),
+                ..Changed::default()
+            },
             (_, None) => Changed {
                 warning: Some(format!("server error {code:?}: {message}")),
                 ..Changed::default()

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use tokio_tungstenite::tungstenite::Message;
 use whiteboard::protocol::{
-    close_code, limits, packed, Change, ClientMessage, Color, ErrorCode, OpId, Point,
+    close_code, limits, packed, BoardId, Change, ClientMessage, Color, ErrorCode, OpId, Point,
     ServerMessage, Stroke, StrokeId, StrokeKind, PROTOCOL_VERSION,
 };
 
@@ -1208,4 +1208,87 @@ async fn one_address_holds_only_so_many_connections() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// A join turned away: the error it got (no `op_id`) and the close code.
+async fn turned_away(
+    addr: std::net::SocketAddr,
+    board: &BoardId,
+    name: &str,
+) -> (ErrorCode, Option<u16>) {
+    let mut client = Client::open(addr, board, user(name)).await;
+    client
+        .send(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            user: client.user.clone(),
+            last_seq: None,
+            name: None,
+            view: None,
+        })
+        .await;
+    match client.recv_message().await {
+        ServerMessage::Error {
+            code, op_id: None, ..
+        } => (code, client.closed().await),
+        other => panic!("{name} was not turned away: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn boards_and_instances_hold_only_so_much() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        dir.path(),
+        &[
+            ("WHITEBOARD_BOARD_ITEMS", "3"),
+            ("WHITEBOARD_PEOPLE_PER_BOARD", "2"),
+            ("WHITEBOARD_OPEN_BOARDS", "2"),
+        ],
+    );
+    let board = board_id("limits-full");
+    let (mut ada, _) = Client::join(server.addr, &board, "ada", None).await;
+    for i in 0..3 {
+        ada.commit(add_stroke(
+            &format!("o{i}"),
+            stroke(&format!("s{i}"), i as f32),
+        ))
+        .await;
+    }
+    // A fourth item is refused by name; cleaning up still works, and an
+    // erased item still counts (undo can bring it back).
+    let refused_fourth = |message: &ServerMessage| matches!(message, ServerMessage::Error { code: ErrorCode::LimitReached, op_id: Some(id), .. } if id.as_str() == "o3");
+    ada.send(&add_stroke("o3", stroke("s3", 3.0))).await;
+    let refusal = ada
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. } | ServerMessage::Ack { .. }))
+        .await;
+    assert!(refused_fourth(&refusal), "{refusal:?}");
+    ada.commit(ClientMessage::Erase {
+        op_id: op_id("e0"),
+        stroke_ids: vec![StrokeId::parse("s0").unwrap()],
+    })
+    .await;
+    ada.send(&add_stroke("o3", stroke("s3", 3.0))).await;
+    let refusal = ada
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. } | ServerMessage::Ack { .. }))
+        .await;
+    assert!(refused_fourth(&refusal), "{refusal:?}");
+
+    // Two people: a third is turned away, another tab of one of them is not.
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    assert_eq!(
+        turned_away(server.addr, &board, "cy").await,
+        (ErrorCode::LimitReached, Some(close_code::TRY_AGAIN_LATER))
+    );
+    let (_ada_again, welcome) = Client::join(server.addr, &board, "ada", None).await;
+    assert_eq!(board_from_welcome(&welcome).seq(), 4);
+
+    // Two boards open: a third is not opened while they are.
+    let (_dee, _) = Client::join(server.addr, &board_id("limits-other"), "dee", None).await;
+    assert_eq!(
+        turned_away(server.addr, &board_id("limits-third"), "eve").await,
+        (ErrorCode::LimitReached, Some(close_code::TRY_AGAIN_LATER))
+    );
+    // Those on the full board were not disturbed.
+    ada.commit(ClientMessage::Undo { op_id: op_id("u0") }).await;
+    bob.ops_until(5).await;
 }

@@ -227,6 +227,35 @@ fn refusals_drop_the_request_with_a_notice_and_storage_trouble_keeps_it() {
         0.0,
     );
     assert!(unrelated.warning.is_some() && unrelated.notice.is_none());
+
+    // A full board is said plainly, whether it turned a request or a join away.
+    let (full, replica) = answered_with(
+        &server,
+        Request::Undo,
+        ErrorCode::LimitReached,
+        "the board holds 10 items, its limit",
+    );
+    assert_eq!(
+        full.notice.as_deref(),
+        Some("The board holds 10 items, its limit")
+    );
+    assert!(
+        replica.pending().is_empty(),
+        "not resent: it would be refused"
+    );
+    let mut replica = welcomed(&server);
+    let turned_away = replica.on_server(
+        ServerMessage::Error {
+            code: ErrorCode::LimitReached,
+            message: "the board has 2 people on it, its limit; try again later".into(),
+            op_id: None,
+        },
+        0.0,
+    );
+    assert_eq!(
+        turned_away.notice.as_deref(),
+        Some("The board has 2 people on it, its limit; try again later")
+    );
 }
 
 #[test]

@@ -71,6 +71,27 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
     pub connections_per_address: u32,
 
+    /// Distinct people (not tabs) one board may have on it, counted across
+    /// instances; one more is refused at `hello` (`limit_reached`).
+    #[arg(long, env = "WHITEBOARD_PEOPLE_PER_BOARD", default_value_t = 500)]
+    pub people_per_board: usize,
+
+    /// Boards this instance keeps open at once; a join that would open one
+    /// more is refused (`limit_reached`) until one closes.
+    #[arg(long, env = "WHITEBOARD_OPEN_BOARDS", default_value_t = 20_000)]
+    pub open_boards: usize,
+
+    /// Items one board may hold (erased ones too: undo can bring them
+    /// back). A request that would add more is refused (`limit_reached`);
+    /// erase, clear and undo always pass.
+    #[arg(long, env = "WHITEBOARD_BOARD_ITEMS", default_value_t = 250_000)]
+    pub board_items: usize,
+
+    /// Bytes one board's items may weigh (64 per item, 12 per point, plus
+    /// ids and text); a request that would add more is refused.
+    #[arg(long, env = "WHITEBOARD_BOARD_BYTES", default_value_t = 128 << 20)]
+    pub board_bytes: usize,
+
     /// Take the client's address from the last entry of `X-Forwarded-For`
     /// (the one the proxy in front added) rather than from the socket. Only
     /// behind a proxy that sets it: otherwise clients could choose it.

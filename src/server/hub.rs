@@ -2,7 +2,9 @@
 //!
 //! Rooms open on the first join and close themselves after being empty for a
 //! while. A join that races with a closing room is turned away by that room
-//! and retried here, landing in a fresh room.
+//! and retried here, landing in a fresh room. At most `--open-boards` rooms
+//! are open at once: a join that would open one more is refused
+//! (`limit_reached`), so memory stays bounded however many links are tried.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +23,7 @@ struct HubShared {
     context: RoomContext,
     rooms: Mutex<HashMap<BoardId, (u64, RoomHandle)>>,
     next_generation: AtomicU64,
+    max_rooms: usize,
 }
 
 impl HubShared {
@@ -45,12 +48,18 @@ pub struct Hub {
 const JOIN_ATTEMPTS: usize = 5;
 
 impl Hub {
-    pub fn new(context: RoomContext, tracker: TaskTracker, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        context: RoomContext,
+        max_rooms: usize,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             shared: Arc::new(HubShared {
                 context,
                 rooms: Mutex::new(HashMap::new()),
                 next_generation: AtomicU64::new(1),
+                max_rooms,
             }),
             tracker,
             shutdown,
@@ -66,12 +75,24 @@ impl Hub {
             .len()
     }
 
-    fn room(&self, board: &BoardId) -> (u64, RoomHandle) {
+    /// The board's open room, or a new one if this instance may open one more.
+    fn room(&self, board: &BoardId) -> Result<(u64, RoomHandle), ProtocolError> {
         let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((generation, handle)) = rooms.get(board) {
-            if !handle.is_closed() {
-                return (*generation, handle.clone());
+        match rooms.get(board) {
+            Some((generation, handle)) if !handle.is_closed() => {
+                return Ok((*generation, handle.clone()));
             }
+            Some(_) => {} // Closing: replaced below, the count stays.
+            None if rooms.len() >= self.shared.max_rooms => {
+                return Err(ProtocolError::new(
+                    ErrorCode::LimitReached,
+                    format!(
+                        "this server has {} boards open, its limit; try again later",
+                        self.shared.max_rooms
+                    ),
+                ));
+            }
+            None => {}
         }
         let generation = self.shared.next_generation.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = mpsc::channel(ROOM_COMMAND_CAPACITY);
@@ -90,7 +111,7 @@ impl Hub {
             opened.await;
             shared.retire(&board, generation);
         });
-        (generation, handle)
+        Ok((generation, handle))
     }
 
     /// Adds a connection to a board's room; the room sends it `welcome` first.
@@ -100,7 +121,7 @@ impl Hub {
         request: JoinRequest,
     ) -> Result<RoomHandle, ProtocolError> {
         for _ in 0..JOIN_ATTEMPTS {
-            let (generation, handle) = self.room(board);
+            let (generation, handle) = self.room(board)?;
             let (accepted, answer) = oneshot::channel();
             let command = RoomCommand::Join {
                 request: request.clone(),

@@ -41,7 +41,7 @@ use self::hub::Hub;
 use self::mongo_store::MongoStore;
 use self::redb_store::RedbStore;
 use self::redis_bus::RedisBus;
-use self::room::RoomContext;
+use self::room::{BoardLimits, RoomContext};
 use self::store::{Store, StoreError};
 use crate::app::shell;
 
@@ -173,7 +173,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             bus: Arc::clone(&bus),
             instance,
             idle_timeout: Duration::from_secs(config.room_idle_secs),
+            limits: BoardLimits {
+                people: config.people_per_board,
+                items: config.board_items,
+                bytes: config.board_bytes,
+            },
         },
+        config.open_boards,
         tracker.clone(),
         shutdown.clone(),
     );

@@ -20,6 +20,7 @@
 //! its task ends.
 
 mod api;
+mod limits;
 mod state;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use self::api::{
     ConnectionId, JoinRequest, Outbox, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY,
     ROOM_COMMAND_CAPACITY,
 };
+pub use self::limits::BoardLimits;
 use self::state::{Effect, Encoded, Event, RoomState, StoreAnswer, StoreJob};
 use super::bus::{Bus, BusEvent, InstanceId, Subscription};
 use super::metrics::metrics;
@@ -53,6 +55,7 @@ pub struct RoomContext {
     pub bus: Arc<dyn Bus>,
     pub instance: InstanceId,
     pub idle_timeout: Duration,
+    pub limits: BoardLimits,
 }
 
 /// Loads the board and serves it until it is idle or the server stops.
@@ -96,6 +99,7 @@ pub async fn run(
         context.instance,
         board,
         context.idle_timeout,
+        context.limits,
         Instant::now(),
     );
     let mut room = Room {

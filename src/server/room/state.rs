@@ -40,6 +40,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
+use super::limits::BoardLimits;
 use crate::board::Board;
 use crate::protocol::packed::PartPlan;
 use crate::protocol::{
@@ -426,6 +427,7 @@ pub struct RoomState {
     last_lag_catch_up: Option<Instant>,
     empty_since: Option<Instant>,
     idle_timeout: Duration,
+    limits: BoardLimits,
     retry_jitter: Jitter,
     /// The time of the event being handled.
     now: Instant,
@@ -439,6 +441,7 @@ impl RoomState {
         instance: InstanceId,
         board: Board,
         idle_timeout: Duration,
+        limits: BoardLimits,
         now: Instant,
     ) -> Self {
         Self {
@@ -468,6 +471,7 @@ impl RoomState {
             last_lag_catch_up: None,
             empty_since: Some(now),
             idle_timeout,
+            limits,
             retry_jitter: Jitter(instance.0 ^ 0x9e37_79b9_7f4a_7c15),
             now,
             effects: Vec::new(),
@@ -704,6 +708,10 @@ impl RoomState {
         missed: Option<Vec<Operation>>,
     ) {
         let mut people = self.people();
+        if let Err(refusal) = self.limits.admit_person(&people, &request.user) {
+            let _ = answer.send(Err(refusal));
+            return;
+        }
         if !people.iter().any(|p| p.user == request.user) {
             people.push(Person {
                 user: request.user.clone(),
@@ -1390,7 +1398,8 @@ impl RoomState {
                 });
                 continue;
             }
-            match self.board.commit(&author, op_id, request.clone()) {
+            let admitted = self.limits.admit(&self.board, request);
+            match admitted.and_then(|()| self.board.commit(&author, op_id, request.clone())) {
                 Ok(op) => staged.push(Staged::Op { conn: *conn, op }),
                 Err(error) => staged.push(Staged::Refused {
                     conn: *conn,

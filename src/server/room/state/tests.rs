@@ -205,7 +205,14 @@ impl Harness {
     fn with_board(board: Board) -> Self {
         let now = Instant::now();
         Self {
-            room: RoomState::new(board_id(), ME, board, Duration::from_secs(30), now),
+            room: RoomState::new(
+                board_id(),
+                ME,
+                board,
+                Duration::from_secs(30),
+                BoardLimits::NONE,
+                now,
+            ),
             now,
         }
     }
