@@ -96,10 +96,85 @@ async fn check_contract(store: Arc<dyn Store>) {
     store.flush().await.unwrap();
 }
 
+/// A board of `strokes` operations of 2,000 points each (about 42 KiB of
+/// snapshot JSON apiece: 60 make three MongoDB chunks).
+fn heavy_ops(from: u64, strokes: u64) -> Vec<Operation> {
+    (from..from + strokes)
+        .map(|seq| {
+            let mut operation = op(seq);
+            if let Change::AddStroke { stroke } = &mut operation.change {
+                stroke.points = (0..2_000)
+                    .map(|i| Point::new(i as f32 * 1.25, seq as f32, 0.5))
+                    .collect();
+            }
+            operation
+        })
+        .collect()
+}
+
+/// Two instances (`first`, `second`) snapshot one board at once, at the
+/// same sequence number (a rolling restart closes and reopens a room on
+/// both) and at different ones, while it is being loaded: every load finds
+/// a whole snapshot, and the newest one wins.
+async fn check_snapshots_written_at_once(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    let id = board("racing-snapshots");
+    let mut board = Board::new();
+    let mut seq = 0;
+    for round in 0..4 {
+        let ops = heavy_ops(seq + 1, if round == 0 { 60 } else { 3 });
+        first.append(&id, &ops).await.unwrap();
+        let (last, earlier) = ops.split_last().unwrap();
+        for operation in earlier {
+            board.apply(operation);
+        }
+        // What an instance one operation behind would write at the same time.
+        let behind = Arc::new(board.clone());
+        board.apply(last);
+        seq = board.seq();
+        let now = Arc::new(board.clone());
+        let (a, b, c, loaded) = tokio::join!(
+            first.save_snapshot(&id, Arc::clone(&now)),
+            second.save_snapshot(&id, Arc::clone(&now)),
+            second.save_snapshot(&id, behind),
+            first.load(&id),
+        );
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        assert_eq!(loaded.unwrap().into_board(), board, "round {round}");
+        for store in [&first, &second] {
+            let loaded = store.load(&id).await.unwrap();
+            assert_eq!(
+                loaded.snapshot.as_ref().map(Board::seq),
+                Some(seq),
+                "round {round}"
+            );
+            assert_eq!(loaded.into_board(), board, "round {round}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn redb_store_fulfils_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     check_contract(Arc::new(RedbStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+async fn redb_store_takes_snapshots_written_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // One process holds the file: two rooms of it race instead.
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+    check_snapshots_written_at_once(Arc::clone(&store), store).await;
+}
+
+#[tokio::test]
+async fn mongo_store_takes_snapshots_written_at_once_by_two_instances() {
+    let Some(uri) = mongodb_uri() else { return };
+    let database = unique_database("racing");
+    let first = MongoStore::connect(&uri, &database).await.unwrap();
+    let second = MongoStore::connect(&uri, &database).await.unwrap();
+    check_snapshots_written_at_once(Arc::new(first), Arc::new(second)).await;
 }
 
 #[tokio::test]

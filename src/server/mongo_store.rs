@@ -6,12 +6,25 @@
 //!   database itself refuse a second operation with the same number, which is
 //!   what keeps several instances from forking a board.
 //! - `boards`: one metadata document per board, `{_id, created_at,
-//!   last_active, title, snapshot_seq, snapshot_chunks}`; each instance
+//!   last_active, title, snapshot: {seq, version, parts}}`; each instance
 //!   refreshes `last_active` at most once a minute per board while appending
-//!   (and whenever it saves a snapshot).
-//! - `snapshot_chunks`: the newest snapshot of a board, split into chunks of
-//!   [`CHUNK_BYTES`] (far below MongoDB's 16 MiB document limit), `{board, seq,
-//!   index, data}`.
+//!   (and whenever it saves a snapshot). `snapshot` points at the board's
+//!   current snapshot.
+//! - `snapshot_parts`: snapshots of a board, each split into parts of
+//!   [`CHUNK_BYTES`] (far below MongoDB's 16 MiB document limit), `{board,
+//!   seq, version, index, data}`, unique by `(board, version, index)`.
+//!
+//! Several instances may snapshot one board at once (a rolling restart
+//! closes and reopens its room on two of them, at the same sequence
+//! number). Each write is a new version (a fresh `ObjectId`): its parts go
+//! in beside every other version's, then the board's pointer switches to it
+//! only if it is newer than the one there, and only then are older versions
+//! deleted; a write that lost the race deletes its own parts. A reader that
+//! finds the pointed-to version half deleted (it was replaced meanwhile)
+//! follows the new pointer. (Snapshots written before versions, in
+//! `snapshot_chunks` under `snapshot_seq`, are no longer read: those boards
+//! load from their operations, which are all kept, until their next
+//! snapshot.)
 //!
 //! Every write asks for a journaled acknowledgement, so an operation
 //! acknowledged to a client survives a crash of the database server. An
@@ -25,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
-use mongodb::bson::{doc, spec::BinarySubtype, Binary, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, DateTime, Document};
 use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -46,6 +59,16 @@ const METADATA_INTERVAL: Duration = Duration::from_secs(60);
 const METADATA_ENTRIES_BEFORE_TRIM: usize = 4096;
 /// MongoDB's duplicate key error.
 const DUPLICATE_KEY: i32 = 11000;
+/// How often a load follows a snapshot pointer that moved while it read.
+const SNAPSHOT_READ_ATTEMPTS: usize = 3;
+
+/// Where a board's current snapshot is: `boards.snapshot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SnapshotPointer {
+    seq: u64,
+    version: ObjectId,
+    parts: u32,
+}
 
 pub struct MongoStore {
     database: Database,
@@ -101,7 +124,7 @@ impl MongoStore {
         let store = Self {
             ops: database.collection("ops"),
             boards: database.collection("boards"),
-            chunks: database.collection("snapshot_chunks"),
+            chunks: database.collection("snapshot_parts"),
             description: format!(
                 "MongoDB at {} (database {})",
                 super::redact_credentials(uri),
@@ -136,15 +159,22 @@ impl MongoStore {
             )
             .build();
         self.ops.create_index(unique).await.map_err(backend)?;
-        let chunks = IndexModel::builder()
-            .keys(doc! { "board": 1, "seq": 1, "index": 1 })
+        let parts = IndexModel::builder()
+            .keys(doc! { "board": 1, "version": 1, "index": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("board_seq_index".to_owned())
+                    .unique(true)
+                    .name("board_version_index_unique".to_owned())
                     .build(),
             )
             .build();
-        self.chunks.create_index(chunks).await.map_err(backend)?;
+        self.chunks.create_index(parts).await.map_err(backend)?;
+        // Clearing out older versions deletes by sequence number.
+        let by_seq = IndexModel::builder()
+            .keys(doc! { "board": 1, "seq": 1 })
+            .options(IndexOptions::builder().name("board_seq".to_owned()).build())
+            .build();
+        self.chunks.create_index(by_seq).await.map_err(backend)?;
         Ok(())
     }
 
@@ -158,12 +188,12 @@ impl MongoStore {
                 .await
                 .map_err(backend)
         };
-        let (last_op, meta) = tokio::try_join!(last_op, self.board_meta(board))?;
+        let (last_op, pointer) = tokio::try_join!(last_op, self.snapshot_pointer(board))?;
         let from_ops = match last_op {
             Some(document) => seq_of(&document)?,
             None => 0,
         };
-        let from_snapshot = meta.map_or(0, |meta| meta.0);
+        let from_snapshot = pointer.map_or(0, |pointer| pointer.seq);
         Ok(from_ops.max(from_snapshot))
     }
 
@@ -187,22 +217,28 @@ impl MongoStore {
         }
     }
 
-    /// `(snapshot_seq, snapshot_chunks)` from the board's metadata document.
-    async fn board_meta(&self, board: &BoardId) -> Result<Option<(u64, u32)>, StoreError> {
+    /// Where the board's current snapshot is, if it has one.
+    async fn snapshot_pointer(
+        &self,
+        board: &BoardId,
+    ) -> Result<Option<SnapshotPointer>, StoreError> {
         let Some(meta) = self
             .boards
             .find_one(doc! { "_id": board.as_str() })
+            .projection(doc! { "snapshot": 1 })
             .await
             .map_err(backend)?
         else {
             return Ok(None);
         };
-        let seq = meta.get_i64("snapshot_seq").unwrap_or(0);
-        let chunks = meta.get_i32("snapshot_chunks").unwrap_or(0);
-        Ok(Some((
-            u64::try_from(seq).map_err(corrupt)?,
-            u32::try_from(chunks).map_err(corrupt)?,
-        )))
+        let Ok(pointer) = meta.get_document("snapshot") else {
+            return Ok(None);
+        };
+        Ok(Some(SnapshotPointer {
+            seq: u64::try_from(pointer.get_i64("seq").map_err(corrupt)?).map_err(corrupt)?,
+            version: pointer.get_object_id("version").map_err(corrupt)?,
+            parts: u32::try_from(pointer.get_i32("parts").map_err(corrupt)?).map_err(corrupt)?,
+        }))
     }
 
     async fn read_ops(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError> {
@@ -224,33 +260,49 @@ impl MongoStore {
     }
 
     async fn read_snapshot(&self, board: &BoardId) -> Result<Option<Board>, StoreError> {
-        let Some((seq, count)) = self.board_meta(board).await? else {
-            return Ok(None);
-        };
-        if seq == 0 {
-            return Ok(None);
+        let mut pointer = self.snapshot_pointer(board).await?;
+        for _ in 0..SNAPSHOT_READ_ATTEMPTS {
+            let Some(current) = pointer else {
+                return Ok(None);
+            };
+            if let Some(json) = self.read_parts(board, current).await? {
+                let mut stored: Board = serde_json::from_slice(&json).map_err(corrupt)?;
+                stored.reindex();
+                return Ok(Some(stored));
+            }
+            // Parts missing: a newer snapshot replaced this one meanwhile
+            // (or the store is corrupt, if the pointer did not move).
+            pointer = self.snapshot_pointer(board).await?;
+            if pointer == Some(current) {
+                break;
+            }
         }
-        let seq = i64::try_from(seq).map_err(corrupt)?;
+        Err(StoreError::Corrupt(format!(
+            "the snapshot of {board} misses parts"
+        )))
+    }
+
+    /// A snapshot version's bytes, or `None` if some of its parts are gone.
+    async fn read_parts(
+        &self,
+        board: &BoardId,
+        pointer: SnapshotPointer,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let cursor = self
             .chunks
-            .find(doc! { "board": board.as_str(), "seq": seq })
+            .find(doc! { "board": board.as_str(), "version": pointer.version })
             .sort(doc! { "index": 1 })
             .await
             .map_err(backend)?;
-        let chunks: Vec<Document> = cursor.try_collect().await.map_err(backend)?;
-        if chunks.len() != count as usize {
-            return Err(StoreError::Corrupt(format!(
-                "snapshot {seq} of {board} has {} of {count} chunks",
-                chunks.len()
-            )));
+        let parts: Vec<Document> = cursor.try_collect().await.map_err(backend)?;
+        if parts.len() != pointer.parts as usize {
+            return Ok(None);
         }
         let mut json = Vec::new();
-        for chunk in &chunks {
-            json.extend_from_slice(&chunk.get_binary_generic("data").map_err(corrupt)?[..]);
+        for part in &parts {
+            json.extend_from_slice(&part.get_binary_generic("data").map_err(corrupt)?[..]);
         }
-        let mut stored: Board = serde_json::from_slice(&json).map_err(corrupt)?;
-        stored.reindex();
-        Ok(Some(stored))
+        Ok(Some(json))
     }
 
     /// Whether appends should refresh the board's metadata now (at most once
@@ -283,7 +335,7 @@ impl MongoStore {
                 doc! { "_id": board.as_str() },
                 doc! {
                     "$set": { "last_active": now },
-                    "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null, "snapshot_seq": 0_i64, "snapshot_chunks": 0_i32 },
+                    "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null },
                 },
             )
             .upsert(true)
@@ -377,50 +429,55 @@ impl Store for MongoStore {
     }
 
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
-        let seq = i64::try_from(board.seq()).map_err(backend)?;
-        if let Some((stored, _)) = self.board_meta(id).await? {
-            if stored >= board.seq() {
+        if let Some(stored) = self.snapshot_pointer(id).await? {
+            if stored.seq >= board.seq() {
                 return Ok(());
             }
         }
+        let seq = i64::try_from(board.seq()).map_err(backend)?;
+        let version = ObjectId::new();
         let json = encode_snapshot(board).await?;
-        let chunks: Vec<Document> = json
+        let parts: Vec<Document> = json
             .chunks(CHUNK_BYTES)
             .enumerate()
             .map(|(index, bytes)| {
                 doc! {
                     "board": id.as_str(),
                     "seq": seq,
+                    "version": version,
                     "index": index as i32,
                     "data": Binary { subtype: BinarySubtype::Generic, bytes: bytes.to_vec() },
                 }
             })
             .collect();
-        let count = chunks.len() as i32;
-        // Chunks first, then the pointer to them, then the old chunks: a
-        // reader following the pointer always finds a complete snapshot.
-        self.chunks
-            .delete_many(doc! { "board": id.as_str(), "seq": seq })
-            .await
-            .map_err(backend)?;
-        self.chunks.insert_many(chunks).await.map_err(backend)?;
+        let count = parts.len() as i32;
+        // The new version's parts first, then the pointer to them, then
+        // older versions: a reader following the pointer finds a whole
+        // snapshot, or a newer pointer.
+        self.chunks.insert_many(parts).await.map_err(backend)?;
         let now = DateTime::now();
-        self.boards
+        let switched = self
+            .boards
             .update_one(
-                doc! { "_id": id.as_str(), "$or": [ { "snapshot_seq": { "$lt": seq } }, { "snapshot_seq": { "$exists": false } } ] },
+                doc! { "_id": id.as_str(), "$or": [ { "snapshot.seq": { "$lt": seq } }, { "snapshot": { "$exists": false } } ] },
                 doc! {
-                    "$set": { "snapshot_seq": seq, "snapshot_chunks": count, "last_active": now },
+                    "$set": { "snapshot": { "seq": seq, "version": version, "parts": count }, "last_active": now },
                     "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null },
                 },
             )
             .upsert(true)
             .await
-            .or_else(|error| if is_duplicate_key(&error) { Ok(Default::default()) } else { Err(error) })
+            .map(|result| result.modified_count > 0 || result.upserted_id.is_some())
+            // The board's document exists with a snapshot as new: the
+            // upsert's insert collided with it.
+            .or_else(|error| if is_duplicate_key(&error) { Ok(false) } else { Err(error) })
             .map_err(backend)?;
-        self.chunks
-            .delete_many(doc! { "board": id.as_str(), "seq": { "$lt": seq } })
-            .await
-            .map_err(backend)?;
+        let stale = if switched {
+            doc! { "board": id.as_str(), "$or": [ { "seq": { "$lt": seq } }, { "seq": seq, "version": { "$ne": version } } ] }
+        } else {
+            doc! { "board": id.as_str(), "version": version }
+        };
+        self.chunks.delete_many(stale).await.map_err(backend)?;
         Ok(())
     }
 

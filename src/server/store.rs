@@ -16,7 +16,9 @@
 //!   from the store before going on; operation ids make the requests of a
 //!   stored prefix recognisable when they are retried.
 //! - `load` returns the newest snapshot and every operation after it.
-//! - snapshots never move backwards.
+//! - snapshots never move backwards, and several writers may save one
+//!   board's snapshot at once (at the same or different sequence numbers)
+//!   while it is loaded: every load finds a whole snapshot.
 
 use std::sync::Arc;
 
