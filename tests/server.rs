@@ -1292,3 +1292,76 @@ async fn boards_and_instances_hold_only_so_much() {
     ada.commit(ClientMessage::Undo { op_id: op_id("u0") }).await;
     bob.ops_until(5).await;
 }
+
+/// The HTTP status of a WebSocket upgrade sent with this `Origin`.
+async fn upgrade_status(addr: std::net::SocketAddr, board: &BoardId, origin: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws/{board}")
+        .into_client_request()
+        .unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_socket, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("upgrade failed: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn sockets_open_only_from_allowed_pages_and_pages_carry_a_strict_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        dir.path(),
+        &[("WHITEBOARD_ALLOWED_ORIGINS", "https://app.example")],
+    );
+    let board = board_id("origins");
+    let own = format!("http://{}", server.addr);
+    assert_eq!(upgrade_status(server.addr, &board, Some(&own)).await, 101);
+    assert_eq!(
+        upgrade_status(server.addr, &board, Some("https://app.example")).await,
+        101
+    );
+    assert_eq!(
+        upgrade_status(server.addr, &board, None).await,
+        101,
+        "not a browser"
+    );
+    for foreign in ["https://evil.example", "null", "http://localhost:1"] {
+        assert_eq!(
+            upgrade_status(server.addr, &board, Some(foreign)).await,
+            403,
+            "{foreign}"
+        );
+    }
+
+    let page = http_get(server.addr, &format!("/b/{board}"));
+    let (head, body) = page.split_once("\r\n\r\n").expect("a response");
+    let head = head.to_ascii_lowercase();
+    for header in [
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: deny",
+    ] {
+        assert!(head.contains(header), "{header} missing from\n{head}");
+    }
+    let policy = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-security-policy: "))
+        .expect("a content security policy");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    // Its nonce is the one on the page's inline scripts, and new each time.
+    let nonce = body
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("inline scripts carry a nonce");
+    assert!(
+        policy.contains(&format!("'nonce-{}'", nonce.to_ascii_lowercase())),
+        "{policy} / {nonce}"
+    );
+    assert!(!http_get(server.addr, &format!("/b/{board}")).contains(nonce));
+}

@@ -2,7 +2,7 @@
 import { test, expect } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, freshBoard, ink, newBoardUrl, openBoard, pixelAt, scribble, clearBoard } from "./helpers";
+import { SCREENSHOT_DIR, blocked, freshBoard, ink, newBoardUrl, openBoard, pixelAt, scribble, clearBoard } from "./helpers";
 
 test("the landing page creates boards and remembers them", async ({ page }) => {
   const url = await newBoardUrl(page);
@@ -60,6 +60,9 @@ test("a stroke appears on the other screen while it is drawn, and undo removes i
   await bob.reload();
   await expect(bob.getByTestId("connection-status")).toHaveText("connected");
   await expect.poll(() => ink(bob)).toBe(before);
+  // Hydrated, drawn and synced within the pages' Content-Security-Policy.
+  expect(await blocked(alice)).toEqual([]);
+  expect(await blocked(bob)).toEqual([]);
 });
 
 test("the eraser and clear board act for everyone", async ({ browser }) => {

@@ -9,9 +9,26 @@ export const SCREENSHOT_DIR = path.resolve(__dirname, "..", "screenshots");
 export async function openBoard(browser: Browser, url: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  await watchSecurityPolicy(page);
   await page.goto(url);
   await expect(page.getByTestId("connection-status")).toHaveText("connected");
   return page;
+}
+
+/** Records what the page's Content-Security-Policy blocks (see `blocked`). */
+export async function watchSecurityPolicy(page: Page) {
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __blocked: string[] }).__blocked = seen;
+    document.addEventListener("securitypolicyviolation", (e) =>
+      seen.push(`${e.effectiveDirective} ${e.blockedURI}`),
+    );
+  });
+}
+
+/** What the page's Content-Security-Policy blocked since it loaded. */
+export async function blocked(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __blocked: string[] }).__blocked);
 }
 
 export async function newBoardUrl(page: Page): Promise<string> {

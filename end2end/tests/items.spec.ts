@@ -3,7 +3,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
+import { SCREENSHOT_DIR, blocked, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
 
 type Region = { x: number; y: number; w: number; h: number };
 
@@ -618,6 +618,11 @@ test("export PNG, SVG and JSON, and import the JSON into another board", async (
   await expect(carol.getByRole("status")).toContainText("Could not import");
   await dave.waitForTimeout(300);
   expect(await canvasHash(dave)).toBe(before);
+
+  // All of it within the pages' Content-Security-Policy.
+  expect(await blocked(alice)).toEqual([]);
+  expect(await blocked(carol)).toEqual([]);
+  expect(await blocked(dave)).toEqual([]);
 });
 
 test("a phone-sized screen has every tool in reach", async ({ browser }) => {

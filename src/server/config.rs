@@ -92,6 +92,12 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_BOARD_BYTES", default_value_t = 128 << 20)]
     pub board_bytes: usize,
 
+    /// Origins (`https://host[:port]`, comma-separated) whose pages may open
+    /// a board's WebSocket besides the server's own (the host the browser
+    /// connected to); `*` for any page. Empty: only the server's own.
+    #[arg(long, env = "WHITEBOARD_ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: String,
+
     /// Take the client's address from the last entry of `X-Forwarded-For`
     /// (the one the proxy in front added) rather than from the socket. Only
     /// behind a proxy that sets it: otherwise clients could choose it.

@@ -14,6 +14,8 @@ pub enum AppError {
     Random(String),
     #[error("too many connections from this address (at most {0})")]
     TooManyConnections(u32),
+    #[error("this page's origin may not open a board here (see --allowed-origins)")]
+    ForeignOrigin,
 }
 
 impl IntoResponse for AppError {
@@ -22,6 +24,7 @@ impl IntoResponse for AppError {
             AppError::InvalidBoardId(_) => StatusCode::BAD_REQUEST,
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::ForeignOrigin => StatusCode::FORBIDDEN,
         };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");

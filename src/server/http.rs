@@ -21,8 +21,9 @@ use crate::protocol::{limits, BoardId};
 /// frames still arrive whole (the buffer grows for them).
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// `GET /ws/{session_id}`: the board's real-time channel. An address that
-/// holds as many connections as it may gets 429 instead.
+/// `GET /ws/{session_id}`: the board's real-time channel. A page of another
+/// site gets 403 (see [`super::security`]); an address that holds as many
+/// connections as it may gets 429.
 pub async fn websocket(
     ws: WebSocketUpgrade,
     Path(session_id): Path<String>,
@@ -31,6 +32,9 @@ pub async fn websocket(
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
     let board = BoardId::parse(&session_id).map_err(AppError::InvalidBoardId)?;
+    if !state.allowed_origins.allow(&headers) {
+        return Err(AppError::ForeignOrigin);
+    }
     let address = match state.trust_forwarded_for {
         true => forwarded_for(&headers).unwrap_or(peer.ip()),
         false => peer.ip(),

@@ -18,6 +18,7 @@ pub mod mongo_store;
 pub mod redb_store;
 pub mod redis_bus;
 pub mod room;
+pub mod security;
 pub mod shutdown;
 pub mod store;
 
@@ -42,6 +43,7 @@ use self::mongo_store::MongoStore;
 use self::redb_store::RedbStore;
 use self::redis_bus::RedisBus;
 use self::room::{BoardLimits, RoomContext};
+use self::security::AllowedOrigins;
 use self::store::{Store, StoreError};
 use crate::app::shell;
 
@@ -88,6 +90,8 @@ pub struct AppState {
     pub addresses: Addresses,
     /// Whether a client's address is the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
+    /// Which pages may open a board's WebSocket.
+    pub allowed_origins: AllowedOrigins,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -199,6 +203,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         },
         addresses: Addresses::default(),
         trust_forwarded_for: config.trust_forwarded_for,
+        allowed_origins: AllowedOrigins::parse(&config.allowed_origins),
     };
 
     // The app's two pages (`app::Page::for_path`); any other path that is
@@ -221,6 +226,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 prefix: format!("/{}/", state.leptos_options.site_pkg_dir),
             },
             http::cache_site_files,
+        ))
+        .layer(axum::middleware::map_response(
+            security::add_security_headers,
         ))
         .with_state(state);
 
