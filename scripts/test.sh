@@ -37,8 +37,8 @@ start_nginx "$SERVICES_DIR" "$E2E_PORT_LB" "127.0.0.1:$E2E_PORT_A" "127.0.0.1:$E
 
 # The benchmarks' tools must keep working; their figures come from long runs
 # (docs/benchmarks.md), not from these few seconds.
-log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), cargo benches, browser benchmark at 1,000 strokes"
-cargo build --release --features ssr --example storm --example relay
+log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), soak, cargo benches, browser benchmark at 1,000 strokes"
+cargo build --release --features ssr --example storm --example relay --example soak
 # The benches share the release build with `ssr` (without it cargo would build
 # the library once more).
 cargo bench --features ssr --bench frames
@@ -47,6 +47,15 @@ cargo bench --features ssr --bench raster -- 1000
 "$ROOT/scripts/storm.sh" one --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" two --boards 2 --users 5 --seconds 2 --strict
 "$ROOT/scripts/storm.sh" relay --boards 2 --users 5 --seconds 2 --commit false --strict
+soak_port="$(free_port)"
+WHITEBOARD_CONNECTIONS_PER_ADDRESS=100000 "$ROOT/target/release/whiteboard" \
+  --addr "127.0.0.1:$soak_port" --data-dir "$SERVICES_DIR/soak" --room-idle-secs 1 --log warn &
+soak_pid=$!
+wait_for_port "$soak_port" whiteboard
+"$ROOT/target/release/examples/soak" --addr "127.0.0.1:$soak_port" --server-pid "$soak_pid" \
+  --warmup-boards 20 --boards 100 --warmup-tabs 10 --tabs 50
+kill "$soak_pid"
+wait "$soak_pid" || true
 BENCH_NO_BUILD=1 BENCH_SIZES=1000 BENCH_WINDOW_MS=500 "$ROOT/scripts/bench-browser.sh"
 
 log "all tests passed"

@@ -38,6 +38,12 @@ use crate::sorting;
 pub const UNDO_DEPTH: usize = 200;
 /// How many recent operation ids per user are remembered to make resends idempotent.
 pub const REMEMBERED_OP_IDS: usize = 512;
+/// How many authors' undo history and op ids a board keeps: those of the
+/// most recently active ones. One more forgets the author whose last
+/// operation is the oldest (twice the default people per board, so people
+/// drawing now are never forgotten): a board that thousands of people drew
+/// on over the years keeps no more than this.
+pub const REMEMBERED_AUTHORS: usize = 1_024;
 
 /// Which strokes an operation showed and hid, and which states it replaced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -657,6 +663,9 @@ impl Board {
         }
         self.seq = op.seq;
         if KEEPS_HISTORY {
+            if !self.users.contains_key(&op.author) && self.users.len() >= REMEMBERED_AUTHORS {
+                self.forget_longest_idle_author();
+            }
             self.journal_user(&op.author);
             let history = self.users.entry(op.author.clone()).or_default();
             history.op_ids.push_back((op.op_id.clone(), op.seq));
@@ -793,6 +802,27 @@ impl Board {
             if let Some(&i) = self.index.get(id) {
                 self.journal_stroke(i);
                 Arc::make_mut(&mut self.strokes[i]).visible = visible;
+            }
+        }
+    }
+
+    /// Forgets the history (undo, redo, op ids) of the author whose last
+    /// operation is the oldest: a function of the operations alone, so every
+    /// replica forgets the same one.
+    fn forget_longest_idle_author(&mut self) {
+        let idle = self
+            .users
+            .iter()
+            .min_by_key(|(_, history)| history.op_ids.back().map_or(0, |(_, seq)| *seq))
+            .map(|(author, _)| author.clone());
+        let Some(idle) = idle else {
+            return;
+        };
+        self.journal_user(&idle);
+        if let Some(history) = self.users.remove(&idle) {
+            for seq in history.undo.iter().chain(&history.redo) {
+                self.journal_effect(*seq);
+                self.effects.remove(seq);
             }
         }
     }
@@ -1262,6 +1292,42 @@ mod tests {
             applied.confirm();
             assert_eq!(kept, applied, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn a_board_forgets_the_history_of_its_longest_idle_author_only() {
+        let mut board = Board::new();
+        let author = |i: usize| user(&format!("author{i}"));
+        for i in 0..REMEMBERED_AUTHORS {
+            let stroke = line(&format!("s{i}"), i as f32);
+            submit(&mut board, &author(i), Request::AddStroke(stroke)).unwrap();
+        }
+        // The first author draws again: now the second is the longest idle.
+        submit(
+            &mut board,
+            &author(0),
+            Request::AddStroke(line("again", 0.0)),
+        )
+        .unwrap();
+        let effects = board.effects.len();
+        let before = board.clone();
+        board.speculate();
+        let newcomer = user("newcomer");
+        submit(&mut board, &newcomer, Request::AddStroke(line("new", 0.0))).unwrap();
+        assert_eq!(board.users.len(), REMEMBERED_AUTHORS);
+        assert_eq!(board.effects.len(), effects, "one effect in, one out");
+        // Taking the run back brings the forgotten history back too.
+        board.roll_back();
+        assert_eq!(board, before);
+        submit(&mut board, &newcomer, Request::AddStroke(line("new", 0.0))).unwrap();
+
+        let refused = submit(&mut board, &author(1), Request::Undo).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Rejected, "{refused}");
+        for still in [author(0), author(2), newcomer] {
+            assert!(board.can_undo(&still), "{still:?}");
+        }
+        // What the forgotten author drew stays on the board.
+        assert!(board.is_visible(&StrokeId::parse("s1").unwrap()));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! a Redis implementation plugs in behind the same trait.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,10 @@ use crate::protocol::{BoardId, Person};
 
 /// How many frames a subscriber may fall behind before it is told it lagged.
 pub const SUBSCRIBER_BUFFER: usize = 1024;
+/// The same for the in-process bus, which carries no frame outside tests
+/// (see [`LocalBus`]): a channel's buffer is allocated up front, and 1,024
+/// slots were 80 KB of every open board's memory for nothing.
+const LOCAL_SUBSCRIBER_BUFFER: usize = 16;
 
 /// Identifies one server process on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,21 +125,35 @@ pub enum Delivery {
 
 /// A live subscription to one board's frames.
 pub struct Subscription {
+    // Dropped before `_release`, so the bus sees it gone.
     receiver: broadcast::Receiver<Delivery>,
     /// Tells the bus when this subscription is dropped, so it can stop
     /// listening for a board nobody here cares about any more.
     _release: Option<ReleaseGuard>,
 }
 
-/// Sends `board` back to the bus when dropped.
-pub struct ReleaseGuard {
-    pub board: BoardId,
-    pub releases: mpsc::UnboundedSender<BoardId>,
+/// Tells the bus, when dropped, that a subscription ended.
+pub struct ReleaseGuard(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl ReleaseGuard {
+    /// Runs `release` when the subscription is dropped (after its receiver).
+    pub fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(release)))
+    }
+
+    /// Sends `board` on `releases` when dropped.
+    pub fn sending(board: BoardId, releases: mpsc::UnboundedSender<BoardId>) -> Self {
+        Self::new(move || {
+            let _ = releases.send(board);
+        })
+    }
 }
 
 impl Drop for ReleaseGuard {
     fn drop(&mut self) {
-        let _ = self.releases.send(self.board.clone());
+        if let Some(release) = self.0.take() {
+            release();
+        }
     }
 }
 
@@ -176,18 +194,22 @@ pub trait Bus: Send + Sync + 'static {
 ///
 /// Within one process a board has one room, so everything this instance
 /// publishes is its own echo and is dropped at once: with the in-process bus,
-/// relaying costs nothing.
+/// relaying costs nothing. A board's channel (its buffer is allocated up
+/// front) goes when its last subscription does, so boards opened and closed
+/// leave nothing behind.
 pub struct LocalBus {
     instance: InstanceId,
-    channels: Mutex<HashMap<BoardId, broadcast::Sender<Delivery>>>,
+    channels: Arc<Mutex<Channels>>,
 }
+
+type Channels = HashMap<BoardId, broadcast::Sender<Delivery>>;
 
 impl LocalBus {
     /// A bus for the rooms of `instance`.
     pub fn new(instance: InstanceId) -> Self {
         Self {
             instance,
-            channels: Mutex::new(HashMap::new()),
+            channels: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -215,8 +237,19 @@ impl Bus for LocalBus {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         let sender = channels
             .entry(board.clone())
-            .or_insert_with(|| broadcast::channel(SUBSCRIBER_BUFFER).0);
-        Ok(Subscription::new(sender.subscribe(), None))
+            .or_insert_with(|| broadcast::channel(LOCAL_SUBSCRIBER_BUFFER).0);
+        let receiver = sender.subscribe();
+        let (shared, board) = (Arc::clone(&self.channels), board.clone());
+        let release = ReleaseGuard::new(move || {
+            let mut channels = shared.lock().unwrap_or_else(|e| e.into_inner());
+            if channels
+                .get(&board)
+                .is_some_and(|sender| sender.receiver_count() == 0)
+            {
+                channels.remove(&board);
+            }
+        });
+        Ok(Subscription::new(receiver, Some(release)))
     }
 }
 
@@ -269,11 +302,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_boards_channel_goes_with_its_last_subscription() {
+        let bus = LocalBus::new(InstanceId(0));
+        let open = |bus: &LocalBus| bus.channels.lock().unwrap().len();
+        let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
+        let first = bus.subscribe(&a).await.unwrap();
+        let mut second = bus.subscribe(&a).await.unwrap();
+        drop(first);
+        assert_eq!(open(&bus), 1, "one subscription is left");
+        bus.publish(&a, relay("still heard"));
+        assert!(matches!(second.next().await, BusEvent::Frame(_)));
+        drop(second);
+        assert_eq!(open(&bus), 0);
+        for i in 0..100 {
+            let board = BoardId::parse(&format!("board-{i:011}")).unwrap();
+            drop(bus.subscribe(&board).await.unwrap());
+        }
+        assert_eq!(open(&bus), 0, "boards opened and closed leave nothing");
+    }
+
+    #[tokio::test]
     async fn slow_subscribers_learn_that_they_lagged() {
         let bus = LocalBus::new(InstanceId(0));
         let a = BoardId::parse("aaaaaaaaaaaaaaaa").unwrap();
         let mut sub = bus.subscribe(&a).await.unwrap();
-        for i in 0..SUBSCRIBER_BUFFER + 10 {
+        for i in 0..LOCAL_SUBSCRIBER_BUFFER + 10 {
             bus.publish(&a, relay(&i.to_string()));
         }
         assert!(matches!(sub.next().await, BusEvent::Lagged(10)));

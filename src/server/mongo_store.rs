@@ -57,6 +57,10 @@ const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 const METADATA_INTERVAL: Duration = Duration::from_secs(60);
 /// Boards remembered in `metadata_written` before stale ones are forgotten.
 const METADATA_ENTRIES_BEFORE_TRIM: usize = 4096;
+/// Boards whose last sequence number is remembered: past this many the
+/// memory is emptied (boards still being drawn on read theirs again, one
+/// round trip each), so boards long closed do not stay in it forever.
+const LAST_SEQ_ENTRIES: usize = 16_384;
 /// MongoDB's duplicate key error.
 const DUPLICATE_KEY: i32 = 11000;
 /// How often a load follows a snapshot pointer that moved while it read.
@@ -209,6 +213,9 @@ impl MongoStore {
         let mut cache = self.last_seq.lock().unwrap_or_else(|e| e.into_inner());
         match seq {
             Some(seq) => {
+                if cache.len() >= LAST_SEQ_ENTRIES && !cache.contains_key(board) {
+                    cache.clear();
+                }
                 cache.insert(board.clone(), seq);
             }
             None => {

@@ -6,12 +6,15 @@
 //! committed state intact. redb is synchronous; reads and snapshots run on
 //! tokio's blocking pool so the async runtime never waits on the disk.
 //!
-//! Appends go to one writer thread that commits everything queued, for all
-//! boards, in one transaction: one fsync for many boards' operations instead
-//! of a blocking thread per board queueing for redb's single write lock
-//! (at 20 boards × 10 people that was ~200 commits a second, and the
-//! threads crowding the cores doubled everyone's preview latency). The queue
-//! needs no bound: each room has at most one append in flight.
+//! Writes (appends and snapshots) go to one writer thread that commits
+//! everything queued, for all boards, in one transaction: one fsync for many
+//! boards' writes instead of a blocking thread per board queueing for
+//! redb's single write lock (at 20 boards × 10 people that was ~200 commits
+//! a second, and the threads crowding the cores doubled everyone's preview
+//! latency; 5,000 boards closing within seconds each waited on a blocking
+//! thread of their own for their closing snapshot, 512 threads, whose
+//! memory stayed). The queue needs no bound: each room has at most one
+//! append and one snapshot in flight.
 //!
 //! Layout:
 //! - `ops`: key `(board id, seq)` → JSON of the [`Operation`];
@@ -37,7 +40,7 @@ pub struct RedbStore {
     db: Arc<Database>,
     path: PathBuf,
     /// `None` only while dropping.
-    appends: Option<mpsc::Sender<Append>>,
+    writes: Option<mpsc::Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -45,23 +48,35 @@ impl Drop for RedbStore {
     /// Stops the writer thread after what it has queued, so that the file is
     /// closed (and can be opened again) when the store is gone.
     fn drop(&mut self) {
-        self.appends.take();
+        self.writes.take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
     }
 }
 
-/// One room's batch of operations for the writer thread.
-struct Append {
+/// One room's write for the writer thread.
+struct Write {
     board: String,
-    /// `(seq, JSON)`, consecutive.
-    ops: Vec<(u64, Vec<u8>)>,
+    change: Change,
     done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// Appends taken into one transaction at most.
-const MAX_APPENDS_PER_COMMIT: usize = 1024;
+enum Change {
+    /// `(seq, JSON)`, consecutive, to append to the board's log.
+    Ops(Vec<(u64, Vec<u8>)>),
+    /// The board at `seq`, as JSON: kept unless a newer one is.
+    Snapshot { seq: u64, json: Vec<u8> },
+}
+
+/// Writes taken into one transaction at most.
+const MAX_WRITES_PER_COMMIT: usize = 1024;
+
+/// Pages of the file redb keeps in memory. Its default (1 GiB) let a
+/// server that had opened 10,000 boards hold hundreds of MB it no longer
+/// needed; an open board is in its room's memory anyway, so the cache only
+/// speeds up loading boards that were closed a moment ago.
+const CACHE_BYTES: usize = 16 << 20;
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
@@ -72,28 +87,47 @@ impl RedbStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
         let path = data_dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(backend)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(backend)?;
         // Create the tables up front so that readers never see them missing.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(OPS).map_err(backend)?;
         txn.open_table(SNAPSHOTS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         let db = Arc::new(db);
-        let (appends, queue) = mpsc::channel();
+        let (writes, queue) = mpsc::channel();
         let writer_db = Arc::clone(&db);
         let writer = std::thread::Builder::new()
             .name("redb-writer".into())
-            .spawn(move || write_appends(&writer_db, &queue))
+            .spawn(move || write_queued(&writer_db, &queue))
             .map_err(backend)?;
         Ok(Self {
             db,
             path,
-            appends: Some(appends),
+            writes: Some(writes),
             writer: Some(writer),
         })
     }
 
-    /// Runs blocking database work off the async runtime.
+    /// Hands a write to the writer thread and waits for its commit.
+    async fn write(&self, board: &BoardId, change: Change) -> Result<(), StoreError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Backend("the redb writer thread stopped".into());
+        self.writes
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(Write {
+                board: board.as_str().to_owned(),
+                change,
+                done,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs blocking database work (reads) off the async runtime.
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -124,41 +158,59 @@ fn read_ops_after(db: &Database, board: &str, after: u64) -> Result<Vec<Operatio
         .collect()
 }
 
-/// The writer thread: waits for an append, takes whatever else is queued,
+/// The writer thread: waits for a write, takes whatever else is queued,
 /// commits them together and answers each. Ends when the store is dropped.
-fn write_appends(db: &Database, queue: &mpsc::Receiver<Append>) {
+fn write_queued(db: &Database, queue: &mpsc::Receiver<Write>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        batch.extend(queue.try_iter().take(MAX_APPENDS_PER_COMMIT - 1));
-        match commit_appends(db, &batch) {
+        batch.extend(queue.try_iter().take(MAX_WRITES_PER_COMMIT - 1));
+        match commit_writes(db, &batch) {
             Ok(answers) => {
-                for (append, answer) in batch.into_iter().zip(answers) {
-                    let _ = append.done.send(answer);
+                for (write, answer) in batch.into_iter().zip(answers) {
+                    let _ = write.done.send(answer);
                 }
             }
             Err(error) => {
-                for append in batch {
-                    let _ = append.done.send(Err(error.clone()));
+                for write in batch {
+                    let _ = write.done.send(Err(error.clone()));
                 }
             }
         }
     }
 }
 
-/// Writes every append that continues its board's sequence in one
-/// transaction. An append that does not is left out and answered with a
-/// conflict; the others are unaffected by it.
-fn commit_appends(
+/// Writes a batch in one transaction: every append that continues its
+/// board's sequence (one that does not is left out and answered with a
+/// conflict; the others are unaffected by it), and every snapshot newer
+/// than the board's stored one (an older one is dropped, answered `Ok`:
+/// snapshots never move backwards).
+fn commit_writes(
     db: &Database,
-    batch: &[Append],
+    batch: &[Write],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let txn = db.begin_write().map_err(backend)?;
     let mut answers = Vec::with_capacity(batch.len());
     {
         let mut table = txn.open_table(OPS).map_err(backend)?;
-        let snapshots = txn.open_table(SNAPSHOTS).map_err(backend)?;
-        for append in batch {
-            let board = append.board.as_str();
+        let mut snapshots = txn.open_table(SNAPSHOTS).map_err(backend)?;
+        for write in batch {
+            let board = write.board.as_str();
+            let ops = match &write.change {
+                Change::Ops(ops) => ops,
+                Change::Snapshot { seq, json } => {
+                    let stored = snapshots
+                        .get(board)
+                        .map_err(backend)?
+                        .map(|entry| entry.value().0);
+                    if stored.is_none_or(|stored| stored < *seq) {
+                        snapshots
+                            .insert(board, (*seq, json.as_slice()))
+                            .map_err(backend)?;
+                    }
+                    answers.push(Ok(()));
+                    continue;
+                }
+            };
             let mut stored = table
                 .range((board, 0)..=(board, u64::MAX))
                 .map_err(backend)?
@@ -173,8 +225,7 @@ fn commit_appends(
                     .map_err(backend)?
                     .map_or(0, |entry| entry.value().0);
             }
-            let conflict = append
-                .ops
+            let conflict = ops
                 .iter()
                 .zip(stored + 1..)
                 .find(|((seq, _), expected)| seq != expected);
@@ -185,7 +236,7 @@ fn commit_appends(
                 }));
                 continue;
             }
-            for (seq, bytes) in &append.ops {
+            for (seq, bytes) in ops {
                 table
                     .insert((board, *seq), bytes.as_slice())
                     .map_err(backend)?;
@@ -211,18 +262,7 @@ impl Store for RedbStore {
             .iter()
             .map(|op| Ok((op.seq, serde_json::to_vec(op).map_err(backend)?)))
             .collect::<Result<_, StoreError>>()?;
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let stopped = || StoreError::Backend("the redb writer thread stopped".into());
-        self.appends
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(Append {
-                board: board.as_str().to_owned(),
-                ops,
-                done,
-            })
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.write(board, Change::Ops(ops)).await
     }
 
     async fn load(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
@@ -256,27 +296,9 @@ impl Store for RedbStore {
     }
 
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
-        let key = id.as_str().to_owned();
         let seq = board.seq();
-        let bytes = encode_snapshot(board).await?;
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(backend)?;
-            {
-                let mut table = txn.open_table(SNAPSHOTS).map_err(backend)?;
-                let stored_seq = table
-                    .get(key.as_str())
-                    .map_err(backend)?
-                    .map(|entry| entry.value().0);
-                if stored_seq.is_some_and(|stored| stored >= seq) {
-                    return Ok(());
-                }
-                table
-                    .insert(key.as_str(), (seq, bytes.as_slice()))
-                    .map_err(backend)?;
-            }
-            txn.commit().map_err(backend)
-        })
-        .await
+        let json = encode_snapshot(board).await?;
+        self.write(id, Change::Snapshot { seq, json }).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -200,10 +200,7 @@ impl Bus for RedisBus {
             // reach us; if Redis is down, go on: the reconnect resyncs.
             let _ = tokio::time::timeout(SUBSCRIBE_WAIT, confirmation).await;
         }
-        let release = ReleaseGuard {
-            board: board.clone(),
-            releases: self.releases.clone(),
-        };
+        let release = ReleaseGuard::sending(board.clone(), self.releases.clone());
         Ok(Subscription::new(receiver, Some(release)))
     }
 
