@@ -13,8 +13,8 @@ use tokio::net::TcpStream as TokioTcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use whiteboard::protocol::{
-    packed, BoardId, ClientMessage, Color, OpId, Operation, Point, ServerMessage, Stroke, StrokeId,
-    StrokeStyle, UserId, PROTOCOL_VERSION,
+    packed, BoardId, ClientMessage, Color, ErrorCode, OpId, Operation, Point, ServerMessage,
+    Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
 
 /// How long any single expected message may take.
@@ -540,4 +540,32 @@ impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A server on a fresh data directory (deleted when the guard drops).
+pub fn start_server() -> (tempfile::TempDir, ServerProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    (dir, server)
+}
+
+pub fn error_code(message: &ServerMessage) -> ErrorCode {
+    match message {
+        ServerMessage::Error { code, .. } => *code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// The body of `GET path` over plain HTTP/1.1.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
