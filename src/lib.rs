@@ -55,6 +55,8 @@ pub mod app;
 pub mod board;
 pub mod coverage;
 pub mod exchange;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod geometry;
 pub mod gesture;
 pub mod pages;
