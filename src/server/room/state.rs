@@ -709,6 +709,7 @@ impl RoomState {
     ) {
         let mut people = self.people();
         if let Err(refusal) = self.limits.admit_person(&people, &request.user) {
+            self.waited.remove(&request.conn);
             let _ = answer.send(Err(refusal));
             return;
         }
