@@ -14,7 +14,7 @@ use whiteboard::protocol::{
 };
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::redb_store::RedbStore;
-use whiteboard::server::store::{Store, StoreError};
+use whiteboard::server::store::{Access, Store, StoreError};
 
 fn board(name: &str) -> BoardId {
     BoardId::parse(&format!("contract-{name}-000000")).unwrap()
@@ -92,6 +92,38 @@ async fn check_contract(store: Arc<dyn Store>) {
         store.load(&id).await.unwrap().snapshot.map(|b| b.seq()),
         Some(3)
     );
+
+    // Access: none at first; read back as written; a view token finds its
+    // board until it is replaced.
+    assert_eq!(store.access(&id).await.unwrap(), Access::default());
+    assert_eq!(store.board_of_view("nothing-here").await.unwrap(), None);
+    let shared = Access {
+        view: Some("view-token-1".into()),
+        edit: None,
+    };
+    store.set_access(&id, &shared).await.unwrap();
+    assert_eq!(store.access(&id).await.unwrap(), shared);
+    assert_eq!(
+        store.access(&board("other")).await.unwrap(),
+        Access::default()
+    );
+    assert_eq!(
+        store.board_of_view("view-token-1").await.unwrap(),
+        Some(id.clone())
+    );
+    let rotated = Access {
+        view: Some("view-token-2".into()),
+        edit: Some("edit-key-1".into()),
+    };
+    store.set_access(&id, &rotated).await.unwrap();
+    assert_eq!(store.access(&id).await.unwrap(), rotated);
+    assert_eq!(store.board_of_view("view-token-1").await.unwrap(), None);
+    assert_eq!(
+        store.board_of_view("view-token-2").await.unwrap(),
+        Some(id.clone())
+    );
+    // Access leaves the board's contents alone.
+    assert_eq!(store.load(&id).await.unwrap().into_board(), expected);
 
     store.flush().await.unwrap();
 }

@@ -6,7 +6,8 @@
 //!   database itself refuse a second operation with the same number, which is
 //!   what keeps several instances from forking a board.
 //! - `boards`: one metadata document per board, `{_id, created_at,
-//!   last_active, title, snapshot: {seq, version, parts}}`; each instance
+//!   last_active, title, snapshot: {seq, version, parts}, view_token,
+//!   edit_key}` (the last two when set, see [`Access`]); each instance
 //!   refreshes `last_active` at most once a minute per board while appending
 //!   (and whenever it saves a snapshot). `snapshot` points at the board's
 //!   current snapshot.
@@ -43,7 +44,7 @@ use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::store::{encode_snapshot, Store, StoreError, StoredBoard};
+use super::store::{encode_snapshot, Access, Store, StoreError, StoredBoard};
 use crate::board::Board;
 use crate::protocol::{BoardId, Operation};
 
@@ -173,6 +174,16 @@ impl MongoStore {
             )
             .build();
         self.chunks.create_index(parts).await.map_err(backend)?;
+        // View links find their board.
+        let views = IndexModel::builder()
+            .keys(doc! { "view_token": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("view_token".to_owned())
+                    .build(),
+            )
+            .build();
+        self.boards.create_index(views).await.map_err(backend)?;
         // Clearing out older versions deletes by sequence number.
         let by_seq = IndexModel::builder()
             .keys(doc! { "board": 1, "seq": 1 })
@@ -486,6 +497,60 @@ impl Store for MongoStore {
         };
         self.chunks.delete_many(stale).await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn access(&self, board: &BoardId) -> Result<Access, StoreError> {
+        let meta = self
+            .boards
+            .find_one(doc! { "_id": board.as_str() })
+            .projection(doc! { "view_token": 1, "edit_key": 1 })
+            .await
+            .map_err(backend)?;
+        let token = |field: &str| {
+            meta.as_ref()
+                .and_then(|meta| meta.get_str(field).ok())
+                .map(str::to_owned)
+        };
+        Ok(Access {
+            view: token("view_token"),
+            edit: token("edit_key"),
+        })
+    }
+
+    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError> {
+        let (mut set, mut unset) = (Document::new(), Document::new());
+        for (field, value) in [("view_token", &access.view), ("edit_key", &access.edit)] {
+            match value {
+                Some(token) => set.insert(field, token.as_str()),
+                None => unset.insert(field, ""),
+            };
+        }
+        let now = DateTime::now();
+        set.insert("last_active", now);
+        let mut update = doc! {
+            "$set": set,
+            "$setOnInsert": { "created_at": now, "title": mongodb::bson::Bson::Null },
+        };
+        if !unset.is_empty() {
+            update.insert("$unset", unset);
+        }
+        self.boards
+            .update_one(doc! { "_id": board.as_str() }, update)
+            .upsert(true)
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
+    async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError> {
+        let meta = self
+            .boards
+            .find_one(doc! { "view_token": token })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(backend)?;
+        meta.map(|meta| BoardId::parse(meta.get_str("_id").map_err(corrupt)?).map_err(corrupt))
+            .transpose()
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -18,7 +18,9 @@
 //!
 //! Layout:
 //! - `ops`: key `(board id, seq)` → JSON of the [`Operation`];
-//! - `snapshots`: key board id → `(seq, JSON of the Board)`.
+//! - `snapshots`: key board id → `(seq, JSON of the Board)`;
+//! - `access`: key board id → `(view token, edit key)`, empty for none;
+//! - `view_links`: key view token → board id.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
@@ -26,12 +28,14 @@ use std::sync::{mpsc, Arc};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::store::{encode_snapshot, Store, StoreError, StoredBoard};
+use super::store::{encode_snapshot, Access, Store, StoreError, StoredBoard};
 use crate::board::Board;
 use crate::protocol::{BoardId, Operation};
 
 const OPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("ops");
 const SNAPSHOTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("snapshots");
+const ACCESS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("access");
+const VIEW_LINKS: TableDefinition<&str, &str> = TableDefinition::new("view_links");
 
 /// File name inside the data directory.
 pub const FILE_NAME: &str = "whiteboard.redb";
@@ -95,6 +99,8 @@ impl RedbStore {
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(OPS).map_err(backend)?;
         txn.open_table(SNAPSHOTS).map_err(backend)?;
+        txn.open_table(ACCESS).map_err(backend)?;
+        txn.open_table(VIEW_LINKS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         let db = Arc::new(db);
         let (writes, queue) = mpsc::channel();
@@ -299,6 +305,69 @@ impl Store for RedbStore {
         let seq = board.seq();
         let json = encode_snapshot(board).await?;
         self.write(id, Change::Snapshot { seq, json }).await
+    }
+
+    async fn access(&self, board: &BoardId) -> Result<Access, StoreError> {
+        let board = board.as_str().to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(ACCESS).map_err(backend)?;
+            let entry = table.get(board.as_str()).map_err(backend)?;
+            Ok(entry.map_or_else(Access::default, |entry| {
+                let (view, edit) = entry.value();
+                let token = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+                Access {
+                    view: token(view),
+                    edit: token(edit),
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError> {
+        let (board, access) = (board.as_str().to_owned(), access.clone());
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut table = txn.open_table(ACCESS).map_err(backend)?;
+                let mut links = txn.open_table(VIEW_LINKS).map_err(backend)?;
+                let old_view = table
+                    .get(board.as_str())
+                    .map_err(backend)?
+                    .map(|entry| entry.value().0.to_owned());
+                if let Some(old) = old_view.filter(|old| !old.is_empty()) {
+                    if access.view.as_deref() != Some(old.as_str()) {
+                        links.remove(old.as_str()).map_err(backend)?;
+                    }
+                }
+                let view = access.view.as_deref().unwrap_or("");
+                let edit = access.edit.as_deref().unwrap_or("");
+                table
+                    .insert(board.as_str(), (view, edit))
+                    .map_err(backend)?;
+                if !view.is_empty() {
+                    links.insert(view, board.as_str()).map_err(backend)?;
+                }
+            }
+            txn.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError> {
+        let token = token.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let links = txn.open_table(VIEW_LINKS).map_err(backend)?;
+            let board = links.get(token.as_str()).map_err(backend)?;
+            board
+                .map(|board| {
+                    BoardId::parse(board.value()).map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .transpose()
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

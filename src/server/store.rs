@@ -16,6 +16,8 @@
 //!   from the store before going on; operation ids make the requests of a
 //!   stored prefix recognisable when they are retried.
 //! - `load` returns the newest snapshot and every operation after it.
+//! - a board's [`Access`] reads back as last written, and its view token
+//!   finds the board (`board_of_view`); a replaced view token finds nothing.
 //! - snapshots never move backwards, and several writers may save one
 //!   board's snapshot at once (at the same or different sequence numbers)
 //!   while it is loaded: every load finds a whole snapshot.
@@ -36,6 +38,18 @@ pub enum StoreError {
     Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Who may do what on a board beyond knowing its id (see `docs/protocol.md`,
+/// "View links"). Tokens are 128 random bits in base64url.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The token of the board's view link, `/v/{token}`, once an editor
+    /// made one: it shows the board and allows no change.
+    pub view: Option<String>,
+    /// Once the edit link was rotated, the key it carries: from then on the
+    /// board's id alone no longer lets anyone edit.
+    pub edit: Option<String>,
 }
 
 /// A board as stored: the newest snapshot (if any) and the operations after it.
@@ -84,6 +98,16 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the board's snapshot if `board` is newer than the stored one.
     /// Implementations encode it with [`encode_snapshot`], off the runtime.
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError>;
+
+    /// The board's access tokens (none for a board that never had any).
+    async fn access(&self, board: &BoardId) -> Result<Access, StoreError>;
+
+    /// Replaces the board's access tokens; its old view token, if replaced,
+    /// finds the board no more.
+    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError>;
+
+    /// The board whose view link carries `token`.
+    async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError>;
 
     /// Makes everything written so far durable; called on shutdown.
     async fn flush(&self) -> Result<(), StoreError>;
