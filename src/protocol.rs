@@ -141,6 +141,10 @@ pub enum ErrorCode {
     /// bytes the board holds (refuses the request that would add them,
     /// named by its `op_id`). The message says which.
     LimitReached,
+    /// The connection came through a view link: it may watch the board and
+    /// show its cursor and name, not change anything or show drawing in
+    /// progress. The refused request is named by its `op_id`.
+    Forbidden,
 }
 
 /// A validation failure, with the message that goes back to the client.
@@ -696,6 +700,9 @@ pub struct Person {
     /// Empty when the person has not chosen a name.
     #[serde(default)]
     pub name: String,
+    /// Came through a view link: watches, changes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub viewer: bool,
 }
 
 fn validate_points(points: &[Point], max: usize) -> Result<(), ProtocolError> {
@@ -1346,6 +1353,7 @@ mod tests {
                 people: vec![Person {
                     user: UserId::parse("u1").unwrap(),
                     name: "Ada".into(),
+                    viewer: false,
                 }],
             },
             ServerMessage::Draft {
@@ -1624,6 +1632,7 @@ mod tests {
             .map(|i| Person {
                 user: UserId::parse(&format!("user{i}")).unwrap(),
                 name: String::new(),
+                viewer: false,
             })
             .collect();
         let colors = person_colors(&people);

@@ -645,3 +645,125 @@ async fn ten_thousand_preview_ids_then_leaving_disturbs_nobody() {
         );
     }
 }
+
+/// `POST path` over plain HTTP/1.1: the status and the body.
+fn http_post(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let response = http_request(addr, "POST", path);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
+    let (_dir, server) = start_server();
+    let board = board_id("view-only");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    alice.commit(add_stroke("a1", stroke("s1", 1.0))).await;
+
+    // The view link's token: made once, the same the next time.
+    let path = format!("/b/{board}/view-link");
+    let (status, body) = http_post(server.addr, &path);
+    assert_eq!(status, 200, "{body}");
+    let token: String = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert_eq!(token.len(), 22);
+    assert!(!token.contains(board.as_str()));
+    assert_eq!(http_post(server.addr, &path).1, body);
+
+    // A viewer joins through it: the board as it is, then live.
+    let url = format!("ws://{}/ws/v/{token}", server.addr);
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut viewer = Client::from_socket(ws, user("vera"));
+    viewer.hello(None).await;
+    let welcome = viewer
+        .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    assert_eq!(board_from_welcome(&welcome).seq(), 1);
+    let presence = alice
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
+        .await;
+    let ServerMessage::Presence { people, .. } = presence else {
+        unreachable!()
+    };
+    assert!(people.iter().any(|p| p.user.as_str() == "vera" && p.viewer));
+    assert!(people
+        .iter()
+        .any(|p| p.user.as_str() == "alice" && !p.viewer));
+
+    // Every durable request is refused by name; drawing in progress too.
+    let s1 = StrokeId::parse("s1").unwrap();
+    let tries = [
+        add_stroke("v1", stroke("v1", 2.0)),
+        ClientMessage::AddStrokes {
+            op_id: op_id("v2"),
+            strokes: vec![stroke("v2", 3.0)],
+        },
+        ClientMessage::Update {
+            op_id: op_id("v3"),
+            strokes: vec![stroke("s1", 9.0)],
+        },
+        ClientMessage::Erase {
+            op_id: op_id("v4"),
+            stroke_ids: vec![s1.clone()],
+        },
+        ClientMessage::Clear { op_id: op_id("v5") },
+        ClientMessage::Undo { op_id: op_id("v6") },
+        ClientMessage::Redo { op_id: op_id("v7") },
+    ];
+    for attempt in &tries {
+        viewer.send(attempt).await;
+        match viewer
+            .recv_matching(|m| matches!(m, ServerMessage::Error { .. } | ServerMessage::Ack { .. }))
+            .await
+        {
+            ServerMessage::Error {
+                code: ErrorCode::Forbidden,
+                op_id: Some(refused),
+                ..
+            } => assert_eq!(Some(&refused), attempt.op_id()),
+            other => panic!("{attempt:?} was not refused: {other:?}"),
+        }
+    }
+    viewer.send(&preview_of(&stroke("v8", 1.0), 2)).await;
+    assert_eq!(
+        error_code(
+            &viewer
+                .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    // Its cursor is shown.
+    viewer.send(&ClientMessage::Cursor { x: 5.0, y: 6.0 }).await;
+    alice
+        .recv_matching(
+            |m| matches!(m, ServerMessage::Cursor { author, .. } if author.as_str() == "vera"),
+        )
+        .await;
+
+    // Nothing changed; the viewer still sees alice's next stroke live.
+    alice.commit(add_stroke("a2", stroke("s2", 2.0))).await;
+    let op = viewer.ops_until(2).await;
+    assert_eq!(op.last().map(|op| op.op_id.as_str()), Some("a2"));
+    let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
+    assert_eq!(board_from_welcome(&welcome).seq(), 2);
+
+    // A token no board has: 404 before the upgrade.
+    let unknown = format!("ws://{}/ws/v/{}", server.addr, "A".repeat(22));
+    match tokio_tungstenite::connect_async(unknown).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404)
+        }
+        other => panic!("an unknown view link was let in: {:?}", other.map(|_| ())),
+    }
+}

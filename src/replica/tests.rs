@@ -327,6 +327,7 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
             people: vec![Person {
                 user: user("me"),
                 name: String::new(),
+                viewer: false,
             }],
         },
         0.0,

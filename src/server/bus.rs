@@ -340,6 +340,7 @@ mod tests {
                 people: vec![Person {
                     user: UserId::parse("alice").unwrap(),
                     name: "Alice".into(),
+                    viewer: false,
                 }],
                 seq: 42,
             }),

@@ -11,6 +11,10 @@
 //! for being too slow (1013), when it keeps sending garbage or stays over
 //! budget (1008), or when a frame is too large to read (1009).
 //!
+//! A connection that came through a view link lets only cursors and names
+//! through: every other frame is refused as `forbidden` (naming a durable
+//! request), and counts toward the invalid frames that close it.
+//!
 //! Liveness: the server pings every third of the liveness time, and a
 //! connection that sent nothing for two of those periods (browsers answer
 //! pings by themselves, at once) is taken for dead, closed (1013) and
@@ -66,6 +70,8 @@ enum Verdict {
 struct Connection {
     id: ConnectionId,
     board: BoardId,
+    /// Came through a view link.
+    viewer: bool,
     socket: WebSocket,
     hub: Hub,
     room: Option<RoomHandle>,
@@ -82,6 +88,7 @@ struct Connection {
 pub async fn serve(
     socket: WebSocket,
     board: BoardId,
+    viewer: bool,
     hub: Hub,
     shutdown: CancellationToken,
     liveness: Duration,
@@ -91,6 +98,7 @@ pub async fn serve(
     let mut connection = Connection {
         id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
         board,
+        viewer,
         socket,
         hub,
         room: None,
@@ -231,6 +239,7 @@ impl Connection {
                     last_seq,
                     protocol,
                     view,
+                    viewer: self.viewer,
                     outbox,
                 };
                 match self.hub.join(&self.board, request).await {
@@ -259,6 +268,23 @@ impl Connection {
                     ProtocolError::new(
                         ErrorCode::UnexpectedMessage,
                         "the first message must be hello",
+                    ),
+                    op_id,
+                )
+                .await
+            }
+            (message, Some(_))
+                if self.viewer
+                    && !matches!(
+                        message,
+                        ClientMessage::Cursor { .. } | ClientMessage::Profile { .. }
+                    ) =>
+            {
+                let op_id = message.op_id().cloned();
+                self.reject(
+                    ProtocolError::new(
+                        ErrorCode::Forbidden,
+                        "this link only shows the board; ask for its edit link",
                     ),
                     op_id,
                 )

@@ -16,6 +16,10 @@ pub enum AppError {
     TooManyConnections(u32),
     #[error("this page's origin may not open a board here (see --allowed-origins)")]
     ForeignOrigin,
+    #[error("no board has this view link (it may have been replaced)")]
+    UnknownViewLink,
+    #[error("the store failed: {0}")]
+    Store(String),
 }
 
 impl IntoResponse for AppError {
@@ -25,6 +29,8 @@ impl IntoResponse for AppError {
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::ForeignOrigin => StatusCode::FORBIDDEN,
+            AppError::UnknownViewLink => StatusCode::NOT_FOUND,
+            AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");

@@ -32,11 +32,82 @@ pub async fn websocket(
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
     let board = BoardId::parse(&session_id).map_err(AppError::InvalidBoardId)?;
+    upgrade(ws, board, false, peer, &headers, state)
+}
+
+/// `GET /ws/v/{token}`: the real-time channel of the board whose view link
+/// carries `token`, for watching only (see [`connection`]); 404 for a token
+/// no board has (any more).
+pub async fn view_websocket(
+    ws: WebSocketUpgrade,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
+    let board = board_of_view(&state, &token).await?;
+    upgrade(ws, board, true, peer, &headers, state)
+}
+
+/// The board a view token names, if any does.
+async fn board_of_view(state: &AppState, token: &str) -> Result<BoardId, AppError> {
+    if token.len() != TOKEN_CHARS
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::UnknownViewLink);
+    }
+    state
+        .store
+        .board_of_view(token)
+        .await
+        .map_err(|e| AppError::Store(e.to_string()))?
+        .ok_or(AppError::UnknownViewLink)
+}
+
+/// `POST /b/{id}/view-link`: the token of the board's view link (made on the
+/// first call, the same afterwards), as `{"token": "…"}`. Knowing the board's
+/// id is what lets anyone edit it, and what this asks for.
+pub async fn view_link(
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, AppError> {
+    let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
     if !state.allowed_origins.allow(&headers) {
         return Err(AppError::ForeignOrigin);
     }
+    let store_error = |e: super::store::StoreError| AppError::Store(e.to_string());
+    let mut access = state.store.access(&board).await.map_err(store_error)?;
+    if access.view.is_none() {
+        access.view = Some(random_token()?);
+        state
+            .store
+            .set_access(&board, &access)
+            .await
+            .map_err(store_error)?;
+        // Two instances asked at once: everyone gets the one that stayed.
+        access = state.store.access(&board).await.map_err(store_error)?;
+    }
+    Ok(axum::Json(serde_json::json!({ "token": access.view })))
+}
+
+/// Upgrades to a board's channel once the page's origin and the client's
+/// address may have one more.
+fn upgrade(
+    ws: WebSocketUpgrade,
+    board: BoardId,
+    viewer: bool,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    state: AppState,
+) -> Result<Response, AppError> {
+    if !state.allowed_origins.allow(headers) {
+        return Err(AppError::ForeignOrigin);
+    }
     let address = match state.trust_forwarded_for {
-        true => forwarded_for(&headers).unwrap_or(peer.ip()),
+        true => forwarded_for(headers).unwrap_or(peer.ip()),
         false => peer.ip(),
     };
     let most = state.budgets.connections_per_address;
@@ -54,6 +125,7 @@ pub async fn websocket(
                 connection::serve(
                     socket,
                     board,
+                    viewer,
                     state.hub,
                     state.shutdown,
                     state.liveness,
@@ -111,11 +183,19 @@ pub async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// Characters of a board id or token made here: 128 random bits in base64url.
+const TOKEN_CHARS: usize = 22;
+
 /// 128 random bits, base64url without padding: 22 characters.
-pub fn new_board_id() -> Result<BoardId, AppError> {
+fn random_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| AppError::Random(e.to_string()))?;
-    Ok(BoardId::from_trusted(base64url(&bytes)))
+    Ok(base64url(&bytes))
+}
+
+/// A fresh board id ([`random_token`]).
+pub fn new_board_id() -> Result<BoardId, AppError> {
+    random_token().map(BoardId::from_trusted)
 }
 
 fn base64url(bytes: &[u8]) -> String {

@@ -216,6 +216,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .route("/", get(page.clone()))
         .route("/b/{id}", get(page))
         .route("/ws/{session_id}", get(http::websocket))
+        .route("/ws/v/{token}", get(http::view_websocket))
+        .route("/b/{id}/view-link", axum::routing::post(http::view_link))
         .route("/new", get(http::new_board))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))

@@ -192,6 +192,23 @@ impl Client {
         Self { ws, user }
     }
 
+    /// A client on a socket opened elsewhere (a view link's, say).
+    pub fn from_socket(ws: WebSocketStream<MaybeTlsStream<TokioTcpStream>>, user: UserId) -> Self {
+        Self { ws, user }
+    }
+
+    /// Says hello as this client's user.
+    pub async fn hello(&mut self, last_seq: Option<u64>) {
+        self.send(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            user: self.user.clone(),
+            last_seq,
+            name: None,
+            view: None,
+        })
+        .await;
+    }
+
     /// Connects, says hello, and returns the client with its `welcome`.
     pub async fn join(
         addr: SocketAddr,
@@ -200,15 +217,7 @@ impl Client {
         last_seq: Option<u64>,
     ) -> (Self, ServerMessage) {
         let mut client = Self::open(addr, board, user(name)).await;
-        client
-            .send(&ClientMessage::Hello {
-                protocol: PROTOCOL_VERSION,
-                user: client.user.clone(),
-                last_seq,
-                name: None,
-                view: None,
-            })
-            .await;
+        client.hello(last_seq).await;
         let welcome = client
             .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
             .await;
@@ -556,13 +565,18 @@ pub fn error_code(message: &ServerMessage) -> ErrorCode {
     }
 }
 
-/// The body of `GET path` over plain HTTP/1.1.
+/// The whole response (head and body) to `GET path` over plain HTTP/1.1.
 pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    http_request(addr, "GET", path)
+}
+
+/// The whole response to an empty `method path` request over HTTP/1.1.
+pub fn http_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();

@@ -35,6 +35,8 @@ pub struct JoinRequest {
     /// What the client shows (from `hello`): from version 3, the first
     /// part of a snapshot holds what may paint there.
     pub view: Option<crate::geometry::Rect>,
+    /// Came through a view link: shown as a viewer in the people list.
+    pub viewer: bool,
     pub outbox: Outbox,
 }
 

@@ -185,6 +185,7 @@ mod tests {
         let person = |id: &str| Person {
             user: UserId::parse(id).unwrap(),
             name: String::new(),
+            viewer: false,
         };
         let people = [person("ada"), person("bob")];
         let limits = BoardLimits {

@@ -169,6 +169,8 @@ pub enum Effect {
 struct Client {
     user: UserId,
     name: String,
+    /// Came through a view link (its connection lets no change through).
+    viewer: bool,
     outbox: Outbox,
     /// Whether this client has a draft out, ended for everyone if it leaves.
     drafting: bool,
@@ -717,6 +719,7 @@ impl RoomState {
             people.push(Person {
                 user: request.user.clone(),
                 name: request.name.clone(),
+                viewer: request.viewer,
             });
             people.sort();
         }
@@ -785,6 +788,7 @@ impl RoomState {
             Client {
                 user: request.user,
                 name: request.name,
+                viewer: request.viewer,
                 outbox: request.outbox,
                 drafting: false,
                 previews: VecDeque::new(),
@@ -939,6 +943,7 @@ impl RoomState {
         distinct(self.clients.values().map(|c| Person {
             user: c.user.clone(),
             name: c.name.clone(),
+            viewer: c.viewer,
         }))
     }
 

@@ -192,6 +192,7 @@ fn join_request(
         last_seq,
         protocol,
         view: None,
+        viewer: false,
         outbox,
     };
     (request, Client { frames }, answered, answer)
@@ -649,6 +650,7 @@ fn version_3_gets_its_view_first_from_one_encoding_shared_by_all() {
             last_seq: None,
             protocol: 3,
             view,
+            viewer: false,
             outbox,
         };
         h.handle(Event::Join(request, answer));
@@ -788,6 +790,7 @@ fn people_on_other_instances_count_until_their_roster_expires() {
         people: vec![Person {
             user: UserId::parse("zoe").unwrap(),
             name: "Zoe".into(),
+            viewer: false,
         }],
         seq: 0,
     };
