@@ -87,7 +87,10 @@ pub async fn view_link(
             .set_access(&board, &access)
             .await
             .map_err(store_error)?;
-        // Two instances asked at once: everyone gets the one that stayed.
+        // What the store holds now. `set_access` replaces the whole record
+        // without comparing: if two instances make a link at the same
+        // moment, the later write wins and the earlier caller's token stops
+        // working (a compare-and-set comes with edit link rotation).
         access = state.store.access(&board).await.map_err(store_error)?;
     }
     Ok(axum::Json(serde_json::json!({ "token": access.view })))
