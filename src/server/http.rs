@@ -32,6 +32,7 @@ pub async fn websocket(
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
     let board = BoardId::parse(&session_id).map_err(AppError::InvalidBoardId)?;
+    check_origin(&state, &headers)?;
     upgrade(ws, board, false, peer, &headers, state)
 }
 
@@ -45,8 +46,17 @@ pub async fn view_websocket(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
+    check_origin(&state, &headers)?;
     let board = board_of_view(&state, &token).await?;
     upgrade(ws, board, true, peer, &headers, state)
+}
+
+/// Refuses a page of another site (see [`super::security`]).
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    match state.allowed_origins.allow(headers) {
+        true => Ok(()),
+        false => Err(AppError::ForeignOrigin),
+    }
 }
 
 /// The board a view token names, if any does.
@@ -75,9 +85,7 @@ pub async fn view_link(
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
     let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
-    if !state.allowed_origins.allow(&headers) {
-        return Err(AppError::ForeignOrigin);
-    }
+    check_origin(&state, &headers)?;
     let store_error = |e: super::store::StoreError| AppError::Store(e.to_string());
     let mut access = state.store.access(&board).await.map_err(store_error)?;
     if access.view.is_none() {
@@ -96,8 +104,8 @@ pub async fn view_link(
     Ok(axum::Json(serde_json::json!({ "token": access.view })))
 }
 
-/// Upgrades to a board's channel once the page's origin and the client's
-/// address may have one more.
+/// Upgrades to a board's channel (the page's origin was checked) if the
+/// client's address may have one more.
 fn upgrade(
     ws: WebSocketUpgrade,
     board: BoardId,
@@ -106,9 +114,6 @@ fn upgrade(
     headers: &HeaderMap,
     state: AppState,
 ) -> Result<Response, AppError> {
-    if !state.allowed_origins.allow(headers) {
-        return Err(AppError::ForeignOrigin);
-    }
     let address = match state.trust_forwarded_for {
         true => forwarded_for(headers).unwrap_or(peer.ip()),
         false => peer.ip(),

@@ -14,7 +14,9 @@
 //! latency; 5,000 boards closing within seconds each waited on a blocking
 //! thread of their own for their closing snapshot, 512 threads, whose
 //! memory stayed). The queue needs no bound: each room has at most one
-//! append and one snapshot in flight.
+//! append and one snapshot in flight. Access changes (an editor asking for
+//! a view link: rare) commit on their own, so the writer's transactions
+//! open no tables for them.
 //!
 //! Layout:
 //! - `ops`: key `(board id, seq)` → JSON of the [`Operation`];
