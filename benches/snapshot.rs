@@ -41,7 +41,7 @@ fn main() {
             let snapshot = board.snapshot_json();
             EncodedWelcome {
                 protocol: 1,
-                board: &id,
+                board: Some(&id),
                 seq: board.seq(),
                 snapshot: Some(&snapshot),
                 packed_snapshot: None,
@@ -98,7 +98,7 @@ fn main() {
 fn replica_steps(board: &Board, id: &BoardId, view: &Rect, bytes: &[u8], sizes: &[u64]) {
     let welcome = ServerMessage::Welcome {
         protocol: PROTOCOL_VERSION,
-        board: id.clone(),
+        board: Some(id.clone()),
         seq: board.seq(),
         snapshot: None,
         packed_snapshot: Some(bytes.len() as u64),
@@ -120,7 +120,7 @@ fn replica_steps(board: &Board, id: &BoardId, view: &Rect, bytes: &[u8], sizes: 
     let mut merges = Vec::new();
     for _ in 0..3 {
         let mut replica = Replica::new(UserId::parse("bench").expect("valid id"), "b".into());
-        replica.connect(None, Some(*view));
+        replica.connect(None, Some(*view), None);
         replica.on_server(welcome.clone(), 0.0);
         let mut complete = None;
         time("decode the first part", &mut || {

@@ -61,6 +61,7 @@ async fn run_client(args: &Args, board: String, name: String) -> Result<ClientRe
         last_seq: None,
         name: None,
         view: None,
+        key: None,
     };
     ws.send(Message::Text(hello.encode().into()))
         .await

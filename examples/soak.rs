@@ -143,6 +143,7 @@ async fn visit(
         last_seq: None,
         name: Some(format!("Visitor {person}")),
         view: None,
+        key: None,
     }];
     for preview in 0..previews {
         let drawn = stroke(&format!("p{person}-{preview}"), 8)?;
@@ -260,6 +261,7 @@ async fn main() -> Result<(), String> {
         last_seq: None,
         name: None,
         view: None,
+        key: None,
     };
     watcher
         .send(Message::Text(hello.encode().into()))

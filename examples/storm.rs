@@ -191,6 +191,7 @@ async fn connect(addr: &str, board: &str, user: u32) -> Result<(Sink, Source), S
         last_seq: None,
         name: None,
         view: None,
+        key: None,
     };
     sink.send(Message::Text(hello.encode().into()))
         .await

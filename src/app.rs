@@ -1,10 +1,10 @@
 //! The Leptos application: the HTML shell and the page for a path.
 //!
 //! Rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
-//! There are two pages and no navigation between them inside the app (every
+//! There are three pages and no navigation between them inside the app (every
 //! link loads a page), so the path is matched here by [`Page::for_path`]
 //! rather than by `leptos_router`, whose client half weighed about 70 KB of
-//! the WebAssembly bundle. The server mounts the same two paths
+//! the WebAssembly bundle. The server mounts the same three paths
 //! (`server::run`) and answers any other path that is not a file with the
 //! "not found" page and status 404.
 
@@ -63,6 +63,9 @@ pub enum Page {
     Home,
     /// `/b/{id}`, with the id as it appears in the path (not yet validated).
     Board(String),
+    /// `/v/{token}`: a board through its view link (the token not yet
+    /// validated).
+    View(String),
     /// Anything else.
     NotFound,
 }
@@ -73,10 +76,15 @@ impl Page {
         if path == "/" {
             return Page::Home;
         }
-        match path.strip_prefix("/b/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => Page::Board(id.to_owned()),
-            _ => Page::NotFound,
+        let segment = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+                .map(str::to_owned)
+        };
+        if let Some(id) = segment("/b/") {
+            return Page::Board(id);
         }
+        segment("/v/").map_or(Page::NotFound, Page::View)
     }
 }
 
@@ -100,7 +108,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let page = match Page::for_path(&current_path()) {
         Page::Home => view! { <HomePage/> }.into_any(),
-        Page::Board(id) => view! { <BoardPage id/> }.into_any(),
+        Page::Board(id) => view! { <BoardPage id view=false/> }.into_any(),
+        Page::View(token) => view! { <BoardPage id=token view=true/> }.into_any(),
         Page::NotFound => view! { <NotFound/> }.into_any(),
     };
     view! {
@@ -129,7 +138,18 @@ mod tests {
     fn paths_map_to_the_pages_the_server_mounts() {
         assert_eq!(Page::for_path("/"), Page::Home);
         assert_eq!(Page::for_path("/b/abc"), Page::Board("abc".into()));
-        for other in ["", "/b/", "/b", "/b/abc/", "/b/abc/def", "/nope", "/bb/abc"] {
+        assert_eq!(Page::for_path("/v/tok"), Page::View("tok".into()));
+        for other in [
+            "",
+            "/b/",
+            "/b",
+            "/b/abc/",
+            "/b/abc/def",
+            "/nope",
+            "/bb/abc",
+            "/v/",
+            "/v/a/b",
+        ] {
             assert_eq!(Page::for_path(other), Page::NotFound, "{other:?}");
         }
     }

@@ -705,6 +705,25 @@ pub struct Person {
     pub viewer: bool,
 }
 
+/// Characters of an access token (a view link's token, an edit key): 128
+/// random bits in base64url.
+pub const TOKEN_CHARS: usize = 22;
+
+/// Whether `token` can be an access token at all (the server makes them;
+/// anything else names nothing).
+pub fn validate_token(token: &str) -> Result<(), ProtocolError> {
+    let well_formed = token.len() == TOKEN_CHARS
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match well_formed {
+        true => Ok(()),
+        false => Err(ProtocolError::invalid(format!(
+            "an access token or key is {TOKEN_CHARS} characters of base64url"
+        ))),
+    }
+}
+
 fn validate_points(points: &[Point], max: usize) -> Result<(), ProtocolError> {
     if points.is_empty() || points.len() > max {
         return Err(ProtocolError::invalid(format!(
@@ -747,6 +766,12 @@ pub enum ClientMessage {
         /// snapshot's first part holds every item that may paint there.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         view: Option<Rect>,
+        /// The edit key of the board's edit link (`/b/{id}#k={key}`), once
+        /// its edit link was rotated: without the current one, `hello` on
+        /// `/ws/{id}` is refused `forbidden` and closed with
+        /// [`close_code::NO_ACCESS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// Ephemeral: more points of a stroke still being drawn (appended to what
     /// was sent before under the same stroke id).
@@ -827,10 +852,15 @@ impl ClientMessage {
     pub fn validate(&self) -> Result<(), ProtocolError> {
         match self {
             ClientMessage::Hello {
-                user, name, view, ..
+                user,
+                name,
+                view,
+                key,
+                ..
             } => {
                 user.validate()?;
                 name.as_deref().map_or(Ok(()), validate_name)?;
+                key.as_deref().map_or(Ok(()), validate_token)?;
                 view.as_ref().map_or(Ok(()), validate_view)
             }
             ClientMessage::Preview {
@@ -1035,7 +1065,8 @@ pub struct BoardSnapshot {
 #[serde(tag = "type", rename = "welcome")]
 pub struct EncodedWelcome<'a> {
     pub protocol: u32,
-    pub board: &'a BoardId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub board: Option<&'a BoardId>,
     pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<&'a serde_json::value::RawValue>,
@@ -1069,7 +1100,10 @@ pub enum ServerMessage {
     /// in the `hello`'s view.
     Welcome {
         protocol: u32,
-        board: BoardId,
+        /// The board's id; absent on a view link's channel (the id is what
+        /// lets anyone edit a board whose edit link was never rotated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        board: Option<BoardId>,
         seq: u64,
         /// (Never read by the browser, which speaks the newest version:
         /// version 1's JSON snapshot would only weigh on its WebAssembly.)
@@ -1147,6 +1181,10 @@ pub mod close_code {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The client fell too far behind; reconnect and catch up.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// The link the client came with opens nothing (any more): a view link
+    /// no board has, or an edit link that was rotated (the `error` before
+    /// it says which). Reconnecting with it will not help.
+    pub const NO_ACCESS: u16 = 4403;
 }
 
 #[cfg(test)]
@@ -1195,6 +1233,7 @@ mod tests {
                 last_seq: Some(41),
                 name: Some("Ada".into()),
                 view: Some(Rect::from_corners((-10.0, 0.0), (1270.0, 800.5))),
+                key: Some("k3y-0f_22-characters12".into()),
             },
             ClientMessage::Draft {
                 strokes: vec![shape(StrokeKind::Ellipse, &[(0.0, 0.0), (5.0, 5.0)])],
@@ -1289,7 +1328,7 @@ mod tests {
             });
             let encoded = EncodedWelcome {
                 protocol: PROTOCOL_VERSION,
-                board: &board,
+                board: Some(&board),
                 seq: 7,
                 snapshot: raw.as_deref(),
                 packed_snapshot,
@@ -1300,7 +1339,7 @@ mod tests {
             .encode();
             let expected = ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
-                board: board.clone(),
+                board: Some(board.clone()),
                 seq: 7,
                 snapshot,
                 packed_snapshot,
@@ -1329,7 +1368,7 @@ mod tests {
         let messages = vec![
             ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
-                board: BoardId::parse("abcdefghijklmnopqrstuv").unwrap(),
+                board: Some(BoardId::parse("abcdefghijklmnopqrstuv").unwrap()),
                 seq: 7,
                 snapshot: Some(BoardSnapshot {
                     seq: 6,

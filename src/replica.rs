@@ -453,7 +453,12 @@ impl Replica {
     /// `welcome`. A replica that was welcomed before asks only for what it
     /// missed. `view` is what the browser shows (world coordinates): a
     /// snapshot comes with what may paint there first.
-    pub fn connect(&mut self, name: Option<String>, view: Option<Rect>) -> ClientMessage {
+    pub fn connect(
+        &mut self,
+        name: Option<String>,
+        view: Option<Rect>,
+        key: Option<String>,
+    ) -> ClientMessage {
         self.link = Link::Joining;
         self.rest = None;
         self.view = view;
@@ -463,6 +468,7 @@ impl Replica {
             last_seq: self.welcomed_before().then(|| self.board.seq()),
             name,
             view,
+            key,
         }
     }
 

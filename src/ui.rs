@@ -7,7 +7,37 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::{person_colors, Person, StrokeKind, PERSON_COLORS};
+use crate::protocol::{person_colors, BoardId, Person, StrokeKind, PERSON_COLORS};
+
+/// The link a board page was opened with: what its socket connects to, and
+/// what the page lets its person do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardLink {
+    /// `/b/{id}` (with `#k={key}` once the edit link was rotated): draws.
+    Edit(BoardId),
+    /// `/v/{token}`: watches, changes nothing.
+    View(String),
+}
+
+impl BoardLink {
+    pub fn is_view(&self) -> bool {
+        matches!(self, BoardLink::View(_))
+    }
+}
+
+/// What the Share menu does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// Copy the link this page was opened with (an edit link with its key,
+    /// or the view link).
+    ThisLink,
+    /// Copy the board's view link (the server makes it on first use).
+    ViewLink,
+    /// Replace the edit link and copy the new one: the old one stops
+    /// working for everyone (this tab included: its connection is refused
+    /// and it reconnects with the new key).
+    NewEditLink,
+}
 
 /// The active tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +133,9 @@ pub enum ConnectionStatus {
     Connected,
     /// The connection dropped; drawing continues and is sent on reconnect.
     Reconnecting,
+    /// The link opens nothing (any more): a rotated edit link, a view link
+    /// no board has. The page stops connecting.
+    Refused,
 }
 
 impl ConnectionStatus {
@@ -112,6 +145,15 @@ impl ConnectionStatus {
             ConnectionStatus::Connecting => "connecting",
             ConnectionStatus::Connected => "connected",
             ConnectionStatus::Reconnecting => "reconnecting",
+            ConnectionStatus::Refused => "this link no longer opens the board: ask for a new one",
+        }
+    }
+
+    /// Its class on the status dot.
+    pub fn class(self) -> &'static str {
+        match self {
+            ConnectionStatus::Refused => "refused",
+            other => other.label(),
         }
     }
 }
@@ -201,12 +243,15 @@ pub struct BoardUi {
     pub selected: RwSignal<usize>,
     /// Whether the keyboard shortcut help is open.
     pub help_open: RwSignal<bool>,
+    /// Opened with a view link: no drawing tools, nothing sent that would
+    /// change the board.
+    pub viewer: bool,
 }
 
 impl BoardUi {
-    pub fn new() -> Self {
+    pub fn new(viewer: bool) -> Self {
         Self {
-            tool: RwSignal::new(Tool::Pen),
+            tool: RwSignal::new(if viewer { Tool::Hand } else { Tool::Pen }),
             color: RwSignal::new(PALETTE[0].0.to_owned()),
             width: RwSignal::new(WIDTHS[1].0),
             fill: RwSignal::new(None),
@@ -222,13 +267,8 @@ impl BoardUi {
             zoom: RwSignal::new(1.0),
             selected: RwSignal::new(0),
             help_open: RwSignal::new(false),
+            viewer,
         }
-    }
-}
-
-impl Default for BoardUi {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

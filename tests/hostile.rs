@@ -1,9 +1,11 @@
 //! Hostile clients against the real server binary, over real sockets:
 //! garbage, floods, frames too large to read, clients that never read or
 //! fall silent, one address holding too many connections, boards and
-//! instances at their limits, pages of other sites, and a client that opens
-//! ten thousand previews. Each test checks that the well-behaved clients on
-//! the same board receive everything and stay connected.
+//! instances at their limits, pages of other sites, a client that opens
+//! ten thousand previews, a view link's client trying every change, and
+//! editors whose edit link was rotated. Each test checks that the
+//! well-behaved clients on the same board receive everything and stay
+//! connected.
 
 mod common;
 
@@ -429,6 +431,7 @@ async fn turned_away(
             last_seq: None,
             name: None,
             view: None,
+            key: None,
         })
         .await;
     match client.recv_message().await {
@@ -646,21 +649,6 @@ async fn ten_thousand_preview_ids_then_leaving_disturbs_nobody() {
     }
 }
 
-/// `POST path` over plain HTTP/1.1: the status and the body.
-fn http_post(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let response = http_request(addr, "POST", path);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[tokio::test]
 async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
     let (_dir, server) = start_server();
@@ -670,15 +658,12 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
 
     // The view link's token: made once, the same the next time.
     let path = format!("/b/{board}/view-link");
-    let (status, body) = http_post(server.addr, &path);
+    let (status, body) = http_post(server.addr, &path, None);
     assert_eq!(status, 200, "{body}");
-    let token: String = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let token = json_field(&body, "token");
     assert_eq!(token.len(), 22);
     assert!(!token.contains(board.as_str()));
-    assert_eq!(http_post(server.addr, &path).1, body);
+    assert_eq!(http_post(server.addr, &path, None).1, body);
 
     // A viewer joins through it: the board as it is, then live.
     let url = format!("ws://{}/ws/v/{token}", server.addr);
@@ -689,6 +674,11 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
         .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
         .await;
     assert_eq!(board_from_welcome(&welcome).seq(), 1);
+    // It never learns the board's id: that would let it edit.
+    assert!(matches!(
+        welcome,
+        ServerMessage::Welcome { board: None, .. }
+    ));
     let presence = alice
         .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 2, .. }))
         .await;
@@ -757,13 +747,91 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
     assert_eq!(op.last().map(|op| op.op_id.as_str()), Some("a2"));
     let (_carol, welcome) = Client::join(server.addr, &board, "carol", None).await;
     assert_eq!(board_from_welcome(&welcome).seq(), 2);
+    assert!(matches!(&welcome, ServerMessage::Welcome { board: Some(id), .. } if *id == board));
 
-    // A token no board has: 404 before the upgrade.
-    let unknown = format!("ws://{}/ws/v/{}", server.addr, "A".repeat(22));
-    match tokio_tungstenite::connect_async(unknown).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 404)
-        }
-        other => panic!("an unknown view link was let in: {:?}", other.map(|_| ())),
+    // A token no board has: told so, and closed for good.
+    for unknown in ["A".repeat(22), "short".to_owned()] {
+        let url = format!("ws://{}/ws/v/{unknown}", server.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut stranger = Client::from_socket(ws, user("stranger"));
+        assert_eq!(
+            error_code(&stranger.recv_message().await),
+            ErrorCode::Forbidden
+        );
+        assert_eq!(stranger.closed().await, Some(close_code::NO_ACCESS));
     }
+}
+
+#[tokio::test]
+async fn a_rotated_edit_link_lets_go_of_everyone_who_came_with_the_old_one() {
+    let (_dir, server) = start_server();
+    let board = board_id("rotated");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    alice.commit(add_stroke("a1", stroke("s1", 1.0))).await;
+    let token = json_field(
+        &http_post(server.addr, &format!("/b/{board}/view-link"), None).1,
+        "token",
+    );
+    let url = format!("ws://{}/ws/v/{token}", server.addr);
+    let (ws, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+    let mut viewer = Client::from_socket(ws, user("vera"));
+    viewer.hello(None).await;
+    viewer
+        .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+
+    // Anyone who knows the board's id may rotate it, once.
+    let rotate = format!("/b/{board}/edit-link");
+    let (status, body) = http_post(server.addr, &rotate, None);
+    assert_eq!(status, 200, "{body}");
+    let key = json_field(&body, "key");
+    assert_eq!(key.len(), 22);
+
+    // Alice came with the old link: told, closed, and gone from the list.
+    assert_eq!(
+        error_code(
+            &alice
+                .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(alice.closed().await, Some(close_code::NO_ACCESS));
+    viewer
+        .recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1, .. }))
+        .await;
+
+    // The old link opens nothing, and changes nothing over HTTP either.
+    let mut mallory = Client::open(server.addr, &board, user("mallory")).await;
+    mallory.hello(None).await;
+    assert_eq!(
+        error_code(&mallory.recv_message().await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(mallory.closed().await, Some(close_code::NO_ACCESS));
+    let wrong = "B".repeat(22);
+    for stale in [None, Some(wrong.as_str())] {
+        assert_eq!(http_post(server.addr, &rotate, stale).0, 403);
+        let view_link = format!("/b/{board}/view-link");
+        assert_eq!(http_post(server.addr, &view_link, stale).0, 403);
+    }
+
+    // The new one edits; the view link still watches.
+    let mut bob = Client::open(server.addr, &board, user("bob")).await;
+    bob.hello_with_key(None, Some(&key)).await;
+    let welcome = bob
+        .recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    assert_eq!(board_from_welcome(&welcome).seq(), 1);
+    bob.commit(add_stroke("b1", stroke("s2", 2.0))).await;
+    viewer.ops_until(2).await;
+    let (status, body) = http_post(server.addr, &format!("/b/{board}/view-link"), Some(&key));
+    assert_eq!((status, json_field(&body, "token")), (200, token));
+
+    // Rotated again by bob: he is let go too (his page reconnects with the
+    // key it was given).
+    let (status, body) = http_post(server.addr, &rotate, Some(&key));
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(json_field(&body, "key"), key);
+    assert_eq!(bob.closed().await, Some(close_code::NO_ACCESS));
 }

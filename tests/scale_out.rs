@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use whiteboard::board::Board;
-use whiteboard::protocol::{BoardId, ClientMessage, ErrorCode, OpId, ServerMessage, StrokeId};
+use whiteboard::protocol::{
+    close_code, BoardId, ClientMessage, ErrorCode, OpId, ServerMessage, StrokeId,
+};
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::store::Store;
 
@@ -353,6 +355,31 @@ async fn strokes_previews_and_presence_cross_instances() {
     alice.close().await;
     bob.recv_matching(|m| matches!(m, ServerMessage::Presence { count: 1, .. }))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_link_rotated_on_one_instance_lets_go_of_its_editors_on_the_other() {
+    let Some(cluster) = Cluster::start("rotate", 2) else {
+        return;
+    };
+    let board = board_id("rotate");
+    let (mut alice, _) = Client::join(cluster.addr(1), &board, "alice", None).await;
+    alice.commit(add_stroke("a1", stroke("s1", 1.0))).await;
+
+    let (status, body) = http_post(cluster.addr(0), &format!("/b/{board}/edit-link"), None);
+    assert_eq!(status, 200, "{body}");
+    let key = json_field(&body, "key");
+    assert_eq!(alice.closed().await, Some(close_code::NO_ACCESS));
+
+    // On the other instance too, only the new key edits.
+    let mut mallory = Client::open(cluster.addr(1), &board, user("mallory")).await;
+    mallory.hello(None).await;
+    assert_eq!(mallory.closed().await, Some(close_code::NO_ACCESS));
+    let mut bob = Client::open(cluster.addr(1), &board, user("bob")).await;
+    bob.hello_with_key(None, Some(&key)).await;
+    bob.recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    assert_eq!(bob.commit(add_stroke("b1", stroke("s2", 2.0))).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

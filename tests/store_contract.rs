@@ -101,8 +101,31 @@ async fn check_contract(store: Arc<dyn Store>) {
         view: Some("view-token-1".into()),
         edit: None,
     };
-    store.set_access(&id, &shared).await.unwrap();
+    assert!(store
+        .set_access(&id, &Access::default(), &shared)
+        .await
+        .unwrap());
     assert_eq!(store.access(&id).await.unwrap(), shared);
+    // Only over the access it expects: a writer that read before this one
+    // wrote changes nothing (on a board with a document and without).
+    let late = Access {
+        view: Some("view-token-late".into()),
+        edit: None,
+    };
+    assert!(!store
+        .set_access(&id, &Access::default(), &late)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_access(&board("no-such-board"), &shared, &late)
+        .await
+        .unwrap());
+    assert_eq!(store.access(&id).await.unwrap(), shared);
+    assert_eq!(
+        store.access(&board("no-such-board")).await.unwrap(),
+        Access::default()
+    );
+    assert_eq!(store.board_of_view("view-token-late").await.unwrap(), None);
     assert_eq!(
         store.access(&board("other")).await.unwrap(),
         Access::default()
@@ -115,7 +138,7 @@ async fn check_contract(store: Arc<dyn Store>) {
         view: Some("view-token-2".into()),
         edit: Some("edit-key-1".into()),
     };
-    store.set_access(&id, &rotated).await.unwrap();
+    assert!(store.set_access(&id, &shared, &rotated).await.unwrap());
     assert_eq!(store.access(&id).await.unwrap(), rotated);
     assert_eq!(store.board_of_view("view-token-1").await.unwrap(), None);
     assert_eq!(

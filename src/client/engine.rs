@@ -39,13 +39,14 @@ use super::storage;
 use crate::geometry::{self, Rect};
 use crate::gesture::Gesture;
 use crate::protocol::{
-    limits, BoardId, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId,
-    StrokeKind, StrokeStyle,
+    limits, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind,
+    StrokeStyle,
 };
 use crate::replica::{Changed, Local, Replica, SnapshotProgress, TypedText};
 use crate::stacking::Restack;
 use crate::ui::{
-    with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS, FONT_SIZES, PALETTE,
+    with_colors, BoardLink, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS,
+    FONT_SIZES, PALETTE,
 };
 use crate::view::View;
 
@@ -60,7 +61,17 @@ const VIEW_SETTLE_MS: f64 = 100.0;
 const MERGE_BUDGET_MS: f64 = 6.0;
 
 pub struct Engine {
-    pub(super) board_id: BoardId,
+    /// What this page was opened with: its socket's path, whether it edits.
+    pub(super) link: BoardLink,
+    /// The edit key this tab edits with, once the board's edit link was
+    /// rotated (see `share`); sent in `hello`.
+    pub(super) key: Option<String>,
+    /// The key the current connection's `hello` carried: a connection
+    /// refused for an old key after this tab rotated the link reconnects.
+    hello_key: Option<String>,
+    /// This tab asked for a new edit link and has no answer yet: a refusal
+    /// of its connection meanwhile is its own doing.
+    pub(super) rotating: bool,
     /// The board's content; pointer input arrives here.
     pub(super) canvas: HtmlCanvasElement,
     pub(super) ctx: CanvasRenderingContext2d,
@@ -135,7 +146,8 @@ impl EngineHandle {
     /// An engine on these canvases; `client::start` adds the listeners and
     /// the connection loop.
     pub(super) fn new(
-        board_id: BoardId,
+        link: BoardLink,
+        key: Option<String>,
         canvas: HtmlCanvasElement,
         overlay: HtmlCanvasElement,
         ui: BoardUi,
@@ -146,7 +158,10 @@ impl EngineHandle {
         ui.me.set(user.as_str().to_owned());
         ui.name.set(storage::display_name().unwrap_or_default());
         let engine = Engine {
-            board_id,
+            link,
+            key,
+            hello_key: None,
+            rotating: false,
             canvas,
             ctx,
             overlay,
@@ -301,7 +316,34 @@ impl EngineHandle {
             .and_then(|l| l.host().ok())
             .unwrap_or_else(|| "localhost:8000".into());
         let scheme = if secure { "wss" } else { "ws" };
-        format!("{scheme}://{host}/ws/{}", self.0.borrow().board_id)
+        match &self.0.borrow().link {
+            BoardLink::Edit(board) => format!("{scheme}://{host}/ws/{board}"),
+            BoardLink::View(token) => format!("{scheme}://{host}/ws/v/{token}"),
+        }
+    }
+
+    /// The server closed the connection for a link that opens nothing (any
+    /// more): `true` if that is final (the page says so and stops
+    /// connecting), `false` if this tab has a newer key than the refused
+    /// connection had (it rotated the link itself) and reconnects with it.
+    pub(super) fn refused(&self) -> bool {
+        let Some(last) = self.with(|engine| {
+            if engine.key != engine.hello_key || engine.rotating {
+                return false;
+            }
+            // The page stops: nothing it shows is live any more, and
+            // nothing drawn here could be sent.
+            engine.ui.status.set(ConnectionStatus::Refused);
+            engine.ui.people.set(Vec::new());
+            engine.ui.presence.set(0);
+            true
+        }) else {
+            return true;
+        };
+        if last {
+            self.stop();
+        }
+        last
     }
 
     /// A new connection: say hello; the rest waits for `welcome`.
@@ -447,11 +489,13 @@ impl Engine {
         // What the canvas shows: a big board's snapshot brings it first.
         let (width, height, _) = self.size;
         let view = (width > 0.0 && height > 0.0).then(|| self.view.visible((width, height)));
+        self.hello_key = self.key.clone();
         let hello = self.replica.connect(
             crate::protocol::validate_name(&name)
                 .is_ok()
                 .then_some(name),
             view,
+            self.hello_key.clone(),
         );
         let _ = socket.unbounded_send(hello.encode());
         self.socket = Some(socket);
@@ -477,14 +521,31 @@ impl Engine {
     // ---- durable changes ----
 
     pub(super) fn submit(&mut self, request: Request) {
+        if self.view_only() {
+            return;
+        }
         let changed = self.replica.submit(request);
         self.reflect(changed);
     }
 
     /// Submits strokes as one or more `add_strokes` / `update` requests.
     pub(super) fn submit_batched(&mut self, strokes: Vec<Stroke>, update: bool) {
+        if self.view_only() {
+            return;
+        }
         let changed = self.replica.submit_batched(strokes, update);
         self.reflect(changed);
+    }
+
+    /// Opened with a view link: says so instead of changing anything (the
+    /// server would refuse it; keys and paste reach here without a tool).
+    pub(super) fn view_only(&self) -> bool {
+        if self.ui.viewer {
+            self.ui.notice.set(Some(
+                "This is a view link: the board cannot be changed here".into(),
+            ));
+        }
+        self.ui.viewer
     }
 
     /// Closes the text editor and turns what was typed into a request.

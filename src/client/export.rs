@@ -18,6 +18,7 @@ use super::render::context_2d;
 use crate::exchange::{self, BoardFile};
 use crate::geometry::{self, Rect};
 use crate::protocol::{Stroke, StrokeId};
+use crate::ui::BoardLink;
 use crate::view::View;
 
 /// Space around the content in whole-board exports, in board units.
@@ -67,10 +68,13 @@ fn download_text(text: &str, mime: &str, filename: &str) -> Result<(), JsValue> 
 
 impl Engine {
     fn file_stem(&self) -> String {
-        format!(
-            "board-{}",
-            &self.board_id.as_str()[..8.min(self.board_id.as_str().len())]
-        )
+        match &self.link {
+            BoardLink::Edit(board) => {
+                format!("board-{}", &board.as_str()[..8.min(board.as_str().len())])
+            }
+            // Part of a view token would be part of a capability.
+            BoardLink::View(_) => "board".to_owned(),
+        }
     }
 
     /// What is shown, as owned strokes in drawing order.

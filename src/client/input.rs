@@ -161,6 +161,14 @@ impl Engine {
         // Shortcuts are ASCII letters; Unicode case mapping would bring its
         // tables into the WebAssembly for nothing.
         let lower = key.to_ascii_lowercase();
+        // A view link's page only looks around (its tool stays the hand).
+        let looking = matches!(
+            lower.as_str(),
+            "=" | "+" | "-" | "0" | "!" | "?" | "escape" | " "
+        );
+        if self.ui.viewer && !looking {
+            return false;
+        }
         match (command, event.shift_key(), lower.as_str()) {
             (true, false, "z") => self.submit(Request::Undo),
             (true, true, "z") | (true, false, "y") => self.submit(Request::Redo),

@@ -6,13 +6,16 @@
 //! ends (server gone, network drop, or the engine dropping its sender after
 //! detecting a gap) the loop waits and connects again; the engine's `hello`
 //! then carries its last sequence number so the server sends only what it missed.
+//! A close for a link that opens nothing (4403) ends the loop, unless this
+//! tab rotated the link itself and has the new key (`EngineHandle::refused`).
 
 use std::time::Duration;
 
 use futures_util::{future, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 
 use super::engine::EngineHandle;
+use crate::protocol::close_code;
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -23,6 +26,7 @@ pub async fn run(engine: EngineHandle) {
         if let Ok(socket) = WebSocket::open(&engine.ws_url()) {
             let (mut write, mut read) = socket.split();
             let (sender, mut outgoing) = futures_channel::mpsc::unbounded::<String>();
+            let mut refused = false;
             engine.attach(sender);
             let writer = async move {
                 while let Some(text) = outgoing.next().await {
@@ -37,6 +41,12 @@ pub async fn run(engine: EngineHandle) {
                     match frame {
                         Ok(Message::Text(text)) => engine.on_frame_text(&text),
                         Ok(Message::Bytes(bytes)) => engine.on_frame_binary(&bytes),
+                        Err(WebSocketError::ConnectionClose(close))
+                            if close.code == close_code::NO_ACCESS =>
+                        {
+                            refused = engine.refused();
+                            break;
+                        }
                         Err(_) => break,
                     }
                     if !engine.is_attached() {
@@ -45,6 +55,9 @@ pub async fn run(engine: EngineHandle) {
                 }
             };
             future::select(Box::pin(writer), Box::pin(reader)).await;
+            if refused {
+                break; // The link opens nothing any more; the page says so.
+            }
             if engine.was_welcomed() {
                 retry = FIRST_RETRY;
             }

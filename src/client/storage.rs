@@ -2,10 +2,10 @@
 //!
 //! The user id lives in `sessionStorage`, so it survives a reload (undo keeps
 //! working on what you drew before reloading) while two tabs are two people.
-//! Recently opened boards and the display name live in `localStorage`,
-//! shared by all tabs.
+//! Recently opened boards, the display name and the edit keys of boards
+//! whose edit link was rotated live in `localStorage`, shared by all tabs.
 
-use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 
 use crate::protocol::UserId;
 
@@ -14,8 +14,10 @@ const RECENT_KEY: &str = "whiteboard.recent";
 const RECENT_LIMIT: usize = 12;
 const NAME_KEY: &str = "whiteboard.name";
 
-/// A board this browser opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A board this browser opened. Kept as JSON (`[{"id", "opened_at"}]`)
+/// that the browser's own `JSON` reads and writes: serde's code for it
+/// weighed 3 KB of the WebAssembly.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecentBoard {
     pub id: String,
     /// Milliseconds since the Unix epoch.
@@ -61,10 +63,22 @@ fn local_storage() -> Option<web_sys::Storage> {
 
 /// Boards this browser opened, most recent first.
 pub fn recent_boards() -> Vec<RecentBoard> {
-    local_storage()
-        .and_then(|s| s.get_item(RECENT_KEY).ok().flatten())
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default()
+    let Some(raw) = local_storage().and_then(|s| s.get_item(RECENT_KEY).ok().flatten()) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = js_sys::JSON::parse(&raw) else {
+        return Vec::new();
+    };
+    let field = |entry: &JsValue, name: &str| js_sys::Reflect::get(entry, &JsValue::from_str(name));
+    js_sys::Array::from(&parsed)
+        .iter()
+        .filter_map(|entry| {
+            Some(RecentBoard {
+                id: field(&entry, "id").ok()?.as_string()?,
+                opened_at: field(&entry, "opened_at").ok()?.as_f64()?,
+            })
+        })
+        .collect()
 }
 
 /// Puts `id` at the top of the recent boards.
@@ -79,8 +93,34 @@ pub fn remember_board(id: &str) {
         },
     );
     boards.truncate(RECENT_LIMIT);
-    if let (Some(storage), Ok(raw)) = (local_storage(), serde_json::to_string(&boards)) {
-        let _ = storage.set_item(RECENT_KEY, &raw);
+    let list = js_sys::Array::new();
+    for board in boards {
+        let entry = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&entry, &"id".into(), &board.id.into());
+        let _ = js_sys::Reflect::set(&entry, &"opened_at".into(), &board.opened_at.into());
+        list.push(&entry);
+    }
+    if let (Some(storage), Ok(raw)) = (local_storage(), js_sys::JSON::stringify(&list)) {
+        let _ = storage.set_item(RECENT_KEY, &String::from(raw));
+    }
+}
+
+/// Where the edit key of a board's rotated edit link is kept.
+fn edit_key_item(board: &str) -> String {
+    format!("whiteboard.key.{board}")
+}
+
+/// The edit key this browser was given for `board`, if any.
+pub fn edit_key(board: &str) -> Option<String> {
+    local_storage()
+        .and_then(|s| s.get_item(&edit_key_item(board)).ok().flatten())
+        .filter(|key| crate::protocol::validate_token(key).is_ok())
+}
+
+/// Remembers the edit key of `board` for every tab of this browser.
+pub fn set_edit_key(board: &str, key: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(&edit_key_item(board), key);
     }
 }
 

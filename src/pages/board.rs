@@ -1,4 +1,6 @@
-//! `/b/{id}`: the drawing canvas with its toolbar, panels and status bar.
+//! `/b/{id}`: the drawing canvas with its toolbar, panels and status bar;
+//! `/v/{token}`: the same board through its view link, without anything
+//! that would change it.
 //!
 //! The view is plain Leptos and renders on the server; once hydrated, an
 //! effect starts the canvas engine (`client::engine`), which owns the
@@ -12,11 +14,11 @@
 use leptos::prelude::*;
 
 use super::icons;
-use crate::protocol::BoardId;
+use crate::protocol::{validate_token, BoardId};
 use crate::stacking::Restack;
 use crate::ui::{
-    display_name, with_colors, BoardUi, ConnectionStatus, StyleProperty, Tool, FILLS, FONT_SIZES,
-    PALETTE, WIDTHS,
+    display_name, with_colors, BoardLink, BoardUi, ConnectionStatus, Share, StyleProperty, Tool,
+    FILLS, FONT_SIZES, PALETTE, WIDTHS,
 };
 
 #[cfg(feature = "hydrate")]
@@ -71,6 +73,7 @@ impl EngineSlot {
         export_svg,
         export_json,
         import_json,
+        share(what: Share),
     );
 
     fn clear(&self) {
@@ -88,11 +91,21 @@ impl EngineSlot {
         }
     }
 
-    fn copy_link(&self, ui: BoardUi) {
+    fn rotate_edit_link(&self) {
         #[cfg(feature = "hydrate")]
-        crate::client::copy_link(ui);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ui;
+        {
+            let confirmed = web_sys::window()
+                .and_then(|w| {
+                    w.confirm_with_message(
+                        "Make a new edit link? The current one stops working, and everyone who came with it is disconnected. The view link stays.",
+                    )
+                    .ok()
+                })
+                .unwrap_or(false);
+            if confirmed {
+                self.share(Share::NewEditLink);
+            }
+        }
     }
 }
 
@@ -134,12 +147,19 @@ fn icon_button(
 
 #[component]
 pub fn BoardPage(
-    /// The id as it appears in the path.
+    /// The board id (`/b/{id}`) or the view link's token (`/v/{token}`) as
+    /// it appears in the path.
     id: String,
+    /// Whether `id` is a view link's token.
+    view: bool,
 ) -> impl IntoView {
-    match BoardId::parse(&id) {
-        Ok(board) => view! { <Board board/> }.into_any(),
-        Err(_) => view! {
+    let link = match view {
+        false => BoardId::parse(&id).map(BoardLink::Edit).ok(),
+        true => validate_token(&id).ok().map(|()| BoardLink::View(id)),
+    };
+    match link {
+        Some(link) => view! { <Board link/> }.into_any(),
+        None => view! {
             <main class="home">
                 <h1>"This board link is not valid"</h1>
                 <p>"Board links look like " <code>"/b/3q2-8fLx0aZ0pBq9Wc1r7g"</code> "."</p>
@@ -151,15 +171,16 @@ pub fn BoardPage(
 }
 
 #[component]
-fn Board(board: BoardId) -> impl IntoView {
-    let ui = BoardUi::new();
+fn Board(link: BoardLink) -> impl IntoView {
+    let viewer = link.is_view();
+    let ui = BoardUi::new(viewer);
     let slot = EngineSlot::new();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let overlay = NodeRef::<leptos::html::Canvas>::new();
 
     #[cfg(feature = "hydrate")]
     {
-        let board = board.clone();
+        let link = link.clone();
         Effect::new(move |_| {
             let (Some(element), Some(overlay)) = (canvas.get(), overlay.get()) else {
                 return;
@@ -167,8 +188,10 @@ fn Board(board: BoardId) -> impl IntoView {
             if slot.engine.with_value(Option::is_some) {
                 return;
             }
-            crate::client::storage::remember_board(board.as_str());
-            match crate::client::start(board.clone(), element, overlay, ui) {
+            if let BoardLink::Edit(board) = &link {
+                crate::client::storage::remember_board(board.as_str());
+            }
+            match crate::client::start(link.clone(), element, overlay, ui) {
                 Ok(engine) => slot.engine.set_value(Some(engine)),
                 Err(error) => leptos::logging::error!("could not start the board: {error:?}"),
             }
@@ -184,7 +207,7 @@ fn Board(board: BoardId) -> impl IntoView {
             }
         });
     }
-    let _ = &board;
+    let _ = &link;
 
     let tool_buttons = Tool::ALL
         .into_iter()
@@ -202,8 +225,12 @@ fn Board(board: BoardId) -> impl IntoView {
         .collect_view();
 
     view! {
+        // A view link's page hides what would change the board (`.viewer
+        // .edit-only` in the style sheet): the same markup either way.
         <div
             class="board-page"
+            class:viewer=viewer
+            class:locked-out=move || ui.status.get() == ConnectionStatus::Refused
             class:eraser=move || ui.tool.get() == Tool::Eraser
             class:hand=move || ui.tool.get() == Tool::Hand
             class:select=move || ui.tool.get() == Tool::Select
@@ -217,10 +244,9 @@ fn Board(board: BoardId) -> impl IntoView {
             ></canvas>
             <canvas node_ref=overlay class="overlay-canvas" data-testid="overlay-canvas" aria-hidden="true"></canvas>
 
-            <div class="toolbar" role="toolbar" aria-label="Tools">
+            <div class="toolbar edit-only" role="toolbar" aria-label="Tools">
                 {tool_buttons}
             </div>
-
             <StylePanel ui engine=slot/>
 
             <BoardMenu ui engine=slot/>
@@ -241,7 +267,10 @@ fn Board(board: BoardId) -> impl IntoView {
 
 /// Colour, fill, width, text size, opacity and arrangement: shown while a
 /// drawing tool is active or something is selected. With a selection, every
-/// change applies to the selected items.
+/// change applies to the selected items. Its sections are always rendered
+/// and hidden by a class rather than made by a `Show` each: a view made
+/// later weighs about 1 KB of the compressed WebAssembly, a class toggle
+/// next to nothing.
 #[component]
 fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let tool = move || ui.tool.get();
@@ -264,179 +293,169 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     };
 
     view! {
-        <Show when=visible>
-            <div class="style-panel" role="group" aria-label="Style">
-                <div class="panel-section" role="group" aria-label="Colour">
-                    <span class="panel-label">"Stroke"</span>
-                    <div class="swatches">
-                        {PALETTE
-                            .iter()
-                            .map(|&(color, name)| {
-                                view! {
-                                    <button
-                                        class="swatch"
-                                        aria-label=name
-                                        title=name
-                                        style=format!("--swatch: {color}")
-                                        aria-pressed=move || (ui.color.get() == color).to_string()
-                                        on:click=move |_| {
-                                            ui.color.set(color.to_owned());
-                                            changed(StyleProperty::Color);
-                                        }
-                                    ></button>
-                                }
-                            })
-                            .collect_view()}
-                        <label
-                            class="swatch custom"
-                            title="Custom colour"
-                            class:active=move || !PALETTE.iter().any(|(c, _)| *c == ui.color.get())
-                            style=move || format!("--swatch: {}", ui.color.get())
-                        >
-                            <input
-                                type="color"
-                                aria-label="Custom colour"
-                                prop:value=move || ui.color.get()
-                                on:change=move |event| {
-                                    ui.color.set(event_target_value(&event));
-                                    changed(StyleProperty::Color);
-                                }
-                            />
-                        </label>
-                    </div>
-                </div>
-                <Show when=shows_fill>
-                    <div class="panel-section" role="group" aria-label="Fill">
-                        <span class="panel-label">"Fill"</span>
-                        <div class="swatches">
-                            <button
-                                class="swatch none"
-                                aria-label="No fill"
-                                title="No fill"
-                                aria-pressed=move || ui.fill.get().is_none().to_string()
-                                on:click=move |_| {
-                                    ui.fill.set(None);
-                                    changed(StyleProperty::Fill);
-                                }
-                            ></button>
-                            {FILLS
-                                .iter()
-                                .map(|&(color, name)| {
-                                    view! {
-                                        <button
-                                            class="swatch"
-                                            aria-label=name
-                                            title=name
-                                            style=format!("--swatch: {color}")
-                                            aria-pressed=move || (ui.fill.get().as_deref() == Some(color)).to_string()
-                                            on:click=move |_| {
-                                                ui.fill.set(Some(color.to_owned()));
-                                                changed(StyleProperty::Fill);
-                                            }
-                                        ></button>
+        <div class="style-panel" class:hidden=move || !visible() role="group" aria-label="Style">
+            <div class="panel-section" role="group" aria-label="Colour">
+                <span class="panel-label">"Stroke"</span>
+                <div class="swatches">
+                    {PALETTE
+                        .iter()
+                        .map(|&(color, name)| {
+                            view! {
+                                <button
+                                    class="swatch"
+                                    aria-label=name
+                                    title=name
+                                    style=format!("--swatch: {color}")
+                                    aria-pressed=move || (ui.color.get() == color).to_string()
+                                    on:click=move |_| {
+                                        ui.color.set(color.to_owned());
+                                        changed(StyleProperty::Color);
                                     }
-                                })
-                                .collect_view()}
-                        </div>
-                    </div>
-                </Show>
-                <Show when=shows_width>
-                    <div class="panel-section" role="group" aria-label="Stroke width">
-                        <span class="panel-label">"Width"</span>
-                        <div class="row">
-                            {WIDTHS
-                                .iter()
-                                .map(|&(width, name)| {
-                                    let dot = (width.min(14.0) + 2.0).to_string();
-                                    let dot = view! {
-                                        <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
-                                    };
-                                    toggle_button(
-                                        "tool width",
-                                        name,
-                                        format!("{name} stroke"),
-                                        move || ui.width.get() == width,
-                                        move || {
-                                            ui.width.set(width);
-                                            changed(StyleProperty::Width);
-                                        },
-                                        dot.into_any(),
-                                    )
-                                })
-                                .collect_view()}
-                        </div>
-                    </div>
-                </Show>
-                <Show when=shows_font>
-                    <div class="panel-section" role="group" aria-label="Text size">
-                        <span class="panel-label">"Text size"</span>
-                        <div class="row">
-                            {FONT_SIZES
-                                .iter()
-                                .map(|&(size, name)| {
-                                    let letter = view! {
-                                        <span class="font-sample" style=format!("font-size: {}px", 10.0 + size / 5.0)>"A"</span>
-                                    };
-                                    toggle_button(
-                                        "tool",
-                                        name,
-                                        name.to_owned(),
-                                        move || ui.font_size.get() == size,
-                                        move || {
-                                            ui.font_size.set(size);
-                                            changed(StyleProperty::FontSize);
-                                        },
-                                        letter.into_any(),
-                                    )
-                                })
-                                .collect_view()}
-                        </div>
-                    </div>
-                </Show>
-                <div class="panel-section">
-                    <label class="panel-label" for="opacity">"Opacity"</label>
-                    <input
-                        id="opacity"
-                        type="range"
-                        min="10"
-                        max="100"
-                        step="10"
-                        aria-label="Opacity"
-                        prop:value=move || percent(ui.opacity.get().into()).to_string()
-                        on:change=move |event| {
-                            // Whole percents (step 10): an integer parse keeps
-                            // the float parser and its 20 KB table out of
-                            // the WebAssembly.
-                            let percent = event_target_value(&event).parse::<u32>().unwrap_or(100);
-                            ui.opacity.set((percent as f32 / 100.0).clamp(0.1, 1.0));
-                            changed(StyleProperty::Opacity);
-                        }
-                    />
+                                ></button>
+                            }
+                        })
+                        .collect_view()}
+                    <label
+                        class="swatch custom"
+                        title="Custom colour"
+                        class:active=move || !PALETTE.iter().any(|(c, _)| *c == ui.color.get())
+                        style=move || format!("--swatch: {}", ui.color.get())
+                    >
+                        <input
+                            type="color"
+                            aria-label="Custom colour"
+                            prop:value=move || ui.color.get()
+                            on:change=move |event| {
+                                ui.color.set(event_target_value(&event));
+                                changed(StyleProperty::Color);
+                            }
+                        />
+                    </label>
                 </div>
-                <Show when=has_selection>
-                    <div class="panel-section" role="group" aria-label="Arrange">
-                        <span class="panel-label">"Selection"</span>
-                        <div class="row">
-                            {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(Restack::ToFront), icons::to_front().into_any())}
-                            {icon_button("Bring forward", "Bring forward (Ctrl+])", move || engine.restack_selection(Restack::Forward), icons::forward().into_any())}
-                            {icon_button("Send backward", "Send backward (Ctrl+[)", move || engine.restack_selection(Restack::Backward), icons::backward().into_any())}
-                            {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(Restack::ToBack), icons::to_back().into_any())}
-                            {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || engine.duplicate_selection(), icons::duplicate().into_any())}
-                            {icon_button("Delete", "Delete (Del)", move || engine.delete_selection(), icons::trash().into_any())}
-                        </div>
-                    </div>
-                </Show>
             </div>
-        </Show>
+            <div class="panel-section" class:hidden=move || !shows_fill() role="group" aria-label="Fill">
+                <span class="panel-label">"Fill"</span>
+                <div class="swatches">
+                    <button
+                        class="swatch none"
+                        aria-label="No fill"
+                        title="No fill"
+                        aria-pressed=move || ui.fill.get().is_none().to_string()
+                        on:click=move |_| {
+                            ui.fill.set(None);
+                            changed(StyleProperty::Fill);
+                        }
+                    ></button>
+                    {FILLS
+                        .iter()
+                        .map(|&(color, name)| {
+                            view! {
+                                <button
+                                    class="swatch"
+                                    aria-label=name
+                                    title=name
+                                    style=format!("--swatch: {color}")
+                                    aria-pressed=move || (ui.fill.get().as_deref() == Some(color)).to_string()
+                                    on:click=move |_| {
+                                        ui.fill.set(Some(color.to_owned()));
+                                        changed(StyleProperty::Fill);
+                                    }
+                                ></button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </div>
+            <div class="panel-section" class:hidden=move || !shows_width() role="group" aria-label="Stroke width">
+                <span class="panel-label">"Width"</span>
+                <div class="row">
+                    {WIDTHS
+                        .iter()
+                        .map(|&(width, name)| {
+                            let dot = (width.min(14.0) + 2.0).to_string();
+                            let dot = view! {
+                                <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
+                            };
+                            toggle_button(
+                                "tool width",
+                                name,
+                                format!("{name} stroke"),
+                                move || ui.width.get() == width,
+                                move || {
+                                    ui.width.set(width);
+                                    changed(StyleProperty::Width);
+                                },
+                                dot.into_any(),
+                            )
+                        })
+                        .collect_view()}
+                </div>
+            </div>
+            <div class="panel-section" class:hidden=move || !shows_font() role="group" aria-label="Text size">
+                <span class="panel-label">"Text size"</span>
+                <div class="row">
+                    {FONT_SIZES
+                        .iter()
+                        .map(|&(size, name)| {
+                            let letter = view! {
+                                <span class="font-sample" style=format!("font-size: {}px", 10.0 + size / 5.0)>"A"</span>
+                            };
+                            toggle_button(
+                                "tool",
+                                name,
+                                name.to_owned(),
+                                move || ui.font_size.get() == size,
+                                move || {
+                                    ui.font_size.set(size);
+                                    changed(StyleProperty::FontSize);
+                                },
+                                letter.into_any(),
+                            )
+                        })
+                        .collect_view()}
+                </div>
+            </div>
+            <div class="panel-section">
+                <label class="panel-label" for="opacity">"Opacity"</label>
+                <input
+                    id="opacity"
+                    type="range"
+                    min="10"
+                    max="100"
+                    step="10"
+                    aria-label="Opacity"
+                    prop:value=move || percent(ui.opacity.get().into()).to_string()
+                    on:change=move |event| {
+                        // Whole percents (step 10): an integer parse keeps
+                        // the float parser and its 20 KB table out of
+                        // the WebAssembly.
+                        let percent = event_target_value(&event).parse::<u32>().unwrap_or(100);
+                        ui.opacity.set((percent as f32 / 100.0).clamp(0.1, 1.0));
+                        changed(StyleProperty::Opacity);
+                    }
+                />
+            </div>
+            <div class="panel-section" class:hidden=move || !has_selection() role="group" aria-label="Arrange">
+                <span class="panel-label">"Selection"</span>
+                <div class="row">
+                    {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(Restack::ToFront), icons::to_front().into_any())}
+                    {icon_button("Bring forward", "Bring forward (Ctrl+])", move || engine.restack_selection(Restack::Forward), icons::forward().into_any())}
+                    {icon_button("Send backward", "Send backward (Ctrl+[)", move || engine.restack_selection(Restack::Backward), icons::backward().into_any())}
+                    {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(Restack::ToBack), icons::to_back().into_any())}
+                    {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || engine.duplicate_selection(), icons::duplicate().into_any())}
+                    {icon_button("Delete", "Delete (Del)", move || engine.delete_selection(), icons::trash().into_any())}
+                </div>
+            </div>
+        </div>
     }
     .into_any()
 }
 
 /// Who is here, and this person's display name.
 #[component]
-fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl IntoView {
     view! {
-        <div class="people-panel" role="dialog" aria-label="People">
+        <div class="people-panel" class:hidden=move || !open.get() role="dialog" aria-label="People">
             <label class="panel-label" for="display-name">"Your name"</label>
             <input
                 id="display-name"
@@ -458,11 +477,13 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         .into_iter()
                         .map(|(person, color)| {
                             let you = person.user.as_str() == me;
+                            let viewing = person.viewer;
                             view! {
                                 <li>
                                     <span class="avatar" style=format!("--person: {color}") aria-hidden="true"></span>
                                     <span class="person-name">{display_name(&person)}</span>
                                     {you.then_some(view! { <span class="muted">" (you)"</span> })}
+                                    {viewing.then_some(view! { <span class="muted viewing">" · viewing"</span> })}
                                 </li>
                             }
                         })
@@ -536,7 +557,86 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
     .into_any()
 }
 
-/// Top-left: export, import, help, clear, all boards.
+/// What an item of the board menu does.
+#[derive(Debug, Clone, Copy)]
+enum MenuAction {
+    ExportPng { whole_board: bool },
+    ExportSvg,
+    ExportJson,
+    ImportJson,
+    CopyViewLink,
+    NewEditLink,
+    Shortcuts,
+    Clear,
+}
+
+/// The board menu's items but the last (a link): icon path, label, class
+/// (`separated` starts a group; `edit-only` ones a view link's page hides),
+/// action. One list rendered by one view, which weighs far less in the
+/// WebAssembly than a view per item.
+const MENU: [(&str, &str, &str, MenuAction); 9] = [
+    (
+        icons::DOWNLOAD,
+        "Export PNG (whole board)",
+        "",
+        MenuAction::ExportPng { whole_board: true },
+    ),
+    (
+        icons::DOWNLOAD,
+        "Export PNG (current view)",
+        "",
+        MenuAction::ExportPng { whole_board: false },
+    ),
+    (icons::DOWNLOAD, "Export SVG", "", MenuAction::ExportSvg),
+    (icons::DOWNLOAD, "Export JSON", "", MenuAction::ExportJson),
+    (
+        icons::UPLOAD,
+        "Import JSON…",
+        "edit-only",
+        MenuAction::ImportJson,
+    ),
+    (
+        icons::EYE,
+        "Copy view link",
+        "separated",
+        MenuAction::CopyViewLink,
+    ),
+    (
+        icons::REFRESH,
+        "New edit link…",
+        "edit-only",
+        MenuAction::NewEditLink,
+    ),
+    (
+        icons::KEYBOARD,
+        "Keyboard shortcuts",
+        "separated",
+        MenuAction::Shortcuts,
+    ),
+    (
+        icons::TRASH,
+        "Clear board",
+        "danger edit-only",
+        MenuAction::Clear,
+    ),
+];
+
+impl EngineSlot {
+    fn act(&self, ui: BoardUi, action: MenuAction) {
+        match action {
+            MenuAction::ExportPng { whole_board } => self.export_png(whole_board),
+            MenuAction::ExportSvg => self.export_svg(),
+            MenuAction::ExportJson => self.export_json(),
+            MenuAction::ImportJson => self.import_json(),
+            MenuAction::CopyViewLink => self.share(Share::ViewLink),
+            MenuAction::NewEditLink => self.rotate_edit_link(),
+            MenuAction::Shortcuts => ui.help_open.set(true),
+            MenuAction::Clear => self.clear(),
+        }
+    }
+}
+
+/// Top-left: export, import, sharing, help, clear, all boards.
 #[component]
 fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let menu_open = RwSignal::new(false);
@@ -552,39 +652,24 @@ fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
             >
                 {icons::menu()}
             </button>
-            <Show when=move || menu_open.get()>
-                <div class="menu" role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
-                    <button role="menuitem" on:click=move |_| engine.export_png(true)>
-                        {icons::download()} "Export PNG (whole board)"
-                    </button>
-                    <button role="menuitem" on:click=move |_| engine.export_png(false)>
-                        {icons::download()} "Export PNG (current view)"
-                    </button>
-                    <button role="menuitem" on:click=move |_| engine.export_svg()>
-                        {icons::download()} "Export SVG"
-                    </button>
-                    <button role="menuitem" on:click=move |_| engine.export_json()>
-                        {icons::download()} "Export JSON"
-                    </button>
-                    <button role="menuitem" on:click=move |_| engine.import_json()>
-                        {icons::upload()} "Import JSON…"
-                    </button>
-                    <hr/>
-                    <button role="menuitem" on:click=move |_| ui.help_open.set(true)>
-                        {icons::keyboard()} "Keyboard shortcuts"
-                    </button>
-                    <button role="menuitem" class="danger" on:click=move |_| engine.clear()>
-                        {icons::trash()} "Clear board"
-                    </button>
-                    <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
-                </div>
-            </Show>
+            // Hidden by a class, like the style panel's sections.
+            <div class="menu" class:hidden=move || !menu_open.get() role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
+                {MENU
+                    .into_iter()
+                    .map(|(path, label, class, action)| view! {
+                        <button role="menuitem" class=class on:click=move |_| engine.act(ui, action)>
+                            {icons::icon(path)}{label}
+                        </button>
+                    })
+                    .collect_view()}
+                <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
+            </div>
         </div>
     }
     .into_any()
 }
 
-/// Top-right: who is here (opens the people panel) and sharing.
+/// Top-right: who is here (opens the people panel) and the link to copy.
 #[component]
 fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let people_open = RwSignal::new(false);
@@ -621,13 +706,11 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 {icons::people()}
                 <span data-testid="presence-count">{move || ui.presence.get()}</span>
             </button>
-            <button class="share" aria-label="Copy link" title="Copy the board link" on:click=move |_| engine.copy_link(ui)>
+            <button class="share" title="Copy the link to this board" on:click=move |_| engine.share(Share::ThisLink)>
                 {icons::link()}
                 <span>"Share"</span>
             </button>
-            <Show when=move || people_open.get()>
-                <PeoplePanel ui engine/>
-            </Show>
+            <PeoplePanel ui engine open=people_open/>
         </div>
     }
     .into_any()
@@ -647,7 +730,7 @@ fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 {icon_button("Zoom in", "Zoom in (+)", move || engine.zoom_by(crate::view::ZOOM_STEP), icons::plus().into_any())}
                 {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", move || engine.zoom_to_fit(), icons::fit().into_any())}
             </div>
-            <div class="history" role="group" aria-label="History">
+            <div class="history edit-only" role="group" aria-label="History">
                 {icon_button("Undo", "Undo (Ctrl+Z)", move || engine.undo(), icons::undo().into_any())}
                 {icon_button("Redo", "Redo (Ctrl+Shift+Z)", move || engine.redo(), icons::redo().into_any())}
             </div>
@@ -660,9 +743,10 @@ fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 #[component]
 fn StatusBar(ui: BoardUi) -> impl IntoView {
     let status_label = move || ui.status.get().label();
-    let status_class = move || format!("status-dot {}", ui.status.get().label());
+    let status_class = move || format!("status-dot {}", ui.status.get().class());
     view! {
         <div class="statusbar">
+            <span class="badge view-only" data-testid="view-only">"View only"</span>
             <span class=status_class aria-hidden="true"></span>
             <span data-testid="connection-status">{status_label}</span>
             // Offline: how much waits to be sent. Online: "saving…" while

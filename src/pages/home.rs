@@ -45,21 +45,18 @@ pub fn HomePage() -> impl IntoView {
             </form>
             <section class="recent" aria-labelledby="recent-heading">
                 <h2 id="recent-heading">"Recent boards"</h2>
-                <Show
-                    when=move || !recent.read().is_empty()
-                    fallback=|| view! { <p class="muted">"Boards you open appear here."</p> }
-                >
-                    <ul class="recent-list">
-                        <For each=move || recent.get() key=|entry| entry.id.clone() let:entry>
-                            <li>
-                                <a href=format!("/b/{}", entry.id) rel="external">
-                                    <span class="board-name">{format!("Board {}", &entry.id[..entry.id.len().min(8)])}</span>
-                                    <span class="muted">{entry.opened.clone()}</span>
-                                </a>
-                            </li>
-                        </For>
-                    </ul>
-                </Show>
+                // Both rendered, one hidden: lighter than a `Show`.
+                <p class="muted" class:hidden=move || !recent.read().is_empty()>"Boards you open appear here."</p>
+                <ul class="recent-list" class:hidden=move || recent.read().is_empty()>
+                    <For each=move || recent.get() key=|entry| entry.id.clone() let:entry>
+                        <li>
+                            <a href=format!("/b/{}", entry.id) rel="external">
+                                <span class="board-name">{format!("Board {}", &entry.id[..entry.id.len().min(8)])}</span>
+                                <span class="muted">{entry.opened.clone()}</span>
+                            </a>
+                        </li>
+                    </For>
+                </ul>
             </section>
         </main>
     }

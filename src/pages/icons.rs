@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-fn icon(path: &'static str) -> impl IntoView {
+/// The icon drawn by an SVG path (24 × 24, stroked).
+pub fn icon(path: &'static str) -> impl IntoView {
     view! {
         <svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none"
             stroke="currentColor" stroke-width="1.9" stroke-linecap="round" stroke-linejoin="round">
@@ -27,13 +28,25 @@ pub fn redo() -> impl IntoView {
     icon("M15 14l5-5-5-5M20 9H9.5a5.5 5.5 0 0 0 0 11H13")
 }
 
+pub const TRASH: &str =
+    "M4 7h16M10 11v6M14 11v6M5 7l1 12a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2l1-12M9 7V4h6v3";
+
 pub fn trash() -> impl IntoView {
-    icon("M4 7h16M10 11v6M14 11v6M5 7l1 12a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2l1-12M9 7V4h6v3")
+    icon(TRASH)
 }
 
 pub fn link() -> impl IntoView {
     icon("M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1")
 }
+
+// Paths of the board menu's icons (drawn with [`icon`]).
+pub const EYE: &str =
+    "M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12zM12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z";
+pub const REFRESH: &str =
+    "M20 11a8 8 0 0 0-14.3-4.9L4 8M4 4v4h4M4 13a8 8 0 0 0 14.3 4.9L20 16M20 20v-4h-4";
+pub const DOWNLOAD: &str = "M12 4v11M7 10l5 5 5-5M5 20h14";
+pub const UPLOAD: &str = "M12 16V5M7 10l5-5 5 5M5 20h14";
+pub const KEYBOARD: &str = "M4 6h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1zM7 10h.01M11 10h.01M15 10h.01M8 14h8";
 
 pub fn people() -> impl IntoView {
     icon("M16 19v-1a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v1M9.5 10a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM21 19v-1a4 4 0 0 0-3-3.9M15.5 3.1a3.5 3.5 0 0 1 0 6.8")
@@ -105,18 +118,6 @@ pub fn fit() -> impl IntoView {
 
 pub fn menu() -> impl IntoView {
     icon("M4 7h16M4 12h16M4 17h16")
-}
-
-pub fn download() -> impl IntoView {
-    icon("M12 4v11M7 10l5 5 5-5M5 20h14")
-}
-
-pub fn upload() -> impl IntoView {
-    icon("M12 16V5M7 10l5-5 5 5M5 20h14")
-}
-
-pub fn keyboard() -> impl IntoView {
-    icon("M4 6h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1zM7 10h.01M11 10h.01M15 10h.01M8 14h8")
 }
 
 /// The icon of a tool.

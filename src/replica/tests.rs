@@ -49,7 +49,7 @@ impl FakeServer {
     fn welcome(&self) -> ServerMessage {
         ServerMessage::Welcome {
             protocol: PROTOCOL_VERSION,
-            board: BoardId::parse("replica-test-board").expect("valid board"),
+            board: Some(BoardId::parse("replica-test-board").expect("valid board")),
             seq: self.board.seq(),
             snapshot: Some(self.board.snapshot()),
             packed_snapshot: None,
@@ -83,7 +83,7 @@ impl FakeServer {
 
 fn welcomed(server: &FakeServer) -> Replica {
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, None);
+    replica.connect(None, None, None);
     let changed = replica.on_server(server.welcome(), 0.0);
     assert!(changed.connected);
     replica
@@ -93,7 +93,7 @@ fn welcomed(server: &FakeServer) -> Replica {
 fn the_first_hello_asks_for_everything_and_a_reconnect_for_what_was_missed() {
     let mut server = FakeServer::new();
     let mut replica = Replica::new(user("me"), "t".into());
-    let ClientMessage::Hello { last_seq, user, .. } = replica.connect(None, None) else {
+    let ClientMessage::Hello { last_seq, user, .. } = replica.connect(None, None, None) else {
         panic!("connect says hello");
     };
     assert_eq!((last_seq, user.as_str()), (None, "me"));
@@ -102,7 +102,8 @@ fn the_first_hello_asks_for_everything_and_a_reconnect_for_what_was_missed() {
     let welcome = server.welcome();
     replica.on_server(welcome, 0.0);
     replica.disconnect();
-    let ClientMessage::Hello { last_seq, .. } = replica.connect(Some("Ada".into()), None) else {
+    let ClientMessage::Hello { last_seq, .. } = replica.connect(Some("Ada".into()), None, None)
+    else {
         panic!("connect says hello");
     };
     assert_eq!(last_seq, Some(1));
@@ -121,7 +122,7 @@ fn requests_made_offline_wait_and_go_out_in_order_with_the_welcome() {
     assert!(first.redraw, "shown at once");
     assert_eq!(replica.pending().len(), 2);
 
-    replica.connect(None, None);
+    replica.connect(None, None, None);
     let changed = replica.on_server(server.welcome(), 0.0);
     let sent: Vec<&ClientMessage> = changed.send.iter().collect();
     let pending: Vec<&ClientMessage> = replica.pending().iter().map(|p| &p.message).collect();
@@ -366,7 +367,7 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
     // No view: one part, the whole board.
     let (welcome, bytes) = welcome_in_parts(&server, None);
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, None);
+    replica.connect(None, None, None);
     assert_eq!(replica.on_server(welcome.clone(), 0.0), Changed::default());
     assert_eq!(replica.snapshot_missing(), Some(bytes.len() as u64));
     let (head, tail) = bytes.split_at(bytes.len() / 2);
@@ -384,7 +385,7 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
         panic!("unannounced bytes break the connection");
     };
     assert!(changed.reconnect.is_some());
-    replica.connect(None, None);
+    replica.connect(None, None, None);
     replica.on_server(welcome.clone(), 0.0);
     let mut longer = bytes.clone();
     longer.push(0);
@@ -392,7 +393,7 @@ fn a_packed_snapshot_is_collected_over_frames_then_loaded() {
         replica.on_snapshot_frame(&longer),
         SnapshotProgress::Broken(_)
     ));
-    replica.connect(None, None);
+    replica.connect(None, None, None);
     replica.on_server(welcome, 0.0);
     let early = replica.on_server(ServerMessage::DraftEnd { author: user("x") }, 0.0);
     assert!(early.reconnect.is_some());
@@ -704,7 +705,7 @@ fn a_snapshot_in_parts_shows_the_view_first_and_merges_the_rest_in_order() {
     let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
     let (welcome, bytes) = welcome_in_parts(&server, Some(view));
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, Some(view));
+    replica.connect(None, Some(view), None);
     assert_eq!(replica.on_server(welcome, 0.0), Changed::default());
 
     // All bytes in two frames: the first part ends inside the first one.
@@ -798,7 +799,7 @@ fn a_connection_lost_before_the_rest_asks_for_a_whole_snapshot_again() {
     let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
     let (welcome, bytes) = welcome_in_parts(&server, Some(view));
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, Some(view));
+    replica.connect(None, Some(view), None);
     replica.on_server(welcome.clone(), 0.0);
     let first_len = match &welcome {
         ServerMessage::Welcome {
@@ -820,7 +821,7 @@ fn a_connection_lost_before_the_rest_asks_for_a_whole_snapshot_again() {
         last_seq,
         view: asked,
         ..
-    } = replica.connect(None, Some(view))
+    } = replica.connect(None, Some(view), None)
     else {
         panic!("connect says hello");
     };
@@ -835,7 +836,7 @@ fn a_connection_lost_before_the_rest_asks_for_a_whole_snapshot_again() {
     );
 
     // Parts that do not add up to the announced size are refused at once.
-    replica.connect(None, Some(view));
+    replica.connect(None, Some(view), None);
     let odd = announcing(welcome, bytes.len() as u64, vec![1, 2]);
     assert!(replica.on_server(odd, 0.0).reconnect.is_some());
 }
@@ -846,7 +847,7 @@ fn a_page_that_does_not_paint_merges_the_rest_once_it_holds_too_much() {
     let view = Rect::from_corners((-100.0, -100.0), (100.0, 100.0));
     let (welcome, bytes) = welcome_in_parts(&server, Some(view));
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, Some(view));
+    replica.connect(None, Some(view), None);
     replica.on_server(welcome, 0.0);
     let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(&bytes) else {
         panic!("the first part is complete");
@@ -881,7 +882,7 @@ fn first_part_loaded(server: &FakeServer, view: Rect) -> (Replica, Vec<u8>) {
     };
     let (first, rest) = bytes.split_at(parts[0] as usize);
     let mut replica = Replica::new(user("me"), "t".into());
-    replica.connect(None, Some(view));
+    replica.connect(None, Some(view), None);
     replica.on_server(welcome.clone(), 0.0);
     let SnapshotProgress::Complete(complete) = replica.on_snapshot_frame(first) else {
         panic!("the first part is complete");

@@ -44,6 +44,10 @@ pub enum Payload {
     /// The people connected to the publishing instance for this board; sent
     /// on change and periodically, so that presence counts everyone.
     Roster(Roster),
+    /// The board's access tokens changed in the store (its edit link was
+    /// rotated): rooms read them there and let go of editors with an old
+    /// key. No token travels on the bus.
+    AccessChanged,
 }
 
 /// What an instance announces about a board, on change and every few seconds.
@@ -67,8 +71,8 @@ pub struct Envelope {
 
 impl Envelope {
     /// Text form for buses that carry strings: 16 hex digits of the origin,
-    /// `F` (an `op` frame), `E` (an ephemeral frame) or `R` (roster, a JSON
-    /// object), then the body.
+    /// `F` (an `op` frame), `E` (an ephemeral frame), `R` (roster, a JSON
+    /// object) or `A` (access changed, no body), then the body.
     pub fn encode(&self) -> String {
         match &self.payload {
             Payload::Op(frame) => format!("{:016x}F{frame}", self.origin.0),
@@ -78,16 +82,18 @@ impl Envelope {
                 self.origin.0,
                 serde_json::to_string(roster).expect("rosters always serialise")
             ),
+            Payload::AccessChanged => format!("{:016x}A", self.origin.0),
         }
     }
 
     pub fn decode(text: &str) -> Option<Self> {
         let origin = u64::from_str_radix(text.get(..16)?, 16).ok()?;
-        let body = text.get(17..)?;
+        let body = text.get(17..).unwrap_or_default();
         let payload = match text.get(16..17)? {
             "F" => Payload::Op(body.into()),
             "E" => Payload::Live(body.into()),
             "R" => Payload::Roster(serde_json::from_str(body).ok()?),
+            "A" => Payload::AccessChanged,
             _ => return None,
         };
         Some(Self {
@@ -349,7 +355,11 @@ mod tests {
             origin: InstanceId(7),
             payload: Payload::Op(r#"{"type":"op"}"#.into()),
         };
-        for envelope in [relay(r#"{"type":"cursor"}"#), op, roster] {
+        let access = Envelope {
+            origin: InstanceId(3),
+            payload: Payload::AccessChanged,
+        };
+        for envelope in [relay(r#"{"type":"cursor"}"#), op, roster, access] {
             assert_eq!(Envelope::decode(&envelope.encode()), Some(envelope));
         }
         assert_eq!(Envelope::decode("garbage"), None);

@@ -9,7 +9,8 @@
 //! have `TCP_NODELAY`, so nothing waits for Nagle), and closes with a proper
 //! close frame when the server shuts down (1001), when the room dropped it
 //! for being too slow (1013), when it keeps sending garbage or stays over
-//! budget (1008), or when a frame is too large to read (1009).
+//! budget (1008), when a frame is too large to read (1009), or when its
+//! edit link was rotated (4403, the room's close frame).
 //!
 //! A connection that came through a view link lets only cursors and names
 //! through: every other frame is refused as `forbidden` (naming a durable
@@ -143,7 +144,9 @@ pub async fn serve(
             queued = queue.recv(), if joined => match queued {
                 Some(frame) => {
                     let written = connection.write_queued(frame, &mut queue);
-                    if !matches!(tokio::time::timeout(liveness, written).await, Ok(Ok(()))) {
+                    // The room closed it (its edit link was rotated), or it
+                    // could not be written.
+                    if !matches!(tokio::time::timeout(liveness, written).await, Ok(Ok(false))) {
                         break;
                     }
                 }
@@ -184,20 +187,28 @@ pub async fn serve(
 }
 
 impl Connection {
-    /// Writes `first` and whatever else is queued already, then flushes once.
+    /// Writes `first` and whatever else is queued already, then flushes
+    /// once; `true` if that closed the connection (a close frame from the
+    /// room).
     async fn write_queued(
         &mut self,
         first: Message,
         queue: &mut mpsc::Receiver<Message>,
-    ) -> Result<(), axum::Error> {
+    ) -> Result<bool, axum::Error> {
+        let mut closed = matches!(first, Message::Close(_));
         self.socket.feed(first).await?;
         for _ in 1..MAX_FRAMES_PER_FLUSH {
+            if closed {
+                break;
+            }
             let Ok(frame) = queue.try_recv() else {
                 break;
             };
+            closed = matches!(frame, Message::Close(_));
             self.socket.feed(frame).await?;
         }
-        self.socket.flush().await
+        self.socket.flush().await?;
+        Ok(closed)
     }
 
     async fn on_text(&mut self, text: &str) -> Verdict {
@@ -213,6 +224,7 @@ impl Connection {
                     last_seq,
                     name,
                     view,
+                    key,
                 },
                 None,
             ) => {
@@ -240,6 +252,7 @@ impl Connection {
                     protocol,
                     view,
                     viewer: self.viewer,
+                    key,
                     outbox,
                 };
                 match self.hub.join(&self.board, request).await {
@@ -249,8 +262,15 @@ impl Connection {
                     }
                     Err(error) => {
                         self.send_error(&error).await;
-                        self.close(close_code::TRY_AGAIN_LATER, "board unavailable")
-                            .await;
+                        match error.code {
+                            ErrorCode::Forbidden => {
+                                self.close(close_code::NO_ACCESS, "link replaced").await
+                            }
+                            _ => {
+                                self.close(close_code::TRY_AGAIN_LATER, "board unavailable")
+                                    .await
+                            }
+                        }
                         Verdict::Close
                     }
                 }

@@ -16,8 +16,10 @@ pub enum AppError {
     TooManyConnections(u32),
     #[error("this page's origin may not open a board here (see --allowed-origins)")]
     ForeignOrigin,
-    #[error("no board has this view link (it may have been replaced)")]
-    UnknownViewLink,
+    #[error("this edit link was replaced; ask someone on the board for the new one")]
+    StaleEditLink,
+    #[error("the board's links were being changed elsewhere at the same time; try again")]
+    AccessContended,
     #[error("the store failed: {0}")]
     Store(String),
 }
@@ -29,7 +31,8 @@ impl IntoResponse for AppError {
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::ForeignOrigin => StatusCode::FORBIDDEN,
-            AppError::UnknownViewLink => StatusCode::NOT_FOUND,
+            AppError::StaleEditLink => StatusCode::FORBIDDEN,
+            AppError::AccessContended => StatusCode::CONFLICT,
             AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status.is_server_error() {

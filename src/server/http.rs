@@ -1,9 +1,10 @@
-//! HTTP handlers that are not Leptos pages: the WebSocket endpoint, board
-//! creation, the health check and metrics. Thin by design: they parse, then hand over.
+//! HTTP handlers that are not Leptos pages: the WebSocket endpoints, board
+//! creation, a board's links (view link, edit link rotation), the health
+//! check and metrics. Thin by design: they parse, then hand over.
 
-use axum::extract::ws::WebSocketUpgrade;
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -11,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::connection;
 use super::error::AppError;
+use super::store::{Access, StoreError};
 use super::AppState;
-use crate::protocol::{limits, BoardId};
+use crate::protocol::{close_code, limits, validate_token, BoardId, ErrorCode, ServerMessage};
 
 /// Bytes read from a socket at a time. The WebSocket layer zero-fills this
 /// much before every read and keeps it per connection; its default (128 KiB)
@@ -37,8 +39,10 @@ pub async fn websocket(
 }
 
 /// `GET /ws/v/{token}`: the real-time channel of the board whose view link
-/// carries `token`, for watching only (see [`connection`]); 404 for a token
-/// no board has (any more).
+/// carries `token`, for watching only (see [`connection`]). A token no board
+/// has (any more) gets the socket, an `error` `forbidden` and close
+/// [`close_code::NO_ACCESS`], so that the page can say so rather than
+/// retry: a browser learns nothing of a refused upgrade.
 pub async fn view_websocket(
     ws: WebSocketUpgrade,
     Path(token): Path<String>,
@@ -47,8 +51,22 @@ pub async fn view_websocket(
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
     check_origin(&state, &headers)?;
-    let board = board_of_view(&state, &token).await?;
-    upgrade(ws, board, true, peer, &headers, state)
+    match board_of_view(&state, &token).await? {
+        Some(board) => upgrade(ws, board, true, peer, &headers, state),
+        None => Ok(ws.on_upgrade(|mut socket| async move {
+            let refusal = ServerMessage::Error {
+                code: ErrorCode::Forbidden,
+                message: "no board has this view link (any more)".into(),
+                op_id: None,
+            };
+            let close = CloseFrame {
+                code: close_code::NO_ACCESS,
+                reason: "unknown view link".into(),
+            };
+            let _ = socket.send(Message::Text(refusal.encode().into())).await;
+            let _ = socket.send(Message::Close(Some(close))).await;
+        })),
+    }
 }
 
 /// Refuses a page of another site (see [`super::security`]).
@@ -60,25 +78,62 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
 }
 
 /// The board a view token names, if any does.
-async fn board_of_view(state: &AppState, token: &str) -> Result<BoardId, AppError> {
-    if token.len() != TOKEN_CHARS
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(AppError::UnknownViewLink);
+async fn board_of_view(state: &AppState, token: &str) -> Result<Option<BoardId>, AppError> {
+    if validate_token(token).is_err() {
+        return Ok(None);
     }
-    state
-        .store
-        .board_of_view(token)
-        .await
-        .map_err(|e| AppError::Store(e.to_string()))?
-        .ok_or(AppError::UnknownViewLink)
+    state.store.board_of_view(token).await.map_err(store_error)
+}
+
+fn store_error(error: StoreError) -> AppError {
+    AppError::Store(error.to_string())
+}
+
+/// The request header that carries the edit key of the caller's edit link
+/// (`/b/{id}#k={key}`; a fragment never reaches the server by itself).
+const EDIT_KEY_HEADER: &str = "x-edit-key";
+
+/// How often a change of a board's access tokens is tried when another
+/// instance changed them in between (each try reads them afresh).
+const ACCESS_ATTEMPTS: usize = 3;
+
+/// Changes a board's access tokens for an editor: reads them, checks the
+/// caller's edit key against them, asks `change` for the new ones (`None`:
+/// nothing to change) and writes them if nobody else changed them
+/// meanwhile, else tries again. What the store holds in the end.
+async fn change_access(
+    state: &AppState,
+    board: &BoardId,
+    headers: &HeaderMap,
+    change: impl Fn(&Access) -> Result<Option<Access>, AppError>,
+) -> Result<Access, AppError> {
+    let key = headers
+        .get(EDIT_KEY_HEADER)
+        .and_then(|value| value.to_str().ok());
+    for _ in 0..ACCESS_ATTEMPTS {
+        let access = state.store.access(board).await.map_err(store_error)?;
+        if !access.lets_edit(key) {
+            return Err(AppError::StaleEditLink);
+        }
+        let Some(changed) = change(&access)? else {
+            return Ok(access);
+        };
+        if state
+            .store
+            .set_access(board, &access, &changed)
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(changed);
+        }
+    }
+    Err(AppError::AccessContended)
 }
 
 /// `POST /b/{id}/view-link`: the token of the board's view link (made on the
-/// first call, the same afterwards), as `{"token": "…"}`. Knowing the board's
-/// id is what lets anyone edit it, and what this asks for.
+/// first call, the same afterwards), as `{"token": "…"}`, for an editor:
+/// anyone who knows the board's id until its edit link was rotated, then
+/// only with the current key in `X-Edit-Key`.
 pub async fn view_link(
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -86,22 +141,39 @@ pub async fn view_link(
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
     let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
     check_origin(&state, &headers)?;
-    let store_error = |e: super::store::StoreError| AppError::Store(e.to_string());
-    let mut access = state.store.access(&board).await.map_err(store_error)?;
-    if access.view.is_none() {
-        access.view = Some(random_token()?);
-        state
-            .store
-            .set_access(&board, &access)
-            .await
-            .map_err(store_error)?;
-        // What the store holds now. `set_access` replaces the whole record
-        // without comparing: if two instances make a link at the same
-        // moment, the later write wins and the earlier caller's token stops
-        // working (a compare-and-set comes with edit link rotation).
-        access = state.store.access(&board).await.map_err(store_error)?;
-    }
+    let access = change_access(&state, &board, &headers, |access| match access.view {
+        Some(_) => Ok(None),
+        None => Ok(Some(Access {
+            view: Some(random_token()?),
+            ..access.clone()
+        })),
+    })
+    .await?;
     Ok(axum::Json(serde_json::json!({ "token": access.view })))
+}
+
+/// `POST /b/{id}/edit-link`: rotates the board's edit link, for an editor
+/// (as for [`view_link`]): a new edit key, as `{"key": "…"}`, the edit
+/// link now being `/b/{id}#k={key}`. From then on the old link (the board's
+/// id alone, or with the old key) opens nothing, and people connected
+/// with it, on every instance, are let go (`forbidden`, close
+/// [`close_code::NO_ACCESS`]). The view link stays.
+pub async fn edit_link(
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, AppError> {
+    let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
+    check_origin(&state, &headers)?;
+    let access = change_access(&state, &board, &headers, |access| {
+        Ok(Some(Access {
+            edit: Some(random_token()?),
+            ..access.clone()
+        }))
+    })
+    .await?;
+    state.hub.access_changed(&board).await;
+    Ok(axum::Json(serde_json::json!({ "key": access.edit })))
 }
 
 /// Upgrades to a board's channel (the page's origin was checked) if the
@@ -190,9 +262,6 @@ pub async fn metrics() -> impl IntoResponse {
         super::metrics::metrics().render(),
     )
 }
-
-/// Characters of a board id or token made here: 128 random bits in base64url.
-const TOKEN_CHARS: usize = 22;
 
 /// 128 random bits, base64url without padding: 22 characters.
 fn random_token() -> Result<String, AppError> {

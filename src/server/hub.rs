@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::bus::{Envelope, Payload};
 use super::metrics::metrics;
 use super::room::{self, JoinRequest, RoomCommand, RoomContext, RoomHandle, ROOM_COMMAND_CAPACITY};
 use crate::protocol::{BoardId, ErrorCode, ProtocolError};
@@ -112,6 +113,24 @@ impl Hub {
             shared.retire(&board, generation);
         });
         Ok((generation, handle))
+    }
+
+    /// The board's access tokens changed in the store: its room here (if
+    /// open) and its rooms on other instances (through the bus) read them
+    /// and let go of editors whose key no longer lets them edit.
+    pub async fn access_changed(&self, board: &BoardId) {
+        let open = {
+            let rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.get(board).map(|(_, handle)| handle.clone())
+        };
+        if let Some(room) = open {
+            room.send(RoomCommand::AccessChanged).await;
+        }
+        let envelope = Envelope {
+            origin: self.shared.context.instance,
+            payload: Payload::AccessChanged,
+        };
+        self.shared.context.bus.publish(board, envelope);
     }
 
     /// Adds a connection to a board's room; the room sends it `welcome` first.

@@ -206,18 +206,20 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         allowed_origins: AllowedOrigins::parse(&config.allowed_origins),
     };
 
-    // The app's two pages (`app::Page::for_path`); any other path that is
-    // not a file gets the "not found" page from the fallback.
+    // The app's pages (`app::Page::for_path`); any other path that is not
+    // a file gets the "not found" page from the fallback.
     let page = leptos_axum::render_app_to_stream({
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     });
     let app = Router::new()
         .route("/", get(page.clone()))
-        .route("/b/{id}", get(page))
+        .route("/b/{id}", get(page.clone()))
         .route("/ws/{session_id}", get(http::websocket))
         .route("/ws/v/{token}", get(http::view_websocket))
+        .route("/v/{token}", get(page))
         .route("/b/{id}/view-link", axum::routing::post(http::view_link))
+        .route("/b/{id}/edit-link", axum::routing::post(http::edit_link))
         .route("/new", get(http::new_board))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))

@@ -517,7 +517,24 @@ impl Store for MongoStore {
         })
     }
 
-    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError> {
+    async fn set_access(
+        &self,
+        board: &BoardId,
+        expected: &Access,
+        access: &Access,
+    ) -> Result<bool, StoreError> {
+        // The filter names the expected tokens (absent when not made), so
+        // the update changes the board only as it was expected: atomic per
+        // document. A board with no document yet is inserted by the upsert
+        // when nothing was expected; a board whose tokens differ matches
+        // nothing, and the upsert's insert then collides with its `_id`.
+        let mut filter = doc! { "_id": board.as_str() };
+        for (field, value) in [("view_token", &expected.view), ("edit_key", &expected.edit)] {
+            match value {
+                Some(token) => filter.insert(field, token.as_str()),
+                None => filter.insert(field, doc! { "$exists": false }),
+            };
+        }
         let (mut set, mut unset) = (Document::new(), Document::new());
         for (field, value) in [("view_token", &access.view), ("edit_key", &access.edit)] {
             match value {
@@ -534,12 +551,17 @@ impl Store for MongoStore {
         if !unset.is_empty() {
             update.insert("$unset", unset);
         }
-        self.boards
-            .update_one(doc! { "_id": board.as_str() }, update)
-            .upsert(true)
+        let nothing_expected = *expected == Access::default();
+        match self
+            .boards
+            .update_one(filter, update)
+            .upsert(nothing_expected)
             .await
-            .map(drop)
-            .map_err(backend)
+        {
+            Ok(result) => Ok(result.matched_count > 0 || result.upserted_id.is_some()),
+            Err(error) if is_duplicate_key(&error) => Ok(false),
+            Err(error) => Err(backend(error)),
+        }
     }
 
     async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError> {

@@ -315,30 +315,35 @@ impl Store for RedbStore {
             let txn = db.begin_read().map_err(backend)?;
             let table = txn.open_table(ACCESS).map_err(backend)?;
             let entry = table.get(board.as_str()).map_err(backend)?;
-            Ok(entry.map_or_else(Access::default, |entry| {
-                let (view, edit) = entry.value();
-                let token = |t: &str| (!t.is_empty()).then(|| t.to_owned());
-                Access {
-                    view: token(view),
-                    edit: token(edit),
-                }
-            }))
+            Ok(entry.map_or_else(Access::default, |entry| access_of(entry.value())))
         })
         .await
     }
 
-    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError> {
-        let (board, access) = (board.as_str().to_owned(), access.clone());
+    async fn set_access(
+        &self,
+        board: &BoardId,
+        expected: &Access,
+        access: &Access,
+    ) -> Result<bool, StoreError> {
+        let (board, expected, access) =
+            (board.as_str().to_owned(), expected.clone(), access.clone());
         self.blocking(move |db| {
+            // One write transaction at a time: the comparison and the write
+            // cannot interleave with another instance's.
             let txn = db.begin_write().map_err(backend)?;
             {
                 let mut table = txn.open_table(ACCESS).map_err(backend)?;
                 let mut links = txn.open_table(VIEW_LINKS).map_err(backend)?;
-                let old_view = table
+                let stored = table
                     .get(board.as_str())
                     .map_err(backend)?
-                    .map(|entry| entry.value().0.to_owned());
-                if let Some(old) = old_view.filter(|old| !old.is_empty()) {
+                    .map(|entry| access_of(entry.value()))
+                    .unwrap_or_default();
+                if stored != expected {
+                    return Ok(false);
+                }
+                if let Some(old) = stored.view {
                     if access.view.as_deref() != Some(old.as_str()) {
                         links.remove(old.as_str()).map_err(backend)?;
                     }
@@ -352,7 +357,8 @@ impl Store for RedbStore {
                     links.insert(view, board.as_str()).map_err(backend)?;
                 }
             }
-            txn.commit().map_err(backend)
+            txn.commit().map_err(backend)?;
+            Ok(true)
         })
         .await
     }
@@ -375,5 +381,14 @@ impl Store for RedbStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // Every commit is already durable (redb's default `Durability::Immediate`).
         Ok(())
+    }
+}
+
+/// An `access` row: empty strings stand for tokens not made.
+fn access_of((view, edit): (&str, &str)) -> Access {
+    let token = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+    Access {
+        view: token(view),
+        edit: token(edit),
     }
 }

@@ -17,7 +17,8 @@
 //!   stored prefix recognisable when they are retried.
 //! - `load` returns the newest snapshot and every operation after it.
 //! - a board's [`Access`] reads back as last written, and its view token
-//!   finds the board (`board_of_view`); a replaced view token finds nothing.
+//!   finds the board (`board_of_view`); a replaced view token finds nothing;
+//!   `set_access` writes only over the access it expects (compare and set).
 //! - snapshots never move backwards, and several writers may save one
 //!   board's snapshot at once (at the same or different sequence numbers)
 //!   while it is loaded: every load finds a whole snapshot.
@@ -50,6 +51,26 @@ pub struct Access {
     /// Once the edit link was rotated, the key it carries: from then on the
     /// board's id alone no longer lets anyone edit.
     pub edit: Option<String>,
+}
+
+impl Access {
+    /// Whether someone holding `key` (from the edit link's `#k=`) may edit:
+    /// anyone may until the edit link was rotated, then only with its
+    /// current key. Compared in constant time.
+    pub fn lets_edit(&self, key: Option<&str>) -> bool {
+        match (&self.edit, key) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(edit), Some(key)) => {
+                edit.len() == key.len()
+                    && edit
+                        .bytes()
+                        .zip(key.bytes())
+                        .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+                        == 0
+            }
+        }
+    }
 }
 
 /// A board as stored: the newest snapshot (if any) and the operations after it.
@@ -102,9 +123,17 @@ pub trait Store: Send + Sync + 'static {
     /// The board's access tokens (none for a board that never had any).
     async fn access(&self, board: &BoardId) -> Result<Access, StoreError>;
 
-    /// Replaces the board's access tokens; its old view token, if replaced,
-    /// finds the board no more.
-    async fn set_access(&self, board: &BoardId, access: &Access) -> Result<(), StoreError>;
+    /// Replaces the board's access tokens with `access` if they are
+    /// `expected` (`true`), or leaves them as they are (`false`): two
+    /// instances making a view link or rotating the edit link at once must
+    /// not hand out a token the other one overwrote. Its old view token, if
+    /// replaced, finds the board no more.
+    async fn set_access(
+        &self,
+        board: &BoardId,
+        expected: &Access,
+        access: &Access,
+    ) -> Result<bool, StoreError>;
 
     /// The board whose view link carries `token`.
     async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError>;

@@ -199,12 +199,18 @@ impl Client {
 
     /// Says hello as this client's user.
     pub async fn hello(&mut self, last_seq: Option<u64>) {
+        self.hello_with_key(last_seq, None).await;
+    }
+
+    /// Says hello with the edit key of a rotated edit link.
+    pub async fn hello_with_key(&mut self, last_seq: Option<u64>, key: Option<&str>) {
         self.send(&ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             user: self.user.clone(),
             last_seq,
             name: None,
             view: None,
+            key: key.map(str::to_owned),
         })
         .await;
     }
@@ -572,14 +578,55 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 
 /// The whole response to an empty `method path` request over HTTP/1.1.
 pub fn http_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
+    http_request_with(addr, method, path, &[])
+}
+
+/// Like [`http_request`], with more headers.
+pub fn http_request_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// `POST path`, with an edit key if given: the status and the body.
+pub fn http_post(addr: std::net::SocketAddr, path: &str, edit_key: Option<&str>) -> (u16, String) {
+    let headers: Vec<(&str, &str)> = edit_key
+        .map(|key| ("X-Edit-Key", key))
+        .into_iter()
+        .collect();
+    let response = http_request_with(addr, "POST", path, &headers);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A field of a JSON body, as text.
+pub fn json_field(body: &str, field: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body).unwrap()[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {body}"))
+        .to_owned()
 }

@@ -37,6 +37,9 @@ pub struct JoinRequest {
     pub view: Option<crate::geometry::Rect>,
     /// Came through a view link: shown as a viewer in the people list.
     pub viewer: bool,
+    /// The edit key from `hello`: an editor needs the board's current one
+    /// once its edit link was rotated.
+    pub key: Option<String>,
     pub outbox: Outbox,
 }
 
@@ -58,6 +61,9 @@ pub enum RoomCommand {
         conn: ConnectionId,
         message: ClientMessage,
     },
+    /// The board's access tokens changed in the store (its edit link was
+    /// rotated here): read them, and let go of editors with an old key.
+    AccessChanged,
 }
 
 /// The sending side of a room, held by connections and the hub.

@@ -14,7 +14,9 @@
 //! - [`Effect::Encode`] encodes the board's snapshot for welcomes on the
 //!   blocking pool (a big board's takes tens of milliseconds, which the
 //!   board's live relay would otherwise wait for), answered as
-//!   [`Event::Encoded`].
+//!   [`Event::Encoded`];
+//! - [`Effect::ReadAccess`] reads the board's access tokens (its edit link
+//!   was rotated), answered as [`Event::Access`].
 //!
 //! The room knows nothing of the hub: the hub learns that a room closed when
 //! its task ends.
@@ -40,7 +42,7 @@ pub use self::limits::BoardLimits;
 use self::state::{Effect, Encoded, Event, RoomState, StoreAnswer, StoreJob};
 use super::bus::{Bus, BusEvent, InstanceId, Subscription};
 use super::metrics::metrics;
-use super::store::Store;
+use super::store::{Access, Store, StoreError};
 use crate::board::Board;
 use crate::protocol::{BoardId, ErrorCode, ProtocolError};
 
@@ -78,10 +80,11 @@ pub async fn run(
             .await
             .map_err(|e| e.to_string())?
             .into_board();
-        Ok::<_, String>((subscription, board))
+        let access = context.store.access(&id).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((subscription, board, access))
     }
     .await;
-    let (subscription, board) = match loaded {
+    let (subscription, board, access) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             warn!(board = %id, %error, "could not open board");
@@ -100,6 +103,7 @@ pub async fn run(
         board,
         context.idle_timeout,
         context.limits,
+        access,
         Instant::now(),
     );
     let mut room = Room {
@@ -108,6 +112,7 @@ pub async fn run(
         store_job: None,
         snapshot_job: None,
         encode_job: None,
+        access_job: None,
         held_reported: 0,
     };
     let closed_by_idle = room.serve(&mut commands, subscription, &shutdown).await;
@@ -149,6 +154,9 @@ struct Room {
     snapshot_job: Option<BoxFuture<'static, ()>>,
     /// The encoding the state asked for, answered as [`Event::Encoded`].
     encode_job: Option<BoxFuture<'static, Encoded>>,
+    /// The read of the access tokens the state asked for, answered as
+    /// [`Event::Access`].
+    access_job: Option<BoxFuture<'static, Result<Access, StoreError>>>,
     /// Held requests last added to the process-wide gauge.
     held_reported: i64,
 }
@@ -196,6 +204,7 @@ impl Room {
                 answer = next_of(&mut self.store_job) => Event::Stored(answer),
                 () = next_of(&mut self.snapshot_job) => continue,
                 encoded = next_of(&mut self.encode_job) => Event::Encoded(encoded),
+                access = next_of(&mut self.access_job) => Event::Access(access),
                 _ = tokio::time::sleep_until(deadline) => Event::Tick,
             };
             self.handle(event);
@@ -216,6 +225,12 @@ impl Room {
                     self.context.bus.publish(self.state.id(), envelope);
                 }
                 Effect::Store(job) => self.start(job),
+                Effect::ReadAccess => {
+                    // Replaces one in flight: the newer read is what counts.
+                    let store = Arc::clone(&self.context.store);
+                    let id = self.state.id().clone();
+                    self.access_job = Some(async move { store.access(&id).await }.boxed());
+                }
                 Effect::SaveSnapshot(board) => self.save_snapshot(board),
                 Effect::Encode {
                     board,
@@ -342,6 +357,7 @@ impl From<RoomCommand> for Event {
                 request,
             } => Event::Submit((conn, op_id, request)),
             RoomCommand::Ephemeral { conn, message } => Event::Ephemeral(conn, message),
+            RoomCommand::AccessChanged => Event::AccessChanged,
         }
     }
 }

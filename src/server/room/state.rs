@@ -25,6 +25,10 @@
 //!   encoded waits for [`Effect::Encode`] (the blocking pool) while the
 //!   board goes on; it gets the encoding with the stored operations since
 //!   (`state/encodings.rs`).
+//! - **Links**: once the board's edit link was rotated, only its current
+//!   key lets an editor join (checked at the welcome); when the board's
+//!   access tokens change, every editor here whose key no longer does is
+//!   told (`forbidden`) and closed (4403). Reading them is retried.
 //! - **Outage holding**: when the store fails and the board cannot be
 //!   reloaded, durable requests are held unanswered, joins are turned away,
 //!   and a reload is retried every few seconds; then what was held is stored
@@ -35,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message};
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
@@ -44,12 +48,12 @@ use super::limits::BoardLimits;
 use crate::board::Board;
 use crate::protocol::packed::PartPlan;
 use crate::protocol::{
-    limits, BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation, Person,
-    ProtocolError, Request, ServerMessage, StrokeId, UserId,
+    close_code, limits, BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation,
+    Person, ProtocolError, Request, ServerMessage, StrokeId, UserId,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
-use crate::server::store::StoreError;
+use crate::server::store::{Access, StoreError};
 use crate::server::Frame;
 
 mod encodings;
@@ -127,6 +131,11 @@ pub enum Event {
     Tick,
     /// The encoding asked for with [`Effect::Encode`].
     Encoded(Encoded),
+    /// The board's access tokens changed in the store (rotated on this
+    /// instance; other instances say so on the bus).
+    AccessChanged,
+    /// The board's access tokens, read as [`Effect::ReadAccess`] asked.
+    Access(Result<Access, StoreError>),
 }
 
 /// Work for the store; at most one is in flight for a room.
@@ -164,6 +173,9 @@ pub enum Effect {
         format: Format,
         epoch: u64,
     },
+    /// Read the board's access tokens from the store, beside everything
+    /// else, and answer with [`Event::Access`].
+    ReadAccess,
 }
 
 struct Client {
@@ -171,6 +183,8 @@ struct Client {
     name: String,
     /// Came through a view link (its connection lets no change through).
     viewer: bool,
+    /// The edit key it joined with (see [`Access::lets_edit`]).
+    key: Option<String>,
     outbox: Outbox,
     /// Whether this client has a draft out, ended for everyone if it leaves.
     drafting: bool,
@@ -381,6 +395,14 @@ fn error_frame(error: &ProtocolError, op_id: Option<OpId>) -> Frame {
     })
 }
 
+/// The refusal of an editor whose edit link was rotated.
+fn stale_edit_link() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::Forbidden,
+        "this edit link was replaced; ask someone on the board for the new one",
+    )
+}
+
 fn presence_message(people: Vec<Person>) -> ServerMessage {
     ServerMessage::Presence {
         count: u32::try_from(people.len()).unwrap_or(u32::MAX),
@@ -430,6 +452,11 @@ pub struct RoomState {
     empty_since: Option<Instant>,
     idle_timeout: Duration,
     limits: BoardLimits,
+    /// Who may edit: checked on every join, and every editor here is
+    /// checked again when it changes.
+    access: Access,
+    /// When to read the access tokens again after reading them failed.
+    access_retry: Option<Instant>,
     retry_jitter: Jitter,
     /// The time of the event being handled.
     now: Instant,
@@ -444,6 +471,7 @@ impl RoomState {
         board: Board,
         idle_timeout: Duration,
         limits: BoardLimits,
+        access: Access,
         now: Instant,
     ) -> Self {
         Self {
@@ -474,6 +502,8 @@ impl RoomState {
             empty_since: Some(now),
             idle_timeout,
             limits,
+            access,
+            access_retry: None,
             retry_jitter: Jitter(instance.0 ^ 0x9e37_79b9_7f4a_7c15),
             now,
             effects: Vec::new(),
@@ -492,6 +522,8 @@ impl RoomState {
             Event::Stored(answer) => self.on_stored(answer),
             Event::Tick => self.on_tick(),
             Event::Encoded(encoded) => self.on_encoded(encoded),
+            Event::AccessChanged => self.effects.push(Effect::ReadAccess),
+            Event::Access(access) => self.on_access(access),
         }
         self.advance();
         self.release_deferred();
@@ -519,6 +551,9 @@ impl RoomState {
         }
         if self.roster_dirty || self.presence_dirty {
             deadline = deadline.min(self.people_not_before);
+        }
+        if let Some(retry) = self.access_retry {
+            deadline = deadline.min(retry);
         }
         deadline
     }
@@ -709,6 +744,11 @@ impl RoomState {
         answer: JoinAnswer,
         missed: Option<Vec<Operation>>,
     ) {
+        if !request.viewer && !self.access.lets_edit(request.key.as_deref()) {
+            self.waited.remove(&request.conn);
+            let _ = answer.send(Err(stale_edit_link()));
+            return;
+        }
         let mut people = self.people();
         if let Err(refusal) = self.limits.admit_person(&people, &request.user) {
             self.waited.remove(&request.conn);
@@ -754,7 +794,8 @@ impl RoomState {
         };
         let welcome = EncodedWelcome {
             protocol: request.protocol,
-            board: &self.id,
+            // A viewer must not learn what lets people edit.
+            board: (!request.viewer).then_some(&self.id),
             seq,
             snapshot: snapshot.as_deref(),
             packed_snapshot: frames
@@ -789,6 +830,7 @@ impl RoomState {
                 user: request.user,
                 name: request.name,
                 viewer: request.viewer,
+                key: request.key,
                 outbox: request.outbox,
                 drafting: false,
                 previews: VecDeque::new(),
@@ -931,6 +973,44 @@ impl RoomState {
         self.leave(conn);
     }
 
+    // ----- access -----------------------------------------------------------
+
+    /// The board's access tokens as the store holds them now: editors whose
+    /// key they no longer let edit are told so and let go (the edit link
+    /// was rotated). Reading them failed: try again in a moment, since until
+    /// then those editors stay.
+    fn on_access(&mut self, access: Result<Access, StoreError>) {
+        let access = match access {
+            Ok(access) => access,
+            Err(error) => {
+                warn!(board = %self.id, %error, "could not read the board's access tokens");
+                self.access_retry = Some(self.now + OUTAGE_RETRY);
+                return;
+            }
+        };
+        self.access = access;
+        let revoked: Vec<ConnectionId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.viewer && !self.access.lets_edit(c.key.as_deref()))
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in revoked {
+            info!(board = %self.id, conn, "letting go of an editor whose link was rotated");
+            if let Some(client) = self.clients.get(&conn) {
+                let refusal = error_frame(&stale_edit_link(), None);
+                let close = Message::Close(Some(CloseFrame {
+                    code: close_code::NO_ACCESS,
+                    reason: "link replaced".into(),
+                }));
+                // A full queue closes the connection all the same (1013).
+                let _ = client.outbox.try_send(Message::Text(refusal));
+                let _ = client.outbox.try_send(close);
+            }
+            self.leave(conn);
+        }
+    }
+
     // ----- presence ---------------------------------------------------------
 
     /// People on the board across all instances (see [`distinct`]).
@@ -1016,6 +1096,10 @@ impl RoomState {
 
     fn on_tick(&mut self) {
         let now = self.now;
+        if self.access_retry.is_some_and(|at| now >= at) {
+            self.access_retry = None;
+            self.effects.push(Effect::ReadAccess);
+        }
         if now >= self.next_roster {
             self.publish_roster();
             self.expire_rosters();
@@ -1084,6 +1168,7 @@ impl RoomState {
             }
             // Ephemeral frames go to the clients as they came.
             Payload::Live(frame) => self.deliver(frame, None, Lane::Ephemeral),
+            Payload::AccessChanged => self.effects.push(Effect::ReadAccess),
             Payload::Op(frame) => match ServerMessage::decode(&frame) {
                 // During a store outage the board is not the stored one; the
                 // reload after it brings these operations.

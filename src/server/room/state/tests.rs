@@ -193,6 +193,7 @@ fn join_request(
         protocol,
         view: None,
         viewer: false,
+        key: None,
         outbox,
     };
     (request, Client { frames }, answered, answer)
@@ -212,6 +213,7 @@ impl Harness {
                 board,
                 Duration::from_secs(30),
                 BoardLimits::NONE,
+                Access::default(),
                 now,
             ),
             now,
@@ -651,6 +653,7 @@ fn version_3_gets_its_view_first_from_one_encoding_shared_by_all() {
             protocol: 3,
             view,
             viewer: false,
+            key: None,
             outbox,
         };
         h.handle(Event::Join(request, answer));
@@ -1088,4 +1091,105 @@ fn an_encoding_of_a_board_taken_back_is_not_used() {
     assert_eq!(seq, 4);
     assert_eq!(snapshot.map(|s| s.seq), Some(4));
     assert!(ops.is_empty());
+}
+
+/// A join with an edit key, as an editor or a viewer; its client and answer.
+fn join_keyed(
+    h: &mut Harness,
+    conn: ConnectionId,
+    user: &str,
+    key: Option<&str>,
+    viewer: bool,
+) -> (Client, oneshot::Receiver<Result<(), ProtocolError>>) {
+    let (mut request, client, answered, answer) = join_request(conn, user, None, PROTOCOL_VERSION);
+    request.key = key.map(str::to_owned);
+    request.viewer = viewer;
+    h.handle(Event::Join(request, answer));
+    (client, answered)
+}
+
+fn reads_access(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| matches!(e, Effect::ReadAccess))
+}
+
+fn rotated(key: &str) -> Access {
+    Access {
+        view: None,
+        edit: Some(key.to_owned()),
+    }
+}
+
+#[test]
+fn once_the_edit_link_was_rotated_only_its_current_key_lets_an_editor_join() {
+    let mut h = Harness::new();
+    h.room.access = rotated("key-1");
+    for key in [None, Some("key-0"), Some("key-10")] {
+        let (_client, mut answered) = join_keyed(&mut h, 1, "mallory", key, false);
+        match answered.try_recv() {
+            Ok(Err(refusal)) => assert_eq!(refusal.code, ErrorCode::Forbidden, "{key:?}"),
+            other => panic!("{key:?} was let in: {other:?}"),
+        }
+    }
+    let (_alice, mut answered) = join_keyed(&mut h, 2, "alice", Some("key-1"), false);
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    // A view link's people need no key: they change nothing.
+    let (_viewer, mut answered) = join_keyed(&mut h, 3, "vic", None, true);
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+}
+
+#[test]
+fn rotating_the_edit_link_lets_go_of_every_editor_with_an_old_key_and_only_them() {
+    let mut h = Harness::new();
+    let (mut alice, _) = join_keyed(&mut h, 1, "alice", None, false);
+    let (mut vic, _) = join_keyed(&mut h, 2, "vic", None, true);
+    h.advance(Duration::from_secs(1));
+    alice.raw();
+    vic.raw();
+
+    // Rotated on this instance, or on another one (the bus says so): the
+    // room reads the tokens from the store, never from the notice.
+    assert!(reads_access(&h.handle(Event::AccessChanged)));
+    let notice = Envelope {
+        origin: OTHER,
+        payload: Payload::AccessChanged,
+    };
+    assert!(reads_access(&h.handle(Event::Bus(BusEvent::Frame(notice)))));
+
+    // Reading failed: nobody is let go yet, and the room reads again soon.
+    h.handle(Event::Access(Err(StoreError::Backend("down".into()))));
+    assert!(alice.raw().is_empty());
+    assert!(!reads_access(&h.advance(Duration::from_millis(10))));
+    assert!(reads_access(&h.advance(OUTAGE_RETRY)));
+
+    h.handle(Event::Access(Ok(rotated("key-2"))));
+    let frames = alice.raw();
+    let [Message::Text(refusal), Message::Close(Some(close))] = frames.as_slice() else {
+        panic!("alice got {frames:?}");
+    };
+    assert!(matches!(
+        ServerMessage::decode(refusal),
+        Ok(ServerMessage::Error {
+            code: ErrorCode::Forbidden,
+            op_id: None,
+            ..
+        })
+    ));
+    assert_eq!(close.code, close_code::NO_ACCESS);
+    // Her requests are not taken any more, and the people list lost her.
+    assert!(appended(&h.handle(add(1, "a1"))).is_none());
+    h.advance(Duration::from_secs(1));
+    let people: Vec<_> = vic
+        .received()
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Presence { people, .. } => Some(people),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(people.len(), 1, "{people:?}");
+    assert!(people[0].iter().all(|p| p.user.as_str() == "vic"));
+
+    // With the new key she is back.
+    let (_alice, mut answered) = join_keyed(&mut h, 3, "alice", Some("key-2"), false);
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
 }
