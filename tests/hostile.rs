@@ -834,4 +834,11 @@ async fn a_rotated_edit_link_lets_go_of_everyone_who_came_with_the_old_one() {
     assert_eq!(status, 200, "{body}");
     assert_ne!(json_field(&body, "key"), key);
     assert_eq!(bob.closed().await, Some(close_code::NO_ACCESS));
+
+    // Each of those requests may write to the store: an address that keeps
+    // asking (ten at once, then thirty a minute) is refused.
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| http_post(server.addr, &format!("/b/{board}/view-link"), None).0)
+        .collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }

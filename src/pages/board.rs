@@ -267,10 +267,10 @@ fn Board(link: BoardLink) -> impl IntoView {
 
 /// Colour, fill, width, text size, opacity and arrangement: shown while a
 /// drawing tool is active or something is selected. With a selection, every
-/// change applies to the selected items. Its sections are always rendered
-/// and hidden by a class rather than made by a `Show` each: a view made
-/// later weighs about 1 KB of the compressed WebAssembly, a class toggle
-/// next to nothing.
+/// change applies to the selected items. The panel and its sections are
+/// always rendered and hidden by a class rather than made by a `Show`
+/// each: a view made later weighs about 1 KB of the compressed
+/// WebAssembly, a class toggle next to nothing.
 #[component]
 fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let tool = move || ui.tool.get();

@@ -7,7 +7,7 @@
 //! everyone else on the board never notices. Dropping costs the sender
 //! patience, which comes back slowly: a sender that stays over budget runs
 //! out of it and is closed (1008). Separately, one address may hold only so
-//! many connections at once.
+//! many connections at once, and ask for a board's links only so often.
 //!
 //! The buckets are plain numbers owned by one connection's task (no
 //! sharing, no atomics), with the time passed in, so their rules are
@@ -31,6 +31,45 @@ pub struct Budgets {
     pub durable: f64,
     /// Connections one client address may hold at once.
     pub connections_per_address: u32,
+}
+
+/// Link requests one address may make at once before it has to wait.
+const LINK_REQUEST_BURST: f64 = 10.0;
+/// Addresses whose link requests are remembered; past that, those whose
+/// bucket has filled up again (they asked nothing for a while) are
+/// forgotten, so a flood from many addresses costs bounded memory.
+const REMEMBERED_ADDRESSES: usize = 10_000;
+
+/// How often each client address may ask for a board's links (each request
+/// may write to the store), shared by all of this instance's requests.
+#[derive(Debug, Clone)]
+pub struct LinkRequests {
+    per_second: f64,
+    buckets: Arc<Mutex<HashMap<IpAddr, TokenBucket>>>,
+}
+
+impl LinkRequests {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_second: f64::from(per_minute) / 60.0,
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Whether `address` may make one more request now.
+    pub fn admit(&self, address: IpAddr, now: Instant) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= REMEMBERED_ADDRESSES && !buckets.contains_key(&address) {
+            buckets.retain(|_, bucket| !bucket.is_full(now));
+            if buckets.len() >= REMEMBERED_ADDRESSES {
+                return false; // Every remembered address is busy: a flood.
+            }
+        }
+        buckets
+            .entry(address)
+            .or_insert_with(|| TokenBucket::new(self.per_second, LINK_REQUEST_BURST, now))
+            .take(1.0, now)
+    }
 }
 
 /// Bursts may spend this many seconds' worth of a budget at once.
@@ -76,6 +115,12 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+
+    /// Whether the bucket has filled up again (nothing was taken for a while).
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst
     }
 
     /// Adds what came in since it was last looked at.
@@ -249,6 +294,30 @@ mod tests {
         // Never more than the burst, however long it rested.
         let much_later = later + Duration::from_secs(3_600);
         assert_eq!((0..50).filter(|_| bucket.take(1.0, much_later)).count(), 20);
+    }
+
+    #[test]
+    fn link_requests_are_counted_per_address_and_idle_addresses_forgotten() {
+        let start = Instant::now();
+        let links = LinkRequests::new(60);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let burst = LINK_REQUEST_BURST as usize;
+        assert_eq!((0..20).filter(|_| links.admit(a, start)).count(), burst);
+        assert!(links.admit(b, start), "another address has its own budget");
+        assert!(
+            links.admit(a, start + Duration::from_secs(1)),
+            "one a second comes back"
+        );
+        // A flood from many addresses: memory stays bounded, busy addresses
+        // are refused, idle ones forgotten.
+        let many = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        for i in 0..REMEMBERED_ADDRESSES as u32 {
+            links.admit(many(i), start);
+        }
+        assert!(!links.admit(many(u32::MAX >> 8), start));
+        let rested = start + Duration::from_secs(60);
+        assert!(links.admit(many(u32::MAX >> 8), rested));
+        assert!(links.buckets.lock().unwrap().len() < REMEMBERED_ADDRESSES);
     }
 
     #[test]

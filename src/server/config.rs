@@ -71,6 +71,16 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
     pub connections_per_address: u32,
 
+    /// Requests for a board's links (`POST /b/{id}/view-link` and
+    /// `/edit-link`) one client address may make per minute; bursts of ten
+    /// pass. More are answered 429: each may write to the store.
+    #[arg(
+        long,
+        env = "WHITEBOARD_LINK_REQUESTS_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub link_requests_per_minute: u32,
+
     /// Distinct people (not tabs) one board may have on it, counted across
     /// instances; one more is refused at `hello` (`limit_reached`).
     #[arg(long, env = "WHITEBOARD_PEOPLE_PER_BOARD", default_value_t = 500)]

@@ -14,6 +14,8 @@ pub enum AppError {
     Random(String),
     #[error("too many connections from this address (at most {0})")]
     TooManyConnections(u32),
+    #[error("too many requests for links from this address; try again in a minute")]
+    TooManyLinkRequests,
     #[error("this page's origin may not open a board here (see --allowed-origins)")]
     ForeignOrigin,
     #[error("this edit link was replaced; ask someone on the board for the new one")]
@@ -29,7 +31,9 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::InvalidBoardId(_) => StatusCode::BAD_REQUEST,
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyConnections(_) | AppError::TooManyLinkRequests => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::ForeignOrigin => StatusCode::FORBIDDEN,
             AppError::StaleEditLink => StatusCode::FORBIDDEN,
             AppError::AccessContended => StatusCode::CONFLICT,

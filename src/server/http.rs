@@ -136,11 +136,13 @@ async fn change_access(
 /// only with the current key in `X-Edit-Key`.
 pub async fn view_link(
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
     let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
     check_origin(&state, &headers)?;
+    check_link_budget(&state, peer, &headers)?;
     let access = change_access(&state, &board, &headers, |access| match access.view {
         Some(_) => Ok(None),
         None => Ok(Some(Access {
@@ -160,11 +162,13 @@ pub async fn view_link(
 /// [`close_code::NO_ACCESS`]). The view link stays.
 pub async fn edit_link(
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
     let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
     check_origin(&state, &headers)?;
+    check_link_budget(&state, peer, &headers)?;
     let access = change_access(&state, &board, &headers, |access| {
         Ok(Some(Access {
             edit: Some(random_token()?),
@@ -174,6 +178,30 @@ pub async fn edit_link(
     .await?;
     state.hub.access_changed(&board).await;
     Ok(axum::Json(serde_json::json!({ "key": access.edit })))
+}
+
+/// The client's address: the peer's, or the proxy's word for it.
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    match state.trust_forwarded_for {
+        true => forwarded_for(headers).unwrap_or(peer.ip()),
+        false => peer.ip(),
+    }
+}
+
+/// Refuses a client address that asked for links too often.
+fn check_link_budget(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    let address = client_address(state, peer, headers);
+    match state
+        .link_requests
+        .admit(address, tokio::time::Instant::now())
+    {
+        true => Ok(()),
+        false => Err(AppError::TooManyLinkRequests),
+    }
 }
 
 /// Upgrades to a board's channel (the page's origin was checked) if the
@@ -186,10 +214,7 @@ fn upgrade(
     headers: &HeaderMap,
     state: AppState,
 ) -> Result<Response, AppError> {
-    let address = match state.trust_forwarded_for {
-        true => forwarded_for(headers).unwrap_or(peer.ip()),
-        false => peer.ip(),
-    };
+    let address = client_address(&state, peer, headers);
     let most = state.budgets.connections_per_address;
     let slot = state
         .addresses

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use self::budget::{Addresses, Budgets};
+use self::budget::{Addresses, Budgets, LinkRequests};
 use self::bus::{Bus, BusError, InstanceId, LocalBus};
 use self::config::Config;
 use self::hub::Hub;
@@ -88,6 +88,8 @@ pub struct AppState {
     pub budgets: Budgets,
     /// Connections per client address, on this instance.
     pub addresses: Addresses,
+    /// Requests for a board's links per client address, on this instance.
+    pub link_requests: LinkRequests,
     /// Whether a client's address is the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
     /// Which pages may open a board's WebSocket.
@@ -202,6 +204,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             connections_per_address: config.connections_per_address,
         },
         addresses: Addresses::default(),
+        link_requests: LinkRequests::new(config.link_requests_per_minute),
         trust_forwarded_for: config.trust_forwarded_for,
         allowed_origins: AllowedOrigins::parse(&config.allowed_origins),
     };
