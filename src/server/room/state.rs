@@ -28,7 +28,9 @@
 //! - **Links**: once the board's edit link was rotated, only its current
 //!   key lets an editor join (checked at the welcome); when the board's
 //!   access tokens change, every editor here whose key no longer does is
-//!   told (`forbidden`) and closed (4403). Reading them is retried.
+//!   told (`forbidden`) and closed (4403). They are read again when a
+//!   notice may have been lost (a resubscription, a lag), every minute
+//!   while anyone is here, and soon after a read failed.
 //! - **Outage holding**: when the store fails and the board cannot be
 //!   reloaded, durable requests are held unanswered, joins are turned away,
 //!   and a reload is retried every few seconds; then what was held is stored
@@ -102,6 +104,11 @@ const MAX_RELAYED_WAITING: usize = 4_096;
 /// Ephemeral messages of one connection kept behind its durable requests;
 /// beyond that they are relayed at once, out of order.
 const MAX_DEFERRED_EPHEMERAL: usize = 512;
+/// A room with people in it reads the board's access tokens this often,
+/// besides when told they changed: a rotation's notice lost on the bus
+/// (dropped under load, or while Redis was away) reaches the room this
+/// late at worst. (A resubscription or a lag reads them at once.)
+const ACCESS_REFRESH: Duration = Duration::from_secs(60);
 /// The people list goes out at most this often per hundred people on the
 /// board: every `presence` carries the whole list, so a lecture hall filling
 /// up would otherwise send everyone a growing list once per arrival.
@@ -455,8 +462,9 @@ pub struct RoomState {
     /// Who may edit: checked on every join, and every editor here is
     /// checked again when it changes.
     access: Access,
-    /// When to read the access tokens again after reading them failed.
-    access_retry: Option<Instant>,
+    /// When to read the access tokens again: soon after reading them
+    /// failed, else after [`ACCESS_REFRESH`] (while anyone is here).
+    next_access_read: Instant,
     retry_jitter: Jitter,
     /// The time of the event being handled.
     now: Instant,
@@ -503,7 +511,7 @@ impl RoomState {
             idle_timeout,
             limits,
             access,
-            access_retry: None,
+            next_access_read: now + ACCESS_REFRESH,
             retry_jitter: Jitter(instance.0 ^ 0x9e37_79b9_7f4a_7c15),
             now,
             effects: Vec::new(),
@@ -522,7 +530,7 @@ impl RoomState {
             Event::Stored(answer) => self.on_stored(answer),
             Event::Tick => self.on_tick(),
             Event::Encoded(encoded) => self.on_encoded(encoded),
-            Event::AccessChanged => self.effects.push(Effect::ReadAccess),
+            Event::AccessChanged => self.read_access(),
             Event::Access(access) => self.on_access(access),
         }
         self.advance();
@@ -552,8 +560,8 @@ impl RoomState {
         if self.roster_dirty || self.presence_dirty {
             deadline = deadline.min(self.people_not_before);
         }
-        if let Some(retry) = self.access_retry {
-            deadline = deadline.min(retry);
+        if !self.clients.is_empty() {
+            deadline = deadline.min(self.next_access_read);
         }
         deadline
     }
@@ -975,6 +983,13 @@ impl RoomState {
 
     // ----- access -----------------------------------------------------------
 
+    /// Asks for the board's access tokens as the store holds them; the next
+    /// read is due after [`ACCESS_REFRESH`].
+    fn read_access(&mut self) {
+        self.next_access_read = self.now + ACCESS_REFRESH;
+        self.effects.push(Effect::ReadAccess);
+    }
+
     /// The board's access tokens as the store holds them now: editors whose
     /// key they no longer let edit are told so and let go (the edit link
     /// was rotated). Reading them failed: try again in a moment, since until
@@ -984,7 +999,7 @@ impl RoomState {
             Ok(access) => access,
             Err(error) => {
                 warn!(board = %self.id, %error, "could not read the board's access tokens");
-                self.access_retry = Some(self.now + OUTAGE_RETRY);
+                self.next_access_read = self.now + OUTAGE_RETRY;
                 return;
             }
         };
@@ -1096,9 +1111,8 @@ impl RoomState {
 
     fn on_tick(&mut self) {
         let now = self.now;
-        if self.access_retry.is_some_and(|at| now >= at) {
-            self.access_retry = None;
-            self.effects.push(Effect::ReadAccess);
+        if now >= self.next_access_read && !self.clients.is_empty() {
+            self.read_access();
         }
         if now >= self.next_roster {
             self.publish_roster();
@@ -1143,12 +1157,15 @@ impl RoomState {
                     warn!(board = %self.id, missed, "bus subscriber lagged; checking the store for missed operations");
                     self.last_lag_catch_up = Some(self.now);
                     self.catch_up_wanted = true;
+                    // A rotation's notice may have been among them.
+                    self.read_access();
                 }
                 return;
             }
             BusEvent::Resync => {
                 self.catch_up_wanted = true;
                 self.publish_roster();
+                self.read_access();
                 return;
             }
         };
@@ -1168,7 +1185,7 @@ impl RoomState {
             }
             // Ephemeral frames go to the clients as they came.
             Payload::Live(frame) => self.deliver(frame, None, Lane::Ephemeral),
-            Payload::AccessChanged => self.effects.push(Effect::ReadAccess),
+            Payload::AccessChanged => self.read_access(),
             Payload::Op(frame) => match ServerMessage::decode(&frame) {
                 // During a store outage the board is not the stored one; the
                 // reload after it brings these operations.

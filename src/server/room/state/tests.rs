@@ -1192,4 +1192,11 @@ fn rotating_the_edit_link_lets_go_of_every_editor_with_an_old_key_and_only_them(
     // With the new key she is back.
     let (_alice, mut answered) = join_keyed(&mut h, 3, "alice", Some("key-2"), false);
     assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+
+    // A notice lost on the bus is made up for: the room reads the tokens
+    // again when it resubscribes, and every minute anyway.
+    assert!(reads_access(&h.handle(Event::Bus(BusEvent::Resync))));
+    h.handle(Event::Access(Ok(rotated("key-2"))));
+    assert!(!reads_access(&h.advance(ACCESS_REFRESH / 2)));
+    assert!(reads_access(&h.advance(ACCESS_REFRESH / 2)));
 }
