@@ -14,7 +14,7 @@ use whiteboard::protocol::{
 };
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::redb_store::RedbStore;
-use whiteboard::server::store::{Access, Store, StoreError};
+use whiteboard::server::store::{board_at, Access, Store, StoreError};
 
 fn board(name: &str) -> BoardId {
     BoardId::parse(&format!("contract-{name}-000000")).unwrap()
@@ -207,6 +207,76 @@ async fn check_snapshots_written_at_once(first: Arc<dyn Store>, second: Arc<dyn 
             assert_eq!(loaded.into_board(), board, "round {round}");
         }
     }
+}
+
+/// History: with a snapshot kept every 3 operations and saved after each
+/// one (the newest replacing the one before), the board at every point of
+/// its log reads back as replaying the log up to there, and starts from
+/// the newest snapshot kept at or before it.
+async fn check_history(store: Arc<dyn Store>) {
+    let id = board("history");
+    let ops: Vec<Operation> = (1..=11).map(op).collect();
+    let mut board = Board::new();
+    for operation in &ops {
+        store
+            .append(&id, std::slice::from_ref(operation))
+            .await
+            .unwrap();
+        board.apply(operation);
+        store
+            .save_snapshot(&id, Arc::new(board.clone()))
+            .await
+            .unwrap();
+    }
+    let replayed = |upto: u64| {
+        let mut expected = Board::new();
+        for operation in &ops[..upto as usize] {
+            expected.apply(operation);
+        }
+        expected
+    };
+    for seq in 0..=11 {
+        let at = board_at(&*store, &id, seq).await.unwrap();
+        assert_eq!(at, replayed(seq), "the board at {seq}");
+        let kept = store.snapshot_at_or_before(&id, seq).await.unwrap();
+        // Kept: 3, 6, 9 (each 3 after the last kept) and 11 (the newest).
+        let expected_kept = match seq {
+            0..=2 => None,
+            11 => Some(11),
+            seq => Some(seq - seq % 3),
+        };
+        assert_eq!(
+            kept.map(|b| b.seq()),
+            expected_kept,
+            "the snapshot for {seq}"
+        );
+    }
+    assert_eq!(board_at(&*store, &id, 99).await.unwrap(), board);
+    assert_eq!(
+        store.ops_between(&id, 4, 7).await.unwrap(),
+        ops[4..7].to_vec()
+    );
+    assert!(store.ops_between(&id, 7, 7).await.unwrap().is_empty());
+    // The board as it is still loads from the newest snapshot.
+    let loaded = store.load(&id).await.unwrap();
+    assert_eq!(loaded.snapshot.map(|b| b.seq()), Some(11));
+}
+
+#[tokio::test]
+async fn redb_store_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap().with_history_every(3);
+    check_history(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn mongo_store_keeps_history() {
+    let Some(uri) = mongodb_uri() else { return };
+    let store = MongoStore::connect(&uri, &unique_database("history"))
+        .await
+        .unwrap()
+        .with_history_every(3);
+    check_history(Arc::new(store)).await;
 }
 
 #[tokio::test]

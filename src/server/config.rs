@@ -71,6 +71,13 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
     pub connections_per_address: u32,
 
+    /// Every operation of a board is kept, for its history; so is a
+    /// snapshot each time this many operations lie between it and the last
+    /// one kept, so that reading the board at any point replays at most
+    /// about this many. 0 keeps only the newest snapshot.
+    #[arg(long, env = "WHITEBOARD_HISTORY_SNAPSHOT_OPS", default_value_t = crate::server::store::HISTORY_SNAPSHOT_OPS)]
+    pub history_snapshot_ops: u64,
+
     /// Requests for a board's links (`POST /b/{id}/view-link` and
     /// `/edit-link`) one client address may make per minute; bursts of ten
     /// pass. More are answered 429: each may write to the store.

@@ -163,8 +163,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let _ = any_spawner::Executor::init_tokio();
     let instance = random_instance_id()?;
     let store: Arc<dyn Store> = match &config.mongodb_uri {
-        Some(uri) => Arc::new(MongoStore::connect(uri, &config.mongodb_db).await?),
-        None => Arc::new(RedbStore::open(&config.data_dir)?),
+        Some(uri) => Arc::new(
+            MongoStore::connect(uri, &config.mongodb_db)
+                .await?
+                .with_history_every(config.history_snapshot_ops),
+        ),
+        None => Arc::new(
+            RedbStore::open(&config.data_dir)?.with_history_every(config.history_snapshot_ops),
+        ),
     };
     let bus: Arc<dyn Bus> = match &config.redis_url {
         Some(url) => Arc::new(RedisBus::connect(url, instance, shutdown.clone()).await?),

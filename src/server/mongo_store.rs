@@ -13,7 +13,9 @@
 //!   current snapshot.
 //! - `snapshot_parts`: snapshots of a board, each split into parts of
 //!   [`CHUNK_BYTES`] (far below MongoDB's 16 MiB document limit), `{board,
-//!   seq, version, index, data}`, unique by `(board, version, index)`.
+//!   seq, version, index, parts, history, data}`, unique by `(board,
+//!   version, index)`. `history` marks a version kept for history (one each
+//!   `history_every` operations): later writes leave those alone.
 //!
 //! Several instances may snapshot one board at once (a rolling restart
 //! closes and reopens its room on two of them, at the same sequence
@@ -86,6 +88,9 @@ pub struct MongoStore {
     last_seq: Mutex<HashMap<BoardId, u64>>,
     /// When this instance last wrote each board's metadata document.
     metadata_written: Mutex<HashMap<BoardId, Instant>>,
+    /// A snapshot is kept for history this many operations after the last
+    /// one kept (0: none).
+    history_every: u64,
 }
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
@@ -138,10 +143,17 @@ impl MongoStore {
             database,
             last_seq: Mutex::new(HashMap::new()),
             metadata_written: Mutex::new(HashMap::new()),
+            history_every: super::store::HISTORY_SNAPSHOT_OPS,
         };
         store.ping().await?;
         store.create_indexes().await?;
         Ok(store)
+    }
+
+    /// Keeps a snapshot for history every `ops` operations (0: none).
+    pub fn with_history_every(mut self, ops: u64) -> Self {
+        self.history_every = ops;
+        self
     }
 
     /// Whether the server answers.
@@ -252,18 +264,27 @@ impl MongoStore {
         let Ok(pointer) = meta.get_document("snapshot") else {
             return Ok(None);
         };
-        Ok(Some(SnapshotPointer {
-            seq: u64::try_from(pointer.get_i64("seq").map_err(corrupt)?).map_err(corrupt)?,
-            version: pointer.get_object_id("version").map_err(corrupt)?,
-            parts: u32::try_from(pointer.get_i32("parts").map_err(corrupt)?).map_err(corrupt)?,
-        }))
+        pointer_in(pointer).map(Some)
     }
 
     async fn read_ops(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError> {
+        self.read_ops_between(board, after, i64::MAX as u64).await
+    }
+
+    async fn read_ops_between(
+        &self,
+        board: &BoardId,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Operation>, StoreError> {
+        if after >= upto {
+            return Ok(Vec::new());
+        }
         let after = i64::try_from(after).map_err(backend)?;
+        let upto = i64::try_from(upto).unwrap_or(i64::MAX);
         let cursor = self
             .ops
-            .find(doc! { "board": board.as_str(), "seq": { "$gt": after } })
+            .find(doc! { "board": board.as_str(), "seq": { "$gt": after, "$lte": upto } })
             .sort(doc! { "seq": 1 })
             .await
             .map_err(backend)?;
@@ -365,6 +386,16 @@ impl MongoStore {
     }
 }
 
+/// A snapshot version named by `{seq, version, parts}` (a board's pointer,
+/// or a part of a version kept for history).
+fn pointer_in(document: &Document) -> Result<SnapshotPointer, StoreError> {
+    Ok(SnapshotPointer {
+        seq: seq_of(document)?,
+        version: document.get_object_id("version").map_err(corrupt)?,
+        parts: u32::try_from(document.get_i32("parts").map_err(corrupt)?).map_err(corrupt)?,
+    })
+}
+
 fn seq_of(document: &Document) -> Result<u64, StoreError> {
     u64::try_from(document.get_i64("seq").map_err(corrupt)?).map_err(corrupt)
 }
@@ -446,6 +477,54 @@ impl Store for MongoStore {
         self.read_ops(board, after).await
     }
 
+    async fn ops_between(
+        &self,
+        board: &BoardId,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Operation>, StoreError> {
+        self.read_ops_between(board, after, upto).await
+    }
+
+    async fn snapshot_at_or_before(
+        &self,
+        board: &BoardId,
+        seq: u64,
+    ) -> Result<Option<Board>, StoreError> {
+        let newest_fits = self
+            .snapshot_pointer(board)
+            .await?
+            .is_some_and(|pointer| pointer.seq <= seq);
+        if newest_fits {
+            if let Some(newest) = self.read_snapshot(board).await? {
+                if newest.seq() <= seq {
+                    return Ok(Some(newest));
+                }
+            }
+        }
+        // Versions kept for history are never deleted: no race to follow.
+        let at = i64::try_from(seq).unwrap_or(i64::MAX);
+        let Some(kept) = self
+            .chunks
+            .find_one(doc! { "board": board.as_str(), "history": true, "seq": { "$lte": at } })
+            .sort(doc! { "seq": -1 })
+            .projection(doc! { "seq": 1, "version": 1, "parts": 1 })
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let json = self
+            .read_parts(board, pointer_in(&kept)?)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("a history snapshot of {board} misses parts"))
+            })?;
+        let mut stored: Board = serde_json::from_slice(&json).map_err(corrupt)?;
+        stored.reindex();
+        Ok(Some(stored))
+    }
+
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
         if let Some(stored) = self.snapshot_pointer(id).await? {
             if stored.seq >= board.seq() {
@@ -454,7 +533,21 @@ impl Store for MongoStore {
         }
         let seq = i64::try_from(board.seq()).map_err(backend)?;
         let version = ObjectId::new();
+        let history = self.history_every > 0 && {
+            let last_kept = self
+                .chunks
+                .find_one(doc! { "board": id.as_str(), "history": true })
+                .sort(doc! { "seq": -1 })
+                .projection(doc! { "seq": 1 })
+                .await
+                .map_err(backend)?
+                .map(|kept| seq_of(&kept))
+                .transpose()?
+                .unwrap_or(0);
+            board.seq() >= last_kept + self.history_every
+        };
         let json = encode_snapshot(board).await?;
+        let count = json.chunks(CHUNK_BYTES).count() as i32;
         let parts: Vec<Document> = json
             .chunks(CHUNK_BYTES)
             .enumerate()
@@ -464,11 +557,12 @@ impl Store for MongoStore {
                     "seq": seq,
                     "version": version,
                     "index": index as i32,
+                    "parts": count,
+                    "history": history,
                     "data": Binary { subtype: BinarySubtype::Generic, bytes: bytes.to_vec() },
                 }
             })
             .collect();
-        let count = parts.len() as i32;
         // The new version's parts first, then the pointer to them, then
         // older versions: a reader following the pointer finds a whole
         // snapshot, or a newer pointer.
@@ -491,7 +585,7 @@ impl Store for MongoStore {
             .or_else(|error| if is_duplicate_key(&error) { Ok(false) } else { Err(error) })
             .map_err(backend)?;
         let stale = if switched {
-            doc! { "board": id.as_str(), "$or": [ { "seq": { "$lt": seq } }, { "seq": seq, "version": { "$ne": version } } ] }
+            doc! { "board": id.as_str(), "history": { "$ne": true }, "$or": [ { "seq": { "$lt": seq } }, { "seq": seq, "version": { "$ne": version } } ] }
         } else {
             doc! { "board": id.as_str(), "version": version }
         };

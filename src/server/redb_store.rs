@@ -20,7 +20,9 @@
 //!
 //! Layout:
 //! - `ops`: key `(board id, seq)` → JSON of the [`Operation`];
-//! - `snapshots`: key board id → `(seq, JSON of the Board)`;
+//! - `snapshots`: key board id → `(seq, JSON of the Board)`, the newest;
+//! - `snapshot_history`: key `(board id, seq)` → JSON of the Board, the
+//!   snapshots kept for history (one each `history_every` operations);
 //! - `access`: key board id → `(view token, edit key)`, empty for none;
 //! - `view_links`: key view token → board id.
 
@@ -36,6 +38,7 @@ use crate::protocol::{BoardId, Operation};
 
 const OPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("ops");
 const SNAPSHOTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("snapshots");
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("snapshot_history");
 const ACCESS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("access");
 const VIEW_LINKS: TableDefinition<&str, &str> = TableDefinition::new("view_links");
 
@@ -48,6 +51,9 @@ pub struct RedbStore {
     /// `None` only while dropping.
     writes: Option<mpsc::Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// A snapshot is kept for history this many operations after the last
+    /// one kept (0: none).
+    history_every: u64,
 }
 
 impl Drop for RedbStore {
@@ -71,8 +77,14 @@ struct Write {
 enum Change {
     /// `(seq, JSON)`, consecutive, to append to the board's log.
     Ops(Vec<(u64, Vec<u8>)>),
-    /// The board at `seq`, as JSON: kept unless a newer one is.
-    Snapshot { seq: u64, json: Vec<u8> },
+    /// The board at `seq`, as JSON: kept unless a newer one is, and kept
+    /// for history too if at least `history_every` operations lie between
+    /// it and the last one kept (0: never).
+    Snapshot {
+        seq: u64,
+        json: Vec<u8>,
+        history_every: u64,
+    },
 }
 
 /// Writes taken into one transaction at most.
@@ -101,6 +113,7 @@ impl RedbStore {
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(OPS).map_err(backend)?;
         txn.open_table(SNAPSHOTS).map_err(backend)?;
+        txn.open_table(HISTORY).map_err(backend)?;
         txn.open_table(ACCESS).map_err(backend)?;
         txn.open_table(VIEW_LINKS).map_err(backend)?;
         txn.commit().map_err(backend)?;
@@ -116,7 +129,14 @@ impl RedbStore {
             path,
             writes: Some(writes),
             writer: Some(writer),
+            history_every: super::store::HISTORY_SNAPSHOT_OPS,
         })
+    }
+
+    /// Keeps a snapshot for history every `ops` operations (0: none).
+    pub fn with_history_every(mut self, ops: u64) -> Self {
+        self.history_every = ops;
+        self
     }
 
     /// Hands a write to the writer thread and waits for its commit.
@@ -148,15 +168,34 @@ impl RedbStore {
     }
 }
 
+fn decode_snapshot(json: &[u8]) -> Result<Board, StoreError> {
+    let mut stored: Board =
+        serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    stored.reindex();
+    Ok(stored)
+}
+
 fn decode_op(bytes: &[u8]) -> Result<Operation, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn read_ops_after(db: &Database, board: &str, after: u64) -> Result<Vec<Operation>, StoreError> {
+    read_ops_between(db, board, after, u64::MAX)
+}
+
+fn read_ops_between(
+    db: &Database,
+    board: &str,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<Operation>, StoreError> {
+    if after >= upto {
+        return Ok(Vec::new());
+    }
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(OPS).map_err(backend)?;
     let range = table
-        .range((board, after.saturating_add(1))..=(board, u64::MAX))
+        .range((board, after + 1)..=(board, upto))
         .map_err(backend)?;
     range
         .map(|entry| {
@@ -201,11 +240,16 @@ fn commit_writes(
     {
         let mut table = txn.open_table(OPS).map_err(backend)?;
         let mut snapshots = txn.open_table(SNAPSHOTS).map_err(backend)?;
+        let mut history = txn.open_table(HISTORY).map_err(backend)?;
         for write in batch {
             let board = write.board.as_str();
             let ops = match &write.change {
                 Change::Ops(ops) => ops,
-                Change::Snapshot { seq, json } => {
+                Change::Snapshot {
+                    seq,
+                    json,
+                    history_every,
+                } => {
                     let stored = snapshots
                         .get(board)
                         .map_err(backend)?
@@ -214,6 +258,18 @@ fn commit_writes(
                         snapshots
                             .insert(board, (*seq, json.as_slice()))
                             .map_err(backend)?;
+                        let last_kept = history
+                            .range((board, 0)..=(board, u64::MAX))
+                            .map_err(backend)?
+                            .next_back()
+                            .transpose()
+                            .map_err(backend)?
+                            .map_or(0, |(key, _)| key.value().1);
+                        if *history_every > 0 && *seq >= last_kept + history_every {
+                            history
+                                .insert((board, *seq), json.as_slice())
+                                .map_err(backend)?;
+                        }
                     }
                     answers.push(Ok(()));
                     continue;
@@ -280,15 +336,9 @@ impl Store for RedbStore {
                 let txn = db.begin_read().map_err(backend)?;
                 let table = txn.open_table(SNAPSHOTS).map_err(backend)?;
                 let entry = table.get(board.as_str()).map_err(backend)?;
-                match entry {
-                    Some(entry) => {
-                        let mut stored: Board = serde_json::from_slice(entry.value().1)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        stored.reindex();
-                        Some(stored)
-                    }
-                    None => None,
-                }
+                entry
+                    .map(|entry| decode_snapshot(entry.value().1))
+                    .transpose()?
             };
             let after = snapshot.as_ref().map_or(0, Board::seq);
             let ops = read_ops_after(db, &board, after)?;
@@ -303,10 +353,58 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn ops_between(
+        &self,
+        board: &BoardId,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Operation>, StoreError> {
+        let board = board.as_str().to_owned();
+        self.blocking(move |db| read_ops_between(db, &board, after, upto))
+            .await
+    }
+
+    async fn snapshot_at_or_before(
+        &self,
+        board: &BoardId,
+        seq: u64,
+    ) -> Result<Option<Board>, StoreError> {
+        let board = board.as_str().to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let newest = txn.open_table(SNAPSHOTS).map_err(backend)?;
+            if let Some(entry) = newest.get(board.as_str()).map_err(backend)? {
+                let (at, json) = entry.value();
+                if at <= seq {
+                    return decode_snapshot(json).map(Some);
+                }
+            }
+            let history = txn.open_table(HISTORY).map_err(backend)?;
+            let kept = history
+                .range((board.as_str(), 0)..=(board.as_str(), seq))
+                .map_err(backend)?
+                .next_back()
+                .transpose()
+                .map_err(backend)?;
+            kept.map(|(_, json)| decode_snapshot(json.value()))
+                .transpose()
+        })
+        .await
+    }
+
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
         let seq = board.seq();
         let json = encode_snapshot(board).await?;
-        self.write(id, Change::Snapshot { seq, json }).await
+        let history_every = self.history_every;
+        self.write(
+            id,
+            Change::Snapshot {
+                seq,
+                json,
+                history_every,
+            },
+        )
+        .await
     }
 
     async fn access(&self, board: &BoardId) -> Result<Access, StoreError> {

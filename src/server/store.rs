@@ -22,6 +22,11 @@
 //! - snapshots never move backwards, and several writers may save one
 //!   board's snapshot at once (at the same or different sequence numbers)
 //!   while it is loaded: every load finds a whole snapshot.
+//! - history: every operation is kept, and so is a snapshot every
+//!   `history_every` operations (see [`HISTORY_SNAPSHOT_OPS`]): the board
+//!   at any sequence number is the newest kept snapshot at or before it
+//!   plus the operations after that ([`board_at`]), never the whole log
+//!   for a point after the first kept snapshot.
 
 use std::sync::Arc;
 
@@ -73,6 +78,25 @@ impl Access {
     }
 }
 
+/// By default, a store keeps a snapshot for history when at least this many
+/// operations lie between it and the last one it kept (`--history-snapshot-ops`):
+/// reading the board at any point then replays at most about this many.
+pub const HISTORY_SNAPSHOT_OPS: u64 = 5_000;
+
+/// The board as it was at `seq` (its last operation then was `seq`): the
+/// newest snapshot kept at or before it, and the operations after that.
+/// Past the stored log's end, the board as stored.
+pub async fn board_at(store: &dyn Store, id: &BoardId, seq: u64) -> Result<Board, StoreError> {
+    let mut board = store
+        .snapshot_at_or_before(id, seq)
+        .await?
+        .unwrap_or_default();
+    for op in store.ops_between(id, board.seq(), seq).await? {
+        board.apply(&op);
+    }
+    Ok(board)
+}
+
 /// A board as stored: the newest snapshot (if any) and the operations after it.
 #[derive(Debug, Default)]
 pub struct StoredBoard {
@@ -115,6 +139,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Operations with a sequence number greater than `after`, in order.
     async fn ops_after(&self, board: &BoardId, after: u64) -> Result<Vec<Operation>, StoreError>;
+
+    /// Operations numbered `after + 1 ..= upto`, in order.
+    async fn ops_between(
+        &self,
+        board: &BoardId,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Operation>, StoreError>;
+
+    /// The newest snapshot at or before `seq`: the current one, or one kept
+    /// for history (see the contract).
+    async fn snapshot_at_or_before(
+        &self,
+        board: &BoardId,
+        seq: u64,
+    ) -> Result<Option<Board>, StoreError>;
 
     /// Replaces the board's snapshot if `board` is newer than the stored one.
     /// Implementations encode it with [`encode_snapshot`], off the runtime.
