@@ -25,7 +25,7 @@ impl BoardLink {
     }
 }
 
-/// What the Share menu does.
+/// What the Share button and the board menu's link items ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Share {
     /// Copy the link this page was opened with (an edit link with its key,

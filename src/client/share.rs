@@ -121,9 +121,9 @@ async fn path_for(
 }
 
 impl EngineHandle {
-    /// Does what the Share menu asked: the link is copied to the
-    /// clipboard (or shown for copying where there is none: plain http on
-    /// another host), and a notice says how it went.
+    /// Does what the Share button or a menu item asked: the link is copied
+    /// to the clipboard (or shown for copying where there is none: plain
+    /// http on another host), and a notice says how it went.
     pub fn share(&self, what: Share) {
         let Some((link, key, ui)) = self.with(|engine| {
             engine.rotating |= what == Share::NewEditLink;

@@ -97,16 +97,22 @@ const EDIT_KEY_HEADER: &str = "x-edit-key";
 /// instance changed them in between (each try reads them afresh).
 const ACCESS_ATTEMPTS: usize = 3;
 
-/// Changes a board's access tokens for an editor: reads them, checks the
-/// caller's edit key against them, asks `change` for the new ones (`None`:
-/// nothing to change) and writes them if nobody else changed them
-/// meanwhile, else tries again. What the store holds in the end.
+/// Changes the access tokens of board `id` for an editor, after the checks
+/// every link request passes (a valid id, the page's origin, the address's
+/// budget): reads them, checks the caller's edit key against them, asks
+/// `change` for the new ones (`None`: nothing to change) and writes them if
+/// nobody else changed them meanwhile, else tries again. The board, and
+/// what the store holds in the end.
 async fn change_access(
     state: &AppState,
-    board: &BoardId,
+    id: &str,
+    peer: SocketAddr,
     headers: &HeaderMap,
     change: impl Fn(&Access) -> Result<Option<Access>, AppError>,
-) -> Result<Access, AppError> {
+) -> Result<(BoardId, Access), AppError> {
+    let board = &BoardId::parse(id).map_err(AppError::InvalidBoardId)?;
+    check_origin(state, headers)?;
+    check_link_budget(state, peer, headers)?;
     let key = headers
         .get(EDIT_KEY_HEADER)
         .and_then(|value| value.to_str().ok());
@@ -116,7 +122,7 @@ async fn change_access(
             return Err(AppError::StaleEditLink);
         }
         let Some(changed) = change(&access)? else {
-            return Ok(access);
+            return Ok((board.clone(), access));
         };
         if state
             .store
@@ -124,7 +130,7 @@ async fn change_access(
             .await
             .map_err(store_error)?
         {
-            return Ok(changed);
+            return Ok((board.clone(), changed));
         }
     }
     Err(AppError::AccessContended)
@@ -140,10 +146,7 @@ pub async fn view_link(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
-    let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
-    check_origin(&state, &headers)?;
-    check_link_budget(&state, peer, &headers)?;
-    let access = change_access(&state, &board, &headers, |access| match access.view {
+    let (_, access) = change_access(&state, &id, peer, &headers, |access| match access.view {
         Some(_) => Ok(None),
         None => Ok(Some(Access {
             view: Some(random_token()?),
@@ -166,10 +169,7 @@ pub async fn edit_link(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
-    let board = BoardId::parse(&id).map_err(AppError::InvalidBoardId)?;
-    check_origin(&state, &headers)?;
-    check_link_budget(&state, peer, &headers)?;
-    let access = change_access(&state, &board, &headers, |access| {
+    let (board, access) = change_access(&state, &id, peer, &headers, |access| {
         Ok(Some(Access {
             edit: Some(random_token()?),
             ..access.clone()

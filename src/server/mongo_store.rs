@@ -299,15 +299,24 @@ impl MongoStore {
     }
 
     async fn read_snapshot(&self, board: &BoardId) -> Result<Option<Board>, StoreError> {
-        let mut pointer = self.snapshot_pointer(board).await?;
+        let pointer = self.snapshot_pointer(board).await?;
+        self.read_snapshot_from(board, pointer).await
+    }
+
+    /// The snapshot `pointer` names (the board's current one, read by the
+    /// caller), following the board's pointer if a newer one replaced it
+    /// while it was read.
+    async fn read_snapshot_from(
+        &self,
+        board: &BoardId,
+        mut pointer: Option<SnapshotPointer>,
+    ) -> Result<Option<Board>, StoreError> {
         for _ in 0..SNAPSHOT_READ_ATTEMPTS {
             let Some(current) = pointer else {
                 return Ok(None);
             };
             if let Some(json) = self.read_parts(board, current).await? {
-                let mut stored: Board = serde_json::from_slice(&json).map_err(corrupt)?;
-                stored.reindex();
-                return Ok(Some(stored));
+                return decode_snapshot(&json).map(Some);
             }
             // Parts missing: a newer snapshot replaced this one meanwhile
             // (or the store is corrupt, if the pointer did not move).
@@ -384,6 +393,13 @@ impl MongoStore {
             tracing::warn!(%board, %error, "could not update board metadata");
         }
     }
+}
+
+/// A stored snapshot's JSON as a board, indexed.
+fn decode_snapshot(json: &[u8]) -> Result<Board, StoreError> {
+    let mut stored: Board = serde_json::from_slice(json).map_err(corrupt)?;
+    stored.reindex();
+    Ok(stored)
 }
 
 /// A snapshot version named by `{seq, version, parts}` (a board's pointer,
@@ -491,12 +507,9 @@ impl Store for MongoStore {
         board: &BoardId,
         seq: u64,
     ) -> Result<Option<Board>, StoreError> {
-        let newest_fits = self
-            .snapshot_pointer(board)
-            .await?
-            .is_some_and(|pointer| pointer.seq <= seq);
-        if newest_fits {
-            if let Some(newest) = self.read_snapshot(board).await? {
+        let pointer = self.snapshot_pointer(board).await?;
+        if pointer.is_some_and(|pointer| pointer.seq <= seq) {
+            if let Some(newest) = self.read_snapshot_from(board, pointer).await? {
                 if newest.seq() <= seq {
                     return Ok(Some(newest));
                 }
@@ -520,9 +533,7 @@ impl Store for MongoStore {
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("a history snapshot of {board} misses parts"))
             })?;
-        let mut stored: Board = serde_json::from_slice(&json).map_err(corrupt)?;
-        stored.reindex();
-        Ok(Some(stored))
+        decode_snapshot(&json).map(Some)
     }
 
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {
