@@ -54,6 +54,8 @@ fn main() {
             seq: 4_321,
             author: UserId::parse("u17").expect("valid id"),
             op_id: OpId::parse("c17-4-5231604").expect("valid id"),
+            at: 0,
+            name: None,
             change: Change::AddStroke { stroke: stored },
         },
     };

@@ -573,7 +573,46 @@ impl Board {
                     set,
                 })
             }
+            // The version it brings back is read by the room, which then
+            // resolves it with [`Board::resolve_restore`].
+            Request::Restore { .. } => Err(rejected("a restore needs the version it brings back")),
+            Request::NameVersion(name) => Ok(Change::NameVersion { name }),
         }
+    }
+
+    /// What makes this board equal to `version` (the same board at an
+    /// earlier sequence number): every item shown or hidden as it was
+    /// then, items added since hidden, and the states of items visible
+    /// then put back. Refused if the board already is that version.
+    /// (Items are never dropped from a board, so every item of `version`
+    /// is here.)
+    pub fn resolve_restore(&self, version: &Board) -> Result<Change, ProtocolError> {
+        let (mut show, mut hide, mut set) = (Vec::new(), Vec::new(), Vec::new());
+        for item in &self.strokes {
+            let id = &item.stroke.id;
+            let then = version.index.get(id).map(|&i| &version.strokes[i]);
+            let visible_then = then.is_some_and(|then| then.visible);
+            match (item.visible, visible_then) {
+                (false, true) => show.push(id.clone()),
+                (true, false) => hide.push(id.clone()),
+                _ => {}
+            }
+            if let Some(then) = then.filter(|then| then.visible && then.stroke != item.stroke) {
+                set.push(then.stroke.clone());
+            }
+        }
+        if show.is_empty() && hide.is_empty() && set.is_empty() {
+            return Err(ProtocolError::new(
+                ErrorCode::Rejected,
+                "the board already is this version",
+            ));
+        }
+        Ok(Change::Restore {
+            version: version.seq(),
+            show,
+            hide,
+            set,
+        })
     }
 
     /// New strokes with fresh ids, stacked on top in the order given. Keys
@@ -644,14 +683,33 @@ impl Board {
         request: Request,
     ) -> Result<Operation, ProtocolError> {
         let change = self.resolve(author, request)?;
+        Ok(self.commit_change(author, op_id, change))
+    }
+
+    /// Like [`Board::commit`] for a restore of `version` (read by the room).
+    pub fn commit_restore(
+        &mut self,
+        author: &UserId,
+        op_id: &OpId,
+        version: &Board,
+    ) -> Result<Operation, ProtocolError> {
+        let change = self.resolve_restore(version)?;
+        Ok(self.commit_change(author, op_id, change))
+    }
+
+    /// Numbers a resolved change as the next operation and applies it. Its
+    /// time and its author's name are the room's to fill in.
+    fn commit_change(&mut self, author: &UserId, op_id: &OpId, change: Change) -> Operation {
         let op = Operation {
             seq: self.seq + 1,
             author: author.clone(),
             op_id: op_id.clone(),
+            at: 0,
+            name: None,
             change,
         };
         self.apply(&op);
-        Ok(op)
+        op
     }
 
     /// Applies an operation. Operations at or below the current sequence
@@ -748,6 +806,32 @@ impl Board {
                     }
                 }
             }
+            Change::Restore {
+                show, hide, set, ..
+            } => {
+                // Undone like an update plus what it showed and hid.
+                let effect = KEEPS_HISTORY.then(|| Effect {
+                    show: show.clone(),
+                    hide: hide.clone(),
+                    before: set
+                        .iter()
+                        .filter_map(|s| self.get(&s.id).cloned())
+                        .collect(),
+                    after: set
+                        .iter()
+                        .filter(|s| self.contains(&s.id))
+                        .cloned()
+                        .collect(),
+                });
+                self.set_visible(show, true);
+                self.set_visible(hide, false);
+                self.replace(set);
+                if let Some(effect) = effect {
+                    self.record_undoable(op, || effect);
+                }
+            }
+            // A name changes nothing on the board, and is not undone.
+            Change::NameVersion { .. } => {}
         }
     }
 
@@ -1441,6 +1525,132 @@ mod tests {
         let replica = Board::from_snapshot(board.snapshot());
         assert_eq!(visible_ids(&replica), visible_ids(&board));
     }
+
+    /// What a board shows: its visible items, in drawing order.
+    fn shown(board: &Board) -> Vec<Stroke> {
+        board.visible_strokes().cloned().collect()
+    }
+
+    /// A board that went through every kind of change, and a copy of it
+    /// after each operation (index = sequence number).
+    fn eventful_board() -> (Board, Vec<Board>) {
+        let (alice, bob) = (user("alice"), user("bob"));
+        let mut board = Board::new();
+        let mut versions = vec![board.clone()];
+        let mut step = |board: &mut Board, author: &UserId, request: Request| {
+            submit(board, author, request).unwrap();
+            versions.push(board.clone());
+        };
+        step(&mut board, &alice, Request::AddStroke(line("a", 0.0)));
+        step(
+            &mut board,
+            &bob,
+            Request::AddStrokes(vec![line("b", 1.0), line("c", 2.0)]),
+        );
+        let a_moved = moved(&board, "a", 5.0);
+        step(&mut board, &alice, Request::Update(vec![a_moved]));
+        step(
+            &mut board,
+            &bob,
+            Request::Erase(vec![StrokeId::parse("b").unwrap()]),
+        );
+        let mut c_below = board.get(&StrokeId::parse("c").unwrap()).unwrap().clone();
+        c_below.z = -1.0;
+        step(&mut board, &bob, Request::Update(vec![c_below]));
+        step(&mut board, &alice, Request::Undo);
+        step(&mut board, &alice, Request::Clear);
+        step(&mut board, &bob, Request::AddStroke(line("d", 3.0)));
+        step(
+            &mut board,
+            &alice,
+            Request::NameVersion("after the clear".into()),
+        );
+        let d_moved = moved(&board, "d", -2.0);
+        step(&mut board, &bob, Request::Update(vec![d_moved]));
+        (board, versions)
+    }
+
+    #[test]
+    fn a_restore_makes_the_board_exactly_what_it_was_and_undoing_it_takes_it_back() {
+        let (board, versions) = eventful_board();
+        let carol = user("carol");
+        for version in &versions[..versions.len() - 1] {
+            let mut restored = board.clone();
+            let op = restored
+                .commit_restore(&carol, &OpId::parse("r1").unwrap(), version)
+                .unwrap_or_else(|e| panic!("restoring {}: {e}", version.seq()));
+            assert!(matches!(op.change, Change::Restore { version: v, .. } if v == version.seq()));
+            assert_eq!(
+                shown(&restored),
+                shown(version),
+                "restored {}",
+                version.seq()
+            );
+            // A client applying the operation gets the same.
+            let mut replica = board.clone();
+            replica.apply(&op);
+            assert_eq!(shown(&replica), shown(version));
+            // Undone, the board is what it was before the restore.
+            submit(&mut restored, &carol, Request::Undo).unwrap();
+            assert_eq!(shown(&restored), shown(&board), "undoing {}", version.seq());
+        }
+    }
+
+    #[test]
+    fn restoring_the_version_the_board_is_is_refused() {
+        let (board, versions) = eventful_board();
+        let same = versions.last().unwrap();
+        assert_eq!(
+            board.resolve_restore(same).unwrap_err().code,
+            ErrorCode::Rejected
+        );
+        // The version named is the one before the last move: not the same.
+        assert!(board.resolve_restore(&versions[versions.len() - 2]).is_ok());
+    }
+
+    #[test]
+    fn a_name_changes_nothing_and_is_not_what_undo_takes_back() {
+        let alice = user("alice");
+        let mut board = Board::new();
+        submit(&mut board, &alice, Request::AddStroke(line("a", 0.0))).unwrap();
+        let before = shown(&board);
+        submit(&mut board, &alice, Request::NameVersion("draft".into())).unwrap();
+        assert_eq!(shown(&board), before);
+        assert_eq!(board.seq(), 2);
+        let undo = submit(&mut board, &alice, Request::Undo).unwrap();
+        assert!(matches!(undo.change, Change::Undo { target: 1, .. }));
+        assert!(shown(&board).is_empty());
+    }
+
+    #[test]
+    fn older_clients_get_a_restore_and_a_name_as_changes_they_know_that_do_the_same() {
+        let (board, versions) = eventful_board();
+        let mut restored = board.clone();
+        let op = restored
+            .commit_restore(&user("carol"), &OpId::parse("r1").unwrap(), &versions[3])
+            .unwrap();
+        let older = op
+            .change
+            .for_protocol(crate::protocol::HISTORY_SINCE - 1)
+            .unwrap();
+        assert!(matches!(older, Change::Undo { target: 0, .. }));
+        // A version 3 client's board keeps no history; the server's does.
+        let mut client = board.clone();
+        client.apply(&Operation {
+            change: older,
+            ..op.clone()
+        });
+        assert_eq!(shown(&client), shown(&versions[3]));
+        assert!(op
+            .change
+            .for_protocol(crate::protocol::HISTORY_SINCE)
+            .is_none());
+        let name = Change::NameVersion { name: "v".into() };
+        assert!(matches!(
+            name.for_protocol(3),
+            Some(Change::Erase { stroke_ids }) if stroke_ids.is_empty()
+        ));
+    }
 }
 
 /// `docs/protocol.md` must stay true: its examples decode, and its complete
@@ -1522,6 +1732,13 @@ mod documentation {
             }
         }
         assert!(expected_ops.len() >= 5);
+        // Times are the room's clock, never the board's: stamped, in order.
+        assert!(expected_ops
+            .windows(2)
+            .all(|w| 0 < w[0].at && w[0].at <= w[1].at));
+        for (produced, expected) in produced_ops.iter_mut().zip(&expected_ops) {
+            produced.at = expected.at;
+        }
         assert_eq!(produced_ops, expected_ops);
     }
 }

@@ -36,13 +36,19 @@ use tag_first::tag_first_serde;
 /// to the messages below. Version 2 sends a `welcome`'s snapshot packed, in
 /// binary frames after it (see [`packed`]); nothing else differs from 1.
 /// Version 3 sends it in parts, what is in the `hello`'s view first.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// Version 4 adds history: operations carry when and by whom they were
+/// made, clients may read the board's history and restore or name versions.
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The oldest version the server still answers (with JSON snapshots).
 pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
 /// The first version whose snapshots are packed.
 pub const PACKED_SNAPSHOTS_SINCE: u32 = 2;
 /// The first version whose packed snapshots come in parts.
 pub const SNAPSHOT_PARTS_SINCE: u32 = 3;
+/// The first version that reads history and knows the operations
+/// `restore` and `name_version` (older clients get those as `undo` and
+/// `erase` of nothing, which do the same to their board).
+pub const HISTORY_SINCE: u32 = 4;
 
 /// Limits that bound what one client can make the server hold or relay.
 pub mod limits {
@@ -84,6 +90,10 @@ pub mod limits {
     pub const MAX_Z: f64 = 1e15;
     /// Longest display name, in characters.
     pub const MAX_NAME_CHARS: usize = 32;
+    /// Longest name of a version, in characters.
+    pub const MAX_VERSION_NAME_CHARS: usize = 80;
+    /// Most operations one `history` page summarises.
+    pub const MAX_HISTORY_PAGE: u32 = 1_000;
 
     /// Batches are kept below this many bytes of JSON, well under a frame.
     pub const BATCH_BYTES: usize = MAX_FRAME_BYTES * 3 / 4;
@@ -163,7 +173,7 @@ impl ProtocolError {
         }
     }
 
-    fn invalid(message: impl Into<String>) -> Self {
+    pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Invalid, message)
     }
 }
@@ -622,14 +632,19 @@ fn validate_batch(strokes: &[Stroke]) -> Result<(), ProtocolError> {
 
 /// A display name: 1 to 32 characters, no control characters, trimmed.
 pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
+    validate_label(name, limits::MAX_NAME_CHARS)
+}
+
+/// A version's name: like a display name, up to 80 characters.
+pub fn validate_version_name(name: &str) -> Result<(), ProtocolError> {
+    validate_label(name, limits::MAX_VERSION_NAME_CHARS)
+}
+
+fn validate_label(name: &str, max: usize) -> Result<(), ProtocolError> {
     let count = name.chars().count();
-    if name.trim() != name
-        || !(1..=limits::MAX_NAME_CHARS).contains(&count)
-        || name.chars().any(char::is_control)
-    {
+    if name.trim() != name || !(1..=max).contains(&count) || name.chars().any(char::is_control) {
         return Err(ProtocolError::invalid(format!(
-            "a name is 1 to {} characters without control characters or surrounding spaces",
-            limits::MAX_NAME_CHARS
+            "a name is 1 to {max} characters without control characters or surrounding spaces"
         )));
     }
     Ok(())
@@ -745,6 +760,13 @@ pub enum Request {
     Clear,
     Undo,
     Redo,
+    /// Make the board what it was after operation `seq` (the server reads
+    /// that version and resolves the difference).
+    Restore {
+        seq: u64,
+    },
+    /// Name the board as it is now.
+    NameVersion(String),
 }
 
 /// A frame from a client.
@@ -828,6 +850,30 @@ pub enum ClientMessage {
     Redo {
         op_id: OpId,
     },
+    /// Durable (version 4): make the board what it was after operation
+    /// `seq`, as one new operation that its author can undo.
+    Restore {
+        op_id: OpId,
+        seq: u64,
+    },
+    /// Durable (version 4): name the board as it is now.
+    NameVersion {
+        op_id: OpId,
+        name: String,
+    },
+    /// A read (version 4): summaries of up to `limit` operations numbered
+    /// below `before` (below the board's next one if absent), answered by
+    /// [`ServerMessage::History`].
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        limit: u32,
+    },
+    /// A read (version 4): the board as it was after operation `seq`,
+    /// answered by [`ServerMessage::Version`].
+    BoardAt {
+        seq: u64,
+    },
 }
 
 impl ClientMessage {
@@ -898,8 +944,31 @@ impl ClientMessage {
             }
             ClientMessage::Clear { op_id }
             | ClientMessage::Undo { op_id }
-            | ClientMessage::Redo { op_id } => op_id.validate(),
+            | ClientMessage::Redo { op_id }
+            | ClientMessage::Restore { op_id, .. } => op_id.validate(),
+            ClientMessage::NameVersion { op_id, name } => {
+                op_id.validate()?;
+                validate_version_name(name)
+            }
+            ClientMessage::History { limit, .. } => {
+                if !(1..=limits::MAX_HISTORY_PAGE).contains(limit) {
+                    return Err(ProtocolError::invalid(format!(
+                        "a history page holds 1 to {} operations",
+                        limits::MAX_HISTORY_PAGE
+                    )));
+                }
+                Ok(())
+            }
+            ClientMessage::BoardAt { .. } => Ok(()),
         }
+    }
+
+    /// Whether this is a read of the board's history (`history`, `board_at`).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            ClientMessage::History { .. } | ClientMessage::BoardAt { .. }
+        )
     }
 
     /// Splits a durable message into its operation id and request.
@@ -914,7 +983,11 @@ impl ClientMessage {
             ClientMessage::Clear { op_id } => Some((op_id, Request::Clear)),
             ClientMessage::Undo { op_id } => Some((op_id, Request::Undo)),
             ClientMessage::Redo { op_id } => Some((op_id, Request::Redo)),
+            ClientMessage::Restore { op_id, seq } => Some((op_id, Request::Restore { seq })),
+            ClientMessage::NameVersion { op_id, name } => Some((op_id, Request::NameVersion(name))),
             ClientMessage::Hello { .. }
+            | ClientMessage::History { .. }
+            | ClientMessage::BoardAt { .. }
             | ClientMessage::Preview { .. }
             | ClientMessage::PreviewEnd { .. }
             | ClientMessage::Draft { .. }
@@ -933,8 +1006,12 @@ impl ClientMessage {
             | ClientMessage::Erase { op_id, .. }
             | ClientMessage::Clear { op_id }
             | ClientMessage::Undo { op_id }
-            | ClientMessage::Redo { op_id } => Some(op_id),
+            | ClientMessage::Redo { op_id }
+            | ClientMessage::Restore { op_id, .. }
+            | ClientMessage::NameVersion { op_id, .. } => Some(op_id),
             ClientMessage::Hello { .. }
+            | ClientMessage::History { .. }
+            | ClientMessage::BoardAt { .. }
             | ClientMessage::Preview { .. }
             | ClientMessage::PreviewEnd { .. }
             | ClientMessage::Draft { .. }
@@ -956,7 +1033,7 @@ impl ClientMessage {
             kind: Option<String>,
             op_id: Option<String>,
         }
-        const DURABLE: [&str; 7] = [
+        const DURABLE: [&str; 9] = [
             "add_stroke",
             "add_strokes",
             "update",
@@ -964,6 +1041,8 @@ impl ClientMessage {
             "clear",
             "undo",
             "redo",
+            "restore",
+            "name_version",
         ];
         let probe: Probe = serde_json::from_str(frame).ok()?;
         if !DURABLE.contains(&probe.kind?.as_str()) {
@@ -982,6 +1061,8 @@ impl ClientMessage {
             Request::Clear => ClientMessage::Clear { op_id },
             Request::Undo => ClientMessage::Undo { op_id },
             Request::Redo => ClientMessage::Redo { op_id },
+            Request::Restore { seq } => ClientMessage::Restore { op_id, seq },
+            Request::NameVersion(name) => ClientMessage::NameVersion { op_id, name },
         }
     }
 }
@@ -1027,9 +1108,102 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         set: Vec<Stroke>,
     },
+    /// Makes the board what it was after operation `version` (version 4;
+    /// undoable by its author, like an `update`).
+    Restore {
+        version: u64,
+        show: Vec<StrokeId>,
+        hide: Vec<StrokeId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        set: Vec<Stroke>,
+    },
+    /// Names the board as it is after this operation (version 4); changes
+    /// nothing on it.
+    NameVersion {
+        name: String,
+    },
 }
 
 tag_first_serde!(Change, "kind");
+
+impl Change {
+    /// What kind of change this is, as history lists it.
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::AddStroke { .. } => ChangeKind::AddStroke,
+            Change::AddStrokes { .. } => ChangeKind::AddStrokes,
+            Change::Update { .. } => ChangeKind::Update,
+            Change::Erase { .. } => ChangeKind::Erase,
+            Change::Clear { .. } => ChangeKind::Clear,
+            Change::Undo { .. } => ChangeKind::Undo,
+            Change::Redo { .. } => ChangeKind::Redo,
+            Change::Restore { .. } => ChangeKind::Restore,
+            Change::NameVersion { .. } => ChangeKind::NameVersion,
+        }
+    }
+
+    /// How many items it touched.
+    pub fn items(&self) -> usize {
+        match self {
+            Change::AddStroke { .. } => 1,
+            Change::AddStrokes { strokes } | Change::Update { strokes } => strokes.len(),
+            Change::Erase { stroke_ids } | Change::Clear { stroke_ids } => stroke_ids.len(),
+            Change::Undo {
+                show, hide, set, ..
+            }
+            | Change::Redo {
+                show, hide, set, ..
+            }
+            | Change::Restore {
+                show, hide, set, ..
+            } => show.len() + hide.len() + set.len(),
+            Change::NameVersion { .. } => 0,
+        }
+    }
+
+    /// The same change for a client speaking `protocol`: one older than
+    /// [`HISTORY_SINCE`] gets a restore as the `undo` of nothing (`target`
+    /// 0) that shows, hides and sets the same, and a version's name as an
+    /// `erase` of nothing. `None` if it is fine as it is.
+    pub fn for_protocol(&self, protocol: u32) -> Option<Change> {
+        if protocol >= HISTORY_SINCE {
+            return None;
+        }
+        match self {
+            Change::Restore {
+                show, hide, set, ..
+            } => Some(Change::Undo {
+                target: 0,
+                show: show.clone(),
+                hide: hide.clone(),
+                set: set.clone(),
+            }),
+            Change::NameVersion { .. } => Some(Change::Erase {
+                stroke_ids: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of [`Change`], as `history` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    AddStroke,
+    AddStrokes,
+    Update,
+    Erase,
+    Clear,
+    Undo,
+    Redo,
+    Restore,
+    NameVersion,
+}
+
+fn is_zero_u64(value: &u64) -> bool {
+    *value == 0
+}
 
 /// A durable operation as stored and broadcast: the board's `seq`-th change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1037,7 +1211,56 @@ pub struct Operation {
     pub seq: u64,
     pub author: UserId,
     pub op_id: OpId,
+    /// When the server numbered it, in milliseconds since the Unix epoch
+    /// (from version 4; 0, left out, for operations stored before).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub at: u64,
+    /// The author's display name then, if they had one (from version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub change: Change,
+}
+
+impl Operation {
+    /// What `history` says of it.
+    pub fn summary(&self) -> HistoryEntry {
+        HistoryEntry {
+            seq: self.seq,
+            author: self.author.clone(),
+            name: self.name.clone(),
+            at: self.at,
+            kind: self.change.kind(),
+            items: u32::try_from(self.change.items()).unwrap_or(u32::MAX),
+            label: match &self.change {
+                Change::NameVersion { name } => Some(name.clone()),
+                _ => None,
+            },
+            version: match &self.change {
+                Change::Restore { version, .. } => Some(*version),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// One operation as a `history` page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    pub author: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub at: u64,
+    pub kind: ChangeKind,
+    /// How many items it touched.
+    pub items: u32,
+    /// A named version's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The version a restore brought back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// One stroke in a board snapshot; hidden strokes are kept so that an undo
@@ -1148,6 +1371,19 @@ pub enum ServerMessage {
         count: u32,
         #[serde(default)]
         people: Vec<Person>,
+    },
+    /// Answer to `history` (version 4): the operations asked for, oldest
+    /// first; none left below the first when it is operation 1 or the page
+    /// is empty.
+    History { entries: Vec<HistoryEntry> },
+    /// Answer to `board_at` (version 4): the board as it was after
+    /// operation `seq`, as a snapshot in `packed_snapshot` bytes of binary
+    /// frames right after it, in parts of `snapshot_parts` sizes (as a
+    /// version 3 welcome's, without a view: the first part is all).
+    Version {
+        seq: u64,
+        packed_snapshot: u64,
+        snapshot_parts: Vec<u64>,
     },
     /// The client's last message was refused; nothing changed.
     Error {
@@ -1313,6 +1549,8 @@ mod tests {
             seq: 7,
             author: UserId::parse("u1").unwrap(),
             op_id: OpId::parse("o1").unwrap(),
+            at: 0,
+            name: None,
             change: Change::Erase {
                 stroke_ids: vec![StrokeId::parse("a").unwrap()],
             },
@@ -1358,6 +1596,8 @@ mod tests {
             seq: 7,
             author: UserId::parse("u1").unwrap(),
             op_id: OpId::parse("o1").unwrap(),
+            at: 0,
+            name: None,
             change: Change::Undo {
                 target: 3,
                 show: vec![StrokeId::parse("a").unwrap()],

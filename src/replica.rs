@@ -259,10 +259,14 @@ impl SceneState {
             }
             | Change::Redo {
                 show, hide, set, ..
+            }
+            | Change::Restore {
+                show, hide, set, ..
             } => {
                 self.touched.extend(show.iter().chain(hide).cloned());
                 self.touched.extend(set.iter().map(|s| s.id.clone()));
             }
+            Change::NameVersion { .. } => {}
         }
     }
 
@@ -818,6 +822,8 @@ impl Replica {
                 message,
                 op_id,
             } => self.on_error(code, message, op_id),
+            // Answers to history reads, which this replica does not make.
+            ServerMessage::History { .. } | ServerMessage::Version { .. } => Changed::default(),
         }
     }
 

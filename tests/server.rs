@@ -191,14 +191,14 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
 
     let mut future = Client::open(server.addr, &board, user("future")).await;
     future
-        .send_raw(r#"{"type":"hello","protocol":4,"user":"future"}"#)
+        .send_raw(r#"{"type":"hello","protocol":5,"user":"future"}"#)
         .await;
     match future.recv_message().await {
         ServerMessage::Error {
             code: ErrorCode::UnsupportedVersion,
             message,
             ..
-        } => assert!(message.contains("1 to 3"), "{message}"),
+        } => assert!(message.contains("1 to 4"), "{message}"),
         other => panic!("expected unsupported_version, got {other:?}"),
     }
     assert_eq!(future.closed().await, Some(close_code::POLICY_VIOLATION));

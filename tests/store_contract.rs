@@ -25,6 +25,9 @@ fn op(seq: u64) -> Operation {
         seq,
         author: UserId::parse("alice").unwrap(),
         op_id: OpId::parse(&format!("op{seq}")).unwrap(),
+        // When and by whom, which history shows, are kept as they are.
+        at: 1_796_000_000_000 + seq * 1_000,
+        name: (seq % 2 == 1).then(|| "Ada Lovelace".to_owned()),
         change: Change::AddStroke {
             stroke: Stroke::freehand(
                 StrokeId::parse(&format!("s{seq}")).unwrap(),

@@ -12,8 +12,8 @@
 //! budget (1008), when a frame is too large to read (1009), or when its
 //! edit link was rotated (4403, the room's close frame).
 //!
-//! A connection that came through a view link lets only cursors and names
-//! through: every other frame is refused as `forbidden` (naming a durable
+//! A connection that came through a view link lets only cursors, names and
+//! history reads through: every other frame is refused as `forbidden` (naming a durable
 //! request), and counts toward the invalid frames that close it.
 //!
 //! Liveness: the server pings every third of the liveness time, and a
@@ -295,6 +295,7 @@ impl Connection {
             }
             (message, Some(_))
                 if self.viewer
+                    && !message.is_read()
                     && !matches!(
                         message,
                         ClientMessage::Cursor { .. } | ClientMessage::Profile { .. }
@@ -311,9 +312,11 @@ impl Connection {
                 .await
             }
             (message, Some(room)) => {
-                let admission = match message.op_id() {
-                    None => self.budget.ephemeral(text.len(), Instant::now()),
-                    Some(_) => self.budget.durable(Instant::now()),
+                // A read costs the store what a durable request does.
+                let admission = if message.op_id().is_some() || message.is_read() {
+                    self.budget.durable(Instant::now())
+                } else {
+                    self.budget.ephemeral(text.len(), Instant::now())
                 };
                 match admission {
                     Admission::Pass => {}
@@ -348,6 +351,13 @@ impl Connection {
                         RoomCommand::Ephemeral {
                             conn: self.id,
                             message: ephemeral,
+                        }
+                    }
+                    read @ (ClientMessage::History { .. } | ClientMessage::BoardAt { .. }) => {
+                        metrics().frames_in.add(Lane::Control, 1);
+                        RoomCommand::Read {
+                            conn: self.id,
+                            message: read,
                         }
                     }
                     durable => match durable.into_request() {

@@ -64,6 +64,11 @@ pub enum RoomCommand {
     /// The board's access tokens changed in the store (its edit link was
     /// rotated here): read them, and let go of editors with an old key.
     AccessChanged,
+    /// `history` or `board_at`: a read of the board's history.
+    Read {
+        conn: ConnectionId,
+        message: ClientMessage,
+    },
 }
 
 /// The sending side of a room, held by connections and the hub.

@@ -39,7 +39,14 @@ impl BoardLimits {
         let strokes = match request {
             Request::AddStroke(stroke) => std::slice::from_ref(stroke),
             Request::AddStrokes(strokes) | Request::Update(strokes) => strokes.as_slice(),
-            Request::Erase(_) | Request::Clear | Request::Undo | Request::Redo => return Ok(()),
+            // A restore puts back states the board held before, as an
+            // undo does; a version's name adds no item.
+            Request::Erase(_)
+            | Request::Clear
+            | Request::Undo
+            | Request::Redo
+            | Request::Restore { .. }
+            | Request::NameVersion(_) => return Ok(()),
         };
         let (items, bytes) = board.growth(strokes);
         if items > 0 && board.stroke_count().saturating_add(items) > self.items {

@@ -16,20 +16,25 @@
 //!   board's live relay would otherwise wait for), answered as
 //!   [`Event::Encoded`];
 //! - [`Effect::ReadAccess`] reads the board's access tokens (its edit link
-//!   was rotated), answered as [`Event::Access`].
+//!   was rotated), answered as [`Event::Access`];
+//! - [`Effect::Read`] answers a client's history read (`history.rs`),
+//!   several at once, each answered as [`Event::ReadDone`].
 //!
 //! The room knows nothing of the hub: the hub learns that a room closed when
 //! its task ends.
 
 mod api;
+mod history;
 mod limits;
 mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::Message;
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -42,9 +47,12 @@ pub use self::limits::BoardLimits;
 use self::state::{Effect, Encoded, Event, RoomState, StoreAnswer, StoreJob};
 use super::bus::{Bus, BusEvent, InstanceId, Subscription};
 use super::metrics::metrics;
-use super::store::{Access, Store, StoreError};
+use super::store::{self as stores, Access, Store, StoreError};
 use crate::board::Board;
 use crate::protocol::{BoardId, ErrorCode, ProtocolError};
+
+/// A history read running: its client and its answer.
+type ReadJob = BoxFuture<'static, (ConnectionId, Result<Vec<Message>, ProtocolError>)>;
 
 /// How long shutdown waits for a store job in flight before giving up on the
 /// closing snapshot.
@@ -105,6 +113,7 @@ pub async fn run(
         context.limits,
         access,
         Instant::now(),
+        wall_clock_ms(),
     );
     let mut room = Room {
         state,
@@ -113,6 +122,7 @@ pub async fn run(
         snapshot_job: None,
         encode_job: None,
         access_job: None,
+        reads: FuturesUnordered::new(),
         held_reported: 0,
     };
     let closed_by_idle = room.serve(&mut commands, subscription, &shutdown).await;
@@ -157,6 +167,8 @@ struct Room {
     /// The read of the access tokens the state asked for, answered as
     /// [`Event::Access`].
     access_job: Option<BoxFuture<'static, Result<Access, StoreError>>>,
+    /// History reads running (the state bounds how many).
+    reads: FuturesUnordered<ReadJob>,
     /// Held requests last added to the process-wide gauge.
     held_reported: i64,
 }
@@ -205,6 +217,9 @@ impl Room {
                 () = next_of(&mut self.snapshot_job) => continue,
                 encoded = next_of(&mut self.encode_job) => Event::Encoded(encoded),
                 access = next_of(&mut self.access_job) => Event::Access(access),
+                Some((conn, answer)) = self.reads.next(), if !self.reads.is_empty() => {
+                    Event::ReadDone(conn, answer)
+                }
                 _ = tokio::time::sleep_until(deadline) => Event::Tick,
             };
             self.handle(event);
@@ -232,6 +247,13 @@ impl Room {
                     self.access_job = Some(async move { store.access(&id).await }.boxed());
                 }
                 Effect::SaveSnapshot(board) => self.save_snapshot(board),
+                Effect::Read { conn, read } => {
+                    let store = Arc::clone(&self.context.store);
+                    let id = self.state.id().clone();
+                    self.reads.push(
+                        async move { (conn, history::answer(store, id, read).await) }.boxed(),
+                    );
+                }
                 Effect::Encode {
                     board,
                     format,
@@ -290,6 +312,9 @@ impl Room {
                 }
                 StoreJob::OpsAfter { after } => {
                     StoreAnswer::OpsAfter(store.ops_after(&id, after).await)
+                }
+                StoreJob::Version { seq } => {
+                    StoreAnswer::Version(stores::board_at(store.as_ref(), &id, seq).await)
                 }
             }
         };
@@ -358,6 +383,17 @@ impl From<RoomCommand> for Event {
             } => Event::Submit((conn, op_id, request)),
             RoomCommand::Ephemeral { conn, message } => Event::Ephemeral(conn, message),
             RoomCommand::AccessChanged => Event::AccessChanged,
+            RoomCommand::Read { conn, message } => Event::Read(conn, message),
         }
     }
+}
+
+/// The wall clock, in milliseconds since the Unix epoch (0 if it is set
+/// before 1970): what a room stamps its operations from.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }

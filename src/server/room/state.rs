@@ -31,6 +31,12 @@
 //!   told (`forbidden`) and closed (4403). They are read again when a
 //!   notice may have been lost (a resubscription, a lag), every minute
 //!   while anyone is here, and soon after a read failed.
+//! - **History**: every operation is stamped with the time the room numbered
+//!   it and its author's name. A restore waits, at the head of the queue,
+//!   for the version it brings back to be read ([`StoreJob::Version`]),
+//!   then is resolved against the board like any request. Reads of history
+//!   go beside everything else ([`Effect::Read`]), one per client at a
+//!   time and [`MAX_READS`] per room.
 //! - **Outage holding**: when the store fails and the board cannot be
 //!   reloaded, durable requests are held unanswered, joins are turned away,
 //!   and a reload is retried every few seconds; then what was held is stored
@@ -46,12 +52,13 @@ use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, info, warn};
 
 use super::api::{ConnectionId, JoinAnswer, JoinRequest, Outbox};
+use super::history::HistoryRead;
 use super::limits::BoardLimits;
 use crate::board::Board;
 use crate::protocol::packed::PartPlan;
 use crate::protocol::{
     close_code, limits, BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation,
-    Person, ProtocolError, Request, ServerMessage, StrokeId, UserId,
+    Person, ProtocolError, Request, ServerMessage, StrokeId, UserId, HISTORY_SINCE,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
@@ -113,6 +120,10 @@ const ACCESS_REFRESH: Duration = Duration::from_secs(60);
 /// board: every `presence` carries the whole list, so a lecture hall filling
 /// up would otherwise send everyone a growing list once per arrival.
 const PRESENCE_INTERVAL: Duration = Duration::from_millis(100);
+/// History reads one room runs at once (each client one at a time): more
+/// are refused `rate_limited`, so that people scrubbing through a big
+/// board's history cannot queue up unbounded store work.
+pub const MAX_READS: usize = 4;
 
 /// How long after one people list the next may go out.
 fn presence_interval(people: usize) -> Duration {
@@ -143,6 +154,11 @@ pub enum Event {
     AccessChanged,
     /// The board's access tokens, read as [`Effect::ReadAccess`] asked.
     Access(Result<Access, StoreError>),
+    /// A client asks to read history (`history`, `board_at`).
+    Read(ConnectionId, ClientMessage),
+    /// The answer to an [`Effect::Read`]: the frames to send that client,
+    /// or the error.
+    ReadDone(ConnectionId, Result<Vec<Message>, ProtocolError>),
 }
 
 /// Work for the store; at most one is in flight for a room.
@@ -154,6 +170,8 @@ pub enum StoreJob {
     Reload { base_seq: u64 },
     /// Read the operations after `after`.
     OpsAfter { after: u64 },
+    /// Read the board as it was after operation `seq` (for a restore).
+    Version { seq: u64 },
 }
 
 /// The store's answer to a [`StoreJob`].
@@ -161,6 +179,7 @@ pub enum StoreAnswer {
     Appended(Result<(), StoreError>),
     Reloaded(Result<(Board, Vec<Operation>), StoreError>),
     OpsAfter(Result<Vec<Operation>, StoreError>),
+    Version(Result<Board, StoreError>),
 }
 
 /// What the room task must do.
@@ -183,6 +202,12 @@ pub enum Effect {
     /// Read the board's access tokens from the store, beside everything
     /// else, and answer with [`Event::Access`].
     ReadAccess,
+    /// Answer this history read for client `conn`, beside everything else
+    /// (`history::answer`), with [`Event::ReadDone`].
+    Read {
+        conn: ConnectionId,
+        read: HistoryRead,
+    },
 }
 
 struct Client {
@@ -192,6 +217,11 @@ struct Client {
     viewer: bool,
     /// The edit key it joined with (see [`Access::lets_edit`]).
     key: Option<String>,
+    /// The protocol version it speaks: older than [`HISTORY_SINCE`], it
+    /// gets restores and names as operations it knows.
+    protocol: u32,
+    /// Whether a history read of this client's is running.
+    reading: bool,
     outbox: Outbox,
     /// Whether this client has a draft out, ended for everyone if it leaves.
     drafting: bool,
@@ -254,6 +284,11 @@ enum Work {
     Reading {
         after: u64,
         purpose: ReadPurpose,
+    },
+    /// The version the restore at the head of the queue brings back is
+    /// being read.
+    ReadingVersion {
+        seq: u64,
     },
     /// A batch that lost a race waits a random moment before trying again.
     Backoff {
@@ -319,7 +354,7 @@ enum Staged {
 /// are gathered into frames of [`snapshot_frame_bytes`], copied; only runs
 /// of a whole frame or more go out as slices. (A join may so hold a copy
 /// of the snapshot until its frames are sent, as version 1's text does.)
-fn part_frames(parts: &[PartPlan], body: &Bytes) -> Vec<Bytes> {
+pub(super) fn part_frames(parts: &[PartPlan], body: &Bytes) -> Vec<Bytes> {
     let len: usize = parts.iter().map(PartPlan::len).sum();
     let size = snapshot_frame_bytes(len);
     let pieces = parts.iter().flat_map(|part| {
@@ -366,6 +401,19 @@ fn snapshot_chunks(packed: Bytes) -> impl Iterator<Item = Bytes> {
 /// How big the binary frames of a packed snapshot of `len` bytes are.
 fn snapshot_frame_bytes(len: usize) -> usize {
     SNAPSHOT_FRAME_BYTES.max(len.div_ceil(MAX_SNAPSHOT_FRAMES))
+}
+
+/// Operations as a client speaking `protocol` reads them.
+fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
+    if protocol >= HISTORY_SINCE {
+        return ops;
+    }
+    ops.into_iter()
+        .map(|op| match op.change.for_protocol(protocol) {
+            Some(change) => Operation { change, ..op },
+            None => op,
+        })
+        .collect()
 }
 
 /// A tiny xorshift generator for retry jitter; seeded per instance so that
@@ -466,13 +514,25 @@ pub struct RoomState {
     /// failed, else after [`ACCESS_REFRESH`] (while anyone is here).
     next_access_read: Instant,
     retry_jitter: Jitter,
+    /// The version a queued restore brings back, once read.
+    version: Option<Arc<Board>>,
+    /// History reads running.
+    reads: usize,
+    /// The wall clock when the room opened, in milliseconds since the Unix
+    /// epoch, and the instant it was read: operations are stamped with
+    /// times counted from them, so the room's clock is only ever the one
+    /// passed to [`RoomState::handle`] (and never goes back).
+    opened_ms: u64,
+    opened: Instant,
     /// The time of the event being handled.
     now: Instant,
     effects: Vec<Effect>,
 }
 
 impl RoomState {
-    /// A room for `board` as loaded from the store.
+    /// A room for `board` as loaded from the store, opened at `now`, when
+    /// the wall clock says `now_ms` (milliseconds since the Unix epoch).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: BoardId,
         instance: InstanceId,
@@ -481,6 +541,7 @@ impl RoomState {
         limits: BoardLimits,
         access: Access,
         now: Instant,
+        now_ms: u64,
     ) -> Self {
         Self {
             id,
@@ -513,6 +574,10 @@ impl RoomState {
             access,
             next_access_read: now + ACCESS_REFRESH,
             retry_jitter: Jitter(instance.0 ^ 0x9e37_79b9_7f4a_7c15),
+            version: None,
+            reads: 0,
+            opened_ms: now_ms,
+            opened: now,
             now,
             effects: Vec::new(),
         }
@@ -532,6 +597,8 @@ impl RoomState {
             Event::Encoded(encoded) => self.on_encoded(encoded),
             Event::AccessChanged => self.read_access(),
             Event::Access(access) => self.on_access(access),
+            Event::Read(conn, message) => self.read(conn, message),
+            Event::ReadDone(conn, answer) => self.on_read_done(conn, answer),
         }
         self.advance();
         self.release_deferred();
@@ -650,7 +717,7 @@ impl RoomState {
                 purpose: ReadPurpose::Retry { batch, .. },
                 ..
             } => batch.iter().any(|s| s.0 == conn),
-            Work::Idle | Work::Reading { .. } => false,
+            Work::Idle | Work::Reading { .. } | Work::ReadingVersion { .. } => false,
         };
         in_work || self.queued.iter().any(|s| s.0 == conn)
     }
@@ -772,6 +839,7 @@ impl RoomState {
             people.sort();
         }
         let seq = self.board.seq();
+        let missed = missed.map(|ops| for_protocol(ops, request.protocol));
         // Joins wait until the board holds only stored operations, so the
         // board and its recent operations are stored ones: a snapshot
         // encoded at an earlier sequence number, with the operations since,
@@ -786,6 +854,7 @@ impl RoomState {
                     self.park(request, answer, format);
                     return;
                 };
+                let ops = for_protocol(ops, request.protocol);
                 debug!(board = %self.id, since, seq, "welcome with a snapshot");
                 match encoding {
                     Encoding::Grouped(grouped, body) => {
@@ -839,6 +908,8 @@ impl RoomState {
                 name: request.name,
                 viewer: request.viewer,
                 key: request.key,
+                protocol: request.protocol,
+                reading: false,
                 outbox: request.outbox,
                 drafting: false,
                 previews: VecDeque::new(),
@@ -943,12 +1014,28 @@ impl RoomState {
     /// Sends a frame to every local client except `except`, dropping clients
     /// whose queue is full or closed.
     fn deliver(&mut self, frame: Frame, except: Option<ConnectionId>, lane: Lane) {
+        self.deliver_each(&frame, None, except, lane);
+    }
+
+    /// Like [`Self::deliver`], with `older` (if any) instead of `frame` for
+    /// clients speaking a version older than [`HISTORY_SINCE`].
+    fn deliver_each(
+        &mut self,
+        frame: &Frame,
+        older: Option<&Frame>,
+        except: Option<ConnectionId>,
+        lane: Lane,
+    ) {
         let mut gone = Vec::new();
         let mut queued = 0;
         for (&conn, client) in &self.clients {
             if Some(conn) == except {
                 continue;
             }
+            let frame = match older {
+                Some(older) if client.protocol < HISTORY_SINCE => older,
+                _ => frame,
+            };
             match client.outbox.try_send(Message::Text(frame.clone())) {
                 Ok(()) => queued += 1,
                 Err(error) => gone.push((conn, error)),
@@ -1246,10 +1333,66 @@ impl RoomState {
             if self.queued.is_empty() {
                 return;
             }
-            let take = self.queued.len().min(MAX_BATCH);
+            let mut take = self.queued.len().min(MAX_BATCH);
+            // A batch ends before a restore whose version is not read yet;
+            // at the head, such a restore has it read first.
+            let unread = self
+                .queued
+                .iter()
+                .take(take)
+                .find_map(|(_, _, request)| match request {
+                    Request::Restore { seq } if self.must_read_version(*seq) => Some(*seq),
+                    _ => None,
+                });
+            if let Some(seq) = unread {
+                let at = self
+                    .queued
+                    .iter()
+                    .position(|(_, _, r)| matches!(r, Request::Restore { seq: s } if *s == seq))
+                    .unwrap_or(0);
+                if at == 0 {
+                    self.effects.push(Effect::Store(StoreJob::Version { seq }));
+                    self.work = Work::ReadingVersion { seq };
+                    return;
+                }
+                take = at;
+            }
             let batch: Vec<Submission> = self.queued.drain(..take).collect();
             self.append(batch, 1);
         }
+    }
+
+    /// Whether a restore of `seq` needs that version read from the store:
+    /// not if it was read already, and not for the empty board before
+    /// everything or a version the board is not past (refused as it is).
+    fn must_read_version(&self, seq: u64) -> bool {
+        seq != 0 && seq < self.board.seq() && self.version.as_ref().is_none_or(|v| v.seq() != seq)
+    }
+
+    /// The version a restore of `seq` brings back, as [`Self::advance`]
+    /// had it read.
+    fn version_for(&self, seq: u64) -> Result<Arc<Board>, ProtocolError> {
+        if seq > self.board.seq() {
+            return Err(ProtocolError::invalid(format!(
+                "there is no version {seq}: the board is at {}",
+                self.board.seq()
+            )));
+        }
+        if seq == 0 {
+            return Ok(Arc::new(Board::new()));
+        }
+        if seq == self.board.seq() {
+            return Ok(Arc::new(self.board.clone()));
+        }
+        self.version
+            .clone()
+            .filter(|version| version.seq() == seq)
+            .ok_or_else(|| {
+                ProtocolError::new(
+                    ErrorCode::StorageUnavailable,
+                    "the version could not be read; resend the restore",
+                )
+            })
     }
 
     /// During an outage: nothing but holding and turning joins away.
@@ -1389,6 +1532,29 @@ impl RoomState {
             (Work::Reading { purpose, after }, StoreAnswer::OpsAfter(read)) => {
                 self.on_read(after, purpose, read)
             }
+            (Work::ReadingVersion { seq }, StoreAnswer::Version(read)) => match read {
+                Ok(version) if version.seq() == seq => self.version = Some(Arc::new(version)),
+                failed => {
+                    // The restore at the head cannot be resolved: refused,
+                    // named, so its client may send it again.
+                    match failed {
+                        Err(error) => {
+                            warn!(board = %self.id, %error, seq, "could not read a version")
+                        }
+                        Ok(version) => warn!(
+                            board = %self.id, seq, read = version.seq(),
+                            "the store's version is not the one asked for"
+                        ),
+                    }
+                    if let Some((conn, op_id, _)) = self.queued.pop_front() {
+                        let refusal = ProtocolError::new(
+                            ErrorCode::StorageUnavailable,
+                            "the version could not be read; resend the restore",
+                        );
+                        self.send_to(conn, error_frame(&refusal, Some(op_id)), Lane::Control);
+                    }
+                }
+            },
             (work, _) => {
                 // Never happens: the task answers the job asked for.
                 warn!(board = %self.id, "store answer does not match the job in flight; ignored");
@@ -1474,6 +1640,7 @@ impl RoomState {
     /// (a stored prefix of a failed batch) are recognised by their op ids and
     /// acknowledged instead.
     fn refuse(&mut self, batch: Vec<Submission>) {
+        self.version = None;
         let refusal = ProtocolError::new(
             ErrorCode::StorageUnavailable,
             "the operation could not be saved; resend it",
@@ -1493,8 +1660,13 @@ impl RoomState {
     /// Resolves each request against the board and applies it speculatively.
     fn stage(&mut self, batch: &[Submission]) -> Vec<Staged> {
         let mut staged = Vec::with_capacity(batch.len());
+        let at = self.wall_ms();
         for (conn, op_id, request) in batch {
-            let Some(author) = self.clients.get(conn).map(|c| c.user.clone()) else {
+            let Some((author, name)) = self
+                .clients
+                .get(conn)
+                .map(|c| (c.user.clone(), c.name.clone()))
+            else {
                 continue;
             };
             if let Some(seq) = self.board.applied_seq(&author, op_id) {
@@ -1507,8 +1679,19 @@ impl RoomState {
                 continue;
             }
             let admitted = self.limits.admit(&self.board, request);
-            match admitted.and_then(|()| self.board.commit(&author, op_id, request.clone())) {
-                Ok(op) => staged.push(Staged::Op { conn: *conn, op }),
+            let committed = admitted.and_then(|()| match request {
+                Request::Restore { seq } => {
+                    let version = self.version_for(*seq)?;
+                    self.board.commit_restore(&author, op_id, &version)
+                }
+                _ => self.board.commit(&author, op_id, request.clone()),
+            });
+            match committed {
+                Ok(mut op) => {
+                    op.at = at;
+                    op.name = (!name.is_empty()).then_some(name);
+                    staged.push(Staged::Op { conn: *conn, op });
+                }
                 Err(error) => staged.push(Staged::Refused {
                     conn: *conn,
                     frame: error_frame(&error, Some(op_id.clone())),
@@ -1546,6 +1729,8 @@ impl RoomState {
                 Staged::Refused { conn, frame } => self.send_to(conn, frame, Lane::Control),
             }
         }
+        // Restores of the version read are resolved; it is not kept.
+        self.version = None;
         if self.ops_since_snapshot >= SNAPSHOT_INTERVAL {
             self.ops_since_snapshot = 0;
             self.effects
@@ -1556,11 +1741,109 @@ impl RoomState {
     /// Keeps a stored operation for reconnects and sends it (`frame`) to
     /// every local client.
     fn deliver_stored(&mut self, op: Operation, frame: Frame) {
+        let older = op.change.for_protocol(HISTORY_SINCE - 1).map(|change| {
+            encode(&ServerMessage::Op {
+                op: Operation {
+                    change,
+                    ..op.clone()
+                },
+            })
+        });
         self.recent.push_back(op);
         if self.recent.len() > RECENT_OPS {
             self.recent.pop_front();
         }
-        self.deliver(frame, None, Lane::Durable);
+        self.deliver_each(&frame, older.as_ref(), None, Lane::Durable);
+    }
+
+    /// Milliseconds since the Unix epoch now, by the room's clock.
+    fn wall_ms(&self) -> u64 {
+        let since = self.now.saturating_duration_since(self.opened);
+        self.opened_ms
+            .saturating_add(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    // ----- history reads ----------------------------------------------------
+
+    /// A client asks to read history: bounded by what is stored, and run
+    /// beside everything else unless this client or the room reads already.
+    fn read(&mut self, conn: ConnectionId, message: ClientMessage) {
+        let Some(client) = self.clients.get(&conn) else {
+            return;
+        };
+        let refusal = if client.protocol < HISTORY_SINCE {
+            Some(ProtocolError::new(
+                ErrorCode::UnexpectedMessage,
+                format!("history reads need protocol {HISTORY_SINCE}"),
+            ))
+        } else if client.reading || self.reads >= MAX_READS {
+            Some(ProtocolError::new(
+                ErrorCode::RateLimited,
+                "one history read at a time; wait for the answer",
+            ))
+        } else {
+            None
+        };
+        let stored = self.stored_seq();
+        let read = match message {
+            ClientMessage::History { before, limit } => {
+                let upto = before.map_or(stored, |before| before.saturating_sub(1).min(stored));
+                HistoryRead::Page {
+                    after: upto.saturating_sub(u64::from(limit)),
+                    upto,
+                }
+            }
+            ClientMessage::BoardAt { seq } if seq <= stored => HistoryRead::BoardAt { seq },
+            ClientMessage::BoardAt { seq } => {
+                let error = ProtocolError::invalid(format!(
+                    "there is no version {seq}: the board is at {stored}"
+                ));
+                self.send_to(conn, error_frame(&error, None), Lane::Control);
+                return;
+            }
+            _ => return,
+        };
+        if let Some(refusal) = refusal {
+            self.send_to(conn, error_frame(&refusal, None), Lane::Control);
+            return;
+        }
+        if let Some(client) = self.clients.get_mut(&conn) {
+            client.reading = true;
+        }
+        self.reads += 1;
+        self.effects.push(Effect::Read { conn, read });
+    }
+
+    /// A history read's frames, for its client if it is still here and
+    /// its queue has room for all of them (else it is told to ask again).
+    fn on_read_done(&mut self, conn: ConnectionId, answer: Result<Vec<Message>, ProtocolError>) {
+        self.reads = self.reads.saturating_sub(1);
+        let Some(client) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        client.reading = false;
+        let frames = match answer {
+            Ok(frames) if frames.len() < client.outbox.capacity() => frames,
+            Ok(_) => {
+                let busy = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    "too much is on its way to you to add this answer; ask again",
+                );
+                self.send_to(conn, error_frame(&busy, None), Lane::Control);
+                return;
+            }
+            Err(error) => {
+                self.send_to(conn, error_frame(&error, None), Lane::Control);
+                return;
+            }
+        };
+        metrics().frames_out.add(Lane::Control, 1);
+        for frame in frames {
+            if let Err(error) = client.outbox.try_send(frame) {
+                self.drop_client(conn, &error);
+                return;
+            }
+        }
     }
 }
 

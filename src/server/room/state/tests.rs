@@ -133,6 +133,8 @@ fn kind(message: &ServerMessage) -> &'static str {
         ServerMessage::Draft { .. } => "draft",
         ServerMessage::DraftEnd { .. } => "draft_end",
         ServerMessage::Cursor { .. } => "cursor",
+        ServerMessage::History { .. } => "history",
+        ServerMessage::Version { .. } => "version",
     }
 }
 
@@ -199,6 +201,9 @@ fn join_request(
     (request, Client { frames }, answered, answer)
 }
 
+/// The wall clock when a test's room opens (2026-11-30, in milliseconds).
+const OPENED_MS: u64 = 1_796_000_000_000;
+
 impl Harness {
     fn new() -> Self {
         Self::with_board(Board::new())
@@ -215,6 +220,7 @@ impl Harness {
                 BoardLimits::NONE,
                 Access::default(),
                 now,
+                OPENED_MS,
             ),
             now,
         }
@@ -1199,4 +1205,277 @@ fn rotating_the_edit_link_lets_go_of_every_editor_with_an_old_key_and_only_them(
     h.handle(Event::Access(Ok(rotated("key-2"))));
     assert!(!reads_access(&h.advance(ACCESS_REFRESH / 2)));
     assert!(reads_access(&h.advance(ACCESS_REFRESH / 2)));
+}
+
+// ----- history --------------------------------------------------------------
+
+fn restore(conn: ConnectionId, id: &str, seq: u64) -> Event {
+    Event::Submit((conn, op_id(id), Request::Restore { seq }))
+}
+
+/// The operations a client received, in order.
+fn ops_of(messages: &[ServerMessage]) -> Vec<&Operation> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Op { op } => Some(op),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn operations_carry_when_the_room_numbered_them_and_their_authors_name() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    h.advance(Duration::from_millis(2_500));
+    h.handle(add(1, "s1"));
+    h.store_ok();
+    let received = alice.received();
+    let [op] = ops_of(&received)[..] else {
+        panic!("alice got {received:?}");
+    };
+    // Joined a second after the room opened, then 2.5 s later.
+    assert_eq!(op.at, OPENED_MS + 3_500);
+    assert_eq!(op.name.as_deref(), Some("alice"));
+}
+
+#[test]
+fn a_restore_reads_its_version_first_and_what_comes_after_it_waits() {
+    let (board, _) = strokes_by("bob", 3);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+
+    h.handle(add(1, "a1"));
+    let effects = h.handle(restore(1, "r1", 1));
+    assert!(store_jobs(&effects).is_empty(), "the append is in flight");
+    h.handle(add(1, "a2"));
+    let effects = h.store_ok();
+    // The restore is at the head: its version is read, and a2 waits.
+    assert_eq!(store_jobs(&effects), [&StoreJob::Version { seq: 1 }]);
+    let (version, _) = strokes_by("bob", 1);
+    let effects = h.handle(Event::Stored(StoreAnswer::Version(Ok(version))));
+    assert_eq!(appended(&effects), Some(vec![5, 6]), "the restore, then a2");
+    h.store_ok();
+
+    let received = alice.received();
+    let ops = ops_of(&received);
+    assert_eq!(ops.len(), 3);
+    let Change::Restore {
+        version,
+        show,
+        hide,
+        set,
+    } = &ops[1].change
+    else {
+        panic!("{:?}", ops[1]);
+    };
+    assert_eq!(*version, 1);
+    assert!(show.is_empty() && set.is_empty());
+    let hidden: Vec<&str> = hide.iter().map(StrokeId::as_str).collect();
+    assert_eq!(hidden, ["bob2", "bob3", "a1"]);
+    let shown: Vec<&str> = h
+        .room
+        .board()
+        .visible_strokes()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(shown, ["bob1", "a2"]);
+}
+
+#[test]
+fn a_restore_whose_version_cannot_be_read_is_refused_by_name_and_the_queue_goes_on() {
+    let (board, _) = strokes_by("bob", 3);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+    h.handle(restore(1, "r1", 2));
+    h.handle(add(1, "a1"));
+    let failed = StoreAnswer::Version(Err(StoreError::Backend("down".into())));
+    let effects = h.handle(Event::Stored(failed));
+    assert_eq!(appended(&effects), Some(vec![4]));
+    let received = alice.received();
+    assert!(matches!(
+        &received[..],
+        [ServerMessage::Error { code: ErrorCode::StorageUnavailable, op_id: Some(id), .. }]
+            if id.as_str() == "r1"
+    ));
+    // Restoring what the board is, or a version it never was, needs no read.
+    h.store_ok();
+    alice.received();
+    let effects = h.handle(restore(1, "r2", 4));
+    assert!(store_jobs(&effects).is_empty());
+    let effects = h.handle(restore(1, "r3", 9));
+    assert!(store_jobs(&effects).is_empty());
+    let codes: Vec<ErrorCode> = alice
+        .received()
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, [ErrorCode::Rejected, ErrorCode::Invalid]);
+}
+
+#[test]
+fn a_version_3_client_sees_a_restore_and_a_name_as_changes_it_knows() {
+    let (board, _) = strokes_by("bob", 2);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+    let (mut old, mut answered, _) = h.join_speaking(2, "old", None, 3);
+    assert!(matches!(answered.try_recv(), Ok(Ok(()))));
+    h.drain(&mut [&mut alice, &mut old]);
+
+    h.handle(restore(1, "r1", 0));
+    h.store_ok();
+    h.handle(Event::Submit((
+        1,
+        op_id("n1"),
+        Request::NameVersion("empty".into()),
+    )));
+    h.store_ok();
+    let new_kinds: Vec<ChangeKindName> = ops_of(&alice.received())
+        .iter()
+        .map(|op| op.change.kind().into())
+        .collect();
+    assert_eq!(new_kinds, ["restore", "name_version"]);
+    let old_received = old.received();
+    let old_ops = ops_of(&old_received);
+    assert!(
+        matches!(&old_ops[0].change, Change::Undo { target: 0, hide, .. } if hide.len() == 2),
+        "{old_ops:?}"
+    );
+    assert!(matches!(&old_ops[1].change, Change::Erase { stroke_ids } if stroke_ids.is_empty()));
+
+    // Coming back, it gets them the same way in its welcome.
+    h.handle(Event::Leave(2));
+    let (mut back, _, _) = h.join_speaking(3, "old", Some(2), 3);
+    let welcome = back.received();
+    let Some(ServerMessage::Welcome { ops, .. }) = welcome.first() else {
+        panic!("{welcome:?}");
+    };
+    let kinds: Vec<ChangeKindName> = ops.iter().map(|op| op.change.kind().into()).collect();
+    assert_eq!(kinds, ["undo", "erase"]);
+}
+
+/// A change's kind as history names it, for comparisons with strings.
+type ChangeKindName = String;
+
+impl From<crate::protocol::ChangeKind> for String {
+    fn from(kind: crate::protocol::ChangeKind) -> Self {
+        serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+fn reads(effects: &[Effect]) -> Vec<(ConnectionId, &HistoryRead)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Read { conn, read } => Some((*conn, read)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn history(before: Option<u64>, limit: u32) -> ClientMessage {
+    ClientMessage::History { before, limit }
+}
+
+#[test]
+fn history_reads_are_bounded_by_what_is_stored_and_one_per_client_at_a_time() {
+    let (board, _) = strokes_by("bob", 10);
+    let mut h = Harness::with_board(board);
+    let mut alice = h.join(1, "alice");
+    let mut carol = h.join(2, "carol");
+    h.drain(&mut [&mut alice, &mut carol]);
+
+    // An append in flight is not history yet.
+    h.handle(add(2, "c1"));
+    let effects = h.handle(Event::Read(1, history(None, 4)));
+    assert_eq!(
+        reads(&effects),
+        [(1, &HistoryRead::Page { after: 6, upto: 10 })]
+    );
+    // A second read of hers waits for the first's answer.
+    h.handle(Event::Read(1, ClientMessage::BoardAt { seq: 3 }));
+    assert!(matches!(
+        &alice.received()[..],
+        [ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            ..
+        }]
+    ));
+    // Carol's goes beside it; past the stored end it is refused.
+    let effects = h.handle(Event::Read(2, history(Some(3), 100)));
+    assert_eq!(
+        reads(&effects),
+        [(2, &HistoryRead::Page { after: 0, upto: 2 })]
+    );
+    h.handle(Event::ReadDone(2, Ok(Vec::new())));
+    h.handle(Event::Read(2, ClientMessage::BoardAt { seq: 11 }));
+    let refused = carol.received();
+    assert!(
+        matches!(
+            &refused[..],
+            [ServerMessage::Error {
+                code: ErrorCode::Invalid,
+                ..
+            }]
+        ),
+        "{refused:?}"
+    );
+
+    // The answer goes to alice alone, and then she may read again.
+    let page = ServerMessage::History {
+        entries: Vec::new(),
+    };
+    h.handle(Event::ReadDone(
+        1,
+        Ok(vec![Message::Text(page.encode().into())]),
+    ));
+    assert_eq!(alice.received(), [page]);
+    assert!(carol.received().is_empty());
+    let effects = h.handle(Event::Read(1, ClientMessage::BoardAt { seq: 3 }));
+    assert_eq!(reads(&effects), [(1, &HistoryRead::BoardAt { seq: 3 })]);
+}
+
+#[test]
+fn a_room_runs_a_few_history_reads_at_once_and_older_clients_none() {
+    let mut h = Harness::new();
+    let mut clients: Vec<Client> = (1..=MAX_READS as u64 + 1)
+        .map(|conn| h.join(conn, &format!("u{conn}")))
+        .collect();
+    for conn in 1..=MAX_READS as u64 {
+        let effects = h.handle(Event::Read(conn, history(None, 10)));
+        assert_eq!(reads(&effects).len(), 1);
+    }
+    let last = MAX_READS as u64 + 1;
+    assert!(reads(&h.handle(Event::Read(last, history(None, 10)))).is_empty());
+    assert!(matches!(
+        &clients[MAX_READS].received()[..],
+        [ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            ..
+        }]
+    ));
+    h.handle(Event::ReadDone(1, Err(ProtocolError::invalid("gone"))));
+    assert_eq!(
+        reads(&h.handle(Event::Read(last, history(None, 10)))).len(),
+        1
+    );
+    clients[0].received();
+
+    let (mut old, _, _) = h.join_speaking(9, "old", None, 3);
+    old.received();
+    assert!(reads(&h.handle(Event::Read(9, history(None, 10)))).is_empty());
+    assert!(matches!(
+        &old.received()[..],
+        [ServerMessage::Error {
+            code: ErrorCode::UnexpectedMessage,
+            ..
+        }]
+    ));
 }

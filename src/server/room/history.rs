@@ -1,0 +1,85 @@
+//! History reads (`history`, `board_at`, protocol version 4): what the
+//! room's task runs, beside everything else, when its state asks for one
+//! with [`super::state::Effect::Read`].
+//!
+//! A read never touches the room's board: it reads the store (a page of
+//! stored operations; the nearest snapshot kept at or before a version and
+//! the operations after it, see [`crate::server::store::board_at`]) and
+//! encodes the answer's frames, packing a version's snapshot on the
+//! blocking pool as a welcome's is. The state then queues the frames for
+//! the client that asked, so a slow store or a big version stalls nobody,
+//! and live drawing never waits for history.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Message;
+
+use super::state::part_frames;
+use crate::protocol::{BoardId, ErrorCode, ProtocolError, ServerMessage};
+use crate::server::store::{self, Store};
+
+/// A history read, bounded by the room against what is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryRead {
+    /// Summaries of the operations numbered `after + 1 ..= upto`.
+    Page { after: u64, upto: u64 },
+    /// The board as it was after operation `seq`.
+    BoardAt { seq: u64 },
+}
+
+/// Reads and encodes the answer to `read`: its frames in order, or the
+/// error to send instead.
+pub async fn answer(
+    store: Arc<dyn Store>,
+    board: BoardId,
+    read: HistoryRead,
+) -> Result<Vec<Message>, ProtocolError> {
+    let unavailable = |error: store::StoreError| {
+        tracing::warn!(%board, %error, "could not read the board's history");
+        ProtocolError::new(
+            ErrorCode::StorageUnavailable,
+            "the board's history cannot be read right now; try again",
+        )
+    };
+    match read {
+        HistoryRead::Page { after, upto } => {
+            let ops = store
+                .ops_between(&board, after, upto)
+                .await
+                .map_err(unavailable)?;
+            let entries = ops.iter().map(|op| op.summary()).collect();
+            Ok(vec![text(&ServerMessage::History { entries })])
+        }
+        HistoryRead::BoardAt { seq } => {
+            let version = store::board_at(store.as_ref(), &board, seq)
+                .await
+                .map_err(unavailable)?;
+            let encoded = tokio::task::spawn_blocking(move || version_frames(seq, &version))
+                .await
+                .map_err(|error| {
+                    ProtocolError::new(ErrorCode::StorageUnavailable, error.to_string())
+                })?;
+            Ok(encoded)
+        }
+    }
+}
+
+/// A `version` message and the binary frames of its snapshot: packed and
+/// grouped as for a version 3 welcome, in one part (no view to favour).
+fn version_frames(seq: u64, version: &crate::board::Board) -> Vec<Message> {
+    let (grouped, body) = version.snapshot_grouped();
+    let plans = grouped.parts(None);
+    let frames = part_frames(&plans, &body.into());
+    let header = ServerMessage::Version {
+        seq,
+        packed_snapshot: frames.iter().map(|f| f.len() as u64).sum(),
+        snapshot_parts: plans.iter().map(|plan| plan.len() as u64).collect(),
+    };
+    std::iter::once(text(&header))
+        .chain(frames.into_iter().map(Message::Binary))
+        .collect()
+}
+
+fn text(message: &ServerMessage) -> Message {
+    Message::Text(message.encode().into())
+}
