@@ -126,7 +126,7 @@ test("a text the server would refuse is not sent, and its writer is told", async
   await expect(alice.locator(".toast")).toContainText("Not saved: text must be 1 to 4000 bytes");
   await shoot(alice, "refused-text");
   // Nothing waits for an answer that would never come, nothing was drawn.
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   expect(await ink(alice, { x: 290, y: 280, w: 500, h: 200 })).toBe(0);
   // A text within the limit goes through, to both screens.
   await writeText(alice, 300, 500, "é".repeat(20));
@@ -149,7 +149,7 @@ test("pan and zoom on one page leave the other page's view alone", async ({ brow
   expect(await ink(bob, around(400, 360, 3))).toBe(0);
   await expect(bob.getByTestId("zoom-level")).toHaveText("100%");
   // Wait until Bob shows the stored rectangle (not Alice's translucent draft).
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await expect
     .poll(async () => {
       const first = await canvasHash(bob);
@@ -232,7 +232,7 @@ test("panning shows exactly what painting the whole view shows", async ({ browse
   for (const [x, y] of [[60, 150], [420, 300], [800, 520], [1000, 700], [250, 640], [1100, 120]]) {
     await scribble(page, x, y, 220);
   }
-  await expect(page.getByTestId("save-status")).toHaveCount(0);
+  await expect(page.getByTestId("save-status")).toBeHidden();
   await page.mouse.move(640, 400);
   for (let i = 0; i < 14; i++) {
     await page.mouse.wheel(i % 2 ? 37 : -23, i % 3 ? 29 : -41);
@@ -248,7 +248,7 @@ test("what changes out of sight is right when panned back, within the margin and
   const { alice, bob } = await twoPeople(browser);
   for (const [x, y] of [[100, 150], [500, 300], [300, 520]]) await scribble(alice, x, y, 500);
   await scribble(alice, 40, 680, 250);
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await expect.poll(() => ink(bob)).toBeGreaterThan(1000);
   const pan = async (dx: number, steps: number) => {
     await bob.mouse.move(640, 400);
@@ -263,7 +263,7 @@ test("what changes out of sight is right when panned back, within the margin and
   await scribble(alice, 30, 420, 300);
   await pick(alice, "Eraser");
   await drag(alice, [150, 650], [150, 710]);
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await pan(-100, 4);
   await settledCanvas(bob);
   expect(await ink(bob)).toBeGreaterThan(1000);
@@ -272,7 +272,7 @@ test("what changes out of sight is right when panned back, within the margin and
   await pan(250, 8);
   await pick(alice, "Pen");
   await scribble(alice, 150, 250, 700);
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await pan(-250, 8);
   await settledCanvas(bob);
   expect(await ink(bob)).toBeGreaterThan(1000);
@@ -360,7 +360,7 @@ test("after erasing, moving and undoing, by anyone, the board shows what a full 
   await rectangle(alice, "Light yellow fill", [300, 180], [450, 300]);
   await pick(alice, "Pen");
   await scribble(alice, 250, 250, 300);
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await expect.poll(() => ink(bob)).toBeGreaterThan(1000);
   // Each step changes the board somewhere in the middle of the others;
   // after each, both screens must show what a full repaint shows.
@@ -375,19 +375,19 @@ test("after erasing, moving and undoing, by anyone, the board shows what a full 
   // cross.
   await pick(bob, "Eraser");
   await drag(bob, [580, 165], [580, 200]);
-  await expect(bob.getByTestId("save-status")).toHaveCount(0);
+  await expect(bob.getByTestId("save-status")).toBeHidden();
   await bothFresh();
   // Alice moves the rectangle away.
   await pick(alice, "Select");
   await drag(alice, [440, 290], [700, 500]);
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
   await alice.keyboard.press("Escape");
   await bothFresh();
   // Bob undoes his erase, Alice her move.
   await bob.keyboard.press("Control+z");
   await alice.keyboard.press("Control+z");
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
-  await expect(bob.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
+  await expect(bob.getByTestId("save-status")).toBeHidden();
   await bothFresh();
 });
 
@@ -536,7 +536,7 @@ test("export PNG, SVG and JSON, and import the JSON into another board", async (
   const alice = await openBoard(browser, url);
   await rectangle(alice, "Light red fill", [300, 300], [500, 400]);
   await writeText(alice, 320, 460, "Exported <text>");
-  await expect(alice.getByTestId("save-status")).toHaveCount(0);
+  await expect(alice.getByTestId("save-status")).toBeHidden();
 
   const exportVia = async (item: string) => {
     await alice.getByRole("button", { name: "Menu", exact: true }).click();
@@ -658,7 +658,7 @@ test("a phone-sized screen has every tool in reach", async ({ browser }) => {
   const after = await settledInkBounds(phone);
   expect(after.y1 - after.y0).toBeGreaterThan(1.8 * (before.y1 - before.y0));
   expect(Math.abs((after.y0 + after.y1) / 2 - 490)).toBeLessThan(4); // around the midpoint
-  await expect(phone.getByTestId("save-status")).toHaveCount(0);
+  await expect(phone.getByTestId("save-status")).toBeHidden();
   await phone.emulateMedia({ colorScheme: "dark" });
   await shoot(phone, "phone-dark");
 });

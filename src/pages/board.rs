@@ -254,9 +254,7 @@ fn Board(link: BoardLink) -> impl IntoView {
             <ZoomAndHistory ui engine=slot/>
             <StatusBar ui/>
 
-            <Show when=move || ui.help_open.get()>
-                <ShortcutHelp ui/>
-            </Show>
+            <ShortcutHelp ui/>
 
             <div class="toast" role="status" aria-live="polite" class:visible=move || ui.notice.read().is_some()>
                 {move || ui.notice.get().unwrap_or_default()}
@@ -495,9 +493,19 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl In
     .into_any()
 }
 
-/// Every keyboard shortcut, opened with `?`.
+/// Every keyboard shortcut, opened with `?`. Always rendered, hidden by a
+/// class (lighter than a `Show`); opening it focuses its close button.
 #[component]
 fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
+    let close = NodeRef::<leptos::html::Button>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if ui.help_open.get() {
+            if let Some(button) = close.get() {
+                let _ = button.focus();
+            }
+        }
+    });
     let tools = Tool::ALL.into_iter().map(|tool| {
         (
             tool.label(),
@@ -529,7 +537,7 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
         .map(|(what, keys)| view! { <tr><td>{what}</td><td><kbd>{keys}</kbd></td></tr> })
         .collect_view();
     view! {
-        <div class="help-backdrop" on:click=move |_| ui.help_open.set(false)>
+        <div class="help-backdrop" class:hidden=move || !ui.help_open.get() on:click=move |_| ui.help_open.set(false)>
             <div
                 class="help"
                 role="dialog"
@@ -544,7 +552,7 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
             >
                 <div class="help-header">
                     <h2>"Keyboard shortcuts"</h2>
-                    <button class="tool" aria-label="Close" title="Close" autofocus on:click=move |_| ui.help_open.set(false)>
+                    <button class="tool" aria-label="Close" title="Close" node_ref=close on:click=move |_| ui.help_open.set(false)>
                         "✕"
                     </button>
                 </div>
@@ -752,17 +760,15 @@ fn StatusBar(ui: BoardUi) -> impl IntoView {
             // Offline: how much waits to be sent. Online: "saving…" while
             // the server has not stored something yet (shown only when
             // that takes a moment, e.g. while the database is away).
-            <Show when=move || { ui.unsaved.get() > 0 }>
-                <span class="muted pending" data-testid="save-status">
-                    {move || {
-                        if ui.status.get() == ConnectionStatus::Connected {
-                            "· saving…".to_owned()
-                        } else {
-                            format!("· {} unsent", ui.unsaved.get())
-                        }
-                    }}
-                </span>
-            </Show>
+            <span class="muted pending" class:hidden=move || ui.unsaved.get() == 0 data-testid="save-status">
+                {move || {
+                    if ui.status.get() == ConnectionStatus::Connected {
+                        "· saving…".to_owned()
+                    } else {
+                        format!("· {} unsent", ui.unsaved.get())
+                    }
+                }}
+            </span>
         </div>
     }
     .into_any()

@@ -1334,9 +1334,9 @@ fn a_version_3_client_sees_a_restore_and_a_name_as_changes_it_knows() {
         Request::NameVersion("empty".into()),
     )));
     h.store_ok();
-    let new_kinds: Vec<ChangeKindName> = ops_of(&alice.received())
+    let new_kinds: Vec<&str> = ops_of(&alice.received())
         .iter()
-        .map(|op| op.change.kind().into())
+        .map(|op| op.change.kind().name())
         .collect();
     assert_eq!(new_kinds, ["restore", "name_version"]);
     let old_received = old.received();
@@ -1354,20 +1354,8 @@ fn a_version_3_client_sees_a_restore_and_a_name_as_changes_it_knows() {
     let Some(ServerMessage::Welcome { ops, .. }) = welcome.first() else {
         panic!("{welcome:?}");
     };
-    let kinds: Vec<ChangeKindName> = ops.iter().map(|op| op.change.kind().into()).collect();
+    let kinds: Vec<&str> = ops.iter().map(|op| op.change.kind().name()).collect();
     assert_eq!(kinds, ["undo", "erase"]);
-}
-
-/// A change's kind as history names it, for comparisons with strings.
-type ChangeKindName = String;
-
-impl From<crate::protocol::ChangeKind> for String {
-    fn from(kind: crate::protocol::ChangeKind) -> Self {
-        serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
 }
 
 fn reads(effects: &[Effect]) -> Vec<(ConnectionId, &HistoryRead)> {
