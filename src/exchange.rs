@@ -111,7 +111,7 @@ impl BoardFile {
 }
 
 /// Escapes text for XML content and attribute values.
-fn escape_xml(text: &str) -> String {
+pub(crate) fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -27,6 +27,8 @@
 //!   sort routine in the WebAssembly instead of one per call site).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
 //! - [`exchange`]: JSON board files and SVG export.
+//! - [`history`]: a board's history grouped into sessions for the history
+//!   panel.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
 //!
@@ -59,6 +61,7 @@ pub mod exchange;
 pub mod fuzzing;
 pub mod geometry;
 pub mod gesture;
+pub mod history;
 pub mod pages;
 pub mod protocol;
 pub mod raster;

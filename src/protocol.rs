@@ -874,6 +874,12 @@ pub enum ClientMessage {
     BoardAt {
         seq: u64,
     },
+    /// A read (version 4): up to `limit` whole operations after `after`
+    /// (to replay them), answered by [`ServerMessage::Ops`].
+    Ops {
+        after: u64,
+        limit: u32,
+    },
 }
 
 impl ClientMessage {
@@ -950,7 +956,7 @@ impl ClientMessage {
                 op_id.validate()?;
                 validate_version_name(name)
             }
-            ClientMessage::History { limit, .. } => {
+            ClientMessage::History { limit, .. } | ClientMessage::Ops { limit, .. } => {
                 if !(1..=limits::MAX_HISTORY_PAGE).contains(limit) {
                     return Err(ProtocolError::invalid(format!(
                         "a history page holds 1 to {} operations",
@@ -963,11 +969,14 @@ impl ClientMessage {
         }
     }
 
-    /// Whether this is a read of the board's history (`history`, `board_at`).
+    /// Whether this is a read of the board's history (`history`,
+    /// `board_at`, `ops`).
     pub fn is_read(&self) -> bool {
         matches!(
             self,
-            ClientMessage::History { .. } | ClientMessage::BoardAt { .. }
+            ClientMessage::History { .. }
+                | ClientMessage::BoardAt { .. }
+                | ClientMessage::Ops { .. }
         )
     }
 
@@ -988,6 +997,7 @@ impl ClientMessage {
             ClientMessage::Hello { .. }
             | ClientMessage::History { .. }
             | ClientMessage::BoardAt { .. }
+            | ClientMessage::Ops { .. }
             | ClientMessage::Preview { .. }
             | ClientMessage::PreviewEnd { .. }
             | ClientMessage::Draft { .. }
@@ -1012,6 +1022,7 @@ impl ClientMessage {
             ClientMessage::Hello { .. }
             | ClientMessage::History { .. }
             | ClientMessage::BoardAt { .. }
+            | ClientMessage::Ops { .. }
             | ClientMessage::Preview { .. }
             | ClientMessage::PreviewEnd { .. }
             | ClientMessage::Draft { .. }
@@ -1289,10 +1300,20 @@ impl Operation {
     }
 }
 
+/// The author of a history entry as the browser reads it (see there).
+#[cfg(feature = "hydrate")]
+fn nobody() -> UserId {
+    UserId::from_trusted("unknown".to_owned())
+}
+
 /// One operation as a `history` page lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The browser lists entries by name and time: it reads neither their
+// authors' ids, nor how many items each touched, nor what a restore brought
+// back (less of serde's code in its WebAssembly).
 pub struct HistoryEntry {
     pub seq: u64,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing, default = "nobody"))]
     pub author: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1300,12 +1321,14 @@ pub struct HistoryEntry {
     pub at: u64,
     pub kind: ChangeKind,
     /// How many items it touched.
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub items: u32,
     /// A named version's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The version a restore brought back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub version: Option<u64>,
 }
 
@@ -1429,8 +1452,14 @@ pub enum ServerMessage {
     Version {
         seq: u64,
         packed_snapshot: u64,
+        /// (Never read by the browser: a version comes in one part.)
+        #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
         snapshot_parts: Vec<u64>,
     },
+    /// Answer to `ops` (version 4): the operations after the one asked
+    /// for, in order: as many as asked, unless they weigh more than about
+    /// a megabyte of JSON (at least one; none past the stored end).
+    Ops { ops: Vec<Operation> },
     /// The client's last message was refused; nothing changed.
     Error {
         code: ErrorCode,

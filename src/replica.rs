@@ -21,6 +21,12 @@
 //! touched, and [`Replica::sync_scene`] turns those into the damage the
 //! canvas repaints.
 //!
+//! History (protocol version 4): the replica can show a past version of
+//! the board instead of the live one (`past`), read-only, in the same
+//! scene and board layer; live operations go on reaching the live board
+//! meanwhile, and a replay steps the past version forward one operation at
+//! a time ([`Replica::step_past`]).
+//!
 //! A snapshot comes in parts (protocol version 3), what may paint in the
 //! view first: the board holds the first part until the browser has
 //! painted the view, then [`Replica::merge_slice`] merges the rest a slice
@@ -33,8 +39,9 @@ use std::sync::Arc;
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::protocol::{
-    limits, Change, ClientMessage, ErrorCode, OpId, Operation, Person, Point, Request,
-    ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
+    limits, Change, ClientMessage, ErrorCode, HistoryEntry, OpId, Operation, Person, Point,
+    Request, ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId,
+    PROTOCOL_VERSION,
 };
 use crate::scene::{Damage, Layer, Placed, Scene};
 use crate::sorting;
@@ -168,6 +175,19 @@ pub struct Changed {
     pub people: Option<Vec<Person>>,
     /// Something for the console, not for the person.
     pub warning: Option<String>,
+    /// The answer to a history read came.
+    pub history: Option<HistoryRead>,
+}
+
+/// What a history read brought (protocol version 4).
+#[derive(Debug, PartialEq)]
+pub enum HistoryRead {
+    /// A page of the board's history (`history`).
+    Page(Vec<HistoryEntry>),
+    /// Operations to replay (`ops`).
+    Replay(Vec<Operation>),
+    /// A past version is shown now (`board_at` answered): its number.
+    Past(u64),
 }
 
 impl Changed {
@@ -196,6 +216,7 @@ impl Changed {
         self.presence = later.presence.or(self.presence);
         self.people = later.people.or(self.people.take());
         self.warning = later.warning.or(self.warning.take());
+        self.history = later.history.or(self.history.take());
     }
 }
 
@@ -212,6 +233,8 @@ pub enum SnapshotProgress {
     RestArrived,
     /// Unannounced, too long or undecodable: reconnect.
     Broken(Changed),
+    /// A past version's snapshot came and is shown.
+    Past(Changed),
 }
 
 /// What [`Replica::sync_scene`] did to the board layer's scene.
@@ -379,6 +402,11 @@ pub struct Replica {
     id_prefix: String,
     next_id: u64,
     scene: SceneState,
+    /// A past version shown instead of the board (history), read-only.
+    past: Option<Board>,
+    /// A past version whose snapshot is arriving: its number, size and
+    /// the bytes so far.
+    arriving_version: Option<(u64, u64, Vec<u8>)>,
 }
 
 impl Replica {
@@ -405,6 +433,41 @@ impl Replica {
                 rebuild: true,
                 ..SceneState::default()
             },
+            past: None,
+            arriving_version: None,
+        }
+    }
+
+    /// The number of the past version shown instead of the board, if one is.
+    pub fn past(&self) -> Option<u64> {
+        self.past.as_ref().map(Board::seq)
+    }
+
+    /// Shows the live board again; `true` if a past version was shown.
+    pub fn leave_past(&mut self) -> bool {
+        self.arriving_version = None;
+        let left = self.past.take().is_some();
+        self.scene.rebuild |= left;
+        left
+    }
+
+    /// Steps the past version shown forward by `op`, if it is the next
+    /// operation (a replay); `true` if it was applied.
+    pub fn step_past(&mut self, op: &Operation) -> bool {
+        let Some(past) = self.past.as_mut().filter(|past| past.seq() + 1 == op.seq) else {
+            return false;
+        };
+        past.apply(op);
+        self.scene.touch_change(&op.change);
+        true
+    }
+
+    /// The board the board layer shows: a past version, or the live one
+    /// with this tab's pending requests (none over a past version).
+    fn layer_parts(&self) -> (&Board, Vec<&ClientMessage>) {
+        match &self.past {
+            Some(past) => (past, Vec::new()),
+            None => (&self.board, self.pending_messages()),
         }
     }
 
@@ -481,6 +544,7 @@ impl Replica {
         self.link = Link::Offline;
         self.decoded = None;
         self.rest = None;
+        self.arriving_version = None;
     }
 
     /// Whether our board copy came from this server at some point, whole
@@ -612,6 +676,31 @@ impl Replica {
     /// returned carrying the decoded snapshot, for [`Self::on_server`] (two
     /// steps, so that the browser can time decoding and loading apart).
     pub fn on_snapshot_frame(&mut self, bytes: &[u8]) -> SnapshotProgress {
+        if let Some((seq, expected, received)) = self.arriving_version.as_mut() {
+            // A past version's snapshot (`board_at`), in one part.
+            received.extend_from_slice(bytes);
+            if (received.len() as u64) < *expected {
+                return SnapshotProgress::Partial;
+            }
+            let (seq, expected) = (*seq, *expected);
+            let Some((_, _, received)) = self.arriving_version.take() else {
+                return SnapshotProgress::Partial;
+            };
+            return match FirstPart::decode(&received, expected) {
+                Ok(version) if version.is_whole() && version.seq == seq => {
+                    self.past = Some(Board::from_items(seq, version.items));
+                    self.selection.clear();
+                    self.scene.rebuild = true;
+                    SnapshotProgress::Past(Changed {
+                        redraw: true,
+                        history: Some(HistoryRead::Past(seq)),
+                        ..Changed::default()
+                    })
+                }
+                Ok(_) => self.broken("a past version that is not the one asked for".into()),
+                Err(problem) => self.broken(problem),
+            };
+        }
         if let (Link::Live, Some(rest)) = (&self.link, self.rest.as_mut()) {
             return match rest.receive(bytes) {
                 Ok(true) => SnapshotProgress::RestArrived,
@@ -822,8 +911,25 @@ impl Replica {
                 message,
                 op_id,
             } => self.on_error(code, message, op_id),
-            // Answers to history reads, which this replica does not make.
-            ServerMessage::History { .. } | ServerMessage::Version { .. } => Changed::default(),
+            ServerMessage::History { entries } => Changed {
+                history: Some(HistoryRead::Page(entries)),
+                ..Changed::default()
+            },
+            ServerMessage::Ops { ops } => Changed {
+                history: Some(HistoryRead::Replay(ops)),
+                ..Changed::default()
+            },
+            ServerMessage::Version {
+                seq,
+                packed_snapshot,
+                ..
+            } => {
+                let capacity = usize::try_from(packed_snapshot)
+                    .unwrap_or(0)
+                    .min(MAX_SNAPSHOT_RESERVATION);
+                self.arriving_version = Some((seq, packed_snapshot, Vec::with_capacity(capacity)));
+                Changed::default()
+            }
         }
     }
 
@@ -883,7 +989,7 @@ impl Replica {
             Change::AddStroke { stroke } => {
                 self.previews.remove(&stroke.id);
             }
-            Change::Erase { .. } | Change::Clear { .. } => {
+            Change::Erase { .. } | Change::Clear { .. } | Change::Restore { .. } => {
                 let board = &self.board;
                 self.selection.retain(|id| board.is_visible(id));
             }
@@ -1112,6 +1218,13 @@ impl Replica {
     /// has confirmed the stroke as shown. Walks the whole board: for
     /// exports and whole-board commands, not for frames.
     pub fn display_strokes<'s>(&'s self, local: &Local<'s>) -> Vec<(Cow<'s, Stroke>, bool)> {
+        if let Some(past) = &self.past {
+            // A past version is shown as it was: nothing live over it.
+            return past
+                .visible_strokes()
+                .map(|s| (Cow::Borrowed(s), true))
+                .collect();
+        }
         let mut strokes: Vec<(Cow<'_, Stroke>, bool)> = self
             .board
             .visible_strokes()
@@ -1163,6 +1276,9 @@ impl Replica {
     /// Ids the board layer leaves out: shown live instead (pending
     /// requests, someone's draft, this tab's own live strokes) or hidden.
     fn live_ids(&self, local: &Local<'_>) -> HashSet<StrokeId> {
+        if self.past.is_some() {
+            return HashSet::new();
+        }
         local
             .hidden
             .iter()
@@ -1182,6 +1298,9 @@ impl Replica {
     /// will look, other people's drafts, this tab's own live strokes (later
     /// entries win for an id given twice), sorted by stacking key.
     pub fn live_strokes<'s>(&'s self, local: &Local<'s>) -> Vec<&'s Stroke> {
+        if self.past.is_some() {
+            return Vec::new();
+        }
         let pending = self.pending_messages();
         let nothing_hidden = HashSet::new();
         let layer = Layer {
@@ -1210,9 +1329,9 @@ impl Replica {
             .chain(self.drafts.values().flatten())
             .find(|s| &s.id == id);
         live.or_else(|| {
-            let pending = self.pending_messages();
+            let (board, pending) = self.layer_parts();
             let layer = Layer {
-                board: &self.board,
+                board,
                 pending: &pending,
                 hidden: &self.scene.hidden,
             };
@@ -1237,9 +1356,15 @@ impl Replica {
         if touched.is_empty() && !scene.rebuild && scene.damage.is_empty() {
             return SceneUpdate::Unchanged;
         }
-        let pending: Vec<&ClientMessage> = self.pending.iter().map(|p| &p.message).collect();
+        let (board, pending) = match &self.past {
+            Some(past) => (past, Vec::new()),
+            None => (
+                &self.board,
+                self.pending.iter().map(|p| &p.message).collect(),
+            ),
+        };
         let layer = Layer {
-            board: &self.board,
+            board,
             pending: &pending,
             hidden: &scene.hidden,
         };
@@ -1271,9 +1396,9 @@ impl Replica {
     /// Runs `paint` with the board layer as of the last [`Self::sync_scene`]
     /// and its scene.
     pub fn with_layer<R>(&self, paint: impl FnOnce(&Layer<'_, '_>, &Scene) -> R) -> R {
-        let pending = self.pending_messages();
+        let (board, pending) = self.layer_parts();
         let layer = Layer {
-            board: &self.board,
+            board,
             pending: &pending,
             hidden: &self.scene.hidden,
         };
@@ -1284,9 +1409,9 @@ impl Replica {
     /// bottom first: the board layer's through its R-tree, then the live
     /// ones. Call [`Self::sync_scene`] first.
     pub fn shown_in<'s>(&'s self, area: &Rect, local: &Local<'s>) -> Vec<&'s Stroke> {
-        let pending = self.pending_messages();
+        let (board, pending) = self.layer_parts();
         let layer = Layer {
-            board: &self.board,
+            board,
             pending: &pending,
             hidden: &self.scene.hidden,
         };

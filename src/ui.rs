@@ -39,6 +39,48 @@ pub enum Share {
     NewEditLink,
 }
 
+/// What the history panel asks of the engine: every control of the panel
+/// names its action in `data-action` (a version in `data-seq`), and one
+/// listener on the panel turns a click into one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryAction {
+    Open,
+    Close,
+    /// Show the board as it was after this operation (the live board from
+    /// its current number on).
+    Show(u64),
+    /// Play or pause the replay, and change its speed.
+    Play,
+    Speed,
+    Restore,
+    Name,
+    /// Export what is shown.
+    ExportPng,
+    ExportSvg,
+    ExportJson,
+}
+
+impl HistoryAction {
+    /// The action of a control, from its `data-action` (or a version's
+    /// button, from its `data-seq`).
+    pub fn parse(action: Option<&str>, seq: Option<&str>) -> Option<Self> {
+        if let Some(seq) = seq {
+            return seq.parse().ok().map(Self::Show);
+        }
+        Some(match action? {
+            "close" => Self::Close,
+            "play" => Self::Play,
+            "speed" => Self::Speed,
+            "restore" => Self::Restore,
+            "name" => Self::Name,
+            "png" => Self::ExportPng,
+            "svg" => Self::ExportSvg,
+            "json" => Self::ExportJson,
+            _ => return None,
+        })
+    }
+}
+
 /// The active tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -243,6 +285,14 @@ pub struct BoardUi {
     pub selected: RwSignal<usize>,
     /// Whether the keyboard shortcut help is open.
     pub help_open: RwSignal<bool>,
+    /// Whether the history panel is open.
+    pub history_open: RwSignal<bool>,
+    /// A past version is shown instead of the board (the page hides its
+    /// tools; the engine keeps which one, and sets the panel's slider).
+    pub looking_back: RwSignal<bool>,
+    /// The history panel below its slider (which version is shown, its
+    /// buttons, the sessions), as HTML the engine writes, escaped.
+    pub history_html: RwSignal<String>,
     /// Opened with a view link: no drawing tools, nothing sent that would
     /// change the board.
     pub viewer: bool,
@@ -267,6 +317,9 @@ impl BoardUi {
             zoom: RwSignal::new(1.0),
             selected: RwSignal::new(0),
             help_open: RwSignal::new(false),
+            history_open: RwSignal::new(false),
+            looking_back: RwSignal::new(false),
+            history_html: RwSignal::new(String::new()),
             viewer,
         }
     }

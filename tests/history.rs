@@ -134,6 +134,27 @@ async fn history_lists_who_did_what_and_when_and_reads_any_version_back() {
     let seqs: Vec<u64> = older.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [2, 3]);
 
+    // Whole operations to replay, from any point.
+    ada.send(&ClientMessage::Ops { after: 2, limit: 2 }).await;
+    let ServerMessage::Ops { ops } = ada
+        .recv_matching(|m| matches!(m, ServerMessage::Ops { .. }))
+        .await
+    else {
+        unreachable!("an ops answer");
+    };
+    let seqs: Vec<u64> = ops.iter().map(|op| op.seq).collect();
+    assert_eq!(seqs, [3, 4]);
+    assert!(matches!(&ops[1].change, Change::NameVersion { name } if name == "three lines"));
+    ada.send(&ClientMessage::Ops {
+        after: 5,
+        limit: 10,
+    })
+    .await;
+    let past_the_end = ada
+        .recv_matching(|m| matches!(m, ServerMessage::Ops { .. }))
+        .await;
+    assert_eq!(past_the_end, ServerMessage::Ops { ops: Vec::new() });
+
     assert_eq!(visible_ids(&version(&mut ada, 2).await), ["s1", "s2"]);
     assert_eq!(visible_ids(&version(&mut ada, 5).await), ["s2", "s3"]);
     assert!(visible_ids(&version(&mut ada, 0).await).is_empty());

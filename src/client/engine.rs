@@ -42,7 +42,7 @@ use crate::protocol::{
     limits, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind,
     StrokeStyle,
 };
-use crate::replica::{Changed, Local, Replica, SnapshotProgress, TypedText};
+use crate::replica::{Changed, HistoryRead, Local, Replica, SnapshotProgress, TypedText};
 use crate::stacking::Restack;
 use crate::ui::{
     with_colors, BoardLink, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS,
@@ -110,6 +110,8 @@ pub struct Engine {
     pub(super) size: (f64, f64, f64),
     /// The engine's own handle, for listeners it creates later (text editor).
     this: Weak<RefCell<Engine>>,
+    /// What the history panel read and what it replays (`history`).
+    pub(super) history: super::history::History,
 }
 
 /// The text editor as the engine sees it; `text_editor` implements it over
@@ -187,6 +189,7 @@ impl EngineHandle {
             stopped: false,
             size: (0.0, 0.0, 1.0),
             this: Weak::new(),
+            history: Default::default(),
         };
         let engine = Rc::new_cyclic(|this| {
             RefCell::new(Engine {
@@ -356,6 +359,7 @@ impl EngineHandle {
         self.with(|engine| {
             engine.socket = None;
             engine.replica.disconnect();
+            engine.reads_lost();
             engine.ui.status.set(ConnectionStatus::Reconnecting);
         });
     }
@@ -377,9 +381,14 @@ impl EngineHandle {
         drop(decoding);
         match decoded {
             Ok(message) => {
+                // A refusal that names no request may be of a history read.
+                let refusal = matches!(&message, ServerMessage::Error { op_id: None, .. });
                 self.with(|engine| {
                     let changed = engine.replica.on_server(message, js_sys::Date::now());
                     engine.reflect(changed);
+                    if refusal {
+                        engine.read_refused();
+                    }
                 });
             }
             Err(error) => leptos::logging::warn!("undecodable frame from server: {error}"),
@@ -406,7 +415,9 @@ impl EngineHandle {
                     drop(loading);
                     engine.reflect(changed);
                 }
-                SnapshotProgress::Broken(changed) => engine.reflect(changed),
+                SnapshotProgress::Broken(changed) | SnapshotProgress::Past(changed) => {
+                    engine.reflect(changed)
+                }
             }
         });
     }
@@ -441,6 +452,7 @@ impl Engine {
             presence,
             people,
             warning,
+            history,
         } = changed;
         for message in &send {
             self.send(message);
@@ -468,6 +480,13 @@ impl Engine {
             // Opening a board: show what is on it.
             self.zoom_to_fit_if_outside();
         }
+        match history {
+            Some(HistoryRead::Page(entries)) => self.on_history_page(entries),
+            Some(HistoryRead::Replay(ops)) => self.on_replay_ops(ops),
+            Some(HistoryRead::Past(_)) => self.on_past(),
+            None => {}
+        }
+        self.history_follows_board();
         self.show_counts();
         self.dirty |= redraw;
     }
@@ -521,7 +540,7 @@ impl Engine {
     // ---- durable changes ----
 
     pub(super) fn submit(&mut self, request: Request) {
-        if self.view_only() {
+        if self.view_only() || self.looking_back(&request) {
             return;
         }
         let changed = self.replica.submit(request);
@@ -535,6 +554,19 @@ impl Engine {
         }
         let changed = self.replica.submit_batched(strokes, update);
         self.reflect(changed);
+    }
+
+    /// A past version is shown (history): only restoring it or naming a
+    /// version changes the board then; anything else says so instead.
+    fn looking_back(&self, request: &Request) -> bool {
+        let past = self.replica.past().is_some()
+            && !matches!(request, Request::Restore { .. } | Request::NameVersion(_));
+        if past {
+            self.ui.notice.set(Some(
+                "This is a past version: restore it, or go back to now to change the board".into(),
+            ));
+        }
+        past
     }
 
     /// Opened with a view link: says so instead of changing anything (the
@@ -790,6 +822,7 @@ impl Engine {
     fn wants_frame(&self) -> bool {
         let now = js_sys::Date::now();
         self.dirty
+            || self.replaying()
             || self.draft_dirty
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
@@ -800,6 +833,7 @@ impl Engine {
 
     fn on_frame(&mut self) {
         let now = js_sys::Date::now();
+        self.step_replay(now);
         self.flush_preview();
         self.flush_draft();
         self.flush_cursor(now);
@@ -970,7 +1004,9 @@ impl Engine {
         for stroke in self.replica.live_strokes(&local) {
             render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA, scale);
         }
-        for preview in self.replica.previews() {
+        // A past version shows nobody's live work.
+        let past = self.replica.past().is_some();
+        for preview in self.replica.previews().filter(|_| !past) {
             render::draw_stroke(ctx, &preview.style, &preview.points, 1.0, scale);
         }
         ctx.set_global_alpha(1.0);
@@ -1002,7 +1038,7 @@ impl Engine {
             }
         }
         let people = with_colors(&self.ui.people.get_untracked());
-        for (user, cursor) in self.replica.cursors() {
+        for (user, cursor) in self.replica.cursors().filter(|_| !past) {
             let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
                 continue;
             };

@@ -68,12 +68,17 @@ fn download_text(text: &str, mime: &str, filename: &str) -> Result<(), JsValue> 
 
 impl Engine {
     fn file_stem(&self) -> String {
-        match &self.link {
+        let board = match &self.link {
             BoardLink::Edit(board) => {
                 format!("board-{}", &board.as_str()[..8.min(board.as_str().len())])
             }
             // Part of a view token would be part of a capability.
             BoardLink::View(_) => "board".to_owned(),
+        };
+        // A past version (history) says which.
+        match self.replica.past() {
+            Some(seq) => format!("{board}-version-{seq}"),
+            None => board,
         }
     }
 

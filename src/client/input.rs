@@ -166,7 +166,8 @@ impl Engine {
             lower.as_str(),
             "=" | "+" | "-" | "0" | "!" | "?" | "escape" | " "
         );
-        if self.ui.viewer && !looking {
+        // So does a page showing a past version (history).
+        if (self.ui.viewer || self.replica.past().is_some()) && !looking {
             return false;
         }
         match (command, event.shift_key(), lower.as_str()) {
@@ -189,6 +190,9 @@ impl Engine {
             (true, _, "-") => self.zoom_by(1.0 / ZOOM_STEP),
             (true, _, _) => return false,
             (false, _, "delete" | "backspace") => self.delete_selection(),
+            (false, _, "escape") if self.replica.past().is_some() => {
+                self.leave_past();
+            }
             (false, _, "escape") => {
                 self.abandon_gesture();
                 self.select(Vec::new());

@@ -2,7 +2,8 @@
 //!
 //! The engine (`engine`) drives the shared replica and gesture machine and
 //! owns the canvases; everything that talks to the browser's event sources
-//! (`input`, `text_editor`, `clipboard`, `export`, `share`, `socket`) is an adapter
+//! (`input`, `text_editor`, `clipboard`, `export`, `share`, `socket`,
+//! `history`) is an adapter
 //! that imports the engine and reaches it through `EngineHandle`, never the
 //! other way round. [`start`] wires them together.
 
@@ -10,6 +11,7 @@ mod board_layer;
 mod clipboard;
 pub mod engine;
 mod export;
+mod history;
 mod input;
 mod render;
 mod share;

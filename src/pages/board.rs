@@ -17,8 +17,8 @@ use super::icons;
 use crate::protocol::{validate_token, BoardId};
 use crate::stacking::Restack;
 use crate::ui::{
-    display_name, with_colors, BoardLink, BoardUi, ConnectionStatus, Share, StyleProperty, Tool,
-    FILLS, FONT_SIZES, PALETTE, WIDTHS,
+    display_name, with_colors, BoardLink, BoardUi, ConnectionStatus, HistoryAction, Share,
+    StyleProperty, Tool, FILLS, FONT_SIZES, PALETTE, WIDTHS,
 };
 
 #[cfg(feature = "hydrate")]
@@ -67,13 +67,14 @@ impl EngineSlot {
         duplicate_selection,
         restyle_selection(property: StyleProperty),
         zoom_by(factor: f64),
-        restack_selection(how: Restack),
         rename(name: String),
+        restack_selection(how: Restack),
         export_png(whole_board: bool),
         export_svg,
         export_json,
         import_json,
         share(what: Share),
+        history(action: HistoryAction),
     );
 
     fn clear(&self) {
@@ -114,33 +115,43 @@ fn toggle_button(
     class: &'static str,
     label: &'static str,
     title: String,
-    pressed: impl Fn() -> bool + Send + Sync + 'static,
-    press: impl Fn() + 'static,
-    content: AnyView,
+    pressed: Box<dyn Fn() -> bool + Send + Sync>,
+    press: Box<dyn Fn()>,
+    content: String,
 ) -> impl IntoView {
+    // The content is static markup (an icon, a sample): as HTML, every
+    // toggle button is one type of view in the WebAssembly.
     view! {
         <button
             class=class
             aria-label=label
             title=title
             aria-pressed=move || pressed().to_string()
-            on:click=move |_| press()
-        >
-            {content}
-        </button>
+            on:click=on_press(press)
+            inner_html=content
+        ></button>
     }
 }
 
-/// A plain button with an icon and an accessible name.
+/// A click handler that runs `press`. Every button's handler is this one
+/// type, so the WebAssembly holds one copy of the code that attaches it
+/// (a closure type per button made a copy each).
+fn on_press(press: Box<dyn Fn()>) -> impl FnMut(leptos::ev::MouseEvent) + 'static {
+    move |_| press()
+}
+
+/// A plain button with an icon (its SVG path) and an accessible name. Not
+/// generic: every icon button is the same code in the WebAssembly, where a
+/// closure type per button made a copy of the button's view code each.
 fn icon_button(
     label: &'static str,
     title: &'static str,
-    press: impl Fn() + 'static,
-    content: AnyView,
+    press: Box<dyn Fn()>,
+    path: &'static str,
 ) -> impl IntoView {
     view! {
-        <button class="tool" aria-label=label title=title on:click=move |_| press()>
-            {content}
+        <button class="tool" aria-label=label title=title on:click=on_press(press)>
+            {icons::icon(path)}
         </button>
     }
 }
@@ -217,9 +228,9 @@ fn Board(link: BoardLink) -> impl IntoView {
                 "tool",
                 tool.label(),
                 format!("{} ({shortcut})", tool.label()),
-                move || ui.tool.get() == tool,
-                move || ui.tool.set(tool),
-                icons::tool(tool),
+                Box::new(move || ui.tool.get() == tool),
+                Box::new(move || ui.tool.set(tool)),
+                icons::icon_html(icons::tool(tool)),
             )
         })
         .collect_view();
@@ -231,6 +242,7 @@ fn Board(link: BoardLink) -> impl IntoView {
             class="board-page"
             class:viewer=viewer
             class:locked-out=move || ui.status.get() == ConnectionStatus::Refused
+            class:past=move || ui.looking_back.get()
             class:eraser=move || ui.tool.get() == Tool::Eraser
             class:hand=move || ui.tool.get() == Tool::Hand
             class:select=move || ui.tool.get() == Tool::Select
@@ -254,6 +266,7 @@ fn Board(link: BoardLink) -> impl IntoView {
             <ZoomAndHistory ui engine=slot/>
             <StatusBar ui/>
 
+            <HistoryPanel ui engine=slot/>
             <ShortcutHelp ui/>
 
             <div class="toast" role="status" aria-live="polite" class:visible=move || ui.notice.read().is_some()>
@@ -305,10 +318,10 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                     title=name
                                     style=format!("--swatch: {color}")
                                     aria-pressed=move || (ui.color.get() == color).to_string()
-                                    on:click=move |_| {
+                                    on:click=on_press(Box::new(move || {
                                         ui.color.set(color.to_owned());
                                         changed(StyleProperty::Color);
-                                    }
+                                    }))
                                 ></button>
                             }
                         })
@@ -339,10 +352,10 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         aria-label="No fill"
                         title="No fill"
                         aria-pressed=move || ui.fill.get().is_none().to_string()
-                        on:click=move |_| {
+                        on:click=on_press(Box::new(move || {
                             ui.fill.set(None);
                             changed(StyleProperty::Fill);
-                        }
+                        }))
                     ></button>
                     {FILLS
                         .iter()
@@ -354,10 +367,10 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                                     title=name
                                     style=format!("--swatch: {color}")
                                     aria-pressed=move || (ui.fill.get().as_deref() == Some(color)).to_string()
-                                    on:click=move |_| {
+                                    on:click=on_press(Box::new(move || {
                                         ui.fill.set(Some(color.to_owned()));
                                         changed(StyleProperty::Fill);
-                                    }
+                                    }))
                                 ></button>
                             }
                         })
@@ -371,19 +384,19 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         .iter()
                         .map(|&(width, name)| {
                             let dot = (width.min(14.0) + 2.0).to_string();
-                            let dot = view! {
-                                <span class="dot" style=format!("width: {dot}px; height: {dot}px")></span>
-                            };
+                            let dot = format!(
+                                r#"<span class="dot" style="width: {dot}px; height: {dot}px"></span>"#
+                            );
                             toggle_button(
                                 "tool width",
                                 name,
                                 format!("{name} stroke"),
-                                move || ui.width.get() == width,
-                                move || {
+                                Box::new(move || ui.width.get() == width),
+                                Box::new(move || {
                                     ui.width.set(width);
                                     changed(StyleProperty::Width);
-                                },
-                                dot.into_any(),
+                                }),
+                                dot,
                             )
                         })
                         .collect_view()}
@@ -395,19 +408,20 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                     {FONT_SIZES
                         .iter()
                         .map(|&(size, name)| {
-                            let letter = view! {
-                                <span class="font-sample" style=format!("font-size: {}px", 10.0 + size / 5.0)>"A"</span>
-                            };
+                            let letter = format!(
+                                r#"<span class="font-sample" style="font-size: {}px">A</span>"#,
+                                10.0 + size / 5.0
+                            );
                             toggle_button(
                                 "tool",
                                 name,
                                 name.to_owned(),
-                                move || ui.font_size.get() == size,
-                                move || {
+                                Box::new(move || ui.font_size.get() == size),
+                                Box::new(move || {
                                     ui.font_size.set(size);
                                     changed(StyleProperty::FontSize);
-                                },
-                                letter.into_any(),
+                                }),
+                                letter,
                             )
                         })
                         .collect_view()}
@@ -436,17 +450,16 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
             <div class="panel-section" class:hidden=move || !has_selection() role="group" aria-label="Arrange">
                 <span class="panel-label">"Selection"</span>
                 <div class="row">
-                    {icon_button("Bring to front", "Bring to front (])", move || engine.restack_selection(Restack::ToFront), icons::to_front().into_any())}
-                    {icon_button("Bring forward", "Bring forward (Ctrl+])", move || engine.restack_selection(Restack::Forward), icons::forward().into_any())}
-                    {icon_button("Send backward", "Send backward (Ctrl+[)", move || engine.restack_selection(Restack::Backward), icons::backward().into_any())}
-                    {icon_button("Send to back", "Send to back ([)", move || engine.restack_selection(Restack::ToBack), icons::to_back().into_any())}
-                    {icon_button("Duplicate", "Duplicate (Ctrl+D)", move || engine.duplicate_selection(), icons::duplicate().into_any())}
-                    {icon_button("Delete", "Delete (Del)", move || engine.delete_selection(), icons::trash().into_any())}
+                    {icon_button("Bring to front", "Bring to front (])", Box::new(move || engine.restack_selection(Restack::ToFront)), icons::TO_FRONT)}
+                    {icon_button("Bring forward", "Bring forward (Ctrl+])", Box::new(move || engine.restack_selection(Restack::Forward)), icons::FORWARD)}
+                    {icon_button("Send backward", "Send backward (Ctrl+[)", Box::new(move || engine.restack_selection(Restack::Backward)), icons::BACKWARD)}
+                    {icon_button("Send to back", "Send to back ([)", Box::new(move || engine.restack_selection(Restack::ToBack)), icons::TO_BACK)}
+                    {icon_button("Duplicate", "Duplicate (Ctrl+D)", Box::new(move || engine.duplicate_selection()), icons::DUPLICATE)}
+                    {icon_button("Delete", "Delete (Del)", Box::new(move || engine.delete_selection()), icons::TRASH)}
                 </div>
             </div>
         </div>
     }
-    .into_any()
 }
 
 /// Who is here, and this person's display name.
@@ -490,7 +503,6 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl In
             </ul>
         </div>
     }
-    .into_any()
 }
 
 /// Every keyboard shortcut, opened with `?`. Always rendered, hidden by a
@@ -532,12 +544,13 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
     ]
     .into_iter()
     .map(|(what, keys)| (what, keys.to_owned()));
-    let rows = tools
+    // Static rows, as HTML: lighter in the WebAssembly than a view per row.
+    let rows: String = tools
         .chain(others)
-        .map(|(what, keys)| view! { <tr><td>{what}</td><td><kbd>{keys}</kbd></td></tr> })
-        .collect_view();
+        .map(|(what, keys)| format!("<tr><td>{what}</td><td><kbd>{keys}</kbd></td></tr>"))
+        .collect();
     view! {
-        <div class="help-backdrop" class:hidden=move || !ui.help_open.get() on:click=move |_| ui.help_open.set(false)>
+        <div class="help-backdrop" class:hidden=move || !ui.help_open.get() on:click=on_press(Box::new(move || ui.help_open.set(false)))>
             <div
                 class="help"
                 role="dialog"
@@ -552,17 +565,85 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
             >
                 <div class="help-header">
                     <h2>"Keyboard shortcuts"</h2>
-                    <button class="tool" aria-label="Close" title="Close" node_ref=close on:click=move |_| ui.help_open.set(false)>
+                    <button class="tool" aria-label="Close" title="Close" node_ref=close on:click=on_press(Box::new(move || ui.help_open.set(false)))>
                         "✕"
                     </button>
                 </div>
                 <table>
-                    <tbody>{rows}</tbody>
+                    <tbody inner_html=rows></tbody>
                 </table>
             </div>
         </div>
     }
-    .into_any()
+}
+
+/// Version history: a slider over every version of the board, what the
+/// version shown is, play and restore, exports, and the board's sessions of
+/// activity. Its controls name their action in `data-action` and the
+/// sessions' buttons (HTML the engine writes) their version in `data-seq`:
+/// one listener for clicks and one for the slider serve them all, which
+/// weighs far less in the WebAssembly than a listener and an engine call
+/// per control.
+#[component]
+fn HistoryPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    view! {
+        <aside
+            class="history-panel"
+            class:hidden=move || !ui.history_open.get()
+            role="dialog"
+            aria-label="Version history"
+            on:click=move |event| {
+                if let Some(action) = history_action(&event) {
+                    engine.history(action);
+                }
+            }
+            on:input=move |event| {
+                if let Ok(seq) = event_target_value(&event).parse() {
+                    engine.history(HistoryAction::Show(seq));
+                }
+            }
+        >
+            <div class="help-header">
+                <h2>"Version history"</h2>
+                <button class="tool" data-action="close" aria-label="Close version history" title="Close">"✕"</button>
+            </div>
+            <input
+                type="range"
+                class="history-slider"
+                aria-label="Version"
+                min="0"
+            />
+            <div class="history-body" inner_html=move || ui.history_html.get()></div>
+        </aside>
+    }
+}
+
+/// What a click in the history panel asks for: the `data-action` or
+/// `data-seq` of the control it hit.
+fn history_action(event: &leptos::ev::MouseEvent) -> Option<HistoryAction> {
+    let seq = clicked_data(event, "data-seq");
+    let action = clicked_data(event, "data-action");
+    HistoryAction::parse(action.as_deref(), seq.as_deref())
+}
+
+/// The value of `attribute` on the element a click hit or its nearest
+/// ancestor that has it: how a listener on a list of static controls (HTML)
+/// learns which one was clicked.
+fn clicked_data(event: &leptos::ev::MouseEvent, attribute: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+        target
+            .closest(&format!("[{attribute}]"))
+            .ok()??
+            .get_attribute(attribute)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (event, attribute);
+        None
+    }
 }
 
 /// What an item of the board menu does.
@@ -575,6 +656,7 @@ enum MenuAction {
     CopyViewLink,
     NewEditLink,
     Shortcuts,
+    History,
     Clear,
 }
 
@@ -582,11 +664,12 @@ enum MenuAction {
 /// (`separated` starts a group; `edit-only` ones a view link's page hides),
 /// action. One list rendered by one view, which weighs far less in the
 /// WebAssembly than a view per item.
-const MENU: [(&str, &str, &str, MenuAction); 9] = [
+const MENU: [(&str, &str, &str, MenuAction); 10] = [
+    (icons::CLOCK, "Version history", "", MenuAction::History),
     (
         icons::DOWNLOAD,
         "Export PNG (whole board)",
-        "",
+        "separated",
         MenuAction::ExportPng { whole_board: true },
     ),
     (
@@ -639,6 +722,7 @@ impl EngineSlot {
             MenuAction::CopyViewLink => self.share(Share::ViewLink),
             MenuAction::NewEditLink => self.rotate_edit_link(),
             MenuAction::Shortcuts => ui.help_open.set(true),
+            MenuAction::History => self.history(HistoryAction::Open),
             MenuAction::Clear => self.clear(),
         }
     }
@@ -648,6 +732,22 @@ impl EngineSlot {
 #[component]
 fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let menu_open = RwSignal::new(false);
+    // The items are static markup, each naming its place in `MENU`; one
+    // listener on the menu acts on the item clicked and closes it.
+    let items: String = MENU
+        .iter()
+        .enumerate()
+        .map(|(at, (path, label, class, _))| {
+            format!(
+                r#"<button role="menuitem" class="{class}" data-item="{at}">{}{label}</button>"#,
+                icons::icon_html(path)
+            )
+        })
+        .collect::<String>()
+        + &format!(
+            r#"<a role="menuitem" href="/" rel="external">{}All boards</a>"#,
+            icons::icon_html(icons::HOME)
+        );
     view! {
         <div class="top-left">
             <button
@@ -656,25 +756,29 @@ fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 title="Menu"
                 aria-haspopup="menu"
                 aria-expanded=move || menu_open.get().to_string()
-                on:click=move |_| menu_open.update(|open| *open = !*open)
+                on:click=on_press(Box::new(move || menu_open.update(|open| *open = !*open)))
             >
                 {icons::menu()}
             </button>
             // Hidden by a class, like the style panel's sections.
-            <div class="menu" class:hidden=move || !menu_open.get() role="menu" aria-label="Board menu" on:click=move |_| menu_open.set(false)>
-                {MENU
-                    .into_iter()
-                    .map(|(path, label, class, action)| view! {
-                        <button role="menuitem" class=class on:click=move |_| engine.act(ui, action)>
-                            {icons::icon(path)}{label}
-                        </button>
-                    })
-                    .collect_view()}
-                <a role="menuitem" href="/" rel="external">{icons::home()} "All boards"</a>
-            </div>
+            <div
+                class="menu"
+                class:hidden=move || !menu_open.get()
+                role="menu"
+                aria-label="Board menu"
+                on:click=move |event| {
+                    menu_open.set(false);
+                    if let Some((.., action)) = clicked_data(&event, "data-item")
+                        .and_then(|at| at.parse::<usize>().ok())
+                        .and_then(|at| MENU.get(at))
+                    {
+                        engine.act(ui, *action);
+                    }
+                }
+                inner_html=items
+            ></div>
         </div>
     }
-    .into_any()
 }
 
 /// Top-right: who is here (opens the people panel) and the link to copy.
@@ -688,7 +792,7 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 aria-label="People on this board"
                 aria-expanded=move || people_open.get().to_string()
                 title="People on this board"
-                on:click=move |_| people_open.update(|open| *open = !*open)
+                on:click=on_press(Box::new(move || people_open.update(|open| *open = !*open)))
             >
                 <span class="avatars" aria-hidden="true">
                     {move || {
@@ -714,14 +818,13 @@ fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 {icons::people()}
                 <span data-testid="presence-count">{move || ui.presence.get()}</span>
             </button>
-            <button class="share" title="Copy the link to this board" on:click=move |_| engine.share(Share::ThisLink)>
+            <button class="share" title="Copy the link to this board" on:click=on_press(Box::new(move || engine.share(Share::ThisLink)))>
                 {icons::link()}
                 <span>"Share"</span>
             </button>
             <PeoplePanel ui engine open=people_open/>
         </div>
     }
-    .into_any()
 }
 
 /// Bottom-left: zoom and history.
@@ -731,20 +834,19 @@ fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     view! {
         <div class="bottom-left">
             <div class="zoom" role="group" aria-label="Zoom">
-                {icon_button("Zoom out", "Zoom out (-)", move || engine.zoom_by(1.0 / crate::view::ZOOM_STEP), icons::minus().into_any())}
-                <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=move |_| engine.reset_zoom()>
+                {icon_button("Zoom out", "Zoom out (-)", Box::new(move || engine.zoom_by(1.0 / crate::view::ZOOM_STEP)), icons::MINUS)}
+                <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=on_press(Box::new(move || engine.reset_zoom()))>
                     {zoom_label}
                 </button>
-                {icon_button("Zoom in", "Zoom in (+)", move || engine.zoom_by(crate::view::ZOOM_STEP), icons::plus().into_any())}
-                {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", move || engine.zoom_to_fit(), icons::fit().into_any())}
+                {icon_button("Zoom in", "Zoom in (+)", Box::new(move || engine.zoom_by(crate::view::ZOOM_STEP)), icons::PLUS)}
+                {icon_button("Zoom to fit", "Zoom to fit (Shift+1)", Box::new(move || engine.zoom_to_fit()), icons::FIT)}
             </div>
             <div class="history edit-only" role="group" aria-label="History">
-                {icon_button("Undo", "Undo (Ctrl+Z)", move || engine.undo(), icons::undo().into_any())}
-                {icon_button("Redo", "Redo (Ctrl+Shift+Z)", move || engine.redo(), icons::redo().into_any())}
+                {icon_button("Undo", "Undo (Ctrl+Z)", Box::new(move || engine.undo()), icons::UNDO)}
+                {icon_button("Redo", "Redo (Ctrl+Shift+Z)", Box::new(move || engine.redo()), icons::REDO)}
             </div>
         </div>
     }
-    .into_any()
 }
 
 /// Bottom-right: the connection and what is not saved yet.
@@ -771,7 +873,6 @@ fn StatusBar(ui: BoardUi) -> impl IntoView {
             </span>
         </div>
     }
-    .into_any()
 }
 
 /// A fraction in whole percents, formatted as an integer (the float

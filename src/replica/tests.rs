@@ -1027,3 +1027,73 @@ fn an_item_of_the_rest_changed_before_the_scene_takes_it_in_keeps_its_place() {
         .collect();
     assert_eq!(shown, ["s0", "s1"]);
 }
+
+/// The `version` message and its snapshot's bytes for `board`, as the
+/// room's history read sends them.
+fn version_of(board: &Board) -> (ServerMessage, Vec<u8>) {
+    let (grouped, body) = board.snapshot_grouped();
+    let plans = grouped.parts(None);
+    let bytes = packed::joined(&plans, &body);
+    let message = ServerMessage::Version {
+        seq: board.seq(),
+        packed_snapshot: bytes.len() as u64,
+        snapshot_parts: plans.iter().map(|p| p.len() as u64).collect(),
+    };
+    (message, bytes)
+}
+
+fn shown_ids(replica: &Replica) -> Vec<String> {
+    replica
+        .display_strokes(&Local::default())
+        .iter()
+        .map(|(s, _)| s.id.as_str().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_past_version_is_shown_read_only_while_the_board_goes_on_and_a_replay_steps_it() {
+    let mut server = FakeServer::new();
+    let mut versions = vec![server.board.clone()];
+    let mut ops = Vec::new();
+    for n in 0..3 {
+        let ServerMessage::Op { op } =
+            server.other_adds(stroke(&format!("s{n}"), 0.0, n as f32, 0.0))
+        else {
+            unreachable!("an op");
+        };
+        ops.push(op);
+        versions.push(server.board.clone());
+    }
+    let mut replica = welcomed(&server);
+    let pending = replica.submit(Request::AddStroke(stroke("mine", 50.0, 0.0, 9.0)));
+    assert_eq!(pending.send.len(), 1);
+
+    // Version 1 arrives in two frames.
+    let (message, bytes) = version_of(&versions[1]);
+    assert_eq!(replica.on_server(message, 0.0), Changed::default());
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    assert_eq!(replica.on_snapshot_frame(head), SnapshotProgress::Partial);
+    let SnapshotProgress::Past(changed) = replica.on_snapshot_frame(tail) else {
+        panic!("the version is shown");
+    };
+    assert_eq!(changed.history, Some(HistoryRead::Past(1)));
+    assert_eq!(replica.past(), Some(1));
+    assert_eq!(shown_ids(&replica), ["s0"], "nothing pending over the past");
+    assert!(replica.live_strokes(&Local::default()).is_empty());
+
+    // Someone draws meanwhile: the live board has it, the past does not.
+    replica.on_server(server.other_adds(stroke("s3", 0.0, 9.0, 0.0)), 0.0);
+    assert_eq!(replica.board().seq(), 4);
+    assert_eq!(shown_ids(&replica), ["s0"]);
+
+    // A replay steps the past forward, in order only.
+    assert!(!replica.step_past(&ops[2]));
+    assert!(replica.step_past(&ops[1]));
+    assert_eq!(shown_ids(&replica), ["s0", "s1"]);
+
+    // Back to the board as it is, the pending stroke over it.
+    assert!(replica.leave_past());
+    assert_eq!(replica.past(), None);
+    assert_eq!(shown_ids(&replica), ["s0", "s1", "s2", "s3", "mine"]);
+    assert!(!replica.leave_past());
+}

@@ -353,7 +353,9 @@ impl Connection {
                             message: ephemeral,
                         }
                     }
-                    read @ (ClientMessage::History { .. } | ClientMessage::BoardAt { .. }) => {
+                    read @ (ClientMessage::History { .. }
+                    | ClientMessage::BoardAt { .. }
+                    | ClientMessage::Ops { .. }) => {
                         metrics().frames_in.add(Lane::Control, 1);
                         RoomCommand::Read {
                             conn: self.id,

@@ -1,4 +1,4 @@
-//! History reads (`history`, `board_at`, protocol version 4): what the
+//! History reads (`history`, `board_at`, `ops`, protocol version 4): what the
 //! room's task runs, beside everything else, when its state asks for one
 //! with [`super::state::Effect::Read`].
 //!
@@ -25,7 +25,14 @@ pub enum HistoryRead {
     Page { after: u64, upto: u64 },
     /// The board as it was after operation `seq`.
     BoardAt { seq: u64 },
+    /// The operations numbered `after + 1 ..= upto`, whole, up to
+    /// [`OPS_PAGE_BYTES`] of them.
+    Ops { after: u64, upto: u64 },
 }
+
+/// An `ops` answer stops adding operations past this many bytes of JSON
+/// (a page of big strokes would otherwise be tens of megabytes).
+pub const OPS_PAGE_BYTES: usize = 1 << 20;
 
 /// Reads and encodes the answer to `read`: its frames in order, or the
 /// error to send instead.
@@ -49,6 +56,13 @@ pub async fn answer(
                 .map_err(unavailable)?;
             let entries = ops.iter().map(|op| op.summary()).collect();
             Ok(vec![text(&ServerMessage::History { entries })])
+        }
+        HistoryRead::Ops { after, upto } => {
+            let ops = store
+                .ops_between(&board, after, upto)
+                .await
+                .map_err(unavailable)?;
+            Ok(vec![ops_page(&ops)])
         }
         HistoryRead::BoardAt { seq } => {
             let version = store::board_at(store.as_ref(), &board, seq)
@@ -78,6 +92,24 @@ fn version_frames(seq: u64, version: &crate::board::Board) -> Vec<Message> {
     std::iter::once(text(&header))
         .chain(frames.into_iter().map(Message::Binary))
         .collect()
+}
+
+/// An `ops` message with the first of `ops` that fit in
+/// [`OPS_PAGE_BYTES`] (at least one), each encoded once.
+fn ops_page(ops: &[crate::protocol::Operation]) -> Message {
+    let mut frame = String::from(r#"{"type":"ops","ops":["#);
+    for op in ops {
+        let encoded = serde_json::to_string(op).unwrap_or_default();
+        if frame.len() + encoded.len() > OPS_PAGE_BYTES && !frame.ends_with('[') {
+            break;
+        }
+        if !frame.ends_with('[') {
+            frame.push(',');
+        }
+        frame.push_str(&encoded);
+    }
+    frame.push_str("]}");
+    Message::Text(frame.into())
 }
 
 fn text(message: &ServerMessage) -> Message {

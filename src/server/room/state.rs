@@ -1793,6 +1793,10 @@ impl RoomState {
                     upto,
                 }
             }
+            ClientMessage::Ops { after, limit } => HistoryRead::Ops {
+                after,
+                upto: after.saturating_add(u64::from(limit)).min(stored),
+            },
             ClientMessage::BoardAt { seq } if seq <= stored => HistoryRead::BoardAt { seq },
             ClientMessage::BoardAt { seq } => {
                 let error = ProtocolError::invalid(format!(

@@ -135,6 +135,7 @@ fn kind(message: &ServerMessage) -> &'static str {
         ServerMessage::Cursor { .. } => "cursor",
         ServerMessage::History { .. } => "history",
         ServerMessage::Version { .. } => "version",
+        ServerMessage::Ops { .. } => "ops",
     }
 }
 
@@ -1428,6 +1429,13 @@ fn history_reads_are_bounded_by_what_is_stored_and_one_per_client_at_a_time() {
     assert!(carol.received().is_empty());
     let effects = h.handle(Event::Read(1, ClientMessage::BoardAt { seq: 3 }));
     assert_eq!(reads(&effects), [(1, &HistoryRead::BoardAt { seq: 3 })]);
+    // Operations to replay stop at what is stored.
+    h.handle(Event::ReadDone(1, Ok(Vec::new())));
+    let effects = h.handle(Event::Read(1, ClientMessage::Ops { after: 8, limit: 5 }));
+    assert_eq!(
+        reads(&effects),
+        [(1, &HistoryRead::Ops { after: 8, upto: 10 })]
+    );
 }
 
 #[test]
