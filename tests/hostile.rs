@@ -709,6 +709,14 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
         ClientMessage::Clear { op_id: op_id("v5") },
         ClientMessage::Undo { op_id: op_id("v6") },
         ClientMessage::Redo { op_id: op_id("v7") },
+        ClientMessage::Restore {
+            op_id: op_id("v9"),
+            seq: 0,
+        },
+        ClientMessage::NameVersion {
+            op_id: op_id("v10"),
+            name: "mine".into(),
+        },
     ];
     for attempt in &tries {
         viewer.send(attempt).await;
@@ -732,6 +740,25 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
                 .await
         ),
         ErrorCode::Forbidden
+    );
+    // It may look back: history reads pass.
+    viewer
+        .send(&ClientMessage::History {
+            before: None,
+            limit: 10,
+        })
+        .await;
+    let page = viewer
+        .recv_matching(|m| {
+            matches!(
+                m,
+                ServerMessage::History { .. } | ServerMessage::Error { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(&page, ServerMessage::History { entries } if entries.len() == 1),
+        "{page:?}"
     );
     // Its cursor is shown.
     viewer.send(&ClientMessage::Cursor { x: 5.0, y: 6.0 }).await;

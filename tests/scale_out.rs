@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use whiteboard::board::Board;
 use whiteboard::protocol::{
-    close_code, BoardId, ClientMessage, ErrorCode, OpId, ServerMessage, StrokeId,
+    close_code, BoardId, Change, ClientMessage, ErrorCode, OpId, ServerMessage, StrokeId,
 };
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::store::Store;
@@ -380,6 +380,67 @@ async fn an_edit_link_rotated_on_one_instance_lets_go_of_its_editors_on_the_othe
     bob.recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
         .await;
     assert_eq!(bob.commit(add_stroke("b1", stroke("s2", 2.0))).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_on_one_instance_is_seen_listed_and_undone_on_the_other() {
+    let Some(cluster) = Cluster::start("restore", 2) else {
+        return;
+    };
+    let board = board_id("restore");
+    let (mut alice, _) = Client::join(cluster.addr(0), &board, "alice", None).await;
+    for n in 1..=3 {
+        alice
+            .commit(add_stroke(
+                &format!("a{n}"),
+                stroke(&format!("s{n}"), n as f32),
+            ))
+            .await;
+    }
+    // Bob, on the other instance, brings back version 1: his room reads it
+    // from the shared store.
+    let (mut bob, _) = Client::join(cluster.addr(1), &board, "bob", None).await;
+    assert_eq!(
+        bob.commit(ClientMessage::Restore {
+            op_id: op_id("r1"),
+            seq: 1,
+        })
+        .await,
+        4
+    );
+    let seen = alice.ops_until(4).await;
+    assert!(
+        matches!(&seen.last().unwrap().change, Change::Restore { version: 1, hide, .. } if hide.len() == 2),
+        "{seen:?}"
+    );
+    // Alice's instance lists it...
+    alice
+        .send(&ClientMessage::History {
+            before: None,
+            limit: 10,
+        })
+        .await;
+    let ServerMessage::History { entries } = alice
+        .recv_matching(|m| matches!(m, ServerMessage::History { .. }))
+        .await
+    else {
+        unreachable!("a history page");
+    };
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[3].version, Some(1));
+    assert!(entries.iter().all(|entry| entry.at > 0));
+    // ...and Bob, come back through it, undoes his restore there.
+    bob.close().await;
+    let (mut bob, _) = Client::join(cluster.addr(0), &board, "bob", Some(4)).await;
+    assert_eq!(
+        bob.commit(ClientMessage::Undo { op_id: op_id("u1") }).await,
+        5
+    );
+    let undone = alice.ops_until(5).await;
+    assert!(
+        matches!(&undone.last().unwrap().change, Change::Undo { target: 4, show, .. } if show.len() == 2),
+        "{undone:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
