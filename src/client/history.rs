@@ -152,7 +152,9 @@ impl Engine {
     /// Sends the next history read, if none is out: the version wanted,
     /// operations for a replay, or a fresh page of history.
     pub(super) fn next_read(&mut self) {
-        if self.history.reading || !self.replica.is_live() {
+        // While a big board's snapshot is still being merged, its scene is
+        // the live board's: a past version waits until it is whole.
+        if self.history.reading || !self.replica.is_live() || self.replica.merging() {
             return;
         }
         let live = self.replica.board().seq();
