@@ -274,6 +274,11 @@ impl Engine {
             self.leave_past();
             return false;
         }
+        if self.history.replay.is_empty() && !self.history.more_ops && !self.history.reading {
+            // The last answer reached the stored end, and the board went
+            // on since: ask again (there are operations after `shown`).
+            self.history.more_ops = true;
+        }
         let interval = 1_000.0 / (REPLAY_RATE * f64::from(self.history.speed.max(1)));
         if now - self.history.stepped_at >= interval {
             if let Some(op) = self.history.replay.pop_front() {
