@@ -11,9 +11,12 @@
 //!   `profile`): relayed at once to everyone else on the board, never stored,
 //!   never acknowledged;
 //! - **durable** (`add_stroke`, `add_strokes`, `update`, `erase`, `clear`,
-//!   `undo`, `redo`): validated by the server, numbered with the board's
-//!   sequence, stored, then broadcast as an [`Operation`] and acknowledged to
-//!   the sender.
+//!   `undo`, `redo`, and from version 4 `restore` and `name_version`):
+//!   validated by the server, numbered with the board's sequence, stored,
+//!   then broadcast as an [`Operation`] and acknowledged to the sender.
+//!
+//! From version 4 a client may also read the board's history (`history`,
+//! `board_at`, `ops`): answered to it alone, from what is stored.
 //!
 //! A "stroke" is anything on the board: a freehand line, a shape or a text.
 //! Its `kind` says which; fields added after the first version (`kind`,
