@@ -748,18 +748,7 @@ impl Board {
             }
             Change::Update { strokes } => {
                 // What it replaces, before it does.
-                let effect = KEEPS_HISTORY.then(|| Effect {
-                    before: strokes
-                        .iter()
-                        .filter_map(|s| self.get(&s.id).cloned())
-                        .collect(),
-                    after: strokes
-                        .iter()
-                        .filter(|s| self.contains(&s.id))
-                        .cloned()
-                        .collect(),
-                    ..Effect::default()
-                });
+                let effect = KEEPS_HISTORY.then(|| self.replacing(strokes));
                 self.replace(strokes);
                 if let Some(effect) = effect {
                     self.record_undoable(op, || effect);
@@ -778,9 +767,7 @@ impl Board {
                 hide,
                 set,
             } => {
-                self.set_visible(show, true);
-                self.set_visible(hide, false);
-                self.replace(set);
+                self.show_hide_set(show, hide, set);
                 if KEEPS_HISTORY {
                     let history = self.users.entry(op.author.clone()).or_default();
                     if history.undo.back() == Some(target) {
@@ -795,9 +782,7 @@ impl Board {
                 hide,
                 set,
             } => {
-                self.set_visible(show, true);
-                self.set_visible(hide, false);
-                self.replace(set);
+                self.show_hide_set(show, hide, set);
                 if KEEPS_HISTORY {
                     let history = self.users.entry(op.author.clone()).or_default();
                     if history.redo.last() == Some(target) {
@@ -813,19 +798,9 @@ impl Board {
                 let effect = KEEPS_HISTORY.then(|| Effect {
                     show: show.clone(),
                     hide: hide.clone(),
-                    before: set
-                        .iter()
-                        .filter_map(|s| self.get(&s.id).cloned())
-                        .collect(),
-                    after: set
-                        .iter()
-                        .filter(|s| self.contains(&s.id))
-                        .cloned()
-                        .collect(),
+                    ..self.replacing(set)
                 });
-                self.set_visible(show, true);
-                self.set_visible(hide, false);
-                self.replace(set);
+                self.show_hide_set(show, hide, set);
                 if let Some(effect) = effect {
                     self.record_undoable(op, || effect);
                 }
@@ -833,6 +808,31 @@ impl Board {
             // A name changes nothing on the board, and is not undone.
             Change::NameVersion { .. } => {}
         }
+    }
+
+    /// What replacing the states of `strokes` does: the states it replaces
+    /// and the new ones, of strokes on the board (for undoing it).
+    fn replacing(&self, strokes: &[Stroke]) -> Effect {
+        Effect {
+            before: strokes
+                .iter()
+                .filter_map(|s| self.get(&s.id).cloned())
+                .collect(),
+            after: strokes
+                .iter()
+                .filter(|s| self.contains(&s.id))
+                .cloned()
+                .collect(),
+            ..Effect::default()
+        }
+    }
+
+    /// Shows `show`, hides `hide` and puts the states `set` in place: what
+    /// an undo, a redo and a restore do to the board.
+    fn show_hide_set(&mut self, show: &[StrokeId], hide: &[StrokeId], set: &[Stroke]) {
+        self.set_visible(show, true);
+        self.set_visible(hide, false);
+        self.replace(set);
     }
 
     /// Appends new visible strokes (their `z` is the highest so far, so

@@ -1282,6 +1282,20 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// The same operation for a client speaking `protocol` (see
+    /// [`Change::for_protocol`]); `None` if it is fine as it is.
+    pub fn for_protocol(&self, protocol: u32) -> Option<Operation> {
+        let change = self.change.for_protocol(protocol)?;
+        Some(Operation {
+            seq: self.seq,
+            author: self.author.clone(),
+            op_id: self.op_id.clone(),
+            at: self.at,
+            name: self.name.clone(),
+            change,
+        })
+    }
+
     /// What `history` says of it.
     pub fn summary(&self) -> HistoryEntry {
         HistoryEntry {

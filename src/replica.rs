@@ -176,12 +176,12 @@ pub struct Changed {
     /// Something for the console, not for the person.
     pub warning: Option<String>,
     /// The answer to a history read came.
-    pub history: Option<HistoryRead>,
+    pub history: Option<HistoryAnswer>,
 }
 
 /// What a history read brought (protocol version 4).
 #[derive(Debug, PartialEq)]
-pub enum HistoryRead {
+pub enum HistoryAnswer {
     /// A page of the board's history (`history`).
     Page(Vec<HistoryEntry>),
     /// Operations to replay (`ops`).
@@ -363,6 +363,19 @@ fn around(area: &Rect) -> [Rect; 4] {
     ]
 }
 
+/// The board the board layer shows and the requests laid over it: a past
+/// version alone, or the board with the pending requests.
+fn layer_parts<'a>(
+    past: &'a Option<Board>,
+    board: &'a Board,
+    pending: &'a [Pending],
+) -> (&'a Board, Vec<&'a ClientMessage>) {
+    match past {
+        Some(past) => (past, Vec::new()),
+        None => (board, pending.iter().map(|p| &p.message).collect()),
+    }
+}
+
 /// "nothing to undo" → "Nothing to undo", for notices. The server's
 /// messages are English; ASCII case mapping keeps Unicode's case tables out
 /// of the WebAssembly.
@@ -465,10 +478,7 @@ impl Replica {
     /// The board the board layer shows: a past version, or the live one
     /// with this tab's pending requests (none over a past version).
     fn layer_parts(&self) -> (&Board, Vec<&ClientMessage>) {
-        match &self.past {
-            Some(past) => (past, Vec::new()),
-            None => (&self.board, self.pending_messages()),
-        }
+        layer_parts(&self.past, &self.board, &self.pending)
     }
 
     /// The board as the server confirmed it.
@@ -693,7 +703,7 @@ impl Replica {
                     self.scene.rebuild = true;
                     SnapshotProgress::Past(Changed {
                         redraw: true,
-                        history: Some(HistoryRead::Past(seq)),
+                        history: Some(HistoryAnswer::Past(seq)),
                         ..Changed::default()
                     })
                 }
@@ -912,11 +922,11 @@ impl Replica {
                 op_id,
             } => self.on_error(code, message, op_id),
             ServerMessage::History { entries } => Changed {
-                history: Some(HistoryRead::Page(entries)),
+                history: Some(HistoryAnswer::Page(entries)),
                 ..Changed::default()
             },
             ServerMessage::Ops { ops } => Changed {
-                history: Some(HistoryRead::Replay(ops)),
+                history: Some(HistoryAnswer::Replay(ops)),
                 ..Changed::default()
             },
             ServerMessage::Version {
@@ -1356,13 +1366,8 @@ impl Replica {
         if touched.is_empty() && !scene.rebuild && scene.damage.is_empty() {
             return SceneUpdate::Unchanged;
         }
-        let (board, pending) = match &self.past {
-            Some(past) => (past, Vec::new()),
-            None => (
-                &self.board,
-                self.pending.iter().map(|p| &p.message).collect(),
-            ),
-        };
+        // Fields, not `self`: the scene is borrowed for writing.
+        let (board, pending) = layer_parts(&self.past, &self.board, &self.pending);
         let layer = Layer {
             board,
             pending: &pending,

@@ -42,7 +42,7 @@ use crate::protocol::{
     limits, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind,
     StrokeStyle,
 };
-use crate::replica::{Changed, HistoryRead, Local, Replica, SnapshotProgress, TypedText};
+use crate::replica::{Changed, HistoryAnswer, Local, Replica, SnapshotProgress, TypedText};
 use crate::stacking::Restack;
 use crate::ui::{
     with_colors, BoardLink, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS,
@@ -481,9 +481,9 @@ impl Engine {
             self.zoom_to_fit_if_outside();
         }
         match history {
-            Some(HistoryRead::Page(entries)) => self.on_history_page(entries),
-            Some(HistoryRead::Replay(ops)) => self.on_replay_ops(ops),
-            Some(HistoryRead::Past(_)) => self.on_past(),
+            Some(HistoryAnswer::Page(entries)) => self.on_history_page(entries),
+            Some(HistoryAnswer::Replay(ops)) => self.on_replay_ops(ops),
+            Some(HistoryAnswer::Past(_)) => self.on_past(),
             None => {}
         }
         self.history_follows_board();

@@ -1076,7 +1076,7 @@ fn a_past_version_is_shown_read_only_while_the_board_goes_on_and_a_replay_steps_
     let SnapshotProgress::Past(changed) = replica.on_snapshot_frame(tail) else {
         panic!("the version is shown");
     };
-    assert_eq!(changed.history, Some(HistoryRead::Past(1)));
+    assert_eq!(changed.history, Some(HistoryAnswer::Past(1)));
     assert_eq!(replica.past(), Some(1));
     assert_eq!(shown_ids(&replica), ["s0"], "nothing pending over the past");
     assert!(replica.live_strokes(&Local::default()).is_empty());

@@ -409,11 +409,16 @@ fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
         return ops;
     }
     ops.into_iter()
-        .map(|op| match op.change.for_protocol(protocol) {
-            Some(change) => Operation { change, ..op },
-            None => op,
-        })
+        .map(|op| op.for_protocol(protocol).unwrap_or(op))
         .collect()
+}
+
+/// A restore whose version could not be read (named, so it is resent).
+fn version_unread() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::StorageUnavailable,
+        "the version could not be read; resend the restore",
+    )
 }
 
 /// A tiny xorshift generator for retry jitter; seeded per instance so that
@@ -1387,12 +1392,7 @@ impl RoomState {
         self.version
             .clone()
             .filter(|version| version.seq() == seq)
-            .ok_or_else(|| {
-                ProtocolError::new(
-                    ErrorCode::StorageUnavailable,
-                    "the version could not be read; resend the restore",
-                )
-            })
+            .ok_or_else(version_unread)
     }
 
     /// During an outage: nothing but holding and turning joins away.
@@ -1547,11 +1547,8 @@ impl RoomState {
                         ),
                     }
                     if let Some((conn, op_id, _)) = self.queued.pop_front() {
-                        let refusal = ProtocolError::new(
-                            ErrorCode::StorageUnavailable,
-                            "the version could not be read; resend the restore",
-                        );
-                        self.send_to(conn, error_frame(&refusal, Some(op_id)), Lane::Control);
+                        let refusal = error_frame(&version_unread(), Some(op_id));
+                        self.send_to(conn, refusal, Lane::Control);
                     }
                 }
             },
@@ -1741,14 +1738,9 @@ impl RoomState {
     /// Keeps a stored operation for reconnects and sends it (`frame`) to
     /// every local client.
     fn deliver_stored(&mut self, op: Operation, frame: Frame) {
-        let older = op.change.for_protocol(HISTORY_SINCE - 1).map(|change| {
-            encode(&ServerMessage::Op {
-                op: Operation {
-                    change,
-                    ..op.clone()
-                },
-            })
-        });
+        let older = op
+            .for_protocol(HISTORY_SINCE - 1)
+            .map(|op| encode(&ServerMessage::Op { op }));
         self.recent.push_back(op);
         if self.recent.len() > RECENT_OPS {
             self.recent.pop_front();
