@@ -19,7 +19,7 @@ use whiteboard::protocol::{
     packed, BoardId, BoardSnapshot, Color, EncodedWelcome, Point, ServerMessage, SnapshotStroke,
     Stroke, StrokeId, StrokeStyle, UserId, PROTOCOL_VERSION,
 };
-use whiteboard::replica::{Local, Replica, SnapshotProgress};
+use whiteboard::replica::{kept, Local, Replica, SnapshotProgress};
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -83,6 +83,19 @@ fn main() {
             sizes[0],
             ms(cut),
             ms(first)
+        );
+
+        // Version 3's format in one part, as a browser keeps its board for
+        // offline use (`replica::kept`): packed and read back whole.
+        let kept = kept::pack_board(&board);
+        let encode = best_of(|| kept::pack_board(&board).len());
+        let decode = best_of(|| kept::unpack_board(&kept).map_or(0, |b| b.stroke_count()));
+        row(
+            size,
+            "kept on the device (one part)",
+            kept.len(),
+            encode,
+            decode,
         );
 
         let clone = best_of(|| board.clone().stroke_count());

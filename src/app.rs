@@ -9,15 +9,19 @@
 //! "not found" page and status 404.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 
 use crate::pages::board::BoardPage;
 use crate::pages::home::HomePage;
 
 /// The document around the app, rendered once per request on the server.
+/// Its title is the same on every page, so it is plain HTML here: a
+/// `leptos_meta` title in the app brought that crate's browser half into
+/// the WebAssembly (5.5 KB brotli).
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
+    use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
     send_page_policy();
+    provide_meta_context();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -25,6 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="color-scheme" content="light dark"/>
+                <title>"Whiteboard"</title>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // `whiteboard.<hash>.css` when the build hashed file names.
                 <HashedStylesheet options=options.clone() id="leptos"/>
@@ -105,16 +110,11 @@ fn current_path() -> String {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    let page = match Page::for_path(&current_path()) {
+    match Page::for_path(&current_path()) {
         Page::Home => view! { <HomePage/> }.into_any(),
         Page::Board(id) => view! { <BoardPage id view=false/> }.into_any(),
         Page::View(token) => view! { <BoardPage id=token view=true/> }.into_any(),
         Page::NotFound => view! { <NotFound/> }.into_any(),
-    };
-    view! {
-        <Title text="Whiteboard"/>
-        {page}
     }
 }
 

@@ -282,6 +282,12 @@ impl Board {
         })
     }
 
+    /// The board packed as [`Board::snapshot_grouped`] does, in one group:
+    /// for a snapshot sent or kept in one part.
+    pub fn snapshot_whole(&self) -> (crate::protocol::packed::Grouped, Vec<u8>) {
+        crate::protocol::packed::Grouped::whole(self.seq, self.top_z, &self.strokes)
+    }
+
     /// Starts recording what operations change, so that [`Board::roll_back`]
     /// can take them back; [`Board::confirm`] keeps them. A run already
     /// started goes on. (Only the room speculates: the browser's build has

@@ -47,6 +47,7 @@ use crate::scene::{Damage, Layer, Placed, Scene};
 use crate::sorting;
 use crate::stacking::{restack, Restack};
 
+pub mod kept;
 mod rest;
 
 use rest::{FirstPart, Rest};
@@ -420,6 +421,9 @@ pub struct Replica {
     /// A past version whose snapshot is arriving: its number, size and
     /// the bytes so far.
     arriving_version: Option<(u64, u64, Vec<u8>)>,
+    /// Counts changes to `pending`, so the browser knows when to keep
+    /// them on the device again.
+    pending_changes: u64,
 }
 
 impl Replica {
@@ -448,7 +452,13 @@ impl Replica {
             },
             past: None,
             arriving_version: None,
+            pending_changes: 0,
         }
+    }
+
+    /// Who this replica speaks for.
+    pub fn user(&self) -> &UserId {
+        &self.user
     }
 
     /// The number of the past version shown instead of the board, if one is.
@@ -1016,6 +1026,7 @@ impl Replica {
             return Changed::default();
         };
         let settled = self.pending.remove(index);
+        self.pending_changes += 1;
         self.scene.touch_request(&settled.message);
         Changed::redraw()
     }
@@ -1032,6 +1043,10 @@ impl Replica {
                     ..Changed::reconnect("storage unavailable".into())
                 }
             }
+            // Someone else got there first (what this erases is gone, what
+            // it moves was erased): nothing to tell, as with any change
+            // that loses a race, whether it was made live or offline.
+            (ErrorCode::Rejected, Some(op_id)) if self.lost_a_race(&op_id) => self.confirm(&op_id),
             (_, Some(op_id)) => Changed {
                 notice: Some(sentence_case(&message)),
                 ..self.confirm(&op_id)
@@ -1047,6 +1062,21 @@ impl Replica {
                 ..Changed::default()
             },
         }
+    }
+
+    /// Whether the pending request `op_id` changes items someone else can
+    /// erase first (an erase, a clear, an update): its refusal as
+    /// `rejected` then only means the board moved on.
+    fn lost_a_race(&self, op_id: &OpId) -> bool {
+        self.pending.iter().any(|p| {
+            &p.op_id == op_id
+                && matches!(
+                    p.message,
+                    ClientMessage::Erase { .. }
+                        | ClientMessage::Clear { .. }
+                        | ClientMessage::Update { .. }
+                )
+        })
     }
 
     // ---- durable changes ----
@@ -1069,6 +1099,7 @@ impl Replica {
         self.scene.touch_request(&message);
         let send = self.live_message(message.clone()).into_iter().collect();
         self.pending.push(Pending { op_id, message });
+        self.pending_changes += 1;
         Changed {
             redraw: true,
             send,
@@ -1104,6 +1135,79 @@ impl Replica {
             (true, false) if unchanged => Changed::redraw(),
             (true, false) => self.submit(Request::Update(vec![stroke])),
         }
+    }
+
+    // ---- kept on the device (`kept.rs`) ----
+
+    /// The number of the confirmed board, when it is worth keeping on the
+    /// device: it came whole from the server (not only a snapshot's first
+    /// part) or from what was kept.
+    pub fn keepable_seq(&self) -> Option<u64> {
+        self.welcomed_before().then(|| self.board.seq())
+    }
+
+    /// Starts packing the confirmed board to keep (see [`kept::packing`]).
+    pub fn packing(&self) -> crate::protocol::packed::Packing {
+        kept::packing(&self.board)
+    }
+
+    /// How often the pending requests changed: when this moved since they
+    /// were last kept, they are to be kept again.
+    pub fn pending_changes(&self) -> u64 {
+        self.pending_changes
+    }
+
+    /// The pending requests as kept (see [`kept::pending_text`]).
+    pub fn pending_to_keep(&self) -> String {
+        kept::pending_text(&self.pending, &self.user)
+    }
+
+    /// Who this replica speaks for. Only before it first connects: a tab
+    /// that takes up the requests a closed tab left (`client::offline`)
+    /// sends them as that tab's user, so the server recognises what it
+    /// already stored and undo takes back the right person's work.
+    pub fn speak_for(&mut self, user: UserId) {
+        if matches!(self.link, Link::Offline) && !self.welcomed_before() {
+            self.user = user;
+        }
+    }
+
+    /// Takes up what was kept on the device: the board as last confirmed
+    /// (only before the server sent one: a reconnect then asks for just
+    /// what came after it) and pending requests, which go before any made
+    /// since the page opened, and out at once if live. Requests already
+    /// pending (by op id) are not taken twice.
+    pub fn resume(&mut self, board: Option<&[u8]>, pending: Option<&str>) -> Changed {
+        let mut changed = Changed::redraw();
+        if let Some(bytes) = board.filter(|_| self.board.seq() == 0 && !self.is_live()) {
+            match kept::unpack_board(bytes) {
+                Ok(board) => {
+                    self.board = board;
+                    self.partial = false;
+                    self.scene.repaint_all();
+                    changed.opened = self.board.visible_strokes().next().is_some();
+                }
+                Err(problem) => changed.warning = Some(format!("kept board unreadable: {problem}")),
+            }
+        }
+        match pending.map(kept::read_pending).transpose() {
+            Ok(kept) => {
+                let mut kept = kept.unwrap_or_default();
+                kept.retain(|k| self.pending.iter().all(|p| p.op_id != k.op_id));
+                for request in &kept {
+                    self.scene.touch_request(&request.message);
+                }
+                if self.is_live() {
+                    changed.send = kept.iter().map(|k| k.message.clone()).collect();
+                }
+                self.pending_changes += 1;
+                self.pending.splice(0..0, kept);
+            }
+            Err(problem) => {
+                changed.warning = Some(format!("kept requests unreadable: {problem}"));
+            }
+        }
+        changed
     }
 
     // ---- selection ----

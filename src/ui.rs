@@ -175,6 +175,9 @@ pub enum ConnectionStatus {
     Connected,
     /// The connection dropped; drawing continues and is sent on reconnect.
     Reconnecting,
+    /// No connection, and what is drawn is kept on the device (IndexedDB)
+    /// until it is sent: it survives a reload.
+    Offline,
     /// The link opens nothing (any more): a rotated edit link, a view link
     /// no board has. The page stops connecting.
     Refused,
@@ -187,6 +190,7 @@ impl ConnectionStatus {
             ConnectionStatus::Connecting => "connecting",
             ConnectionStatus::Connected => "connected",
             ConnectionStatus::Reconnecting => "reconnecting",
+            ConnectionStatus::Offline => "offline — changes are kept on this device",
             ConnectionStatus::Refused => "this link no longer opens the board: ask for a new one",
         }
     }
@@ -195,6 +199,7 @@ impl ConnectionStatus {
     pub fn class(self) -> &'static str {
         match self {
             ConnectionStatus::Refused => "refused",
+            ConnectionStatus::Offline => "reconnecting",
             other => other.label(),
         }
     }

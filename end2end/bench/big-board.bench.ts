@@ -18,7 +18,12 @@
 //      mouse wheel, then zoomed out to the whole board (how long the key
 //      takes to show its next frame, and the frame rate after), the remote
 //      drawers still going;
-//   5. JS heap and WebAssembly memory of the page.
+//   5. JS heap and WebAssembly memory of the page;
+//   6. how much of the board the page kept in IndexedDB (offline use), and
+//      the page opened again from it (a reload): when the kept board was
+//      read and how long loading it took (the engine's `resume-kept` span),
+//      when the view was painted from it, and when the page was connected
+//      (the server sends only the operations after the kept board).
 // With BENCH_PROFILE=<path prefix>, the open is also recorded by Chromium's
 // sampling profiler into <prefix>-<size>.cpuprofile (the profiler slows the
 // open: its figures are not the benchmark's then).
@@ -347,6 +352,22 @@ async function panFor(page: Page, ms: number) {
   }
 }
 
+/** Bytes of the board the page keeps in IndexedDB for offline use (0: none yet). */
+async function keptBytes(page: Page, board: string): Promise<number> {
+  return page.evaluate(
+    (board) =>
+      new Promise<number>((resolve, reject) => {
+        const opening = indexedDB.open("whiteboard");
+        opening.onerror = () => reject(opening.error);
+        opening.onsuccess = () => {
+          const read = opening.result.transaction("kept").objectStore("kept").get(`${board}/board`);
+          read.onsuccess = () => resolve(read.result ? read.result.byteLength : 0);
+        };
+      }),
+    board,
+  );
+}
+
 /** JS heap in use and WebAssembly memory of the page, in MB. */
 async function memory(page: Page): Promise<{ jsMb: number; wasmMb: number }> {
   const cdp = await page.context().newCDPSession(page);
@@ -476,19 +497,43 @@ test("big boards", async ({ browser }) => {
     const mem = await memory(page);
     const sockets = await page.evaluate(() => (window as any).__bench.socketsOpened);
     await page.screenshot({ path: `test-results/bench/board-${size}.png` });
+    // What the page kept of the board (IndexedDB), and opening it again
+    // from there: the server then sends only what came after it.
+    const kept = await keptBytes(page, board);
+    // The view is painted from the kept board before the connection.
+    await page.reload();
+    await page.waitForFunction(() => (window as any).__bench.connectedAt > 0, null, { timeout: 120_000 });
+    await page.waitForFunction(() => {
+      const [resumed] = performance.getEntriesByName("whiteboard:resume-kept");
+      return performance
+        .getEntriesByName("whiteboard:paint-view")
+        .some((view) => resumed && view.startTime >= resumed.startTime);
+    });
+    const reopen = await page.evaluate(() => {
+      const [resumed] = performance.getEntriesByName("whiteboard:resume-kept");
+      const view = performance
+        .getEntriesByName("whiteboard:paint-view")
+        .find((view) => view.startTime >= resumed.startTime)!;
+      return {
+        resumed: resumed.startTime,
+        took: resumed.duration,
+        painted: view.startTime + view.duration,
+        connected: (window as any).__bench.connectedAt,
+      };
+    });
 
     const row =
       `| ${size.toLocaleString("en")} | ${f(openMs)} ms (${spans.map((s) => f(s)).join(" / ")}) | ${w(justOpened)} | ${w(idle)} | ${w(busy)} | ${w(drawing)} | ` +
       `${f(percentile(latencies, 50), 1)} / ${f(percentile(latencies, 99), 1)} ms | ${w(panning)} | ${w(zoomedOut)} | ` +
-      `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${joins.join("; ")} | ${sockets} | seeded in ${f(seedMs / 1000, 1)} s |`;
+      `${f(mem.jsMb)} + ${f(mem.wasmMb)} MB | ${joins.join("; ")} | ${sockets} | ${f(kept / 1e6, 1)} MB; reopened: read at ${f(reopen.resumed)} ms, loaded in ${f(reopen.took)} ms, painted at ${f(reopen.painted)} ms, connected at ${f(reopen.connected)} ms | seeded in ${f(seedMs / 1000, 1)} s |`;
     console.log(row);
     rows.push(row);
     await page.context().close();
     await helper.context().close();
   }
   console.log(
-    "\n| strokes | open (decode / load / scene / paint) | the first second after | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | panning | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | |\n" +
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
+    "\n| strokes | open (decode / load / scene / paint) | the first second after | idle | 3 remote drawers | local drawing | input → ink p50 / p99 | panning | zoomed out, 3 drawers | JS + WASM memory | server CPU per join, welcome | connections | kept on the device | |\n" +
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
       rows.join("\n"),
   );
 });

@@ -120,7 +120,7 @@ test("drawing during a network drop is kept and sent after reconnecting", async 
 
   online = false;
   await Promise.all(sockets.map((s) => s.close()));
-  await expect(alice.getByTestId("connection-status")).toHaveText("reconnecting");
+  await expect(alice.getByTestId("connection-status")).toHaveText("offline — changes are kept on this device");
   await scribble(alice, 300, 400, 400);
   expect(await ink(alice)).toBeGreaterThan(300);
   await alice.waitForTimeout(500);

@@ -56,6 +56,15 @@ export async function ink(
   }, [region, testId] as const);
 }
 
+/** Ink around three strokes drawn with `scribble(page, x, 300, 140)` at x = 100, 350 and 600. */
+export async function thirds(page: Page): Promise<number[]> {
+  return Promise.all([
+    ink(page, { x: 80, y: 220, w: 180, h: 160 }),
+    ink(page, { x: 330, y: 220, w: 180, h: 160 }),
+    ink(page, { x: 580, y: 220, w: 180, h: 160 }),
+  ]);
+}
+
 /** The colour of the pixel with the most ink near a point, as [r, g, b, a]. */
 export async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
   return page.evaluate(

@@ -2,7 +2,7 @@
 // restore it for everyone, and name a version.
 import { test, expect, Page } from "@playwright/test";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, blocked, ink, scribble, twoPeople } from "./helpers";
+import { SCREENSHOT_DIR, blocked, ink, scribble, thirds, twoPeople } from "./helpers";
 
 /** Picks an item of the board menu. */
 async function fromMenu(page: Page, item: string) {
@@ -15,14 +15,6 @@ async function scrubTo(page: Page, seq: number) {
   await page.getByRole("slider", { name: "Version" }).fill(String(seq));
 }
 
-/** Ink in the canvas's left, middle and right thirds (where the three strokes are). */
-async function thirds(page: Page): Promise<number[]> {
-  return Promise.all([
-    ink(page, { x: 80, y: 220, w: 180, h: 160 }),
-    ink(page, { x: 330, y: 220, w: 180, h: 160 }),
-    ink(page, { x: 580, y: 220, w: 180, h: 160 }),
-  ]);
-}
 
 test("scrubbing shows an earlier state, restoring it changes the board for everyone, and versions get names", async ({
   browser,

@@ -34,15 +34,17 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use super::board_layer::{set_view_transform, BoardLayer, PAINT_BUDGET_MS};
+use super::offline::{Keeper, BOARD_INTERVAL_MS, BOARD_INTERVAL_PACKINGS, PACKED_PER_SLICE};
 use super::render::{self, context_2d};
 use super::storage;
 use crate::geometry::{self, Rect};
 use crate::gesture::Gesture;
+use crate::protocol::packed::Packing;
 use crate::protocol::{
     limits, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind,
-    StrokeStyle,
+    StrokeStyle, UserId,
 };
-use crate::replica::{Changed, HistoryAnswer, Local, Replica, SnapshotProgress, TypedText};
+use crate::replica::{kept, Changed, HistoryAnswer, Local, Replica, SnapshotProgress, TypedText};
 use crate::stacking::Restack;
 use crate::ui::{
     with_colors, BoardLink, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS,
@@ -112,6 +114,39 @@ pub struct Engine {
     this: Weak<RefCell<Engine>>,
     /// What the history panel read and what it replays (`history`).
     pub(super) history: super::history::History,
+    /// Where the board is kept on the device, once startup opened it
+    /// (`offline`), and what was kept there.
+    keeper: Option<Rc<Keeper>>,
+    kept: Kept,
+}
+
+/// What the engine kept on the device and what it is keeping.
+#[derive(Default)]
+struct Kept {
+    /// A write is in flight.
+    writing: bool,
+    /// The replica's count of pending changes that was last kept.
+    pending: u64,
+    /// The number of the board last kept.
+    board_seq: u64,
+    /// Not before this (`Date.now()`, ms) is the board packed again.
+    board_due: f64,
+    /// A timer runs to keep the board once it is due.
+    board_timer: bool,
+    /// The board being packed, a slice at a time: its number, the packing
+    /// and the milliseconds spent on it so far.
+    packing: Option<(u64, Packing, f64)>,
+    /// A packed board (and its number) waiting for the write in flight.
+    packed: Option<(u64, Vec<u8>)>,
+}
+
+/// Packs the next slice of the board being kept, in a task of its own.
+fn pack_slice_soon(handle: &EngineHandle) {
+    let handle = handle.clone();
+    gloo_timers::callback::Timeout::new(0, move || {
+        handle.with(Engine::pack_slice);
+    })
+    .forget();
 }
 
 /// The text editor as the engine sees it; `text_editor` implements it over
@@ -190,6 +225,8 @@ impl EngineHandle {
             size: (0.0, 0.0, 1.0),
             this: Weak::new(),
             history: Default::default(),
+            keeper: None,
+            kept: Kept::default(),
         };
         let engine = Rc::new_cyclic(|this| {
             RefCell::new(Engine {
@@ -360,7 +397,10 @@ impl EngineHandle {
             engine.socket = None;
             engine.replica.disconnect();
             engine.reads_lost();
-            engine.ui.status.set(ConnectionStatus::Reconnecting);
+            engine.ui.status.set(match engine.keeper {
+                Some(_) => ConnectionStatus::Offline,
+                None => ConnectionStatus::Reconnecting,
+            });
         });
     }
 
@@ -488,7 +528,124 @@ impl Engine {
         }
         self.history_follows_board();
         self.show_counts();
+        self.keep();
         self.dirty |= redraw;
+    }
+
+    /// Who this tab speaks for.
+    pub(super) fn replica_user(&self) -> UserId {
+        self.replica.user().clone()
+    }
+
+    /// Takes up what the device kept (`offline::resume`), as `user`, and
+    /// keeps what changes from now on with `keeper`.
+    pub(super) fn resume(
+        &mut self,
+        keeper: Rc<Keeper>,
+        user: UserId,
+        board: Option<&[u8]>,
+        pending: Option<&str>,
+    ) {
+        self.replica.speak_for(user);
+        self.ui.me.set(self.replica.user().as_str().to_owned());
+        let resuming = super::timing::span("resume-kept");
+        let changed = self.replica.resume(board, pending);
+        drop(resuming);
+        self.kept.board_seq = self.replica.keepable_seq().unwrap_or(0);
+        self.kept.board_due = js_sys::Date::now() + BOARD_INTERVAL_MS;
+        self.keeper = Some(keeper);
+        self.reflect(changed);
+    }
+
+    /// Keeps on the device what changed there, one write at a time: the
+    /// pending requests at once, the confirmed board once it is due and
+    /// packed (a slice at a time: `pack_slice`). A write that fails is not
+    /// retried until the next change.
+    fn keep(&mut self) {
+        let (Some(keeper), Some(handle)) = (self.keeper.clone(), self.handle()) else {
+            return;
+        };
+        self.start_packing(&handle);
+        if self.kept.writing {
+            return;
+        }
+        let changes = self.replica.pending_changes();
+        let pending = (changes != self.kept.pending)
+            .then(|| (!self.replica.pending().is_empty()).then(|| self.replica.pending_to_keep()));
+        let board = self.kept.packed.take();
+        if pending.is_none() && board.is_none() {
+            return;
+        }
+        self.kept.writing = true;
+        wasm_bindgen_futures::spawn_local(async move {
+            let seq = board.as_ref().map(|(seq, _)| *seq);
+            let kept = keeper.keep(pending, board.map(|(_, bytes)| bytes)).await;
+            handle.with(|engine| {
+                if !kept {
+                    leptos::logging::warn!("changes could not be kept on this device");
+                }
+                engine.kept.writing = false;
+                engine.kept.pending = changes;
+                engine.kept.board_seq = seq.unwrap_or(engine.kept.board_seq);
+                engine.keep();
+            });
+        });
+    }
+
+    /// Starts packing the confirmed board once it changed and is due (a
+    /// timer waits till then), unless one is being packed or written.
+    fn start_packing(&mut self, handle: &EngineHandle) {
+        let changed = self
+            .replica
+            .keepable_seq()
+            .filter(|seq| *seq != self.kept.board_seq && !self.replica.merging());
+        let (Some(seq), None, None) = (changed, &self.kept.packing, &self.kept.packed) else {
+            return;
+        };
+        let now = js_sys::Date::now();
+        if now < self.kept.board_due {
+            if !self.kept.board_timer {
+                self.kept.board_timer = true;
+                let handle = handle.clone();
+                gloo_timers::callback::Timeout::new(
+                    (self.kept.board_due - now) as u32,
+                    move || {
+                        handle.with(|engine| {
+                            engine.kept.board_timer = false;
+                            engine.keep();
+                        });
+                    },
+                )
+                .forget();
+            }
+            return;
+        }
+        let packing = self.replica.packing();
+        self.kept.packing = Some((seq, packing, js_sys::Date::now() - now));
+        pack_slice_soon(handle);
+    }
+
+    /// Packs a slice of the board being kept; once all of it is, it is
+    /// written, and the next packing is due after [`BOARD_INTERVAL_MS`] or
+    /// [`BOARD_INTERVAL_PACKINGS`] times the time this one took.
+    fn pack_slice(&mut self) {
+        let Some((seq, mut packing, spent)) = self.kept.packing.take() else {
+            return;
+        };
+        let started = js_sys::Date::now();
+        if !packing.step(PACKED_PER_SLICE) {
+            self.kept.packing = Some((seq, packing, spent + (js_sys::Date::now() - started)));
+            if let Some(handle) = self.handle() {
+                pack_slice_soon(&handle);
+            }
+            return;
+        }
+        let bytes = kept::packed(packing);
+        let now = js_sys::Date::now();
+        let spent = spent + (now - started);
+        self.kept.board_due = now + BOARD_INTERVAL_MS.max(spent * BOARD_INTERVAL_PACKINGS);
+        self.kept.packed = Some((seq, bytes));
+        self.keep();
     }
 
     /// The toolbar's counts of unsaved requests and selected items.

@@ -3,7 +3,7 @@
 //! The engine (`engine`) drives the shared replica and gesture machine and
 //! owns the canvases; everything that talks to the browser's event sources
 //! (`input`, `text_editor`, `clipboard`, `export`, `share`, `socket`,
-//! `history`) is an adapter
+//! `history`, `offline`) is an adapter
 //! that imports the engine and reaches it through `EngineHandle`, never the
 //! other way round. [`start`] wires them together.
 
@@ -13,6 +13,7 @@ pub mod engine;
 mod export;
 mod history;
 mod input;
+mod offline;
 mod render;
 mod share;
 mod socket;
@@ -25,6 +26,7 @@ use web_sys::HtmlCanvasElement;
 
 use crate::ui::{BoardLink, BoardUi};
 use engine::EngineHandle;
+pub use offline::install_service_worker;
 
 /// Starts the board engine on its canvases: the engine, then its adapters
 /// (DOM listeners, the connection loop), which reach it through its handle.
@@ -43,6 +45,11 @@ pub fn start(
     handle.install_listeners()?;
     handle.install_clipboard_listeners()?;
     handle.resize();
-    wasm_bindgen_futures::spawn_local(socket::run(handle.clone()));
+    let connecting = handle.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        // What the device kept first: the `hello` then carries its number.
+        offline::resume(&connecting).await;
+        socket::run(connecting).await;
+    });
     Ok(handle)
 }

@@ -42,19 +42,31 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// This tab's user id, created on first use.
 pub fn user_id() -> UserId {
-    let storage = web_sys::window().and_then(|w| w.session_storage().ok().flatten());
-    if let Some(existing) = storage
-        .as_ref()
+    if let Some(existing) = session_storage()
         .and_then(|s| s.get_item(USER_KEY).ok().flatten())
         .and_then(|raw| UserId::parse(&raw).ok())
     {
         return existing;
     }
-    let fresh = UserId::from_trusted(format!("u{}", random_hex(12)));
-    if let Some(storage) = storage {
-        let _ = storage.set_item(USER_KEY, fresh.as_str());
-    }
+    let fresh = new_user_id();
+    set_user_id(&fresh);
     fresh
+}
+
+/// A user id nobody has.
+pub fn new_user_id() -> UserId {
+    UserId::from_trusted(format!("u{}", random_hex(12)))
+}
+
+/// Makes `user` this tab's user id, from now on and after a reload.
+pub fn set_user_id(user: &UserId) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(USER_KEY, user.as_str());
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.session_storage().ok().flatten())
 }
 
 fn local_storage() -> Option<web_sys::Storage> {

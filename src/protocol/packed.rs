@@ -18,6 +18,7 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -68,14 +69,15 @@ pub enum PackedError {
 }
 
 /// Every colour the strokes use (outline and fill), each once, in order of
-/// first use: a packed snapshot's colour table.
-struct Colours<'a> {
-    index: HashMap<&'a str, u64>,
-    table: Vec<&'a str>,
+/// first use: a packed snapshot's colour table. (It owns its few strings,
+/// so that a [`Packing`] can keep it beside the strokes.)
+struct Colours {
+    index: HashMap<String, u64>,
+    table: Vec<String>,
 }
 
-impl<'a> Colours<'a> {
-    fn of<S: Borrow<SnapshotStroke>>(strokes: &'a [S]) -> Self {
+impl Colours {
+    fn of<S: Borrow<SnapshotStroke>>(strokes: &[S]) -> Self {
         let mut colours = Self {
             index: HashMap::new(),
             table: Vec::new(),
@@ -83,10 +85,11 @@ impl<'a> Colours<'a> {
         for item in strokes {
             let stroke = &item.borrow().stroke;
             for colour in std::iter::once(&stroke.style.color).chain(stroke.fill.as_ref()) {
-                colours.index.entry(colour.as_str()).or_insert_with(|| {
-                    colours.table.push(colour.as_str());
-                    colours.table.len() as u64 - 1
-                });
+                if !colours.index.contains_key(colour.as_str()) {
+                    let next = colours.table.len() as u64;
+                    colours.index.insert(colour.as_str().to_owned(), next);
+                    colours.table.push(colour.as_str().to_owned());
+                }
             }
         }
         colours
@@ -121,7 +124,7 @@ pub fn encode<S: Borrow<SnapshotStroke>>(seq: u64, strokes: &[S]) -> Vec<u8> {
 fn write_stroke(
     out: &mut Writer,
     item: &SnapshotStroke,
-    colours: &Colours<'_>,
+    colours: &Colours,
     hundredths: &mut Vec<i64>,
 ) {
     let stroke = &item.stroke;
@@ -320,6 +323,81 @@ pub struct Grouped {
     groups: Vec<Group>,
 }
 
+/// A board packed as [`Grouped::whole`] packs it, a slice of its strokes
+/// at a time ([`Packing::step`]), so that a browser keeping a big board
+/// never spends one long task on it. It holds the strokes as they were
+/// when it started (shared, not copied): the board may change meanwhile.
+pub struct Packing {
+    seq: u64,
+    top_z: f64,
+    strokes: Vec<Arc<SnapshotStroke>>,
+    colours: Colours,
+    body: Writer,
+    scratch: Vec<i64>,
+    next: usize,
+}
+
+impl Packing {
+    /// Starts packing the board at `seq` whose items, in drawing order,
+    /// are `strokes`, whose highest stacking key is `top_z` (the colour
+    /// table is made here, in one pass).
+    pub fn new(seq: u64, top_z: f64, strokes: Vec<Arc<SnapshotStroke>>) -> Self {
+        let points: usize = strokes.iter().map(|s| s.stroke.points.len()).sum();
+        Self {
+            seq,
+            top_z,
+            colours: Colours::of(&strokes),
+            body: Writer(Vec::with_capacity(strokes.len() * 28 + points * 8)),
+            strokes,
+            scratch: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Packs up to `most` more strokes; whether all are packed.
+    pub fn step(&mut self, most: usize) -> bool {
+        let end = self.strokes.len().min(self.next.saturating_add(most));
+        for position in self.next..end {
+            self.body.varint(position as u64);
+            write_stroke(
+                &mut self.body,
+                &self.strokes[position],
+                &self.colours,
+                &mut self.scratch,
+            );
+        }
+        self.next = end;
+        self.next == self.strokes.len()
+    }
+
+    /// The board at `seq` packed, in one group, and the group's bytes
+    /// (call once [`Self::step`] said all are packed).
+    pub fn finish(self) -> (Grouped, Vec<u8>) {
+        let mut table = Writer(Vec::new());
+        self.colours.write(&mut table);
+        let grouped = Grouped {
+            seq: self.seq,
+            top_z: self.top_z,
+            total: self.strokes.len() as u64,
+            colours: table.0,
+            groups: vec![Group {
+                bounds: None,
+                bytes: 0..self.body.0.len(),
+                count: self.next as u64,
+            }],
+        };
+        (grouped, self.body.0)
+    }
+}
+
+/// Strokes packed together, by their positions in drawing order, and
+/// where they may paint, all together.
+#[derive(Default)]
+struct Square {
+    members: Vec<usize>,
+    bounds: Option<Rect>,
+}
+
 #[derive(Debug, Clone)]
 struct Group {
     /// Where its strokes may paint, all together (`None`: nowhere, such as
@@ -363,16 +441,8 @@ impl Grouped {
         strokes: &[S],
         paints: impl Fn(&SnapshotStroke) -> Option<Rect>,
     ) -> (Self, Vec<u8>) {
-        let colours = Colours::of(strokes);
-        let mut table = Writer(Vec::new());
-        colours.write(&mut table);
         // Squares row by row (keyed by row, then column), then what paints
         // nowhere (keyed `true`).
-        #[derive(Default)]
-        struct Square {
-            members: Vec<usize>,
-            bounds: Option<Rect>,
-        }
         let mut squares: BTreeMap<(bool, i64, i64), Square> = BTreeMap::new();
         for (position, item) in strokes.iter().enumerate() {
             let bounds = paints(item.borrow());
@@ -388,6 +458,9 @@ impl Grouped {
                 (union, b) => union.or(b),
             };
         }
+        let colours = Colours::of(strokes);
+        let mut table = Writer(Vec::new());
+        colours.write(&mut table);
         let points: usize = strokes.iter().map(|s| s.borrow().stroke.points.len()).sum();
         let mut body = Writer(Vec::with_capacity(strokes.len() * 28 + points * 8));
         let mut scratch = Vec::new();
@@ -419,6 +492,15 @@ impl Grouped {
             groups,
         };
         (grouped, body.0)
+    }
+
+    /// Packs the board as [`Self::new`] does, all of it in one group in
+    /// drawing order: for one part with no view to favour (a past version,
+    /// a board kept in the browser), without the cost of grouping.
+    pub fn whole(seq: u64, top_z: f64, strokes: &[Arc<SnapshotStroke>]) -> (Self, Vec<u8>) {
+        let mut packing = Packing::new(seq, top_z, strokes.to_vec());
+        packing.step(usize::MAX);
+        packing.finish()
     }
 
     /// The parts for a welcome: with a view, two (what may paint in it,

@@ -209,6 +209,24 @@ fn refusals_drop_the_request_with_a_notice_and_storage_trouble_keeps_it() {
     assert_eq!(refused.notice.as_deref(), Some("Nothing to erase"));
     assert!(replica.pending().is_empty());
 
+    // Losing a race (what it erases or moves is gone) is no news.
+    for request in [
+        Request::Erase(vec![id("gone")]),
+        Request::Clear,
+        Request::Update(vec![stroke("gone", 0.0, 0.0, 1.0)]),
+    ] {
+        let (lost, replica) = answered_with(&server, request, ErrorCode::Rejected, "gone");
+        assert_eq!(lost.notice, None);
+        assert!(replica.pending().is_empty(), "dropped");
+    }
+    let (nothing, _) = answered_with(
+        &server,
+        Request::Undo,
+        ErrorCode::Rejected,
+        "nothing to undo",
+    );
+    assert_eq!(nothing.notice.as_deref(), Some("Nothing to undo"));
+
     for code in [ErrorCode::RateLimited, ErrorCode::StorageUnavailable] {
         let (trouble, replica) = answered_with(&server, Request::Undo, code, "not now");
         assert!(
@@ -1096,4 +1114,153 @@ fn a_past_version_is_shown_read_only_while_the_board_goes_on_and_a_replay_steps_
     assert_eq!(replica.past(), None);
     assert_eq!(shown_ids(&replica), ["s0", "s1", "s2", "s3", "mine"]);
     assert!(!replica.leave_past());
+}
+
+#[test]
+fn kept_requests_read_back_as_the_same_messages_of_every_kind() {
+    let mut replica = Replica::new(user("me"), "t".into());
+    let mut moved = stroke("a", 5.0, 5.0, 1.0);
+    moved.points[0] = Point::new(1.0, 2.0, 0.5);
+    for request in [
+        Request::AddStroke(stroke("a", 0.0, 0.0, 1.0)),
+        Request::AddStrokes(vec![
+            stroke("b", 0.0, 9.0, 2.0),
+            stroke("c", 0.0, 19.0, 3.0),
+        ]),
+        Request::Update(vec![moved]),
+        Request::Erase(vec![id("b")]),
+        Request::Clear,
+        Request::Undo,
+        Request::Redo,
+        Request::Restore { seq: 3 },
+        Request::NameVersion("before the workshop".into()),
+    ] {
+        replica.submit(request);
+    }
+    let text = replica.pending_to_keep();
+    let read = kept::read_pending(&text).expect("kept requests read back");
+    let messages = |pending: &[Pending]| -> Vec<(OpId, ClientMessage)> {
+        pending
+            .iter()
+            .map(|p| (p.op_id.clone(), p.message.clone()))
+            .collect()
+    };
+    assert_eq!(messages(&read), messages(replica.pending()));
+    assert_eq!(read.len(), 9, "every kind of request is kept");
+
+    assert!(kept::read_pending("not json").is_err());
+    // A kept request that would be refused is left out, the rest kept.
+    let too_long = text.replace("before the workshop", &"n".repeat(200));
+    assert_eq!(kept::read_pending(&too_long).map(|r| r.len()), Ok(8));
+}
+
+#[test]
+fn a_reload_shows_what_was_kept_at_once_and_catches_up_from_its_number() {
+    let mut server = FakeServer::new();
+    let mut before = welcomed(&server);
+    for n in 0..3 {
+        let op = server.other_adds(stroke(&format!("s{n}"), 0.0, 10.0 * n as f32, n as f64));
+        before.on_server(op, 0.0);
+    }
+    let undo_mine = before.submit(Request::AddStroke(stroke("mine", 50.0, 0.0, 9.0)));
+    let op = server.commit(&user("me"), &undo_mine.send[0]);
+    before.on_server(op, 0.0);
+    // The connection drops; drawing goes on.
+    before.disconnect();
+    before.submit(Request::AddStroke(stroke("offline", 0.0, 90.0, 10.0)));
+    before.submit(Request::Erase(vec![id("s0")]));
+    before.submit(Request::Undo);
+    let seq = before.keepable_seq().expect("a whole confirmed board");
+    let (board, pending) = (kept::pack_board(before.board()), before.pending_to_keep());
+    let shown_before = shown_ids(&before);
+
+    // Someone else goes on meanwhile.
+    let missed = server.other_adds(stroke("later", 0.0, 200.0, 20.0));
+
+    // The page reloads: a new replica (new id prefix), same user.
+    let mut after = Replica::new(user("me"), "u".into());
+    let changed = after.resume(Some(&board), Some(&pending));
+    assert!(changed.opened && changed.redraw, "shown at once");
+    assert!(changed.send.is_empty(), "nothing goes out offline");
+    assert_eq!(shown_ids(&after), shown_before, "exactly as it was");
+    assert_eq!(after.pending().len(), 3);
+    assert_eq!(after.keepable_seq(), Some(seq));
+
+    let ClientMessage::Hello { last_seq, .. } = after.connect(None, None, None) else {
+        panic!("connect says hello");
+    };
+    assert_eq!(last_seq, Some(seq), "asks only for what came after");
+    let ServerMessage::Op { op: missed } = missed else {
+        panic!("an op");
+    };
+    let welcome = ServerMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        board: None,
+        seq: server.board.seq(),
+        snapshot: None,
+        packed_snapshot: None,
+        snapshot_parts: None,
+        ops: vec![missed],
+        presence: 1,
+    };
+    let changed = after.on_server(welcome, 0.0);
+    assert!(!changed.opened, "not a first opening");
+    assert_eq!(changed.send.len(), 3, "what was kept goes out, in order");
+    for message in &changed.send {
+        let op = server.commit(&user("me"), message);
+        after.on_server(op, 0.0);
+    }
+    assert!(after.pending().is_empty());
+    let visible = |board: &Board| -> Vec<String> {
+        board
+            .visible_strokes()
+            .map(|s| s.id.as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(visible(after.board()), visible(&server.board));
+    assert_eq!(
+        visible(after.board()),
+        ["s0", "s1", "s2", "mine", "later", "offline"],
+        "the undo made offline took back the erase made offline"
+    );
+}
+
+#[test]
+fn what_was_kept_never_replaces_a_board_from_the_server_nor_doubles_a_request() {
+    let mut server = FakeServer::new();
+    let mut first = welcomed(&server);
+    first.disconnect();
+    first.submit(Request::AddStroke(stroke("a", 0.0, 0.0, 1.0)));
+    let old_board = kept::pack_board(first.board());
+    let pending = first.pending_to_keep();
+
+    server.other_adds(stroke("b", 0.0, 10.0, 2.0));
+    let mut live = welcomed(&server);
+    live.resume(None, Some(&pending));
+    let changed = live.resume(Some(&old_board), Some(&pending));
+    assert_eq!(live.board().seq(), 1, "the server's board stays");
+    assert_eq!(live.pending().len(), 1, "taken once");
+    assert!(changed.send.is_empty(), "already sent by the first resume");
+
+    let mut unreadable = Replica::new(user("me"), "u".into());
+    let changed = unreadable.resume(Some(b"garbage"), Some("[1]"));
+    assert!(changed.warning.is_some());
+    assert_eq!(unreadable.board().seq(), 0);
+}
+
+#[test]
+fn a_replica_speaks_for_another_user_only_before_it_connects() {
+    let server = FakeServer::new();
+    let mut replica = Replica::new(user("me"), "t".into());
+    replica.speak_for(user("closed-tab"));
+    let ClientMessage::Hello { user: hello, .. } = replica.connect(None, None, None) else {
+        panic!("connect says hello");
+    };
+    assert_eq!(hello.as_str(), "closed-tab");
+    replica.on_server(server.welcome(), 0.0);
+    replica.speak_for(user("someone-else"));
+    let ClientMessage::Hello { user: hello, .. } = replica.connect(None, None, None) else {
+        panic!("connect says hello");
+    };
+    assert_eq!(hello.as_str(), "closed-tab");
 }

@@ -446,3 +446,44 @@ fn a_part_read_in_slices_is_the_part_read_at_once() {
         Err(PackedError::TrailingBytes(1))
     );
 }
+
+#[test]
+fn a_board_packed_whole_a_slice_at_a_time_is_the_board() {
+    let items = every_kind_of_item();
+    let shared: Vec<Arc<SnapshotStroke>> = items.iter().cloned().map(Arc::new).collect();
+    let (grouped, body) = Grouped::whole(12, 3.5, &shared);
+    let at_once = joined(&grouped.parts(None), &body);
+    let part = decode_part(&at_once).unwrap();
+    assert_eq!((part.seq, part.top_z, part.total), (12, 3.5, items.len()));
+    let in_order: Vec<(usize, SnapshotStroke)> = items.iter().cloned().enumerate().collect();
+    assert_eq!(
+        part.strokes, in_order,
+        "every item, hidden ones too, in order"
+    );
+
+    for slice in [1, 2, items.len() + 1] {
+        let mut packing = Packing::new(12, 3.5, shared.clone());
+        let mut steps = 1;
+        while !packing.step(slice) {
+            steps += 1;
+        }
+        assert_eq!(
+            steps,
+            items.len().div_ceil(slice).max(1),
+            "{slice} at a time"
+        );
+        let (grouped, body) = packing.finish();
+        assert_eq!(
+            joined(&grouped.parts(None), &body),
+            at_once,
+            "{slice} at a time"
+        );
+    }
+    let (grouped, body) = Grouped::whole(0, 0.0, &[]);
+    assert_eq!(
+        decode_part(&joined(&grouped.parts(None), &body))
+            .unwrap()
+            .total,
+        0
+    );
+}

@@ -78,10 +78,10 @@ pub async fn answer(
     }
 }
 
-/// A `version` message and the binary frames of its snapshot: packed and
-/// grouped as for a version 3 welcome, in one part (no view to favour).
+/// A `version` message and the binary frames of its snapshot: packed as
+/// for a version 3 welcome, in one part of one group (no view to favour).
 fn version_frames(seq: u64, version: &crate::board::Board) -> Vec<Message> {
-    let (grouped, body) = version.snapshot_grouped();
+    let (grouped, body) = version.snapshot_whole();
     let plans = grouped.parts(None);
     let frames = part_frames(&plans, &body.into());
     let header = ServerMessage::Version {
