@@ -151,6 +151,25 @@ async fn check_contract(store: Arc<dyn Store>) {
     // Access leaves the board's contents alone.
     assert_eq!(store.load(&id).await.unwrap().into_board(), expected);
 
+    // An operation longer than a MongoDB document may be (16 MiB: a clear
+    // or a restore of a huge board) is stored and read back whole.
+    let huge_id = board("huge");
+    let mut huge = op(2);
+    huge.change = Change::Clear {
+        stroke_ids: (0..2_000_000)
+            .map(|i| StrokeId::parse(&format!("s{i:07}")).unwrap())
+            .collect(),
+    };
+    assert!(serde_json::to_string(&huge).unwrap().len() > 16 << 20);
+    store
+        .append(&huge_id, &[op(1), huge.clone(), op(3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load(&huge_id).await.unwrap().ops,
+        vec![op(1), huge, op(3)]
+    );
+
     store.flush().await.unwrap();
 }
 

@@ -95,23 +95,28 @@ test("drawing offline survives a reload and reaches everyone once when the netwo
   await context.close();
 });
 
-/** How many tabs' lists of unsent changes the browser keeps for the board. */
-async function keptLists(page: Page): Promise<number> {
+/** The keys of what the browser keeps for offline use (IndexedDB). */
+async function keptKeys(page: Page): Promise<string[]> {
   return page.evaluate(
     () =>
-      new Promise<number>((resolve, reject) => {
-        const board = location.pathname.split("/").pop();
+      new Promise<string[]>((resolve, reject) => {
         const opening = indexedDB.open("whiteboard");
         opening.onerror = () => reject(opening.error);
         opening.onsuccess = () => {
           const keys = opening.result.transaction("kept").objectStore("kept").getAllKeys();
           keys.onsuccess = () => {
-            resolve(keys.result.filter((key) => String(key).startsWith(`${board}/pending/`)).length);
+            resolve(keys.result.map(String));
             opening.result.close();
           };
         };
       }),
   );
+}
+
+/** How many tabs' lists of unsent changes the browser keeps for the page's board. */
+async function keptLists(page: Page): Promise<number> {
+  const board = new URL(page.url()).pathname.split("/").pop();
+  return (await keptKeys(page)).filter((key) => key.startsWith(`${board}/pending/`)).length;
 }
 
 test("two tabs offline keep their own work, and a closed tab's is sent by the next tab", async ({ browser }) => {
@@ -195,5 +200,35 @@ test("an erase made offline of what someone else erased meanwhile is dropped wit
   const board = await stored(browser, url);
   expect(board.seq).toBe(2);
   expect(board.items).toEqual([]);
+  await context.close();
+});
+
+test("the browser keeps the boards of its recent list and forgets the others", async ({ browser }) => {
+  const { url, context, page } = await boardToTakeOffline(browser);
+  const board = new URL(url).pathname.split("/").pop();
+  await scribble(page, 100, 300, 140);
+  // Kept a moment after it changed.
+  await expect.poll(() => keptKeys(page)).toContain(`${board}/board`);
+
+  // Off the start page's list, it is forgotten when another board opens.
+  await page.evaluate(() => localStorage.setItem("whiteboard.recent", "[]"));
+  const other = await freshBoard(browser);
+  await page.goto(other);
+  await expect(page.getByTestId("connection-status")).toHaveText("connected");
+  await expect.poll(() => keptKeys(page)).not.toContain(`${board}/board`);
+  await context.close();
+});
+
+test("a stroke survives a reload right after it is drawn, offline", async ({ browser }) => {
+  const { url, context, page } = await boardToTakeOffline(browser);
+  await context.setOffline(true);
+  await expect(page.getByTestId("connection-status")).toHaveText(OFFLINE);
+  // No waiting for anything to be written: the page goes away at once.
+  await scribble(page, 100, 300, 140);
+  await page.reload();
+  await expect(page.getByTestId("save-status")).toHaveText("· 1 unsent");
+  await context.setOffline(false);
+  await expect(page.getByTestId("save-status")).toBeHidden({ timeout: 15_000 });
+  expect((await stored(browser, url)).items).toHaveLength(1);
   await context.close();
 });

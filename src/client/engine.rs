@@ -101,6 +101,8 @@ pub struct Engine {
     pub(super) cursor_unsent: Option<(f32, f32)>,
     cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
+    /// Ends the connection loop's wait before its next attempt.
+    wake: Option<futures_channel::oneshot::Sender<()>>,
     pub(super) dirty: bool,
     frame_requested: bool,
     /// A task to paint on in sight is queued (see `paint_on_in_sight`).
@@ -140,11 +142,13 @@ struct Kept {
     packed: Option<(u64, Vec<u8>)>,
 }
 
-/// Packs the next slice of the board being kept, in a task of its own.
-fn pack_slice_soon(handle: &EngineHandle) {
+/// Runs `work` on the engine in a task of its own, after `ms`
+/// milliseconds. (One closure type for every such task: each type is a
+/// copy of the timer's glue in the WebAssembly.)
+fn later(handle: &EngineHandle, ms: u32, work: fn(&mut Engine)) {
     let handle = handle.clone();
-    gloo_timers::callback::Timeout::new(0, move || {
-        handle.with(Engine::pack_slice);
+    gloo_timers::callback::Timeout::new(ms, move || {
+        handle.with(work);
     })
     .forget();
 }
@@ -217,6 +221,7 @@ impl EngineHandle {
             cursor_unsent: None,
             cursor_sent_at: 0.0,
             socket: None,
+            wake: None,
             dirty: true,
             frame_requested: false,
             sight_task: false,
@@ -391,15 +396,35 @@ impl EngineHandle {
         self.with(|engine| engine.attach(socket));
     }
 
+    /// The browser says the network is gone: the connection ends now (a
+    /// socket on a dead network can take minutes to notice).
+    pub(super) fn went_offline(&self) {
+        self.with(|engine| engine.socket = None);
+    }
+
+    /// The connection loop waits before its next attempt: `wake` ends the
+    /// wait when the browser says the network is back.
+    pub(super) fn wake_on_online(&self, wake: futures_channel::oneshot::Sender<()>) {
+        self.with(|engine| engine.wake = Some(wake));
+    }
+
+    pub(super) fn came_online(&self) {
+        if let Some(wake) = self.with(|engine| engine.wake.take()).flatten() {
+            let _ = wake.send(());
+        }
+    }
+
     /// The connection ended.
     pub(super) fn detach(&self) {
         self.with(|engine| {
             engine.socket = None;
             engine.replica.disconnect();
             engine.reads_lost();
-            engine.ui.status.set(match engine.keeper {
-                Some(_) => ConnectionStatus::Offline,
-                None => ConnectionStatus::Reconnecting,
+            // A viewer changes nothing, so it has nothing to keep.
+            let keeps_changes = engine.keeper.is_some() && !engine.ui.viewer;
+            engine.ui.status.set(match keeps_changes {
+                true => ConnectionStatus::Offline,
+                false => ConnectionStatus::Reconnecting,
             });
         });
     }
@@ -579,10 +604,16 @@ impl Engine {
         self.kept.writing = true;
         wasm_bindgen_futures::spawn_local(async move {
             let seq = board.as_ref().map(|(seq, _)| *seq);
+            let wrote_pending = pending.is_some();
             let kept = keeper.keep(pending, board.map(|(_, bytes)| bytes)).await;
             handle.with(|engine| {
                 if !kept {
                     leptos::logging::warn!("changes could not be kept on this device");
+                }
+                // The list written is the one now: a copy made on hiding
+                // holds nothing newer.
+                if kept && wrote_pending && engine.replica.pending_changes() == changes {
+                    keeper.drop_backup();
                 }
                 engine.kept.writing = false;
                 engine.kept.pending = changes;
@@ -590,6 +621,18 @@ impl Engine {
                 engine.keep();
             });
         });
+    }
+
+    /// The page is being hidden (maybe going away): pending requests whose
+    /// write to IndexedDB is still due or in flight are also copied where
+    /// they are written at once (`offline`).
+    pub(super) fn on_hidden(&self) {
+        let due = self.kept.writing || self.kept.pending != self.replica.pending_changes();
+        if let Some(keeper) = self.keeper.as_ref().filter(|_| due) {
+            if !self.replica.pending().is_empty() {
+                keeper.back_up(&self.replica.pending_to_keep());
+            }
+        }
     }
 
     /// Starts packing the confirmed board once it changed and is due (a
@@ -606,23 +649,16 @@ impl Engine {
         if now < self.kept.board_due {
             if !self.kept.board_timer {
                 self.kept.board_timer = true;
-                let handle = handle.clone();
-                gloo_timers::callback::Timeout::new(
-                    (self.kept.board_due - now) as u32,
-                    move || {
-                        handle.with(|engine| {
-                            engine.kept.board_timer = false;
-                            engine.keep();
-                        });
-                    },
-                )
-                .forget();
+                later(handle, (self.kept.board_due - now) as u32, |engine| {
+                    engine.kept.board_timer = false;
+                    engine.keep();
+                });
             }
             return;
         }
         let packing = self.replica.packing();
         self.kept.packing = Some((seq, packing, js_sys::Date::now() - now));
-        pack_slice_soon(handle);
+        later(handle, 0, Engine::pack_slice);
     }
 
     /// Packs a slice of the board being kept; once all of it is, it is
@@ -636,7 +672,7 @@ impl Engine {
         if !packing.step(PACKED_PER_SLICE) {
             self.kept.packing = Some((seq, packing, spent + (js_sys::Date::now() - started)));
             if let Some(handle) = self.handle() {
-                pack_slice_soon(&handle);
+                later(&handle, 0, Engine::pack_slice);
             }
             return;
         }
@@ -1028,16 +1064,13 @@ impl Engine {
             return;
         };
         self.sight_task = true;
-        gloo_timers::callback::Timeout::new(0, move || {
-            handle.with(|engine| {
-                engine.sight_task = false;
-                if engine.paint_board_layer() {
-                    engine.dirty = true;
-                }
-                engine.paint_on_in_sight();
-            });
-        })
-        .forget();
+        later(&handle, 0, |engine| {
+            engine.sight_task = false;
+            if engine.paint_board_layer() {
+                engine.dirty = true;
+            }
+            engine.paint_on_in_sight();
+        });
     }
 
     /// Whether the pointer draws, erases or transforms: its frames come first.

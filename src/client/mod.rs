@@ -44,6 +44,7 @@ pub fn start(
     let handle = EngineHandle::new(link, key, canvas, overlay, ui)?;
     handle.install_listeners()?;
     handle.install_clipboard_listeners()?;
+    offline::watch_page(&handle);
     handle.resize();
     let connecting = handle.clone();
     wasm_bindgen_futures::spawn_local(async move {

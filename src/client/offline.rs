@@ -14,6 +14,17 @@
 //!   written whenever they change, one write at a time, and deleted once
 //!   none are left.
 //!
+//! Boards are kept for the start page's recent boards (12) and the board
+//! open; startup forgets the others. Pending lists are never forgotten.
+//!
+//! A write to IndexedDB takes a moment, and a page that goes away (a
+//! reload, a closed tab) may lose the one in flight. So when the page is
+//! hidden (which comes first when it goes away) with a pending list not
+//! yet written, the list is also put in `localStorage`, which writes at
+//! once, under `whiteboard.unsent/{link}/pending/{user}`. Every list is
+//! stamped with the time it was taken; startup takes the newer of the two,
+//! and a later write to IndexedDB removes the copy.
+//!
 //! Pending requests are kept per user id because the server recognises a
 //! resend by its author and op id, and because undo takes back its own
 //! author's work. The user id lives in the tab's session storage (one per
@@ -44,6 +55,7 @@ use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStore, IdbTransactionMode};
 use super::engine::EngineHandle;
 use super::storage;
 use crate::protocol::UserId;
+use crate::replica::kept;
 use crate::ui::BoardLink;
 
 const DATABASE: &str = "whiteboard";
@@ -58,19 +70,25 @@ pub(super) const BOARD_INTERVAL_PACKINGS: f64 = 50.0;
 pub(super) const PACKED_PER_SLICE: usize = 4_096;
 /// How long startup waits for the database before connecting without it.
 const OPEN_TIMEOUT_MS: i32 = 3_000;
-/// How long startup waits for the lock of its user id: a reload waits
-/// for its earlier page to let go of it; a duplicated tab never gets it.
+/// How long startup waits for the lock of its user id: a duplicated tab
+/// never gets it (the original holds it)...
 const LOCK_WAIT_MS: i32 = 1_000;
+/// ...while a reloaded tab waits for its earlier page to let go of it.
+const RELOAD_LOCK_WAIT_MS: i32 = 10_000;
+/// Where a pending list's copy is put when the page is hidden.
+const BACKUP_PREFIX: &str = "whiteboard.unsent/";
 
 /// A callback handed to the browser (one type for all of them here).
 type Callback = Closure<dyn FnMut(JsValue) -> JsValue>;
 
-/// A promise settled by `target`'s success and error events (an IndexedDB
-/// request, or a transaction with `complete` for success).
+/// A promise settled by `target`'s events: resolved by `success`, rejected
+/// by `error` or `abort` (an IndexedDB request; a transaction, whose
+/// success is `complete`).
 fn settled(target: &web_sys::EventTarget, success: &str) -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, reject| {
         let _ = target.add_event_listener_with_callback(success, &resolve);
         let _ = target.add_event_listener_with_callback("error", &reject);
+        let _ = target.add_event_listener_with_callback("abort", &reject);
     })
 }
 
@@ -138,6 +156,46 @@ impl Keeper {
             .collect()
     }
 
+    /// Drops the kept boards of every link but those in `recent` (the
+    /// boards of the start page's list, and this one), so what is kept
+    /// stays bounded. Pending lists stay, whatever their board: they are
+    /// work not sent yet.
+    async fn forget_boards_but(&self, recent: &[String]) {
+        let Ok(listing) = self
+            .store(IdbTransactionMode::Readonly)
+            .and_then(|store| store.get_all_keys())
+        else {
+            return;
+        };
+        if wait(settled(&listing, "success"), None).await.is_none() {
+            return;
+        }
+        let keys = js_sys::Array::from(&listing.result().unwrap_or_default());
+        let Ok(store) = self.store(IdbTransactionMode::Readwrite) else {
+            return;
+        };
+        for key in keys.iter().filter_map(|key| key.as_string()) {
+            if key
+                .strip_suffix("/board")
+                .is_some_and(|link| !recent.iter().any(|r| r == link))
+            {
+                let _ = store.delete(&key.into());
+            }
+        }
+    }
+
+    /// Puts the pending requests' text in `localStorage` too (the page is
+    /// being hidden while their write to IndexedDB is due).
+    pub(super) fn back_up(&self, text: &str) {
+        let key = [BACKUP_PREFIX, &self.pending_key].concat();
+        storage::set_local(&key, Some(&stamped(text)));
+    }
+
+    /// Removes that copy (a write to IndexedDB came after it).
+    pub(super) fn drop_backup(&self) {
+        storage::set_local(&[BACKUP_PREFIX, &self.pending_key].concat(), None);
+    }
+
     /// Keeps, in one transaction, the pending requests when given (`None`
     /// within: none are left, the list is deleted) and the packed board
     /// when given; whether that was stored.
@@ -151,7 +209,9 @@ impl Keeper {
         };
         let pending_key = JsValue::from(self.pending_key.as_str());
         let asked = match pending {
-            Some(Some(text)) => store.put_with_key(&text.into(), &pending_key).is_ok(),
+            Some(Some(text)) => store
+                .put_with_key(&stamped(&text).into(), &pending_key)
+                .is_ok(),
             Some(None) => store.delete(&pending_key).is_ok(),
             None => true,
         } && board.is_none_or(|packed| {
@@ -265,6 +325,57 @@ fn hold(locks: &JsValue, name: &str) -> js_sys::Promise {
     held
 }
 
+/// A pending list's text as kept, stamped with the time now.
+fn stamped(text: &str) -> String {
+    kept::stamped(text, js_sys::Date::now() as u64)
+}
+
+/// Whether this page is the tab's earlier one reloaded.
+fn reloaded() -> bool {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map(|performance| performance.get_entries_by_type("navigation").get(0))
+        .and_then(|entry| js_sys::Reflect::get(&entry, &"type".into()).ok())
+        .and_then(|kind| kind.as_string())
+        .is_some_and(|kind| kind == "reload")
+}
+
+/// Tells the engine what the page and the browser say: the page is
+/// hidden (which comes before it goes away, too), the network is gone or
+/// back (`socket`).
+pub(super) fn watch_page(engine: &EngineHandle) {
+    let engine = engine.clone();
+    let listener = Callback::new(move |event: JsValue| {
+        let kind = js_sys::Reflect::get(&event, &"type".into())
+            .ok()
+            .and_then(|t| t.as_string());
+        let hidden = || {
+            web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.hidden())
+        };
+        match kind.as_deref() {
+            Some("offline") => engine.went_offline(),
+            Some("online") => engine.came_online(),
+            Some(_) if hidden() => {
+                engine.with(|e| e.on_hidden());
+            }
+            _ => {}
+        }
+        JsValue::UNDEFINED
+    });
+    if let Some(window) = web_sys::window() {
+        let listener: &js_sys::Function = listener.as_ref().unchecked_ref();
+        let _ = window.add_event_listener_with_callback("offline", listener);
+        let _ = window.add_event_listener_with_callback("online", listener);
+        if let Some(document) = window.document() {
+            let _ = document.add_event_listener_with_callback("visibilitychange", listener);
+        }
+    }
+    // Listens as long as the page lives.
+    listener.forget();
+}
+
 fn user_lock(user: &UserId) -> String {
     format!("whiteboard.user.{}", user.as_str())
 }
@@ -292,7 +403,12 @@ pub(super) async fn resume(engine: &EngineHandle) {
     if let Some(locks) = &locks {
         // Not granted soon: a tab duplicated with its session storage,
         // whose original is this user.
-        if wait(hold(locks, &user_lock(&user)), Some(LOCK_WAIT_MS))
+        let patience = if reloaded() {
+            RELOAD_LOCK_WAIT_MS
+        } else {
+            LOCK_WAIT_MS
+        };
+        if wait(hold(locks, &user_lock(&user)), Some(patience))
             .await
             .is_none()
         {
@@ -307,13 +423,31 @@ pub(super) async fn resume(engine: &EngineHandle) {
         board_key: format!("{link}/board"),
         pending_key: String::new(),
     };
-    let kept = keeper.read_all(&link).await;
+    let stored = keeper.read_all(&link).await;
     let pending_prefix = format!("{link}/pending/");
     let list_of = |user: &UserId| format!("{pending_prefix}{}", user.as_str());
-    let value = |key: &str| kept.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    if value(&list_of(&user)).is_none() && locks.is_some() {
+    let value = |key: &str| {
+        stored
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    // Each tab's pending list: the newer of IndexedDB's and the copy made
+    // when a page was hidden.
+    let lists: Vec<(String, String)> = stored
+        .iter()
+        .filter(|(key, _)| key.starts_with(&pending_prefix))
+        .filter_map(|(key, value)| Some((key.clone(), value.as_string()?)))
+        .collect();
+    let copies = storage::local_items_under(&[BACKUP_PREFIX, &pending_prefix].concat())
+        .into_iter()
+        .map(|(key, copy)| (key[BACKUP_PREFIX.len()..].to_owned(), copy))
+        .collect();
+    let lists = kept::newest(lists, copies);
+    let list = |key: &str| lists.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    if list(&list_of(&user)).is_none() && locks.is_some() {
         // None of its own: take up the list of a tab that closed, if any.
-        let left = kept
+        let left = lists
             .iter()
             .filter_map(|(key, _)| UserId::parse(key.strip_prefix(&pending_prefix)?).ok())
             .find(|left| !held.contains(&user_lock(left)));
@@ -327,6 +461,14 @@ pub(super) async fn resume(engine: &EngineHandle) {
     let board = value(&keeper.board_key)
         .and_then(|value| value.dyn_into::<js_sys::Uint8Array>().ok())
         .map(|bytes| bytes.to_vec());
-    let pending = value(&keeper.pending_key).and_then(|value| value.as_string());
-    engine.with(|e| e.resume(Rc::new(keeper), user, board.as_deref(), pending.as_deref()));
+    let pending = list(&keeper.pending_key);
+    let pending = pending
+        .as_deref()
+        .and_then(kept::unstamped)
+        .map(|(_, text)| text);
+    let keeper = Rc::new(keeper);
+    engine.with(|e| e.resume(Rc::clone(&keeper), user, board.as_deref(), pending));
+    let mut recent: Vec<String> = storage::recent_boards().into_iter().map(|b| b.id).collect();
+    recent.push(link);
+    wasm_bindgen_futures::spawn_local(async move { keeper.forget_boards_but(&recent).await });
 }

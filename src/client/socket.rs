@@ -8,63 +8,21 @@
 //! then carries its last sequence number so the server sends only what it missed.
 //! A close for a link that opens nothing (4403) ends the loop, unless this
 //! tab rotated the link itself and has the new key (`EngineHandle::refused`).
-//! The browser's word on the network counts too: `offline` ends the
-//! connection at once (a socket on a dead network can take minutes to
-//! notice), and `online` ends the wait before the next attempt.
+//! The browser's word on the network counts too (`offline::watch_page`):
+//! `offline` ends the connection at once (a socket on a dead network can
+//! take minutes to notice), and `online` ends the wait before the next
+//! attempt.
 
 use std::time::Duration;
 
 use futures_util::{future, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
-use wasm_bindgen_futures::JsFuture;
 
 use super::engine::EngineHandle;
 use crate::protocol::close_code;
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(5);
-
-/// A future that ends at the window's next `name` event; the listener
-/// goes with it.
-struct WindowEvent {
-    name: &'static str,
-    listener: Option<js_sys::Function>,
-    happened: JsFuture,
-}
-
-fn window_event(name: &'static str) -> WindowEvent {
-    let mut listener = None;
-    let happened = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.add_event_listener_with_callback(name, &resolve);
-            listener = Some(resolve);
-        }
-    });
-    WindowEvent {
-        name,
-        listener,
-        happened: JsFuture::from(happened),
-    }
-}
-
-impl std::future::Future for WindowEvent {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.happened).poll(cx).map(drop)
-    }
-}
-
-impl Drop for WindowEvent {
-    fn drop(&mut self) {
-        if let (Some(window), Some(listener)) = (web_sys::window(), &self.listener) {
-            let _ = window.remove_event_listener_with_callback(self.name, listener);
-        }
-    }
-}
 
 pub async fn run(engine: EngineHandle) {
     let mut retry = FIRST_RETRY;
@@ -100,8 +58,7 @@ pub async fn run(engine: EngineHandle) {
                     }
                 }
             };
-            let offline = window_event("offline");
-            future::select(future::select(Box::pin(writer), Box::pin(reader)), offline).await;
+            future::select(Box::pin(writer), Box::pin(reader)).await;
             if refused {
                 break; // The link opens nothing any more; the page says so.
             }
@@ -115,7 +72,10 @@ pub async fn run(engine: EngineHandle) {
         if engine.is_stopped() {
             break;
         }
-        future::select(gloo_timers::future::sleep(retry), window_event("online")).await;
+        // Cut short when the browser says the network is back.
+        let (wake, online) = futures_channel::oneshot::channel();
+        engine.wake_on_online(wake);
+        future::select(gloo_timers::future::sleep(retry), online).await;
         retry = (retry * 2).min(MAX_RETRY);
     }
 }

@@ -117,6 +117,29 @@ pub fn remember_board(id: &str) {
     }
 }
 
+/// Every `localStorage` item whose key starts with `prefix`.
+pub fn local_items_under(prefix: &str) -> Vec<(String, String)> {
+    let Some(storage) = local_storage() else {
+        return Vec::new();
+    };
+    let count = storage.length().unwrap_or(0);
+    (0..count)
+        .filter_map(|index| storage.key(index).ok().flatten())
+        .filter(|key| key.starts_with(prefix))
+        .filter_map(|key| Some((key.clone(), storage.get_item(&key).ok()??)))
+        .collect()
+}
+
+/// Sets (`Some`) or removes (`None`) a `localStorage` item.
+pub fn set_local(key: &str, value: Option<&str>) {
+    if let Some(storage) = local_storage() {
+        let _ = match value {
+            Some(value) => storage.set_item(key, value),
+            None => storage.remove_item(key),
+        };
+    }
+}
+
 /// Where the edit key of a board's rotated edit link is kept.
 fn edit_key_item(board: &str) -> String {
     format!("whiteboard.key.{board}")

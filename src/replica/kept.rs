@@ -124,6 +124,37 @@ pub fn pending_text(pending: &[Pending], author: &UserId) -> String {
     serde_json::to_string(&operations).unwrap_or_else(|_| "[]".into())
 }
 
+/// A pending list's text as kept, stamped with `now` (ms since the
+/// epoch): the stamp, a line break, the text.
+pub fn stamped(text: &str, now: u64) -> String {
+    format!("{now}\n{text}")
+}
+
+/// A kept pending list's stamp and text.
+pub fn unstamped(value: &str) -> Option<(u64, &str)> {
+    let (at, text) = value.split_once('\n')?;
+    Some((at.parse().ok()?, text))
+}
+
+/// Each key's newest value among `kept` and `copies` (key, stamped list)
+/// pairs: the browser keeps a pending list in IndexedDB and, when a page
+/// is hidden with a write still due, a copy elsewhere; either may be the
+/// newer one. Unreadable values count as oldest.
+pub fn newest(
+    mut kept: Vec<(String, String)>,
+    copies: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let stamp = |value: &str| unstamped(value).map_or(0, |(at, _)| at);
+    for (key, copy) in copies {
+        match kept.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, value)) if stamp(value) >= stamp(&copy) => {}
+            Some((_, value)) => *value = copy,
+            None => kept.push((key, copy)),
+        }
+    }
+    kept
+}
+
 /// Kept pending requests read back, in order. Any that fails the checks a
 /// request gets before it is sent is left out (it would only be refused).
 pub fn read_pending(text: &str) -> Result<Vec<Pending>, String> {

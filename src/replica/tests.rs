@@ -1264,3 +1264,33 @@ fn a_replica_speaks_for_another_user_only_before_it_connects() {
     };
     assert_eq!(hello.as_str(), "closed-tab");
 }
+
+#[test]
+fn the_newer_of_a_kept_list_and_its_copy_wins() {
+    let list = |key: &str, at: u64, text: &str| (key.to_owned(), kept::stamped(text, at));
+    assert_eq!(kept::unstamped(&kept::stamped("[]", 42)), Some((42, "[]")));
+    assert_eq!(kept::unstamped("[] without a stamp"), None);
+
+    let stored = vec![
+        list("b/pending/u1", 10, "older"),
+        list("b/pending/u2", 30, "kept"),
+    ];
+    let copies = vec![
+        list("b/pending/u1", 20, "copied on hiding"),
+        list("b/pending/u2", 25, "an older copy"),
+        list("b/pending/u3", 5, "only copied"),
+        ("b/pending/u4".to_owned(), "unreadable".to_owned()),
+    ];
+    let newest = kept::newest(stored, copies);
+    let text = |key: &str| {
+        newest
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| kept::unstamped(v))
+            .map(|(_, text)| text)
+    };
+    assert_eq!(text("b/pending/u1"), Some("copied on hiding"));
+    assert_eq!(text("b/pending/u2"), Some("kept"));
+    assert_eq!(text("b/pending/u3"), Some("only copied"));
+    assert_eq!(newest.len(), 4);
+}

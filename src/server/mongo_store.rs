@@ -4,7 +4,15 @@
 //! - `ops`: one document per operation, `{board, seq, op}` with `op` the
 //!   operation's protocol JSON; a unique index on `(board, seq)` makes the
 //!   database itself refuse a second operation with the same number, which is
-//!   what keeps several instances from forking a board.
+//!   what keeps several instances from forking a board. An operation whose
+//!   JSON is longer than [`OP_INLINE_BYTES`] (a clear or a restore of a huge
+//!   board can pass MongoDB's 16 MiB document limit) is `{board, seq,
+//!   op_version, op_parts}` instead, its JSON in `op_parts`.
+//! - `op_parts`: such an operation's JSON in parts of [`CHUNK_BYTES`],
+//!   `{board, seq, version, index, data}`, unique by `(board, version,
+//!   index)`. They are written before the `ops` document that names them,
+//!   so a stored operation's parts are all there; parts of an operation that
+//!   lost its number to another writer are deleted when that shows.
 //! - `boards`: one metadata document per board, `{_id, created_at,
 //!   last_active, title, snapshot: {seq, version, parts}, view_token,
 //!   edit_key}` (the last two when set, see [`Access`]); each instance
@@ -52,6 +60,8 @@ use crate::protocol::{BoardId, Operation};
 
 /// Snapshot chunk size: 1 MiB of JSON per document.
 pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// Operations whose JSON is longer than this are stored in parts.
+pub const OP_INLINE_BYTES: usize = 4 * CHUNK_BYTES;
 /// How long an operation waits for a reachable server before failing (so
 /// clients learn quickly that saving is delayed, instead of after 30 s).
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,6 +92,7 @@ pub struct MongoStore {
     ops: Collection<Document>,
     boards: Collection<Document>,
     chunks: Collection<Document>,
+    op_parts: Collection<Document>,
     description: String,
     /// Last sequence number known to be stored per board, to refuse gaps
     /// without a round trip; refreshed from the database when in doubt.
@@ -135,6 +146,7 @@ impl MongoStore {
             ops: database.collection("ops"),
             boards: database.collection("boards"),
             chunks: database.collection("snapshot_parts"),
+            op_parts: database.collection("op_parts"),
             description: format!(
                 "MongoDB at {} (database {})",
                 super::redact_credentials(uri),
@@ -185,7 +197,11 @@ impl MongoStore {
                     .build(),
             )
             .build();
-        self.chunks.create_index(parts).await.map_err(backend)?;
+        self.chunks
+            .create_index(parts.clone())
+            .await
+            .map_err(backend)?;
+        self.op_parts.create_index(parts).await.map_err(backend)?;
         // View links find their board.
         let views = IndexModel::builder()
             .keys(doc! { "view_token": 1 })
@@ -289,13 +305,69 @@ impl MongoStore {
             .await
             .map_err(backend)?;
         let documents: Vec<Document> = cursor.try_collect().await.map_err(backend)?;
-        documents
+        let mut ops = Vec::with_capacity(documents.len());
+        for document in &documents {
+            let op = match document.get_str("op") {
+                Ok(json) => serde_json::from_str(json),
+                Err(_) => serde_json::from_slice(&self.read_op_parts(board, document).await?),
+            };
+            ops.push(op.map_err(corrupt)?);
+        }
+        Ok(ops)
+    }
+
+    /// The JSON of an operation stored in parts (`document` names them).
+    async fn read_op_parts(
+        &self,
+        board: &BoardId,
+        document: &Document,
+    ) -> Result<Vec<u8>, StoreError> {
+        let version = document.get_object_id("op_version").map_err(corrupt)?;
+        let count = document.get_i32("op_parts").map_err(corrupt)?;
+        let parts = parts_of(&self.op_parts, board, version).await?;
+        if parts.len() != count as usize {
+            return Err(corrupt(format!(
+                "an operation stored in {count} parts has {}",
+                parts.len()
+            )));
+        }
+        joined_data(&parts)
+    }
+
+    /// Writes `json`, the operation `seq`'s, in parts under a new version,
+    /// and returns the `ops` document that names them.
+    async fn write_op_parts(
+        &self,
+        board: &BoardId,
+        seq: i64,
+        json: &[u8],
+    ) -> Result<Document, StoreError> {
+        let version = ObjectId::new();
+        let fields = doc! { "board": board.as_str(), "seq": seq, "version": version };
+        let parts = part_documents(json, &fields);
+        let count = parts.len() as i32;
+        self.op_parts.insert_many(parts).await.map_err(backend)?;
+        Ok(doc! { "board": board.as_str(), "seq": seq, "op_version": version, "op_parts": count })
+    }
+
+    /// Deletes the parts written for `documents` that no stored operation
+    /// names (their insert failed or lost the number to another writer).
+    async fn forget_unstored_parts(&self, board: &BoardId, documents: &[Document]) {
+        for version in documents
             .iter()
-            .map(|document| {
-                let json = document.get_str("op").map_err(corrupt)?;
-                serde_json::from_str(json).map_err(corrupt)
-            })
-            .collect()
+            .filter_map(|d| d.get_object_id("op_version").ok())
+        {
+            let named = self
+                .ops
+                .find_one(doc! { "board": board.as_str(), "op_version": version })
+                .await;
+            if let Ok(None) = named {
+                let _ = self
+                    .op_parts
+                    .delete_many(doc! { "board": board.as_str(), "version": version })
+                    .await;
+            }
+        }
     }
 
     async fn read_snapshot(&self, board: &BoardId) -> Result<Option<Board>, StoreError> {
@@ -336,21 +408,11 @@ impl MongoStore {
         board: &BoardId,
         pointer: SnapshotPointer,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let cursor = self
-            .chunks
-            .find(doc! { "board": board.as_str(), "version": pointer.version })
-            .sort(doc! { "index": 1 })
-            .await
-            .map_err(backend)?;
-        let parts: Vec<Document> = cursor.try_collect().await.map_err(backend)?;
+        let parts = parts_of(&self.chunks, board, pointer.version).await?;
         if parts.len() != pointer.parts as usize {
             return Ok(None);
         }
-        let mut json = Vec::new();
-        for part in &parts {
-            json.extend_from_slice(&part.get_binary_generic("data").map_err(corrupt)?[..]);
-        }
-        Ok(Some(json))
+        joined_data(&parts).map(Some)
     }
 
     /// Whether appends should refresh the board's metadata now (at most once
@@ -396,6 +458,49 @@ impl MongoStore {
 }
 
 /// A stored snapshot's JSON as a board, indexed.
+/// `bytes` in parts of [`CHUNK_BYTES`]: each a copy of `fields` with its
+/// `index` and its `data`.
+fn part_documents(bytes: &[u8], fields: &Document) -> Vec<Document> {
+    bytes
+        .chunks(CHUNK_BYTES)
+        .enumerate()
+        .map(|(index, chunk)| {
+            let mut part = fields.clone();
+            part.insert("index", index as i32);
+            let data = Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: chunk.to_vec(),
+            };
+            part.insert("data", data);
+            part
+        })
+        .collect()
+}
+
+/// The parts of `version` of something of `board`'s in `collection`, in
+/// order.
+async fn parts_of(
+    collection: &Collection<Document>,
+    board: &BoardId,
+    version: ObjectId,
+) -> Result<Vec<Document>, StoreError> {
+    let cursor = collection
+        .find(doc! { "board": board.as_str(), "version": version })
+        .sort(doc! { "index": 1 })
+        .await
+        .map_err(backend)?;
+    cursor.try_collect().await.map_err(backend)
+}
+
+/// The bytes of `parts`, one after another.
+fn joined_data(parts: &[Document]) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    for part in parts {
+        bytes.extend_from_slice(&part.get_binary_generic("data").map_err(corrupt)?[..]);
+    }
+    Ok(bytes)
+}
+
 fn decode_snapshot(json: &[u8]) -> Result<Board, StoreError> {
     let mut stored: Board = serde_json::from_slice(json).map_err(corrupt)?;
     stored.reindex();
@@ -444,20 +549,26 @@ impl Store for MongoStore {
                 .map_or(first.seq, |pair| pair[1].seq);
             return Err(StoreError::SequenceConflict { stored, got });
         }
-        let documents = ops
-            .iter()
-            .map(|op| {
-                Ok(doc! {
-                    "board": board.as_str(),
-                    "seq": i64::try_from(op.seq).map_err(backend)?,
-                    "op": serde_json::to_string(op).map_err(backend)?,
-                })
-            })
-            .collect::<Result<Vec<Document>, StoreError>>()?;
+        let mut documents = Vec::with_capacity(ops.len());
+        for op in ops {
+            let seq = i64::try_from(op.seq).map_err(backend)?;
+            let json = serde_json::to_string(op).map_err(backend)?;
+            documents.push(if json.len() <= OP_INLINE_BYTES {
+                doc! { "board": board.as_str(), "seq": seq, "op": json }
+            } else {
+                // Its parts first: an `ops` document names only parts
+                // that are all stored.
+                self.write_op_parts(board, seq, json.as_bytes()).await?
+            });
+        }
         // One ordered insert for the whole batch (group commit). If it fails
         // part-way (a racing writer, a lost connection) a prefix may be
         // stored; the caller reloads and finds it (see the Store contract).
-        match self.ops.insert_many(documents).ordered(true).await {
+        let inserted = self.ops.insert_many(documents.iter()).ordered(true).await;
+        if inserted.is_err() {
+            self.forget_unstored_parts(board, &documents).await;
+        }
+        match inserted {
             Ok(_) => {}
             Err(error) if is_duplicate_key(&error) => {
                 self.remember_last_seq(board, None);
@@ -559,21 +670,14 @@ impl Store for MongoStore {
         };
         let json = encode_snapshot(board).await?;
         let count = json.chunks(CHUNK_BYTES).count() as i32;
-        let parts: Vec<Document> = json
-            .chunks(CHUNK_BYTES)
-            .enumerate()
-            .map(|(index, bytes)| {
-                doc! {
-                    "board": id.as_str(),
-                    "seq": seq,
-                    "version": version,
-                    "index": index as i32,
-                    "parts": count,
-                    "history": history,
-                    "data": Binary { subtype: BinarySubtype::Generic, bytes: bytes.to_vec() },
-                }
-            })
-            .collect();
+        let fields = doc! {
+            "board": id.as_str(),
+            "seq": seq,
+            "version": version,
+            "parts": count,
+            "history": history,
+        };
+        let parts = part_documents(&json, &fields);
         // The new version's parts first, then the pointer to them, then
         // older versions: a reader following the pointer finds a whole
         // snapshot, or a newer pointer.

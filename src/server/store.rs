@@ -16,6 +16,8 @@
 //!   from the store before going on; operation ids make the requests of a
 //!   stored prefix recognisable when they are retried.
 //! - `load` returns the newest snapshot and every operation after it.
+//! - an operation of any size is stored and read back whole (a clear or a
+//!   restore of a huge board can pass MongoDB's 16 MiB document limit).
 //! - a board's [`Access`] reads back as last written, and its view token
 //!   finds the board (`board_of_view`); a replaced view token finds nothing;
 //!   `set_access` writes only over the access it expects (compare and set).
