@@ -227,3 +227,97 @@ async fn a_restore_is_seen_by_everyone_and_a_version_3_client_sees_an_undo() {
         .await;
     assert_eq!(error_code(&refusal), ErrorCode::Rejected);
 }
+
+#[tokio::test]
+async fn history_older_than_the_days_kept_is_forgotten_when_the_board_opens() {
+    use std::sync::Arc;
+    use whiteboard::board::Board;
+    use whiteboard::protocol::Operation;
+    use whiteboard::server::redb_store::RedbStore;
+    use whiteboard::server::store::Store;
+
+    // Ten operations made in 2020, with a snapshot kept for history every 3.
+    let dir = tempfile::tempdir().unwrap();
+    let board = board_id("history-days");
+    {
+        let store = RedbStore::open(dir.path()).unwrap().with_history_every(3);
+        let mut stored = Board::new();
+        for n in 1..=10u64 {
+            let op = Operation {
+                seq: n,
+                author: user("ada"),
+                op_id: op_id(&format!("a{n}")),
+                at: 1_580_000_000_000 + n * 1_000,
+                name: None,
+                change: Change::AddStroke {
+                    stroke: stroke(&format!("s{n}"), n as f32),
+                },
+            };
+            store
+                .append(&board, std::slice::from_ref(&op))
+                .await
+                .unwrap();
+            stored.apply(&op);
+            store
+                .save_snapshot(&board, Arc::new(stored.clone()))
+                .await
+                .unwrap();
+        }
+        store.flush().await.unwrap();
+    }
+    let server = ServerProcess::start_with(
+        dir.path(),
+        &[
+            ("WHITEBOARD_HISTORY_DAYS", "1"),
+            ("WHITEBOARD_HISTORY_SNAPSHOT_OPS", "3"),
+        ],
+    );
+    let mut ada = join_named(server.addr, &board, "ada", "Ada", PROTOCOL_VERSION).await;
+
+    // Forgetting runs beside the room, once it opened: everything up to the
+    // newest history snapshot before the cutoff (9) goes.
+    let mut refused = None;
+    for _ in 0..50 {
+        ada.send(&ClientMessage::BoardAt { seq: 8 }).await;
+        match ada
+            .recv_matching(|m| {
+                matches!(
+                    m,
+                    ServerMessage::Version { .. } | ServerMessage::Error { .. }
+                )
+            })
+            .await
+        {
+            ServerMessage::Error { code, message, .. } => {
+                refused = Some((code, message));
+                break;
+            }
+            ServerMessage::Version {
+                packed_snapshot, ..
+            } => {
+                // Not forgotten yet: its frames, then ask again later.
+                let mut read = 0;
+                while read < packed_snapshot {
+                    if let Message::Binary(part) = ada.next_frame().await {
+                        read += part.len() as u64;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => panic!("expected a version or a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        refused,
+        Some((
+            ErrorCode::Invalid,
+            "that version of the board is no longer kept".to_owned()
+        ))
+    );
+    // From the snapshot kept on, every version reads back, and the board
+    // is as it was.
+    assert_eq!(version(&mut ada, 9).await.strokes.len(), 9);
+    assert_eq!(version(&mut ada, 10).await.strokes.len(), 10);
+    let listed = history_page(&mut ada, None, 100).await;
+    assert_eq!(listed.iter().map(|e| e.seq).collect::<Vec<_>>(), [10]);
+}

@@ -14,7 +14,7 @@ use whiteboard::protocol::{
 };
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::redb_store::RedbStore;
-use whiteboard::server::store::{board_at, Access, Store, StoreError};
+use whiteboard::server::store::{board_at, last_made_before, Access, Store, StoreError};
 
 fn board(name: &str) -> BoardId {
     BoardId::parse(&format!("contract-{name}-000000")).unwrap()
@@ -282,6 +282,54 @@ async fn check_history(store: Arc<dyn Store>) {
     // The board as it is still loads from the newest snapshot.
     let loaded = store.load(&id).await.unwrap();
     assert_eq!(loaded.snapshot.map(|b| b.seq()), Some(11));
+
+    // The last operation made before a time (op n was made at `at` + n s).
+    let made = |seq: u64| op(seq).at;
+    assert_eq!(
+        last_made_before(&*store, &id, 11, made(8)).await.unwrap(),
+        7
+    );
+    assert_eq!(
+        last_made_before(&*store, &id, 11, made(1)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        last_made_before(&*store, &id, 11, made(12)).await.unwrap(),
+        11
+    );
+    assert_eq!(last_made_before(&*store, &id, 5, made(8)).await.unwrap(), 5);
+
+    // Forgetting history before 8 keeps the snapshot at 6 and what follows:
+    // every version from 6 on reads back, none before it.
+    assert_eq!(store.forget_before(&id, 8).await.unwrap(), 6);
+    for seq in 6..=11 {
+        let at = board_at(&*store, &id, seq).await.unwrap();
+        assert_eq!(at, replayed(seq), "the board at {seq}, after forgetting");
+    }
+    for seq in 1..6 {
+        let at = board_at(&*store, &id, seq).await;
+        assert!(matches!(at, Err(StoreError::Forgotten)), "{seq}: {at:?}");
+    }
+    assert_eq!(board_at(&*store, &id, 0).await.unwrap(), Board::new());
+    assert_eq!(
+        store.ops_between(&id, 0, 11).await.unwrap(),
+        ops[6..].to_vec()
+    );
+    assert_eq!(store.load(&id).await.unwrap().into_board(), board);
+    // What is no longer kept counts as older.
+    assert_eq!(
+        last_made_before(&*store, &id, 11, made(8)).await.unwrap(),
+        7
+    );
+    // Nothing kept that early: nothing more to forget.
+    assert_eq!(store.forget_before(&id, 5).await.unwrap(), 0);
+    // The board goes on, and an empty board has forgotten nothing.
+    store.append(&id, &[op(12)]).await.unwrap();
+    board.apply(&op(12));
+    assert_eq!(store.load(&id).await.unwrap().into_board(), board);
+    let never = BoardId::parse("contract-never-drawn-on-0000").unwrap();
+    let empty = board_at(&*store, &never, 4).await.unwrap();
+    assert_eq!(empty, Board::new());
 }
 
 #[tokio::test]

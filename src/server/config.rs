@@ -78,6 +78,13 @@ pub struct Config {
     #[arg(long, env = "WHITEBOARD_HISTORY_SNAPSHOT_OPS", default_value_t = crate::server::store::HISTORY_SNAPSHOT_OPS)]
     pub history_snapshot_ops: u64,
 
+    /// Days of history kept (0: all of it, for good). When a board opens,
+    /// what is older goes: its operations up to the newest history
+    /// snapshot made before then, and the snapshots before that one.
+    /// Versions from that snapshot on can still be read and restored.
+    #[arg(long, env = "WHITEBOARD_HISTORY_DAYS", default_value_t = 0)]
+    pub history_days: u64,
+
     /// Requests for a board's links (`POST /b/{id}/view-link` and
     /// `/edit-link`) one client address may make per minute; bursts of ten
     /// pass. More are answered 429: each may write to the store.

@@ -185,6 +185,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             bus: Arc::clone(&bus),
             instance,
             idle_timeout: Duration::from_secs(config.room_idle_secs),
+            history_days: config.history_days,
             limits: BoardLimits {
                 people: config.people_per_board,
                 items: config.board_items,

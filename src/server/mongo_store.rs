@@ -626,7 +626,9 @@ impl Store for MongoStore {
                 }
             }
         }
-        // Versions kept for history are never deleted: no race to follow.
+        // Versions kept for history are deleted only when history before
+        // them is forgotten (`forget_before`): a version read meanwhile
+        // misses parts, and its read fails.
         let at = i64::try_from(seq).unwrap_or(i64::MAX);
         let Some(kept) = self
             .chunks
@@ -645,6 +647,31 @@ impl Store for MongoStore {
                 StoreError::Corrupt(format!("a history snapshot of {board} misses parts"))
             })?;
         decode_snapshot(&json).map(Some)
+    }
+
+    async fn forget_before(&self, board: &BoardId, seq: u64) -> Result<u64, StoreError> {
+        let at = i64::try_from(seq).unwrap_or(i64::MAX);
+        let Some(kept) = self
+            .chunks
+            .find_one(doc! { "board": board.as_str(), "history": true, "seq": { "$lte": at } })
+            .sort(doc! { "seq": -1 })
+            .projection(doc! { "seq": 1 })
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(0);
+        };
+        let first = seq_of(&kept)?;
+        let upto = i64::try_from(first).map_err(backend)?;
+        // The operations up to the snapshot kept, then the older snapshots.
+        let older = doc! { "board": board.as_str(), "seq": { "$lte": upto } };
+        self.ops.delete_many(older.clone()).await.map_err(backend)?;
+        self.op_parts.delete_many(older).await.map_err(backend)?;
+        self.chunks
+            .delete_many(doc! { "board": board.as_str(), "history": true, "seq": { "$lt": upto } })
+            .await
+            .map_err(backend)?;
+        Ok(first)
     }
 
     async fn save_snapshot(&self, id: &BoardId, board: Arc<Board>) -> Result<(), StoreError> {

@@ -461,6 +461,38 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn forget_before(&self, board: &BoardId, seq: u64) -> Result<u64, StoreError> {
+        let board = board.as_str().to_owned();
+        // A transaction of its own, as for access: rare, and the writer's
+        // transactions then open no tables for it.
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let first = {
+                let mut history = txn.open_table(HISTORY).map_err(backend)?;
+                let kept = history
+                    .range((board.as_str(), 0)..=(board.as_str(), seq))
+                    .map_err(backend)?
+                    .next_back()
+                    .transpose()
+                    .map_err(backend)?
+                    .map(|(key, _)| key.value().1);
+                let Some(first) = kept else {
+                    return Ok(0);
+                };
+                history
+                    .retain_in((board.as_str(), 0)..(board.as_str(), first), |_, _| false)
+                    .map_err(backend)?;
+                let mut ops = txn.open_table(OPS).map_err(backend)?;
+                ops.retain_in((board.as_str(), 0)..=(board.as_str(), first), |_, _| false)
+                    .map_err(backend)?;
+                first
+            };
+            txn.commit().map_err(backend)?;
+            Ok(first)
+        })
+        .await
+    }
+
     async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError> {
         let token = token.to_owned();
         self.blocking(move |db| {

@@ -29,6 +29,10 @@
 //!   at any sequence number is the newest kept snapshot at or before it
 //!   plus the operations after that ([`board_at`]), never the whole log
 //!   for a point after the first kept snapshot.
+//! - forgetting (`forget_before`): the newest history snapshot at or before
+//!   the version named stays, with everything after it; the operations up
+//!   to it and the older snapshots go. Every version from that snapshot on
+//!   still reads back; an older one is [`StoreError::Forgotten`].
 
 use std::sync::Arc;
 
@@ -46,6 +50,10 @@ pub enum StoreError {
     Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The version asked for is older than the history kept
+    /// ([`Store::forget_before`]).
+    #[error("that version of the board is no longer kept")]
+    Forgotten,
 }
 
 /// Who may do what on a board beyond knowing its id (see `docs/protocol.md`,
@@ -88,15 +96,52 @@ pub const HISTORY_SNAPSHOT_OPS: u64 = 5_000;
 /// The board as it was at `seq` (its last operation then was `seq`): the
 /// newest snapshot kept at or before it, and the operations after that.
 /// Past the stored log's end, the board as stored.
+/// An older version than the history kept is [`StoreError::Forgotten`].
 pub async fn board_at(store: &dyn Store, id: &BoardId, seq: u64) -> Result<Board, StoreError> {
-    let mut board = store
-        .snapshot_at_or_before(id, seq)
-        .await?
-        .unwrap_or_default();
-    for op in store.ops_between(id, board.seq(), seq).await? {
+    let snapshot = store.snapshot_at_or_before(id, seq).await?;
+    let from = snapshot.as_ref().map_or(0, Board::seq);
+    let ops = store.ops_between(id, from, seq).await?;
+    // The operations after the snapshot start right after it, unless they
+    // were forgotten; with no snapshot that early, a board whose first
+    // operation is gone has forgotten that far back.
+    let gap = ops.first().is_some_and(|op| op.seq != from + 1);
+    let first_gone = || async {
+        Ok::<_, StoreError>(
+            store.ops_between(id, 0, 1).await?.is_empty()
+                && store.snapshot_at_or_before(id, u64::MAX).await?.is_some(),
+        )
+    };
+    if gap || (snapshot.is_none() && seq > 0 && first_gone().await?) {
+        return Err(StoreError::Forgotten);
+    }
+    let mut board = snapshot.unwrap_or_default();
+    for op in ops {
         board.apply(&op);
     }
     Ok(board)
+}
+
+/// The newest operation numbered at most `upto` that was made before
+/// `before_ms` (ms since the epoch; operations stored before times were
+/// kept count as older), 0 if none: found by halving, each step reading one
+/// operation, since operations are numbered in the order they were made.
+/// An operation no longer kept counts as older.
+pub async fn last_made_before(
+    store: &dyn Store,
+    id: &BoardId,
+    upto: u64,
+    before_ms: u64,
+) -> Result<u64, StoreError> {
+    let (mut older, mut newer) = (0, upto.saturating_add(1));
+    while newer - older > 1 {
+        let middle = older + (newer - older) / 2;
+        let op = store.ops_between(id, middle - 1, middle).await?;
+        match op.first() {
+            Some(op) if op.at >= before_ms => newer = middle,
+            _ => older = middle,
+        }
+    }
+    Ok(older)
 }
 
 /// A board as stored: the newest snapshot (if any) and the operations after it.
@@ -157,6 +202,12 @@ pub trait Store: Send + Sync + 'static {
         board: &BoardId,
         seq: u64,
     ) -> Result<Option<Board>, StoreError>;
+
+    /// Forgets the board's history before its newest snapshot kept for
+    /// history at or before `seq` (see the contract); returns that
+    /// snapshot's number, the oldest version still kept (0: none was kept
+    /// that early, and nothing is forgotten).
+    async fn forget_before(&self, board: &BoardId, seq: u64) -> Result<u64, StoreError>;
 
     /// Replaces the board's snapshot if `board` is newer than the stored one.
     /// Implementations encode it with [`encode_snapshot`], off the runtime.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::Message;
 
-use super::state::part_frames;
+use super::state::{part_frames, FORGOTTEN};
 use crate::protocol::{BoardId, ErrorCode, ProtocolError, ServerMessage};
 use crate::server::store::{self, Store};
 
@@ -42,6 +42,9 @@ pub async fn answer(
     read: HistoryRead,
 ) -> Result<Vec<Message>, ProtocolError> {
     let unavailable = |error: store::StoreError| {
+        if let store::StoreError::Forgotten = error {
+            return ProtocolError::invalid(FORGOTTEN);
+        }
         tracing::warn!(%board, %error, "could not read the board's history");
         ProtocolError::new(
             ErrorCode::StorageUnavailable,
@@ -62,6 +65,9 @@ pub async fn answer(
                 .ops_between(&board, after, upto)
                 .await
                 .map_err(unavailable)?;
+            if ops.first().is_some_and(|op| op.seq != after + 1) {
+                return Err(ProtocolError::invalid(FORGOTTEN));
+            }
             Ok(vec![ops_page(&ops)])
         }
         HistoryRead::BoardAt { seq } => {

@@ -37,7 +37,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 pub use self::api::{
     ConnectionId, JoinRequest, Outbox, RoomCommand, RoomHandle, CLIENT_QUEUE_CAPACITY,
@@ -66,6 +66,8 @@ pub struct RoomContext {
     pub instance: InstanceId,
     pub idle_timeout: Duration,
     pub limits: BoardLimits,
+    /// Days of history kept (0: all of it).
+    pub history_days: u64,
 }
 
 /// Loads the board and serves it until it is idle or the server stops.
@@ -105,6 +107,9 @@ pub async fn run(
         }
     };
     debug!(board = %id, seq = board.seq(), strokes = board.stroke_count(), "room opened");
+    if context.history_days > 0 {
+        forget_old_history(&context, &id, board.seq());
+    }
     let state = RoomState::new(
         id,
         context.instance,
@@ -131,6 +136,28 @@ pub async fn run(
         turn_away_joins(&mut commands, None).await;
     }
     room.close().await;
+}
+
+/// Forgets the board's history older than the days kept, beside the room
+/// (see `--history-days`): the operations up to the newest history
+/// snapshot made before then, and the snapshots before it.
+fn forget_old_history(context: &RoomContext, id: &BoardId, seq: u64) {
+    let store = Arc::clone(&context.store);
+    let id = id.clone();
+    let before_ms = wall_clock_ms().saturating_sub(context.history_days.saturating_mul(86_400_000));
+    tokio::spawn(async move {
+        let forgotten = async {
+            match stores::last_made_before(store.as_ref(), &id, seq, before_ms).await? {
+                0 => Ok(0),
+                last => store.forget_before(&id, last).await,
+            }
+        };
+        match forgotten.await {
+            Ok(0) => {}
+            Ok(first) => info!(board = %id, first, "history before this version forgotten"),
+            Err(error) => warn!(board = %id, %error, "could not forget old history"),
+        }
+    });
 }
 
 /// Closes the command queue (the hub opens a fresh room for new joins) and

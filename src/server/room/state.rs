@@ -414,6 +414,9 @@ fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
 }
 
 /// A restore whose version could not be read (named, so it is resent).
+/// Why a version older than the history kept cannot be read or restored.
+pub const FORGOTTEN: &str = "that version of the board is no longer kept";
+
 fn version_unread() -> ProtocolError {
     ProtocolError::new(
         ErrorCode::StorageUnavailable,
@@ -1536,19 +1539,24 @@ impl RoomState {
                 Ok(version) if version.seq() == seq => self.version = Some(Arc::new(version)),
                 failed => {
                     // The restore at the head cannot be resolved: refused,
-                    // named, so its client may send it again.
-                    match failed {
+                    // named, so its client may send it again (unless the
+                    // version is no longer kept).
+                    let refusal = match failed {
+                        Err(StoreError::Forgotten) => ProtocolError::invalid(FORGOTTEN),
                         Err(error) => {
-                            warn!(board = %self.id, %error, seq, "could not read a version")
+                            warn!(board = %self.id, %error, seq, "could not read a version");
+                            version_unread()
                         }
-                        Ok(version) => warn!(
-                            board = %self.id, seq, read = version.seq(),
-                            "the store's version is not the one asked for"
-                        ),
-                    }
+                        Ok(version) => {
+                            warn!(
+                                board = %self.id, seq, read = version.seq(),
+                                "the store's version is not the one asked for"
+                            );
+                            version_unread()
+                        }
+                    };
                     if let Some((conn, op_id, _)) = self.queued.pop_front() {
-                        let refusal = error_frame(&version_unread(), Some(op_id));
-                        self.send_to(conn, refusal, Lane::Control);
+                        self.send_to(conn, error_frame(&refusal, Some(op_id)), Lane::Control);
                     }
                 }
             },

@@ -1316,6 +1316,18 @@ fn a_restore_whose_version_cannot_be_read_is_refused_by_name_and_the_queue_goes_
         })
         .collect();
     assert_eq!(codes, [ErrorCode::Rejected, ErrorCode::Invalid]);
+
+    // A version older than the history kept is refused for good.
+    let effects = h.handle(restore(1, "r4", 1));
+    assert!(!store_jobs(&effects).is_empty(), "the version is read");
+    h.handle(Event::Stored(StoreAnswer::Version(Err(
+        StoreError::Forgotten,
+    ))));
+    assert!(matches!(
+        &alice.received()[..],
+        [ServerMessage::Error { code: ErrorCode::Invalid, op_id: Some(id), message }]
+            if id.as_str() == "r4" && message == FORGOTTEN
+    ));
 }
 
 #[test]
