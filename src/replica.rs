@@ -1051,9 +1051,10 @@ impl Replica {
                 notice: Some(sentence_case(&message)),
                 ..self.confirm(&op_id)
             },
-            // A full board or server turned the join away; the socket
-            // closes and retries after its backoff.
-            (ErrorCode::LimitReached, None) => Changed {
+            // A full board or server turned the join away (the socket
+            // closes and retries after its backoff), or a history read
+            // asked for a version no longer kept.
+            (ErrorCode::LimitReached | ErrorCode::Invalid, None) => Changed {
                 notice: Some(sentence_case(&message)),
                 ..Changed::default()
             },

@@ -246,6 +246,19 @@ fn refusals_drop_the_request_with_a_notice_and_storage_trouble_keeps_it() {
         0.0,
     );
     assert!(unrelated.warning.is_some() && unrelated.notice.is_none());
+    // A history read refused (a version no longer kept) is said.
+    let forgotten = replica.on_server(
+        ServerMessage::Error {
+            code: ErrorCode::Invalid,
+            message: "that version of the board is no longer kept".into(),
+            op_id: None,
+        },
+        0.0,
+    );
+    assert_eq!(
+        forgotten.notice.as_deref(),
+        Some("That version of the board is no longer kept")
+    );
 
     // A full board is said plainly, whether it turned a request or a join away.
     let (full, replica) = answered_with(
