@@ -702,13 +702,13 @@ impl Replica {
             if (received.len() as u64) < *expected {
                 return SnapshotProgress::Partial;
             }
-            let (seq, expected) = (*seq, *expected);
+            let seq = *seq;
             let Some((_, _, received)) = self.arriving_version.take() else {
                 return SnapshotProgress::Partial;
             };
-            return match FirstPart::decode(&received, expected) {
-                Ok(version) if version.is_whole() && version.seq == seq => {
-                    self.past = Some(Board::from_items(seq, version.items));
+            return match FirstPart::whole_board(&received) {
+                Ok(version) if version.seq() == seq => {
+                    self.past = Some(version);
                     self.selection.clear();
                     self.scene.rebuild = true;
                     SnapshotProgress::Past(Changed {

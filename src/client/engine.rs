@@ -557,11 +557,6 @@ impl Engine {
         self.dirty |= redraw;
     }
 
-    /// Who this tab speaks for.
-    pub(super) fn replica_user(&self) -> UserId {
-        self.replica.user().clone()
-    }
-
     /// Takes up what the device kept (`offline::resume`), as `user`, and
     /// keeps what changes from now on with `keeper`.
     pub(super) fn resume(

@@ -395,7 +395,8 @@ pub(super) async fn resume(engine: &EngineHandle) {
     let Some(database) = open_database().await else {
         return;
     };
-    let Some((link, mut user)) = engine.with(|e| (link_key(&e.link), e.replica_user())) else {
+    let Some((link, mut user)) = engine.with(|e| (link_key(&e.link), e.replica.user().clone()))
+    else {
         return;
     };
     let locks = navigator_member("locks");

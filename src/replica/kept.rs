@@ -49,13 +49,7 @@ pub fn pack_board(board: &Board) -> Vec<u8> {
 
 /// A kept board read back.
 pub fn unpack_board(bytes: &[u8]) -> Result<Board, String> {
-    let whole = FirstPart::decode(bytes, bytes.len() as u64)?;
-    if !whole.is_whole() {
-        return Err("a kept board that is not whole".into());
-    }
-    let mut board = Board::from_items(whole.seq, whole.items);
-    board.raise_top_z(whole.top_z);
-    Ok(board)
+    FirstPart::whole_board(bytes)
 }
 
 /// The change a request asks for, before the server resolves it.

@@ -79,6 +79,18 @@ impl FirstPart {
     pub fn is_whole(&self) -> bool {
         self.positions.len() == self.total
     }
+
+    /// The board in `bytes`, a snapshot in one part (a past version, a
+    /// board kept on the device).
+    pub fn whole_board(bytes: &[u8]) -> Result<Board, String> {
+        let whole = Self::decode(bytes, bytes.len() as u64)?;
+        if !whole.is_whole() {
+            return Err("a snapshot in one part that does not hold all of it".into());
+        }
+        let mut board = Board::from_items(whole.seq, whole.items);
+        board.raise_top_z(whole.top_z);
+        Ok(board)
+    }
 }
 
 /// Strokes of the rest decoded per slice of its merge (about 2 ms in the

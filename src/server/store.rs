@@ -52,9 +52,13 @@ pub enum StoreError {
     Corrupt(String),
     /// The version asked for is older than the history kept
     /// ([`Store::forget_before`]).
-    #[error("that version of the board is no longer kept")]
+    #[error("{FORGOTTEN}")]
     Forgotten,
 }
+
+/// Why a version older than the history kept cannot be read or restored
+/// (also what clients are told).
+pub const FORGOTTEN: &str = "that version of the board is no longer kept";
 
 /// Who may do what on a board beyond knowing its id (see `docs/protocol.md`,
 /// "View links"). Tokens are 128 random bits in base64url.

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use axum::extract::ws::Message;
 
-use super::state::{part_frames, FORGOTTEN};
+use super::state::part_frames;
 use crate::protocol::{BoardId, ErrorCode, ProtocolError, ServerMessage};
-use crate::server::store::{self, Store};
+use crate::server::store::{self, Store, FORGOTTEN};
 
 /// A history read, bounded by the room against what is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

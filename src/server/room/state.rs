@@ -62,7 +62,7 @@ use crate::protocol::{
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
-use crate::server::store::{Access, StoreError};
+use crate::server::store::{Access, StoreError, FORGOTTEN};
 use crate::server::Frame;
 
 mod encodings;
@@ -414,9 +414,6 @@ fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
 }
 
 /// A restore whose version could not be read (named, so it is resent).
-/// Why a version older than the history kept cannot be read or restored.
-pub const FORGOTTEN: &str = "that version of the board is no longer kept";
-
 fn version_unread() -> ProtocolError {
     ProtocolError::new(
         ErrorCode::StorageUnavailable,
