@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::decimal::dec;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
 use crate::protocol::{Point, Stroke, StrokeId, StrokeKind};
 
@@ -131,13 +132,22 @@ fn paint_attributes(stroke: &Stroke, fill: Option<&str>) -> String {
     let mut attributes = format!(
         r#"stroke="{}" stroke-width="{}" stroke-linecap="round" stroke-linejoin="round" fill="{}""#,
         stroke.style.color.as_str(),
-        stroke.style.width,
+        dec(stroke.style.width),
         fill.unwrap_or("none"),
     );
     if stroke.opacity < 1.0 {
-        let _ = write!(attributes, r#" opacity="{}""#, stroke.opacity);
+        let _ = write!(attributes, r#" opacity="{}""#, dec(stroke.opacity));
     }
     attributes
+}
+
+/// ` opacity="…"` for a translucent item, nothing for an opaque one.
+fn opacity_attribute(stroke: &Stroke) -> String {
+    if stroke.opacity < 1.0 {
+        format!(r#" opacity="{}""#, dec(stroke.opacity))
+    } else {
+        String::new()
+    }
 }
 
 /// The SVG path of a freehand stroke, smoothed like the canvas renderer:
@@ -150,31 +160,35 @@ fn freehand_svg(stroke: &Stroke, out: &mut String) {
         return;
     };
     let mid = |a: &Point, b: &Point| ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
-    let opacity = if stroke.opacity < 1.0 {
-        format!(r#" opacity="{}""#, stroke.opacity)
-    } else {
-        String::new()
-    };
+    let opacity = opacity_attribute(stroke);
     let color = stroke.style.color.as_str();
     if points.len() == 1 {
-        let radius = pressure_width(stroke.style.width, first.pressure) / 2.0;
+        let radius = dec(pressure_width(stroke.style.width, first.pressure) / 2.0);
         let _ = writeln!(
             out,
             r#"<circle cx="{}" cy="{}" r="{radius}" fill="{color}"{opacity}/>"#,
-            first.x, first.y
+            dec(first.x),
+            dec(first.y)
         );
         return;
     }
     let uniform = points.iter().all(|p| p.pressure == first.pressure);
     if uniform {
-        let mut d = format!("M{} {}", first.x, first.y);
+        let mut d = format!("M{} {}", dec(first.x), dec(first.y));
         for pair in points[1..].windows(2) {
             let (mx, my) = mid(&pair[0], &pair[1]);
-            let _ = write!(d, " Q{} {} {mx} {my}", pair[0].x, pair[0].y);
+            let _ = write!(
+                d,
+                " Q{} {} {} {}",
+                dec(pair[0].x),
+                dec(pair[0].y),
+                dec(mx),
+                dec(my)
+            );
         }
         let last = points[points.len() - 1];
-        let _ = write!(d, " L{} {}", last.x, last.y);
-        let width = pressure_width(stroke.style.width, first.pressure);
+        let _ = write!(d, " L{} {}", dec(last.x), dec(last.y));
+        let width = dec(pressure_width(stroke.style.width, first.pressure));
         let _ = writeln!(
             out,
             r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="{width}" stroke-linecap="round" stroke-linejoin="round"{opacity}/>"#
@@ -188,14 +202,19 @@ fn freehand_svg(stroke: &Stroke, out: &mut String) {
         let end = points
             .get(i + 1)
             .map_or((control.x, control.y), |next| mid(&control, next));
-        let width = pressure_width(
+        let width = dec(pressure_width(
             stroke.style.width,
             (points[i - 1].pressure + control.pressure) / 2.0,
-        );
+        ));
         let _ = writeln!(
             out,
             r#"<path d="M{} {} Q{} {} {} {}" fill="none" stroke="{color}" stroke-width="{width}" stroke-linecap="round"/>"#,
-            start.0, start.1, control.x, control.y, end.0, end.1
+            dec(start.0),
+            dec(start.1),
+            dec(control.x),
+            dec(control.y),
+            dec(end.0),
+            dec(end.1)
         );
         start = end;
     }
@@ -213,10 +232,10 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
             let _ = writeln!(
                 out,
                 r#"<rect x="{}" y="{}" width="{}" height="{}" {}/>"#,
-                shape.min_x,
-                shape.min_y,
-                shape.width(),
-                shape.height(),
+                dec(shape.min_x),
+                dec(shape.min_y),
+                dec(shape.width()),
+                dec(shape.height()),
                 paint_attributes(stroke, stroke.fill.as_ref().map(|f| f.as_str()))
             );
         }
@@ -224,18 +243,20 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
             let (cx, cy) = shape.center();
             let _ = writeln!(
                 out,
-                r#"<ellipse cx="{cx}" cy="{cy}" rx="{}" ry="{}" {}/>"#,
-                shape.width() / 2.0,
-                shape.height() / 2.0,
+                r#"<ellipse cx="{}" cy="{}" rx="{}" ry="{}" {}/>"#,
+                dec(cx),
+                dec(cy),
+                dec(shape.width() / 2.0),
+                dec(shape.height() / 2.0),
                 paint_attributes(stroke, stroke.fill.as_ref().map(|f| f.as_str()))
             );
         }
         StrokeKind::Line | StrokeKind::Arrow => {
             let (a, b) = (stroke.points[0], stroke.points[stroke.points.len() - 1]);
-            let mut d = format!("M{} {} L{} {}", a.x, a.y, b.x, b.y);
+            let mut d = format!("M{} {} L{} {}", dec(a.x), dec(a.y), dec(b.x), dec(b.y));
             if stroke.kind == StrokeKind::Arrow {
                 for (x, y) in geometry::arrow_head((a.x, a.y), (b.x, b.y), stroke.style.width) {
-                    let _ = write!(d, " M{x} {y} L{} {}", b.x, b.y);
+                    let _ = write!(d, " M{} {} L{} {}", dec(x), dec(y), dec(b.x), dec(b.y));
                 }
             }
             let _ = writeln!(out, r#"<path d="{d}" {}/>"#, paint_attributes(stroke, None));
@@ -244,23 +265,20 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
             let size = stroke.font_size.unwrap_or(16.0);
             let line_height = size * TEXT_LINE_HEIGHT;
             let inset = (line_height - size) / 2.0;
-            let opacity = if stroke.opacity < 1.0 {
-                format!(r#" opacity="{}""#, stroke.opacity)
-            } else {
-                String::new()
-            };
+            let opacity = opacity_attribute(stroke);
             let _ = write!(
                 out,
-                r#"<text font-family="{}" font-size="{size}" fill="{}" dominant-baseline="text-before-edge" xml:space="preserve"{opacity}>"#,
+                r#"<text font-family="{}" font-size="{}" fill="{}" dominant-baseline="text-before-edge" xml:space="preserve"{opacity}>"#,
                 escape_xml(TEXT_FONT),
+                dec(size),
                 stroke.style.color.as_str(),
             );
             for (i, line) in stroke.text.as_deref().unwrap_or("").split('\n').enumerate() {
                 let _ = write!(
                     out,
                     r#"<tspan x="{}" y="{}">{}</tspan>"#,
-                    shape.min_x,
-                    shape.min_y + inset + i as f32 * line_height,
+                    dec(shape.min_x),
+                    dec(shape.min_y + inset + i as f32 * line_height),
                     escape_xml(line)
                 );
             }
@@ -276,10 +294,10 @@ pub fn to_svg(strokes: &[&Stroke], area: &Rect) -> String {
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}">
 <rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#ffffff"/>
 "##,
-        x = area.min_x,
-        y = area.min_y,
-        w = area.width(),
-        h = area.height(),
+        x = dec(area.min_x),
+        y = dec(area.min_y),
+        w = dec(area.width()),
+        h = dec(area.height()),
     );
     for stroke in strokes {
         item_svg(stroke, &mut out);

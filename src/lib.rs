@@ -27,6 +27,7 @@
 //!   sort routine in the WebAssembly instead of one per call site).
 //! - [`stacking`]: new stacking keys for front, forward, backward, back.
 //! - [`exchange`]: JSON board files and SVG export.
+//! - [`decimal`]: numbers as text for SVG and CSS, to two decimals.
 //! - [`history`]: a board's history grouped into sessions for the history
 //!   panel.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
@@ -56,6 +57,7 @@
 pub mod app;
 pub mod board;
 pub mod coverage;
+pub mod decimal;
 pub mod exchange;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::decimal::dec;
 use crate::geometry::Rect;
 
 pub mod packed;
@@ -279,7 +280,7 @@ impl Point {
         if !coordinate_ok(self.x) || !coordinate_ok(self.y) {
             return Err(ProtocolError::invalid(format!(
                 "coordinates must be finite and within ±{}",
-                limits::MAX_COORDINATE
+                dec(limits::MAX_COORDINATE)
             )));
         }
         if !(0.0..=1.0).contains(&self.pressure) {
@@ -361,8 +362,8 @@ impl StrokeStyle {
         if !self.width.is_finite() || !range.contains(&self.width) {
             return Err(ProtocolError::invalid(format!(
                 "width must be within {}..={}",
-                limits::MIN_STROKE_WIDTH,
-                limits::MAX_STROKE_WIDTH
+                dec(limits::MIN_STROKE_WIDTH),
+                dec(limits::MAX_STROKE_WIDTH)
             )));
         }
         Ok(())
@@ -575,7 +576,7 @@ impl Stroke {
         if !(limits::MIN_OPACITY..=1.0).contains(&self.opacity) {
             return Err(ProtocolError::invalid(format!(
                 "opacity must be within {}..=1",
-                limits::MIN_OPACITY
+                dec(limits::MIN_OPACITY)
             )));
         }
         if !self.z.is_finite() || self.z.abs() > limits::MAX_Z {
@@ -595,8 +596,8 @@ impl Stroke {
                 if !(limits::MIN_FONT_SIZE..=limits::MAX_FONT_SIZE).contains(&size) {
                     return Err(ProtocolError::invalid(format!(
                         "font_size must be within {}..={}",
-                        limits::MIN_FONT_SIZE,
-                        limits::MAX_FONT_SIZE
+                        dec(limits::MIN_FONT_SIZE),
+                        dec(limits::MAX_FONT_SIZE)
                     )));
                 }
                 Ok(())
@@ -672,13 +673,18 @@ pub const PERSON_COLORS: [&str; 10] = [
     "#5c7cfa", "#a0522d",
 ];
 
-/// The colour a person prefers: the 32-bit FNV-1a hash of the user id's
-/// bytes, modulo the number of [`PERSON_COLORS`].
-fn preferred_color(user: &UserId) -> usize {
-    let hash = user.as_str().bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+/// The 32-bit FNV-1a hash of `text`'s bytes: small, and the same in every
+/// client, for what everyone must derive alike from an id.
+pub(crate) fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    });
-    hash as usize % PERSON_COLORS.len()
+    })
+}
+
+/// The colour a person prefers: the [`fnv1a`] hash of the user id, modulo
+/// the number of [`PERSON_COLORS`].
+fn preferred_color(user: &UserId) -> usize {
+    fnv1a(user.as_str()) as usize % PERSON_COLORS.len()
 }
 
 /// Which of [`PERSON_COLORS`] each person in `people` gets (same order).

@@ -52,7 +52,8 @@ mod rest;
 
 use rest::{FirstPart, Rest};
 
-/// Remote cursors glide to a new position over this long (milliseconds).
+/// Remote cursors glide to a new position over this long (milliseconds),
+/// unless the person asked for reduced motion ([`Replica::set_glide`]).
 const CURSOR_GLIDE_MS: f64 = 90.0;
 /// Most bytes reserved up front for an announced snapshot (the server's
 /// word for its size, within reason).
@@ -80,25 +81,25 @@ pub struct RemotePreview {
     pub points: Vec<Point>,
 }
 
-/// Someone else's pointer, gliding from `from` to `to` (times in
-/// milliseconds, on whatever clock the caller passes in).
+/// Someone else's pointer, gliding from `from` to `to` between `since` and
+/// `until` (milliseconds, on whatever clock the caller passes in).
 pub struct RemoteCursor {
     pub from: (f32, f32),
     pub to: (f32, f32),
     pub since: f64,
+    pub until: f64,
 }
 
 impl RemoteCursor {
     pub fn position(&self, now: f64) -> (f32, f32) {
-        let t = ((now - self.since) / CURSOR_GLIDE_MS).clamp(0.0, 1.0) as f32;
+        if now >= self.until {
+            return self.to;
+        }
+        let t = ((now - self.since) / (self.until - self.since)).clamp(0.0, 1.0) as f32;
         (
             self.from.0 + (self.to.0 - self.from.0) * t,
             self.from.1 + (self.to.1 - self.from.1) * t,
         )
-    }
-
-    pub fn gliding(&self, now: f64) -> bool {
-        now - self.since < CURSOR_GLIDE_MS
     }
 }
 
@@ -398,6 +399,8 @@ pub struct Replica {
     /// handles a connection's messages in order), so nothing flickers back.
     drafts: HashMap<UserId, Vec<Stroke>>,
     cursors: HashMap<UserId, RemoteCursor>,
+    /// How long a remote cursor glides ([`CURSOR_GLIDE_MS`] or 0).
+    glide_ms: f64,
     selection: Vec<StrokeId>,
     link: Link,
     /// What the browser shows, as given to the last [`Self::connect`].
@@ -437,6 +440,7 @@ impl Replica {
             previews: HashMap::new(),
             drafts: HashMap::new(),
             cursors: HashMap::new(),
+            glide_ms: CURSOR_GLIDE_MS,
             selection: Vec::new(),
             link: Link::Offline,
             view: None,
@@ -513,9 +517,21 @@ impl Replica {
         self.cursors.iter()
     }
 
-    /// Whether a remote cursor is still gliding (frames keep coming).
-    pub fn cursors_gliding(&self, now: f64) -> bool {
-        self.cursors.values().any(|c| c.gliding(now))
+    /// When the last remote cursor's glide ends. A frame drawn at or
+    /// after it shows every cursor where it really is: until one is, frames
+    /// must keep coming (a glide whose last frame is never drawn leaves the
+    /// pointer short of where it stopped).
+    pub fn cursors_settle_at(&self) -> f64 {
+        self.cursors
+            .values()
+            .map(|c| c.until)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// How long remote cursors glide to a new position: 0 jumps at once
+    /// (for people who ask the system for reduced motion).
+    pub fn set_glide(&mut self, milliseconds: f64) {
+        self.glide_ms = milliseconds;
     }
 
     /// Whether messages go out now (welcomed on a connection).
@@ -908,17 +924,19 @@ impl Replica {
                         from,
                         to: (x, y),
                         since: now,
+                        until: now + self.glide_ms,
                     },
                 );
                 Changed::redraw()
             }
             ServerMessage::Presence { count, people } => {
-                let here: HashSet<&UserId> = people.iter().map(|p| &p.user).collect();
-                // Someone who left (or whose instance died) leaves nothing behind.
-                self.cursors.retain(|user, _| here.contains(user));
-                self.drafts.retain(|user, _| here.contains(user));
-                self.previews
-                    .retain(|_, preview| here.contains(&preview.author));
+                // Someone who left (or whose instance died) leaves nothing
+                // behind. (A search of the list: a set type would bring its
+                // own code into the WebAssembly, for a rare message.)
+                let here = |user: &UserId| people.iter().any(|p| &p.user == user);
+                self.cursors.retain(|user, _| here(user));
+                self.drafts.retain(|user, _| here(user));
+                self.previews.retain(|_, preview| here(&preview.author));
                 Changed {
                     redraw: true,
                     presence: Some(count),

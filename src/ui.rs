@@ -249,13 +249,35 @@ pub fn with_colors(people: &[Person]) -> Vec<(Person, &'static str)> {
         .collect()
 }
 
-/// What the people list shows for someone without a name.
+/// What the people list shows for someone without a name: a guest name
+/// from their user id (browsers send their own, see [`guest_name`]).
 pub fn display_name(person: &Person) -> String {
     if person.name.is_empty() {
-        "Guest".to_owned()
+        guest_name(person.user.as_str())
     } else {
         person.name.clone()
     }
+}
+
+const GUEST_ADJECTIVES: [&str; 24] = [
+    "Amber", "Brave", "Bright", "Calm", "Clever", "Cosmic", "Curious", "Eager", "Gentle", "Golden",
+    "Happy", "Jolly", "Kind", "Lively", "Lucky", "Mellow", "Nimble", "Quiet", "Rapid", "Sunny",
+    "Swift", "Tidy", "Witty", "Zesty",
+];
+const GUEST_ANIMALS: [&str; 24] = [
+    "Badger", "Bison", "Falcon", "Fox", "Gecko", "Heron", "Ibis", "Jaguar", "Koala", "Lemur",
+    "Lynx", "Marmot", "Narwhal", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Raven", "Seal",
+    "Tapir", "Walrus", "Yak", "Zebra",
+];
+
+/// A friendly name for someone who chose none ("Curious Otter"), the same
+/// for the same `seed` everywhere: a browser keeps its seed, so its guest
+/// keeps their name, and three guests read as three people (576 names).
+pub fn guest_name(seed: &str) -> String {
+    let hash = crate::protocol::fnv1a(seed) as usize;
+    let adjective = GUEST_ADJECTIVES[hash % GUEST_ADJECTIVES.len()];
+    let animal = GUEST_ANIMALS[hash / GUEST_ADJECTIVES.len() % GUEST_ANIMALS.len()];
+    format!("{adjective} {animal}")
 }
 
 /// Eraser radius in screen pixels.
@@ -280,6 +302,8 @@ pub struct BoardUi {
     pub me: RwSignal<String>,
     /// This person's display name (empty: none chosen).
     pub name: RwSignal<String>,
+    /// The name this browser goes by while none is chosen (a guest name).
+    pub guest: RwSignal<String>,
     /// Operations drawn or requested here that the server has not stored yet.
     pub unsaved: RwSignal<usize>,
     /// A short message for the user (errors, "link copied"), if any.
@@ -317,6 +341,7 @@ impl BoardUi {
             people: RwSignal::new(Vec::new()),
             me: RwSignal::new(String::new()),
             name: RwSignal::new(String::new()),
+            guest: RwSignal::new(String::new()),
             unsaved: RwSignal::new(0),
             notice: RwSignal::new(None),
             zoom: RwSignal::new(1.0),
@@ -344,5 +369,30 @@ mod tests {
         }
         assert_eq!(Tool::from_shortcut("x"), None);
         assert_eq!(Tool::from_shortcut("pp"), None);
+    }
+
+    #[test]
+    fn guests_get_distinct_stable_valid_names() {
+        let seeds = ["u1", "u2", "u3", "ua1b2c3d4e5f6a7b8c9d0e1f2", "0123abcd"];
+        let names: Vec<String> = seeds.iter().map(|seed| guest_name(seed)).collect();
+        for (seed, name) in seeds.iter().zip(&names) {
+            assert_eq!(&guest_name(seed), name, "the same seed, the same name");
+            assert!(crate::protocol::validate_name(name).is_ok(), "{name}");
+            assert!(!name.contains("Guest"));
+        }
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+        // Someone without a name is shown by the guest name of their id.
+        let person = Person {
+            user: crate::protocol::UserId::from_trusted("u1".to_owned()),
+            name: String::new(),
+            viewer: false,
+        };
+        assert_eq!(display_name(&person), names[0]);
+        let named = Person {
+            name: "Ada".to_owned(),
+            ..person
+        };
+        assert_eq!(display_name(&named), "Ada");
     }
 }

@@ -12,6 +12,22 @@ pub const MIN_ZOOM: f64 = 0.1;
 pub const MAX_ZOOM: f64 = 8.0;
 pub const ZOOM_STEP: f64 = 1.2;
 
+/// A ctrl/⌘+wheel event zooms by `e^(-delta_y × WHEEL_ZOOM_RATE)`, its
+/// delta (CSS pixels) capped at `WHEEL_DELTA_CAP` = ln([`ZOOM_STEP`]) /
+/// `WHEEL_ZOOM_RATE` (written out: `ln` is not `const`, and brings its
+/// code into the WebAssembly).
+const WHEEL_ZOOM_RATE: f64 = 0.01;
+const WHEEL_DELTA_CAP: f64 = 18.232_155_679_395_46;
+
+/// The zoom factor of one ctrl/⌘+wheel event (a trackpad's pinch arrives
+/// so too). A trackpad sends many small deltas, which follow the fingers
+/// as they are; a mouse sends one big delta a notch (100 px in Chromium,
+/// which uncapped zoomed 100 % to 272 %), capped to one zoom step, as the
+/// buttons and keys take.
+pub fn wheel_zoom_factor(delta_y: f64) -> f64 {
+    (-delta_y.clamp(-WHEEL_DELTA_CAP, WHEEL_DELTA_CAP) * WHEEL_ZOOM_RATE).exp()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct View {
     /// World coordinates of the canvas' top-left corner.
@@ -98,6 +114,25 @@ mod tests {
         assert_eq!(view.to_screen(after), anchor);
         view.zoom_at(1000.0, anchor);
         assert_eq!(view.zoom, MAX_ZOOM);
+    }
+
+    #[test]
+    fn a_wheel_notch_zooms_one_step_and_a_pinch_follows_the_fingers() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(WHEEL_DELTA_CAP, ZOOM_STEP.ln() / WHEEL_ZOOM_RATE));
+        // A mouse notch, as Chromium (100 px) and Firefox (3 lines) send it.
+        assert!(close(wheel_zoom_factor(-100.0), ZOOM_STEP));
+        assert!(close(wheel_zoom_factor(100.0), 1.0 / ZOOM_STEP));
+        assert!(close(wheel_zoom_factor(-48.0), ZOOM_STEP));
+        // Two notches: two steps, not 739 %.
+        assert!(close(
+            wheel_zoom_factor(-100.0).powi(2),
+            ZOOM_STEP * ZOOM_STEP
+        ));
+        // A pinch's small deltas are not capped: ten of 2 px make about 1.22×.
+        assert!(close(wheel_zoom_factor(-2.0), (0.02f64).exp()));
+        assert!(close(wheel_zoom_factor(-2.0).powi(10), (0.2f64).exp()));
+        assert!(close(wheel_zoom_factor(0.0), 1.0));
     }
 
     #[test]

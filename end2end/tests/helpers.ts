@@ -1,5 +1,6 @@
 // Helpers shared by the Playwright specs.
 import { expect, Browser, Page } from "@playwright/test";
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** Screenshots worth looking at land here (and in the test's output dir). */
@@ -75,6 +76,23 @@ export async function pixelAt(page: Page, x: number, y: number): Promise<number[
     },
     [x, y],
   );
+}
+
+export type Region = { x: number; y: number; w: number; h: number };
+
+/** A region around a point, `r` pixels each way. */
+export const around = (x: number, y: number, r = 12): Region => ({ x: x - r, y: y - r, w: 2 * r, h: 2 * r });
+
+/** Picks a tool by its button and waits until the toolbar says so. */
+export async function pick(page: Page, tool: string) {
+  await page.getByRole("button", { name: tool, exact: true }).click();
+  await expect(page.getByRole("button", { name: tool, exact: true })).toHaveAttribute("aria-pressed", "true");
+}
+
+/** A screenshot worth looking at, in `SCREENSHOT_DIR`. */
+export async function shoot(page: Page, name: string) {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
 }
 
 /** A fresh board's URL, created through the landing page. */

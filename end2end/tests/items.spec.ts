@@ -3,17 +3,8 @@
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, blocked, canvasHash, drag, freshBoard, ink, openBoard, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, staleChannels, twoPeople } from "./helpers";
+import { around, blocked, canvasHash, drag, freshBoard, ink, openBoard, pick, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, shoot, staleChannels, twoPeople } from "./helpers";
 
-type Region = { x: number; y: number; w: number; h: number };
-
-/** A region around a point, `r` pixels each way. */
-const around = (x: number, y: number, r = 12): Region => ({ x: x - r, y: y - r, w: 2 * r, h: 2 * r });
-
-async function pick(page: Page, tool: string) {
-  await page.getByRole("button", { name: tool, exact: true }).click();
-  await expect(page.getByRole("button", { name: tool, exact: true })).toHaveAttribute("aria-pressed", "true");
-}
 
 /** Places a text with the text tool and commits it with Escape. */
 async function writeText(page: Page, x: number, y: number, text: string) {
@@ -33,10 +24,6 @@ async function rectangle(page: Page, fill: string, from: [number, number], to: [
   await drag(page, from, to);
 }
 
-async function shoot(page: Page, name: string) {
-  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
-}
 
 test("every tool draws on one page and appears on the other", async ({ browser }) => {
   const { alice, bob } = await twoPeople(browser);
@@ -509,10 +496,14 @@ test("everyone sees the others' cursors with their names", async ({ browser }) =
   await alice.getByRole("button", { name: "People on this board" }).click();
   await alice.getByRole("textbox", { name: "Your name" }).fill("Alice");
   await alice.getByRole("textbox", { name: "Your name" }).press("Enter");
+  // An open panel takes the pointer (a click beside it only closes it).
+  await alice.keyboard.press("Escape");
   await bob.getByRole("button", { name: "People on this board" }).click();
   const people = bob.getByRole("list", { name: "People on this board" });
   await expect(people).toContainText("Alice");
-  await expect(people).toContainText("Guest (you)");
+  // Bob chose no name: he goes by his browser's guest name.
+  await expect(people).toContainText(" (you)");
+  await expect(people).not.toContainText("Guest");
 
   expect(await ink(bob, undefined, "overlay-canvas")).toBe(0);
   await alice.mouse.move(700, 500);
@@ -631,7 +622,7 @@ test("a phone-sized screen has every tool in reach", async ({ browser }) => {
   const phone = await context.newPage();
   await phone.goto(url);
   await expect(phone.getByTestId("connection-status")).toHaveText("connected");
-  for (const name of ["Select", "Hand", "Pen", "Eraser", "Rectangle", "Ellipse", "Line", "Arrow", "Text", "Menu", "Undo", "Redo", "Zoom in"]) {
+  for (const name of ["Select", "Hand", "Pen", "Eraser", "Rectangle", "Ellipse", "Line", "Arrow", "Text", "Menu", "Undo", "Redo", "Zoom in", "Zoom to fit", "Share"]) {
     const box = (await phone.getByRole("button", { name, exact: true }).boundingBox())!;
     expect(box.x).toBeGreaterThanOrEqual(0);
     expect(box.x + box.width).toBeLessThanOrEqual(390);

@@ -103,6 +103,8 @@ test("shapes, moves, names and cursors cross instances", async ({ browser }) => 
   await bob.getByRole("button", { name: "People on this board" }).click();
   await bob.getByRole("textbox", { name: "Your name" }).fill("Bob");
   await bob.getByRole("textbox", { name: "Your name" }).press("Enter");
+  // An open panel takes the pointer: Bob closes his.
+  await bob.keyboard.press("Escape");
   await alice.getByRole("button", { name: "People on this board" }).click();
   await expect(alice.getByRole("list", { name: "People on this board" })).toContainText("Bob");
   await bob.mouse.move(800, 600);

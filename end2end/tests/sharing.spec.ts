@@ -57,6 +57,8 @@ test("a view link shows the board live, changes nothing, and outlives a new edit
   // Alice sees her in the people list as watching.
   await alice.getByRole("button", { name: "People on this board" }).click();
   await expect(alice.getByRole("list", { name: "People on this board" })).toContainText("viewing");
+  // Closed again: an open panel takes the next press on the board.
+  await alice.keyboard.press("Escape");
 
   // Keys and the pointer change nothing: no tool to pick, a drag pans.
   const before = await ink(alice);

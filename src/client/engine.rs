@@ -89,10 +89,15 @@ pub struct Engine {
     board_layer: BoardLayer,
     pub(super) gesture: Gesture,
     /// Touch pointers on the canvas, by id, in screen coordinates (for pinch).
-    pub(super) touches: std::collections::HashMap<i32, (f64, f64)>,
+    /// Fingers on the canvas (pointer id, where): two at most matter, so
+    /// a list (a map type would add its own code to the WebAssembly).
+    pub(super) touches: Vec<(i32, (f64, f64))>,
     pub(super) view: View,
     /// The pointer in screen coordinates, while it is over the canvas.
     pub(super) hover: Option<(f64, f64)>,
+    /// The cursor the canvas shows over a resize handle ("" for the
+    /// style sheet's).
+    pub(super) canvas_cursor: &'static str,
     pub(super) space_held: bool,
     pub(super) editor: Option<Box<dyn TextField>>,
     /// Whether the draft changed since it was last sent / whether one is out.
@@ -104,6 +109,12 @@ pub struct Engine {
     /// Ends the connection loop's wait before its next attempt.
     wake: Option<futures_channel::oneshot::Sender<()>>,
     pub(super) dirty: bool,
+    /// When the canvas last showed remote cursors (`Date.now()`, ms):
+    /// frames are due until it is past every cursor's glide.
+    cursors_drawn_at: f64,
+    /// The system asks for reduced motion: cursors jump, replays show
+    /// their operations at once.
+    pub(super) reduced_motion: bool,
     frame_requested: bool,
     /// A task to paint on in sight is queued (see `paint_on_in_sight`).
     sight_task: bool,
@@ -198,6 +209,12 @@ impl EngineHandle {
         let user = storage::user_id();
         ui.me.set(user.as_str().to_owned());
         ui.name.set(storage::display_name().unwrap_or_default());
+        ui.guest.set(storage::guest_name());
+        let reduced_motion = prefers_reduced_motion();
+        let mut replica = Replica::new(user, storage::random_hex(6));
+        if reduced_motion {
+            replica.set_glide(0.0);
+        }
         let engine = Engine {
             link,
             key,
@@ -208,12 +225,13 @@ impl EngineHandle {
             overlay,
             overlay_ctx,
             ui,
-            replica: Replica::new(user, storage::random_hex(6)),
+            replica,
             board_layer: BoardLayer::new()?,
             gesture: Gesture::Idle,
-            touches: std::collections::HashMap::new(),
+            touches: Vec::new(),
             view: View::default(),
             hover: None,
+            canvas_cursor: "",
             space_held: false,
             editor: None,
             draft_dirty: false,
@@ -223,6 +241,8 @@ impl EngineHandle {
             socket: None,
             wake: None,
             dirty: true,
+            cursors_drawn_at: 0.0,
+            reduced_motion,
             frame_requested: false,
             sight_task: false,
             view_moved_at: 0.0,
@@ -305,6 +325,11 @@ impl EngineHandle {
         self.with(|e| e.zoom_by(factor));
     }
 
+    /// The toolbar's buttons pick tools through this.
+    pub fn choose_tool(&self, tool: Tool) {
+        self.with(|e| e.choose_tool(tool));
+    }
+
     pub fn reset_zoom(&self) {
         self.with(Engine::reset_zoom);
     }
@@ -334,9 +359,9 @@ impl EngineHandle {
     pub fn rename(&self, name: String) {
         self.with(|e| {
             storage::set_display_name(&name);
-            if crate::protocol::validate_name(&name).is_ok() {
-                e.send(&ClientMessage::Profile { name });
-            }
+            e.send(&ClientMessage::Profile {
+                name: e.name_to_use(),
+            });
         });
     }
 
@@ -691,16 +716,22 @@ impl Engine {
         }
     }
 
-    fn attach(&mut self, socket: UnboundedSender<String>) {
+    /// The name chosen here if it is valid, else this browser's guest name.
+    fn name_to_use(&self) -> String {
         let name = self.ui.name.get_untracked();
+        match crate::protocol::validate_name(&name) {
+            Ok(()) => name,
+            Err(_) => self.ui.guest.get_untracked(),
+        }
+    }
+
+    fn attach(&mut self, socket: UnboundedSender<String>) {
         // What the canvas shows: a big board's snapshot brings it first.
         let (width, height, _) = self.size;
         let view = (width > 0.0 && height > 0.0).then(|| self.view.visible((width, height)));
         self.hello_key = self.key.clone();
         let hello = self.replica.connect(
-            crate::protocol::validate_name(&name)
-                .is_ok()
-                .then_some(name),
+            Some(self.name_to_use()).filter(|name| !name.is_empty()),
             view,
             self.hello_key.clone(),
         );
@@ -822,6 +853,19 @@ impl Engine {
 
     pub(super) fn selection(&self) -> &[StrokeId] {
         self.replica.selection()
+    }
+
+    /// Picks a tool. A drawing tool ends the selection: the style chosen
+    /// next is for the next item, and must not restyle the selected ones.
+    pub(super) fn choose_tool(&mut self, tool: Tool) {
+        if !matches!(tool, Tool::Select | Tool::Hand) {
+            self.select(Vec::new());
+        }
+        if tool != Tool::Select && !self.canvas_cursor.is_empty() {
+            self.canvas_cursor = "";
+            let _ = self.canvas.style().set_property("cursor", "");
+        }
+        self.ui.tool.set(tool);
     }
 
     pub(super) fn select(&mut self, ids: Vec<StrokeId>) {
@@ -1008,15 +1052,19 @@ impl Engine {
     }
 
     fn wants_frame(&self) -> bool {
-        let now = js_sys::Date::now();
         self.dirty
             || self.replaying()
             || self.draft_dirty
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
-            || self.replica.cursors_gliding(now)
+            || self.cursors_gliding()
             || self.board_layer.has_work()
             || self.replica.merging()
+    }
+
+    /// Whether a remote cursor has not yet been drawn where its glide ends.
+    fn cursors_gliding(&self) -> bool {
+        self.cursors_drawn_at < self.replica.cursors_settle_at()
     }
 
     fn on_frame(&mut self) {
@@ -1025,8 +1073,7 @@ impl Engine {
         self.flush_preview();
         self.flush_draft();
         self.flush_cursor(now);
-        let gliding = self.replica.cursors_gliding(now);
-        let view_changed = self.dirty || gliding;
+        let view_changed = self.dirty || self.cursors_gliding();
         // The board layer also paints what is out of sight, a little each
         // frame (and the rest of a snapshot is merged); that alone leaves
         // the visible canvas as it is.
@@ -1223,6 +1270,7 @@ impl Engine {
             }
         }
         let people = with_colors(&self.ui.people.get_untracked());
+        self.cursors_drawn_at = now;
         for (user, cursor) in self.replica.cursors().filter(|_| !past) {
             let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
                 continue;
@@ -1233,4 +1281,12 @@ impl Engine {
         }
         ctx.set_global_alpha(1.0);
     }
+}
+
+/// Whether the system asks for reduced motion (`prefers-reduced-motion`).
+fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok())
+        .flatten()
+        .is_some_and(|query| query.matches())
 }

@@ -279,8 +279,14 @@ impl Engine {
             // on since: ask again (there are operations after `shown`).
             self.history.more_ops = true;
         }
+        // With reduced motion, a replay is no animation: every operation
+        // read so far is shown at once.
         let interval = 1_000.0 / (REPLAY_RATE * f64::from(self.history.speed.max(1)));
-        if now - self.history.stepped_at >= interval {
+        let due = match self.reduced_motion {
+            true => self.history.replay.len(),
+            false => usize::from(now - self.history.stepped_at >= interval),
+        };
+        for _ in 0..due {
             if let Some(op) = self.history.replay.pop_front() {
                 self.history.stepped_at = now;
                 if self.replica.step_past(&op) {
@@ -372,7 +378,7 @@ impl Engine {
             " disabled"
         };
         self.ui.history_html.set(format!(
-            r#"<p class="history-label" data-testid="history-label">{label}</p><div class="history-actions"><button type="button" class="secondary" data-action="play">{play}</button><button type="button" class="secondary" data-action="speed" title="Replay speed" aria-label="Replay speed">{speed}×</button><button type="button" class="primary edit-only" data-action="restore"{restorable}>Restore this version</button><button type="button" class="secondary edit-only" data-action="name">Name the current version</button></div><div class="history-actions"><span class="muted">Export what is shown:</span><button type="button" class="secondary" data-action="png">PNG</button><button type="button" class="secondary" data-action="svg">SVG</button><button type="button" class="secondary" data-action="json">JSON</button></div><ol class="history-sessions" aria-label="Sessions">{}</ol>"#,
+            r#"<p class="history-label" data-testid="history-label">{label}</p><div class="history-actions"><button type="button" class="secondary" data-action="play">{play}</button><button type="button" class="secondary" data-action="speed" title="Replay speed" aria-label="Replay speed {speed}×">{speed}×</button><button type="button" class="primary edit-only" data-action="restore"{restorable}>Restore this version</button><button type="button" class="secondary edit-only" data-action="name">Name the current version</button></div><div class="history-actions"><span class="muted">Export what is shown:</span><button type="button" class="secondary" data-action="png">PNG</button><button type="button" class="secondary" data-action="svg">SVG</button><button type="button" class="secondary" data-action="json">JSON</button></div><ol class="history-sessions" aria-label="Sessions">{}</ol>"#,
             self.history.sessions
         ));
     }

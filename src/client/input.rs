@@ -23,7 +23,7 @@ use crate::gesture::{Abandoned, Finished, Gesture, Moved, Sampled, MIN_SAMPLE_DI
 use crate::protocol::{ClientMessage, Point, Request, Stroke, StrokeId, StrokeKind};
 use crate::stacking::Restack;
 use crate::ui::{Tool, ERASER_RADIUS};
-use crate::view::ZOOM_STEP;
+use crate::view::{wheel_zoom_factor, ZOOM_STEP};
 
 /// How close (screen pixels) a click must be to pick an item or a handle.
 const PICK_TOLERANCE: f64 = 6.0;
@@ -219,7 +219,7 @@ impl Engine {
                 return self.nudge_selection(dx, dy);
             }
             (false, false, key) => match Tool::from_shortcut(key) {
-                Some(tool) => self.ui.tool.set(tool),
+                Some(tool) => self.choose_tool(tool),
                 None => return false,
             },
             _ => return false,
@@ -237,7 +237,8 @@ impl Engine {
     fn on_pointer_down(&mut self, event: &PointerEvent) {
         let screen = offset(event);
         if event.pointer_type() == "touch" {
-            self.touches.insert(event.pointer_id(), screen);
+            self.lift_touch(event.pointer_id());
+            self.touches.push((event.pointer_id(), screen));
             if self.touches.len() == 2 {
                 // A second finger: whatever the first one started becomes a pinch.
                 self.abandon_gesture();
@@ -325,19 +326,39 @@ impl Engine {
             .cloned()
     }
 
-    fn begin_select(&mut self, pointer_id: i32, at: (f32, f32), shift: bool) {
+    /// The selection's resize handle under `at` (world), with the
+    /// selection's box.
+    fn handle_at(&self, at: (f32, f32)) -> Option<(Handle, Rect)> {
         let tolerance = (PICK_TOLERANCE / self.view.zoom) as f32 + 4.0 / self.view.zoom as f32;
-        if let Some(from) = self.selection_box() {
-            let pad = 4.0 / self.view.zoom as f32;
-            let padded = from.expand(pad);
-            let grabbed = Handle::ALL.into_iter().find(|h| {
+        let from = self.selection_box()?;
+        let padded = from.expand(4.0 / self.view.zoom as f32);
+        Handle::ALL
+            .into_iter()
+            .find(|h| {
                 let (x, y) = h.position(&padded);
                 (x - at.0).abs() <= tolerance && (y - at.1).abs() <= tolerance
-            });
-            if let Some(handle) = grabbed {
-                self.gesture = Gesture::resizing(pointer_id, handle, from, self.selected_strokes());
-                return;
-            }
+            })
+            .map(|handle| (handle, from))
+    }
+
+    /// Over a resize handle, the pointer shows the way it resizes; the
+    /// style sheet's cursor for the tool otherwise.
+    fn show_handle_cursor(&mut self, at: (f32, f32)) {
+        let cursor = match self.handle_at(at) {
+            Some((Handle::TopLeft | Handle::BottomRight, _)) => "nwse-resize",
+            Some((Handle::TopRight | Handle::BottomLeft, _)) => "nesw-resize",
+            None => "",
+        };
+        if cursor != self.canvas_cursor {
+            self.canvas_cursor = cursor;
+            let _ = self.canvas.style().set_property("cursor", cursor);
+        }
+    }
+
+    fn begin_select(&mut self, pointer_id: i32, at: (f32, f32), shift: bool) {
+        if let Some((handle, from)) = self.handle_at(at) {
+            self.gesture = Gesture::resizing(pointer_id, handle, from, self.selected_strokes());
+            return;
         }
         match self.item_at(at) {
             Some(item) => {
@@ -370,8 +391,12 @@ impl Engine {
         }
     }
 
+    fn lift_touch(&mut self, pointer_id: i32) {
+        self.touches.retain(|(id, _)| *id != pointer_id);
+    }
+
     fn pinch_span(&self) -> ((f64, f64), f64) {
-        let mut points = self.touches.values();
+        let mut points = self.touches.iter().map(|(_, at)| at);
         let (Some(a), Some(b)) = (points.next(), points.next()) else {
             return ((0.0, 0.0), 1.0);
         };
@@ -388,8 +413,12 @@ impl Engine {
         if self.ui.tool.get_untracked() == Tool::Eraser {
             self.dirty = true;
         }
-        if event.pointer_type() == "touch" && self.touches.contains_key(&event.pointer_id()) {
-            self.touches.insert(event.pointer_id(), screen);
+        let finger = self
+            .touches
+            .iter_mut()
+            .find(|(id, _)| *id == event.pointer_id());
+        if let Some((_, at)) = finger {
+            *at = screen;
             let (mid, distance) = self.pinch_span();
             if let Some(((dx, dy), factor)) = self.gesture.pinched(mid, distance) {
                 let zoom = self.view.zoom * factor;
@@ -399,6 +428,9 @@ impl Engine {
                 });
                 return;
             }
+        }
+        if matches!(self.gesture, Gesture::Idle) && self.ui.tool.get_untracked() == Tool::Select {
+            self.show_handle_cursor(world);
         }
         if self.gesture.pointer() != Some(event.pointer_id()) {
             return;
@@ -465,7 +497,7 @@ impl Engine {
     }
 
     fn on_pointer_up(&mut self, event: &PointerEvent) {
-        self.touches.remove(&event.pointer_id());
+        self.lift_touch(event.pointer_id());
         if matches!(self.gesture, Gesture::Pinching { .. }) {
             if self.touches.len() < 2 {
                 self.gesture = Gesture::Idle;
@@ -479,7 +511,7 @@ impl Engine {
     }
 
     fn on_pointer_cancel(&mut self, event: &PointerEvent) {
-        self.touches.remove(&event.pointer_id());
+        self.lift_touch(event.pointer_id());
         if self.gesture.pointer() == Some(event.pointer_id()) {
             self.abandon_gesture();
         }
@@ -502,7 +534,7 @@ impl Engine {
         let (dx, dy) = (event.delta_x() * unit, event.delta_y() * unit);
         if event.ctrl_key() || event.meta_key() {
             // Pinch on a trackpad also arrives as ctrl+wheel.
-            let zoom = self.view.zoom * (-dy * 0.01).exp();
+            let zoom = self.view.zoom * wheel_zoom_factor(dy);
             self.set_view(|view| view.zoom_at(zoom, anchor));
         } else if event.shift_key() && dx == 0.0 {
             self.set_view(|view| view.pan_by(-dy, 0.0));

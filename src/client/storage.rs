@@ -13,6 +13,7 @@ const USER_KEY: &str = "whiteboard.user";
 const RECENT_KEY: &str = "whiteboard.recent";
 const RECENT_LIMIT: usize = 12;
 const NAME_KEY: &str = "whiteboard.name";
+const GUEST_KEY: &str = "whiteboard.guest";
 
 /// A board this browser opened. Kept as JSON (`[{"id", "opened_at"}]`)
 /// that the browser's own `JSON` reads and writes: serde's code for it
@@ -164,6 +165,23 @@ pub fn display_name() -> Option<String> {
     local_storage()
         .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
         .filter(|name| crate::protocol::validate_name(name).is_ok())
+}
+
+/// The name this browser goes by while none is chosen: a guest name from a
+/// seed made on first use and kept, so it stays across tabs and visits.
+pub fn guest_name() -> String {
+    let storage = local_storage();
+    let seed = storage
+        .as_ref()
+        .and_then(|s| s.get_item(GUEST_KEY).ok().flatten())
+        .unwrap_or_else(|| {
+            let seed = random_hex(8);
+            if let Some(storage) = &storage {
+                let _ = storage.set_item(GUEST_KEY, &seed);
+            }
+            seed
+        });
+    crate::ui::guest_name(&seed)
 }
 
 /// Remembers the display name for every board opened in this browser.

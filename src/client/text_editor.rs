@@ -22,6 +22,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
 use leptos::prelude::GetUntracked;
 
 use super::engine::{Engine, EngineHandle, TextField};
+use crate::decimal::dec;
 use crate::exchange::TEXT_FONT;
 use crate::geometry::TEXT_LINE_HEIGHT;
 use crate::protocol::{limits, Point, Stroke, StrokeId, StrokeKind};
@@ -153,8 +154,8 @@ fn create_textarea(
     let style = element.style();
     style.set_property("color", stroke.style.color.as_str())?;
     style.set_property("font-family", TEXT_FONT)?;
-    style.set_property("line-height", &TEXT_LINE_HEIGHT.to_string())?;
-    style.set_property("opacity", &stroke.opacity.to_string())?;
+    style.set_property("line-height", &dec(TEXT_LINE_HEIGHT).to_string())?;
+    style.set_property("opacity", &dec(stroke.opacity).to_string())?;
     let parent: HtmlElement = canvas
         .parent_element()
         .ok_or_else(|| JsValue::from_str("canvas has no parent"))?

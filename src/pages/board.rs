@@ -14,6 +14,8 @@
 use leptos::prelude::*;
 
 use super::icons;
+use crate::decimal::dec;
+use crate::exchange::escape_xml;
 use crate::protocol::{validate_token, BoardId};
 use crate::stacking::Restack;
 use crate::ui::{
@@ -67,6 +69,7 @@ impl EngineSlot {
         duplicate_selection,
         restyle_selection(property: StyleProperty),
         zoom_by(factor: f64),
+        choose_tool(tool: Tool),
         rename(name: String),
         restack_selection(how: Restack),
         export_png(whole_board: bool),
@@ -229,7 +232,7 @@ fn Board(link: BoardLink) -> impl IntoView {
                 tool.label(),
                 format!("{} ({shortcut})", tool.label()),
                 Box::new(move || ui.tool.get() == tool),
-                Box::new(move || ui.tool.set(tool)),
+                Box::new(move || slot.choose_tool(tool)),
                 icons::icon_html(icons::tool(tool)),
             )
         })
@@ -237,8 +240,9 @@ fn Board(link: BoardLink) -> impl IntoView {
 
     view! {
         // A view link's page hides what would change the board (`.viewer
-        // .edit-only` in the style sheet): the same markup either way.
-        <div
+        // .edit-only` in the style sheet): the same markup either way. All
+        // of it is the page's main landmark.
+        <main
             class="board-page"
             class:viewer=viewer
             class:locked-out=move || ui.status.get() == ConnectionStatus::Refused
@@ -272,7 +276,7 @@ fn Board(link: BoardLink) -> impl IntoView {
             <div class="toast" role="status" aria-live="polite" class:visible=move || ui.notice.read().is_some()>
                 {move || ui.notice.get().unwrap_or_default()}
             </div>
-        </div>
+        </main>
     }
 }
 
@@ -383,7 +387,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                     {WIDTHS
                         .iter()
                         .map(|&(width, name)| {
-                            let dot = (width.min(14.0) + 2.0).to_string();
+                            let dot = dec(width.min(14.0) + 2.0);
                             let dot = format!(
                                 r#"<span class="dot" style="width: {dot}px; height: {dot}px"></span>"#
                             );
@@ -410,7 +414,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                         .map(|&(size, name)| {
                             let letter = format!(
                                 r#"<span class="font-sample" style="font-size: {}px">A</span>"#,
-                                10.0 + size / 5.0
+                                dec(10.0 + size / 5.0)
                             );
                             toggle_button(
                                 "tool",
@@ -472,7 +476,7 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl In
                 id="display-name"
                 type="text"
                 maxlength="32"
-                placeholder="Guest"
+                placeholder=move || ui.guest.get()
                 aria-label="Your name"
                 prop:value=move || ui.name.get()
                 on:change=move |event| {
@@ -481,26 +485,26 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl In
                     engine.rename(name);
                 }
             />
-            <ul class="people-list" aria-label="People on this board">
-                {move || {
+            // The list as HTML (names escaped): lighter in the WebAssembly
+            // than a view per person.
+            <ul
+                class="people-list"
+                aria-label="People on this board"
+                inner_html=move || {
                     let me = ui.me.get();
                     with_colors(&ui.people.get())
                         .into_iter()
                         .map(|(person, color)| {
-                            let you = person.user.as_str() == me;
-                            let viewing = person.viewer;
-                            view! {
-                                <li>
-                                    <span class="avatar" style=format!("--person: {color}") aria-hidden="true"></span>
-                                    <span class="person-name">{display_name(&person)}</span>
-                                    {you.then_some(view! { <span class="muted">" (you)"</span> })}
-                                    {viewing.then_some(view! { <span class="muted viewing">" · viewing"</span> })}
-                                </li>
-                            }
+                            let you = if person.user.as_str() == me { r#"<span class="muted"> (you)</span>"# } else { "" };
+                            let viewing = if person.viewer { r#"<span class="muted viewing"> · viewing</span>"# } else { "" };
+                            format!(
+                                r#"<li><span class="avatar" style="--person: {color}" aria-hidden="true"></span><span class="person-name">{}</span>{you}{viewing}</li>"#,
+                                escape_xml(&display_name(&person))
+                            )
                         })
-                        .collect_view()
-                }}
-            </ul>
+                        .collect::<String>()
+                }
+            ></ul>
         </div>
     }
 }
@@ -587,7 +591,7 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
 #[component]
 fn HistoryPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     view! {
-        <aside
+        <div
             class="history-panel"
             class:hidden=move || !ui.history_open.get()
             role="dialog"
@@ -614,7 +618,7 @@ fn HistoryPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 min="0"
             />
             <div class="history-body" inner_html=move || ui.history_html.get()></div>
-        </aside>
+        </div>
     }
 }
 
@@ -728,6 +732,42 @@ impl EngineSlot {
     }
 }
 
+/// While a menu or panel is open, its corner (`.open`) spreads a backdrop
+/// over the page (its `::before`, in the style sheet). A press on it hits
+/// the corner itself: it closes the menu and goes no further, so it draws
+/// nothing on the canvas and presses no other button.
+fn close_on_press_beside(open: RwSignal<bool>) -> impl FnMut(leptos::ev::PointerEvent) + 'static {
+    move |event| {
+        if event.target() == event.current_target() {
+            event.prevent_default();
+            open.set(false);
+        }
+    }
+}
+
+/// Escape closes an open menu or panel (a keydown anywhere in its corner)
+/// and gives the focus back to the button that opened it.
+fn close_on_escape(open: RwSignal<bool>) -> impl FnMut(leptos::ev::KeyboardEvent) + 'static {
+    move |event| {
+        if event.key() == "Escape" && open.get_untracked() {
+            event.stop_propagation();
+            open.set(false);
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                let opener = event
+                    .current_target()
+                    .and_then(|corner| corner.dyn_into::<web_sys::Element>().ok())
+                    .and_then(|corner| corner.query_selector("[aria-expanded]").ok().flatten())
+                    .and_then(|opener| opener.dyn_into::<web_sys::HtmlElement>().ok());
+                if let Some(opener) = opener {
+                    let _ = opener.focus();
+                }
+            }
+        }
+    }
+}
+
 /// Top-left: export, import, sharing, help, clear, all boards.
 #[component]
 fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
@@ -749,7 +789,12 @@ fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
             icons::icon_html(icons::HOME)
         );
     view! {
-        <div class="top-left">
+        <div
+            class="top-left"
+            class:open=move || menu_open.get()
+            on:pointerdown=close_on_press_beside(menu_open)
+            on:keydown=close_on_escape(menu_open)
+        >
             <button
                 class="tool menu-button"
                 aria-label="Menu"
@@ -786,36 +831,38 @@ fn BoardMenu(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 fn PeopleBar(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let people_open = RwSignal::new(false);
     view! {
-        <div class="top-right">
+        <div
+            class="top-right"
+            class:open=move || people_open.get()
+            on:pointerdown=close_on_press_beside(people_open)
+            on:keydown=close_on_escape(people_open)
+        >
             <button
                 class="presence"
-                aria-label="People on this board"
                 aria-expanded=move || people_open.get().to_string()
                 title="People on this board"
                 on:click=on_press(Box::new(move || people_open.update(|open| *open = !*open)))
             >
-                <span class="avatars" aria-hidden="true">
-                    {move || {
+                <span
+                    class="avatars"
+                    aria-hidden="true"
+                    inner_html=move || {
                         with_colors(&ui.people.get())
                             .into_iter()
                             .take(4)
                             .map(|(person, color)| {
                                 // Shown uppercase by CSS (`.avatar`).
-                                let initial = display_name(&person)
-                                    .chars()
-                                    .next()
-                                    .unwrap_or('?')
-                                    .to_string();
-                                view! {
-                                    <span class="avatar" style=format!("--person: {color}")>
-                                        {initial}
-                                    </span>
-                                }
+                                let initial = display_name(&person).chars().next().unwrap_or('?');
+                                let initial = escape_xml(initial.encode_utf8(&mut [0; 4]));
+                                format!(r#"<span class="avatar" style="--person: {color}" data-initial="{initial}"></span>"#)
                             })
-                            .collect_view()
-                    }}
-                </span>
+                            .collect::<String>()
+                    }
+                ></span>
                 {icons::people()}
+                // Named by its text, which holds the count it shows (WCAG
+                // 2.5.3): "People on this board: 2".
+                <span class="visually-hidden">"People on this board: "</span>
                 <span data-testid="presence-count">{move || ui.presence.get()}</span>
             </button>
             <button class="share" title="Copy the link to this board" on:click=on_press(Box::new(move || engine.share(Share::ThisLink)))>
@@ -835,7 +882,7 @@ fn ZoomAndHistory(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
         <div class="bottom-left">
             <div class="zoom" role="group" aria-label="Zoom">
                 {icon_button("Zoom out", "Zoom out (-)", Box::new(move || engine.zoom_by(1.0 / crate::view::ZOOM_STEP)), icons::MINUS)}
-                <button class="zoom-level" aria-label="Reset zoom" title="Reset zoom (0)" data-testid="zoom-level" on:click=on_press(Box::new(move || engine.reset_zoom()))>
+                <button class="zoom-level" title="Reset zoom (0)" data-testid="zoom-level" on:click=on_press(Box::new(move || engine.reset_zoom()))>
                     {zoom_label}
                 </button>
                 {icon_button("Zoom in", "Zoom in (+)", Box::new(move || engine.zoom_by(crate::view::ZOOM_STEP)), icons::PLUS)}

@@ -370,10 +370,12 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
     assert!(replica.live_strokes(&Local::default()).is_empty());
 }
 
-#[test]
-fn cursors_glide_to_their_new_position() {
+/// A welcomed replica that saw someone's pointer at x = 0 (time 0), then
+/// at x = 100 (time 1,000), gliding for `glide` milliseconds.
+fn cursor_moved(glide: f64) -> Replica {
     let server = FakeServer::new();
     let mut replica = welcomed(&server);
+    replica.set_glide(glide);
     let cursor = |x| ServerMessage::Cursor {
         author: user("other"),
         x,
@@ -381,12 +383,31 @@ fn cursors_glide_to_their_new_position() {
     };
     replica.on_server(cursor(0.0), 0.0);
     replica.on_server(cursor(100.0), 1_000.0);
+    replica
+}
+
+#[test]
+fn cursors_glide_to_their_new_position() {
+    let replica = cursor_moved(CURSOR_GLIDE_MS);
     let (_, glide) = replica.cursors().next().expect("a cursor");
     assert_eq!(glide.position(1_000.0), (0.0, 0.0));
     assert_eq!(glide.position(1_000.0 + CURSOR_GLIDE_MS / 2.0), (50.0, 0.0));
     assert_eq!(glide.position(1_000.0 + CURSOR_GLIDE_MS), (100.0, 0.0));
-    assert!(replica.cursors_gliding(1_000.0 + 1.0));
-    assert!(!replica.cursors_gliding(1_000.0 + CURSOR_GLIDE_MS));
+    assert_eq!(
+        glide.position(1_000.0 + 10.0 * CURSOR_GLIDE_MS),
+        (100.0, 0.0)
+    );
+    // A frame drawn before the glide ends leaves the cursor short: frames
+    // are due until one is drawn at or after this.
+    assert_eq!(replica.cursors_settle_at(), 1_000.0 + CURSOR_GLIDE_MS);
+}
+
+#[test]
+fn cursors_jump_when_motion_is_reduced() {
+    let replica = cursor_moved(0.0);
+    let (_, cursor) = replica.cursors().next().expect("a cursor");
+    assert_eq!(cursor.position(1_000.0), (100.0, 0.0));
+    assert_eq!(replica.cursors_settle_at(), 1_000.0);
 }
 
 #[test]

@@ -1,0 +1,77 @@
+// axe-core over every page and dialog, in the light and the dark theme: no
+// serious or critical violation may remain. Lesser ones are printed.
+import { test, expect, Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { drag, freshBoard, openBoard, pick, scribble } from "./helpers";
+
+/** Scans the page as it is now; returns the serious and critical findings. */
+async function scan(page: Page, what: string): Promise<string[]> {
+  const results = await new AxeBuilder({ page })
+    // A control's name holds its visible text (WCAG 2.5.3): axe's rule
+    // for it is marked experimental, so it is asked for by name.
+    .options({ rules: { "label-content-name-mismatch": { enabled: true } } })
+    .analyze();
+  const found = results.violations.map((violation) => ({
+    line: `${what}: ${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes
+      .map((node) => node.target.join(" "))
+      .join(", ")}`,
+    bad: violation.impact === "serious" || violation.impact === "critical",
+  }));
+  for (const { line, bad } of found) if (!bad) console.log(`(minor) ${line}`);
+  return found.filter(({ bad }) => bad).map(({ line }) => line);
+}
+
+for (const theme of ["light", "dark"] as const) {
+  test(`no serious accessibility violation anywhere, ${theme} theme`, async ({ browser }) => {
+    const landing = await (await browser.newContext({ colorScheme: theme })).newPage();
+    await landing.goto("/");
+    await expect(landing.getByRole("button", { name: "New board", exact: true })).toBeVisible();
+    const violations = await scan(landing, "landing page");
+
+    const url = await freshBoard(browser);
+    const context = await browser.newContext({ colorScheme: theme });
+    const page = await context.newPage();
+    await page.goto(url);
+    await expect(page.getByTestId("connection-status")).toHaveText("connected");
+    // A board with items of every kind, one of them selected (the style
+    // panel and its arrangement buttons show).
+    await scribble(page, 200, 250, 150);
+    await pick(page, "Rectangle");
+    await drag(page, [450, 200], [600, 320]);
+    await pick(page, "Text");
+    await page.mouse.click(700, 250);
+    await page.keyboard.type("Hello");
+    await page.keyboard.press("Escape");
+    await pick(page, "Select");
+    await page.mouse.click(450, 260);
+    await expect(page.getByRole("group", { name: "Arrange" })).toBeVisible();
+    violations.push(...(await scan(page, "board with a selection")));
+
+    await page.getByRole("button", { name: "Menu", exact: true }).click();
+    await expect(page.getByRole("menu", { name: "Board menu" })).toBeVisible();
+    violations.push(...(await scan(page, "board menu")));
+    await page.keyboard.press("Escape");
+
+    await page.getByRole("button", { name: "People on this board" }).click();
+    await expect(page.getByRole("dialog", { name: "People" })).toBeVisible();
+    violations.push(...(await scan(page, "people panel")));
+    await page.keyboard.press("Escape");
+
+    await page.locator("body").press("?");
+    await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
+    violations.push(...(await scan(page, "keyboard shortcuts")));
+    await page.keyboard.press("Escape");
+
+    await page.getByRole("button", { name: "Menu", exact: true }).click();
+    await page.getByRole("menuitem", { name: "Version history" }).click();
+    await expect(page.getByRole("dialog", { name: "Version history" })).toBeVisible();
+    await expect(page.getByRole("dialog", { name: "Version history" })).toContainText("changes");
+    violations.push(...(await scan(page, "version history")));
+
+    const viewer = await (await browser.newContext({ colorScheme: theme })).newPage();
+    await viewer.goto("/b/not-a-board");
+    violations.push(...(await scan(viewer, "a board link that is not valid")));
+
+    expect(violations).toEqual([]);
+  });
+}
