@@ -30,6 +30,7 @@
 //! - [`decimal`]: numbers as text for SVG and CSS, to two decimals.
 //! - [`history`]: a board's history grouped into sessions for the history
 //!   panel.
+//! - [`laser`]: the laser pointer's fading trail.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
 //!
@@ -64,6 +65,7 @@ pub mod fuzzing;
 pub mod geometry;
 pub mod gesture;
 pub mod history;
+pub mod laser;
 pub mod pages;
 pub mod protocol;
 pub mod raster;

@@ -825,10 +825,14 @@ pub enum ClientMessage {
     },
     /// Ephemeral: the sender's draft is over (committed or abandoned).
     DraftEnd,
-    /// Ephemeral: where the sender's pointer is, in board coordinates.
+    /// Ephemeral: where the sender's pointer is, in board coordinates;
+    /// with `laser`, the laser pointer is held down there (others draw a
+    /// fading trail through such positions).
     Cursor {
         x: f32,
         y: f32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        laser: bool,
     },
     /// Ephemeral: the sender changed their display name.
     Profile {
@@ -936,7 +940,7 @@ impl ClientMessage {
             ClientMessage::PreviewEnd { stroke } => stroke.validate(),
             ClientMessage::Draft { strokes } => validate_batch(strokes),
             ClientMessage::DraftEnd => Ok(()),
-            ClientMessage::Cursor { x, y } => Point::new(*x, *y, 0.5).validate(),
+            ClientMessage::Cursor { x, y, .. } => Point::new(*x, *y, 0.5).validate(),
             ClientMessage::Profile { name } => validate_name(name),
             ClientMessage::AddStroke { op_id, stroke } => {
                 op_id.validate()?;
@@ -1455,8 +1459,15 @@ pub enum ServerMessage {
     },
     /// Ephemeral: someone's draft is over.
     DraftEnd { author: UserId },
-    /// Ephemeral: someone's pointer moved.
-    Cursor { author: UserId, x: f32, y: f32 },
+    /// Ephemeral: someone's pointer moved (`laser`: their laser pointer is
+    /// held down there).
+    Cursor {
+        author: UserId,
+        x: f32,
+        y: f32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        laser: bool,
+    },
     /// Who is on the board now: `count` people, listed in `people` (sorted
     /// by user id). A person appears once however many tabs they have open.
     Presence {
@@ -1573,7 +1584,16 @@ mod tests {
                 strokes: vec![shape(StrokeKind::Ellipse, &[(0.0, 0.0), (5.0, 5.0)])],
             },
             ClientMessage::DraftEnd,
-            ClientMessage::Cursor { x: 1.5, y: -3.0 },
+            ClientMessage::Cursor {
+                x: 1.5,
+                y: -3.0,
+                laser: false,
+            },
+            ClientMessage::Cursor {
+                x: 1.5,
+                y: -3.0,
+                laser: true,
+            },
             ClientMessage::Profile {
                 name: "Grace Hopper".into(),
             },
@@ -1744,6 +1764,13 @@ mod tests {
                 author: UserId::parse("u1").unwrap(),
                 x: 3.0,
                 y: 4.0,
+                laser: false,
+            },
+            ServerMessage::Cursor {
+                author: UserId::parse("u1").unwrap(),
+                x: 3.0,
+                y: 4.0,
+                laser: true,
             },
             ServerMessage::Error {
                 code: ErrorCode::Invalid,

@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use crate::board::Board;
 use crate::geometry::{self, Rect};
+use crate::laser::Trail;
 use crate::protocol::{
     limits, Change, ClientMessage, ErrorCode, HistoryEntry, OpId, Operation, Person, Point,
     Request, ServerMessage, SnapshotStroke, Stroke, StrokeId, StrokeStyle, UserId,
@@ -82,12 +83,16 @@ pub struct RemotePreview {
 }
 
 /// Someone else's pointer, gliding from `from` to `to` between `since` and
-/// `until` (milliseconds, on whatever clock the caller passes in).
+/// `until` (milliseconds, on whatever clock the caller passes in), and the
+/// trail of their laser pointer.
 pub struct RemoteCursor {
     pub from: (f32, f32),
     pub to: (f32, f32),
     pub since: f64,
     pub until: f64,
+    pub trail: Trail,
+    /// Whether the last position came with the laser held down.
+    lasering: bool,
 }
 
 impl RemoteCursor {
@@ -517,14 +522,14 @@ impl Replica {
         self.cursors.iter()
     }
 
-    /// When the last remote cursor's glide ends. A frame drawn at or
-    /// after it shows every cursor where it really is: until one is, frames
-    /// must keep coming (a glide whose last frame is never drawn leaves the
-    /// pointer short of where it stopped).
+    /// When the last remote cursor's glide ends and its laser trail has
+    /// faded. A frame drawn at or after it shows every cursor where it
+    /// really is: until one is, frames must keep coming (a glide whose last
+    /// frame is never drawn leaves the pointer short of where it stopped).
     pub fn cursors_settle_at(&self) -> f64 {
         self.cursors
             .values()
-            .map(|c| c.until)
+            .map(|c| c.until.max(c.trail.fades_out_at()))
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
@@ -913,20 +918,29 @@ impl Replica {
                 redraw: self.drafts.remove(&author).is_some(),
                 ..Changed::default()
             },
-            ServerMessage::Cursor { author, x, y } => {
-                let from = self
-                    .cursors
-                    .get(&author)
-                    .map_or((x, y), |c| c.position(now));
-                self.cursors.insert(
-                    author,
-                    RemoteCursor {
-                        from,
-                        to: (x, y),
-                        since: now,
-                        until: now + self.glide_ms,
-                    },
-                );
+            ServerMessage::Cursor {
+                author,
+                x,
+                y,
+                laser,
+            } => {
+                let glide_ms = self.glide_ms;
+                let cursor = self.cursors.entry(author).or_insert_with(|| RemoteCursor {
+                    from: (x, y),
+                    to: (x, y),
+                    since: now,
+                    until: now,
+                    trail: Trail::default(),
+                    lasering: false,
+                });
+                cursor.from = cursor.position(now);
+                cursor.to = (x, y);
+                cursor.since = now;
+                cursor.until = now + glide_ms;
+                if laser {
+                    cursor.trail.push(x, y, now, cursor.lasering);
+                }
+                cursor.lasering = laser;
                 Changed::redraw()
             }
             ServerMessage::Presence { count, people } => {

@@ -93,11 +93,13 @@ pub enum Tool {
     Line,
     Arrow,
     Text,
+    /// Points with a fading trail everyone sees; draws nothing.
+    Laser,
 }
 
 impl Tool {
     /// Every tool in toolbar order.
-    pub const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 10] = [
         Tool::Select,
         Tool::Hand,
         Tool::Pen,
@@ -107,6 +109,7 @@ impl Tool {
         Tool::Line,
         Tool::Arrow,
         Tool::Text,
+        Tool::Laser,
     ];
 
     /// The accessible name.
@@ -121,6 +124,7 @@ impl Tool {
             Tool::Line => "Line",
             Tool::Arrow => "Arrow",
             Tool::Text => "Text",
+            Tool::Laser => "Laser pointer",
         }
     }
 
@@ -136,6 +140,7 @@ impl Tool {
             Tool::Line => 'l',
             Tool::Arrow => 'a',
             Tool::Text => 't',
+            Tool::Laser => 'k',
         }
     }
 

@@ -296,7 +296,12 @@ async fn a_flooding_sender_is_dropped_alone_then_closed_while_a_reader_keeps_eve
     let (mut mallory, _) = Client::join(server.addr, &board, "mallory", None).await;
     // Far more cursors than a second's budget, as fast as the socket takes
     // them, never reading.
-    let cursor = ClientMessage::Cursor { x: 1.0, y: 2.0 }.encode();
+    let cursor = ClientMessage::Cursor {
+        x: 1.0,
+        y: 2.0,
+        laser: false,
+    }
+    .encode();
     for _ in 0..5_000 {
         if !mallory.try_send_raw(&cursor).await {
             break;
@@ -761,7 +766,13 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
         "{page:?}"
     );
     // Its cursor is shown.
-    viewer.send(&ClientMessage::Cursor { x: 5.0, y: 6.0 }).await;
+    viewer
+        .send(&ClientMessage::Cursor {
+            x: 5.0,
+            y: 6.0,
+            laser: false,
+        })
+        .await;
     alice
         .recv_matching(
             |m| matches!(m, ServerMessage::Cursor { author, .. } if author.as_str() == "vera"),

@@ -311,9 +311,15 @@ async fn strokes_previews_and_presence_cross_instances() {
             if people.iter().any(|p| p.user.as_str() == "alice" && p.name == "Alice"))
     })
     .await;
-    alice.send(&ClientMessage::Cursor { x: 5.0, y: 6.0 }).await;
+    alice
+        .send(&ClientMessage::Cursor {
+            x: 5.0,
+            y: 6.0,
+            laser: true,
+        })
+        .await;
     bob.recv_matching(
-        |m| matches!(m, ServerMessage::Cursor { author, .. } if author.as_str() == "alice"),
+        |m| matches!(m, ServerMessage::Cursor { author, laser: true, .. } if author.as_str() == "alice"),
     )
     .await;
 

@@ -676,13 +676,17 @@ async fn cursors_and_names_reach_others_and_leave_with_their_person() {
     };
     bob.recv_matching(named).await;
     alice
-        .send(&ClientMessage::Cursor { x: 12.5, y: -4.0 })
+        .send(&ClientMessage::Cursor {
+            x: 12.5,
+            y: -4.0,
+            laser: true,
+        })
         .await;
     let cursor = bob
         .recv_matching(|m| matches!(m, ServerMessage::Cursor { .. }))
         .await;
     assert!(
-        matches!(cursor, ServerMessage::Cursor { author, x, y } if author.as_str() == "alice" && x == 12.5 && y == -4.0)
+        matches!(cursor, ServerMessage::Cursor { author, x, y, laser: true } if author.as_str() == "alice" && x == 12.5 && y == -4.0)
     );
 
     // A name that is too long or has control characters is refused.

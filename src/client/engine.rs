@@ -39,6 +39,7 @@ use super::render::{self, context_2d};
 use super::storage;
 use crate::geometry::{self, Rect};
 use crate::gesture::Gesture;
+use crate::laser::Trail;
 use crate::protocol::packed::Packing;
 use crate::protocol::{
     limits, ClientMessage, Color, Point, Request, ServerMessage, Stroke, StrokeId, StrokeKind,
@@ -104,6 +105,9 @@ pub struct Engine {
     pub(super) draft_dirty: bool,
     pub(super) draft_out: bool,
     pub(super) cursor_unsent: Option<(f32, f32)>,
+    /// This tab's laser trail, and the pointer holding the laser down.
+    pub(super) laser: Trail,
+    pub(super) lasering: Option<i32>,
     cursor_sent_at: f64,
     socket: Option<UnboundedSender<String>>,
     /// Ends the connection loop's wait before its next attempt.
@@ -237,6 +241,8 @@ impl EngineHandle {
             draft_dirty: false,
             draft_out: false,
             cursor_unsent: None,
+            laser: Trail::default(),
+            lasering: None,
             cursor_sent_at: 0.0,
             socket: None,
             wake: None,
@@ -1062,9 +1068,14 @@ impl Engine {
             || self.replica.merging()
     }
 
-    /// Whether a remote cursor has not yet been drawn where its glide ends.
+    /// Whether a remote cursor has not yet been drawn where its glide ends,
+    /// or a laser trail (anyone's) is still fading.
     fn cursors_gliding(&self) -> bool {
-        self.cursors_drawn_at < self.replica.cursors_settle_at()
+        let settled = self
+            .replica
+            .cursors_settle_at()
+            .max(self.laser.fades_out_at());
+        self.cursors_drawn_at < settled
     }
 
     fn on_frame(&mut self) {
@@ -1149,13 +1160,17 @@ impl Engine {
         }
     }
 
+    /// Sends where the pointer is: at most every [`CURSOR_INTERVAL_MS`],
+    /// or every frame while the laser is held down (its trail is drawn
+    /// through these positions).
     fn flush_cursor(&mut self, now: f64) {
-        if now - self.cursor_sent_at < CURSOR_INTERVAL_MS {
+        let laser = self.lasering.is_some();
+        if !laser && now - self.cursor_sent_at < CURSOR_INTERVAL_MS {
             return;
         }
         if let Some((x, y)) = self.cursor_unsent.take() {
             self.cursor_sent_at = now;
-            self.send(&ClientMessage::Cursor { x, y });
+            self.send(&ClientMessage::Cursor { x, y, laser });
         }
     }
 
@@ -1271,10 +1286,25 @@ impl Engine {
         }
         let people = with_colors(&self.ui.people.get_untracked());
         self.cursors_drawn_at = now;
+        let on_screen = |trail: &Trail| -> Vec<_> {
+            trail
+                .segments(now)
+                .map(|(a, b, opacity)| {
+                    let a = self.view.to_screen((f64::from(a.0), f64::from(a.1)));
+                    let b = self.view.to_screen((f64::from(b.0), f64::from(b.1)));
+                    (a, b, opacity)
+                })
+                .collect()
+        };
+        let me = self.replica.user();
+        if let Some((_, color)) = people.iter().find(|(p, _)| &p.user == me) {
+            render::draw_trail(ctx, &on_screen(&self.laser), color);
+        }
         for (user, cursor) in self.replica.cursors().filter(|_| !past) {
             let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
                 continue;
             };
+            render::draw_trail(ctx, &on_screen(&cursor.trail), color);
             let (x, y) = cursor.position(now);
             let (sx, sy) = self.view.to_screen((f64::from(x), f64::from(y)));
             render::draw_cursor(ctx, sx, sy, color, &crate::ui::display_name(person));

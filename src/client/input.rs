@@ -310,6 +310,14 @@ impl Engine {
                 };
             }
             Tool::Select => self.begin_select(pointer_id, (point.x, point.y), event.shift_key()),
+            Tool::Laser => {
+                // Not a gesture: the laser changes nothing, it only sends
+                // where it points (`flush_cursor`) and leaves a trail.
+                self.lasering = Some(pointer_id);
+                self.laser
+                    .push(point.x, point.y, js_sys::Date::now(), false);
+                self.cursor_unsent = Some((point.x, point.y));
+            }
             Tool::Hand => {}
         }
         self.dirty = true;
@@ -391,6 +399,12 @@ impl Engine {
         }
     }
 
+    fn lift_laser(&mut self, pointer_id: i32) {
+        if self.lasering == Some(pointer_id) {
+            self.lasering = None;
+        }
+    }
+
     fn lift_touch(&mut self, pointer_id: i32) {
         self.touches.retain(|(id, _)| *id != pointer_id);
     }
@@ -431,6 +445,10 @@ impl Engine {
         }
         if matches!(self.gesture, Gesture::Idle) && self.ui.tool.get_untracked() == Tool::Select {
             self.show_handle_cursor(world);
+        }
+        if self.lasering == Some(event.pointer_id()) {
+            self.laser.push(world.0, world.1, js_sys::Date::now(), true);
+            self.dirty = true;
         }
         if self.gesture.pointer() != Some(event.pointer_id()) {
             return;
@@ -498,6 +516,7 @@ impl Engine {
 
     fn on_pointer_up(&mut self, event: &PointerEvent) {
         self.lift_touch(event.pointer_id());
+        self.lift_laser(event.pointer_id());
         if matches!(self.gesture, Gesture::Pinching { .. }) {
             if self.touches.len() < 2 {
                 self.gesture = Gesture::Idle;
@@ -512,6 +531,7 @@ impl Engine {
 
     fn on_pointer_cancel(&mut self, event: &PointerEvent) {
         self.lift_touch(event.pointer_id());
+        self.lift_laser(event.pointer_id());
         if self.gesture.pointer() == Some(event.pointer_id()) {
             self.abandon_gesture();
         }

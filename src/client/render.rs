@@ -149,6 +149,42 @@ pub fn draw_marquee(ctx: &CanvasRenderingContext2d, screen: &Rect) {
     ctx.stroke_rect(x, y, w, h);
 }
 
+/// Segments of a laser trail drawn as one path, at one opacity: joined
+/// inside a path, a translucent line shows no beads where its pieces
+/// overlap, and a short run looks as smooth as a fade.
+const TRAIL_RUN: usize = 6;
+
+/// A piece of a laser trail on screen: from, to, opacity.
+pub type TrailSegment = ((f64, f64), (f64, f64), f32);
+
+/// A laser trail's segments, in the person's colour.
+pub fn draw_trail(ctx: &CanvasRenderingContext2d, segments: &[TrailSegment], color: &str) {
+    ctx.set_line_cap("round");
+    ctx.set_line_join("round");
+    ctx.set_line_width(5.0);
+    ctx.set_stroke_style_str(color);
+    let mut start = 0;
+    while start < segments.len() {
+        let mut end = start + 1;
+        while end < segments.len()
+            && end - start < TRAIL_RUN
+            && segments[end].0 == segments[end - 1].1
+        {
+            end += 1;
+        }
+        let run = &segments[start..end];
+        ctx.set_global_alpha(f64::from(run[run.len() - 1].2));
+        ctx.begin_path();
+        ctx.move_to(run[0].0 .0, run[0].0 .1);
+        for &(_, (x, y), _) in run {
+            ctx.line_to(x, y);
+        }
+        ctx.stroke();
+        start = end;
+    }
+    ctx.set_global_alpha(1.0);
+}
+
 /// Someone else's pointer with their name, in screen coordinates.
 pub fn draw_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, name: &str) {
     ctx.set_global_alpha(1.0);

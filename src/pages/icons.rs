@@ -42,6 +42,10 @@ pub fn people() -> impl IntoView {
     icon("M16 19v-1a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v1M9.5 10a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM21 19v-1a4 4 0 0 0-3-3.9M15.5 3.1a3.5 3.5 0 0 1 0 6.8")
 }
 
+/// A pointer's beam with a spark at its tip.
+pub const LASER: &str =
+    "M4 20l9.5-9.5M15 3v3M19.5 5.5l-2 2M21 10h-3M13.5 5.5l1.5 1.5M17 12l1.5 1.5";
+
 pub const HOME: &str = "M4 11l8-7 8 7M6 9.5V20h12V9.5";
 
 pub const SELECT: &str = "M6 3l12 8.5-5.5 1.2L16 20l-2.6 1.2-3.4-7.2L6 18z";
@@ -100,5 +104,6 @@ pub fn tool(tool: crate::ui::Tool) -> &'static str {
         Tool::Line => LINE,
         Tool::Arrow => ARROW,
         Tool::Text => TEXT,
+        Tool::Laser => LASER,
     }
 }

@@ -350,6 +350,7 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
             author: user("other"),
             x: 1.0,
             y: 1.0,
+            laser: false,
         },
         0.0,
     );
@@ -380,6 +381,7 @@ fn cursor_moved(glide: f64) -> Replica {
         author: user("other"),
         x,
         y: 0.0,
+        laser: false,
     };
     replica.on_server(cursor(0.0), 0.0);
     replica.on_server(cursor(100.0), 1_000.0);
@@ -400,6 +402,46 @@ fn cursors_glide_to_their_new_position() {
     // A frame drawn before the glide ends leaves the cursor short: frames
     // are due until one is drawn at or after this.
     assert_eq!(replica.cursors_settle_at(), 1_000.0 + CURSOR_GLIDE_MS);
+}
+
+#[test]
+fn a_laser_held_down_leaves_a_trail_that_fades() {
+    let server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let cursor = |x, laser| ServerMessage::Cursor {
+        author: user("other"),
+        x,
+        y: 0.0,
+        laser,
+    };
+    replica.on_server(cursor(0.0, false), 0.0);
+    replica.on_server(cursor(10.0, true), 100.0);
+    replica.on_server(cursor(20.0, true), 120.0);
+    replica.on_server(cursor(30.0, true), 140.0);
+    // Let go, then pressed again elsewhere: a new stroke of light.
+    replica.on_server(cursor(40.0, false), 160.0);
+    replica.on_server(cursor(90.0, true), 180.0);
+    replica.on_server(cursor(95.0, true), 200.0);
+    let (_, other) = replica.cursors().next().expect("a cursor");
+    let lines: Vec<((f32, f32), (f32, f32))> = other
+        .trail
+        .segments(200.0)
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ((10.0, 0.0), (20.0, 0.0)),
+            ((20.0, 0.0), (30.0, 0.0)),
+            ((90.0, 0.0), (95.0, 0.0))
+        ]
+    );
+    // Frames are due until the last point has faded.
+    assert_eq!(
+        replica.cursors_settle_at(),
+        200.0 + crate::laser::LASER_FADE_MS
+    );
+    assert_eq!(other.trail.segments(1_200.0).count(), 0);
 }
 
 #[test]
@@ -910,6 +952,7 @@ fn a_page_that_does_not_paint_merges_the_rest_once_it_holds_too_much() {
         author: user("other"),
         x: 1.0,
         y: 2.0,
+        laser: false,
     };
     for _ in 1..MAX_HELD_MESSAGES {
         assert_eq!(replica.on_server(cursor.clone(), 0.0), Changed::default());

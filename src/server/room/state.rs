@@ -802,7 +802,12 @@ impl RoomState {
                 client.drafting = false;
                 ServerMessage::DraftEnd { author }
             }
-            ClientMessage::Cursor { x, y } => ServerMessage::Cursor { author, x, y },
+            ClientMessage::Cursor { x, y, laser } => ServerMessage::Cursor {
+                author,
+                x,
+                y,
+                laser,
+            },
             ClientMessage::Profile { name } => {
                 // Not relayed as such: the people list carries names.
                 client.name = name;

@@ -366,7 +366,11 @@ fn an_end_waits_behind_the_connections_durable_requests_and_what_follows_it_wait
     h.handle(Event::Ephemeral(1, ClientMessage::DraftEnd));
     h.handle(Event::Ephemeral(
         1,
-        ClientMessage::Cursor { x: 1.0, y: 1.0 },
+        ClientMessage::Cursor {
+            x: 1.0,
+            y: 1.0,
+            laser: false,
+        },
     ));
     assert_eq!(
         bob.kinds(),
@@ -897,6 +901,7 @@ fn a_client_whose_queue_is_full_is_dropped_and_others_go_on() {
             ClientMessage::Cursor {
                 x: i as f32,
                 y: 0.0,
+                laser: false,
             },
         ));
     }
@@ -971,6 +976,7 @@ fn a_store_that_stays_slow_does_not_hold_back_live_traffic_for_ever() {
             ClientMessage::Cursor {
                 x: i as f32,
                 y: 0.0,
+                laser: false,
             },
         ));
     }
@@ -981,7 +987,11 @@ fn a_store_that_stays_slow_does_not_hold_back_live_traffic_for_ever() {
     assert_eq!(kinds[0], "draft_end");
     h.handle(Event::Ephemeral(
         1,
-        ClientMessage::Cursor { x: 0.0, y: 1.0 },
+        ClientMessage::Cursor {
+            x: 0.0,
+            y: 1.0,
+            laser: false,
+        },
     ));
     assert_eq!(
         bob.kinds(),

@@ -1,0 +1,32 @@
+// Working together on one board, beyond drawing: the laser pointer (and,
+// as issue 12 goes on, following, others' selections).
+import { test, expect } from "@playwright/test";
+import { around, ink, shoot, twoPeople } from "./helpers";
+
+test("a laser trail shows on the other page, fades within a second, and is never stored", async ({ browser }) => {
+  const { alice, bob } = await twoPeople(browser);
+  await alice.keyboard.press("k");
+  await expect(alice.getByRole("button", { name: "Laser pointer", exact: true })).toHaveAttribute("aria-pressed", "true");
+  // The style panel is for drawing tools: the laser draws nothing.
+  await expect(alice.getByRole("group", { name: "Style" })).toBeHidden();
+
+  await alice.mouse.move(300, 300);
+  await alice.mouse.down();
+  await alice.mouse.move(700, 420, { steps: 25 });
+  // The middle of the sweep, on both pages, while the button is held.
+  await expect.poll(() => ink(bob, around(500, 360, 6), "overlay-canvas")).toBeGreaterThan(0);
+  await expect.poll(() => ink(alice, around(500, 360, 6), "overlay-canvas")).toBeGreaterThan(0);
+  await shoot(bob, "laser");
+  await bob.emulateMedia({ colorScheme: "dark" });
+  await shoot(bob, "laser-dark");
+  await alice.mouse.up();
+
+  // Faded everywhere within a second and a half; nothing on the board.
+  await expect.poll(() => ink(bob, around(500, 360, 6), "overlay-canvas"), { timeout: 1_500 }).toBe(0);
+  await expect.poll(() => ink(alice, around(500, 360, 6), "overlay-canvas"), { timeout: 1_500 }).toBe(0);
+  expect(await ink(bob)).toBe(0);
+  await alice.reload();
+  await expect(alice.getByTestId("connection-status")).toHaveText("connected");
+  await alice.waitForTimeout(300);
+  expect(await ink(alice)).toBe(0);
+});
