@@ -72,6 +72,9 @@ pub mod limits {
     pub const MAX_OPEN_PREVIEWS: usize = 8;
     /// Most stroke ids one `erase` may name.
     pub const MAX_ERASE_IDS: usize = 2_000;
+    /// Items a `selection` names at most (a bigger selection is shown to
+    /// others by its first this many).
+    pub const MAX_SELECTION_IDS: usize = 1_000;
     /// Longest id (board, user, stroke, operation), in characters.
     pub const MAX_ID_LEN: usize = 64;
     /// Shortest board id, so that ids stay unguessable.
@@ -838,6 +841,11 @@ pub enum ClientMessage {
     Profile {
         name: String,
     },
+    /// Ephemeral: the items the sender has selected now (none: nothing);
+    /// others outline them in the sender's colour.
+    Selection {
+        ids: Vec<StrokeId>,
+    },
     AddStroke {
         op_id: OpId,
         stroke: Stroke,
@@ -942,6 +950,15 @@ impl ClientMessage {
             ClientMessage::DraftEnd => Ok(()),
             ClientMessage::Cursor { x, y, .. } => Point::new(*x, *y, 0.5).validate(),
             ClientMessage::Profile { name } => validate_name(name),
+            ClientMessage::Selection { ids } => {
+                if ids.len() > limits::MAX_SELECTION_IDS {
+                    return Err(ProtocolError::invalid(format!(
+                        "a selection names at most {} strokes",
+                        limits::MAX_SELECTION_IDS
+                    )));
+                }
+                ids.iter().try_for_each(StrokeId::validate)
+            }
             ClientMessage::AddStroke { op_id, stroke } => {
                 op_id.validate()?;
                 stroke.validate()
@@ -1016,7 +1033,8 @@ impl ClientMessage {
             | ClientMessage::Draft { .. }
             | ClientMessage::DraftEnd
             | ClientMessage::Cursor { .. }
-            | ClientMessage::Profile { .. } => None,
+            | ClientMessage::Profile { .. }
+            | ClientMessage::Selection { .. } => None,
         }
     }
 
@@ -1041,7 +1059,8 @@ impl ClientMessage {
             | ClientMessage::Draft { .. }
             | ClientMessage::DraftEnd
             | ClientMessage::Cursor { .. }
-            | ClientMessage::Profile { .. } => None,
+            | ClientMessage::Profile { .. }
+            | ClientMessage::Selection { .. } => None,
         }
     }
 
@@ -1459,6 +1478,8 @@ pub enum ServerMessage {
     },
     /// Ephemeral: someone's draft is over.
     DraftEnd { author: UserId },
+    /// Ephemeral: the items someone has selected now.
+    Selection { author: UserId, ids: Vec<StrokeId> },
     /// Ephemeral: someone's pointer moved (`laser`: their laser pointer is
     /// held down there).
     Cursor {
@@ -1597,6 +1618,13 @@ mod tests {
             ClientMessage::Profile {
                 name: "Grace Hopper".into(),
             },
+            ClientMessage::Selection {
+                ids: vec![
+                    StrokeId::parse("s1").unwrap(),
+                    StrokeId::parse("s2").unwrap(),
+                ],
+            },
+            ClientMessage::Selection { ids: Vec::new() },
             ClientMessage::AddStrokes {
                 op_id: OpId::parse("o6").unwrap(),
                 strokes: vec![
@@ -1766,6 +1794,10 @@ mod tests {
                 y: 4.0,
                 laser: false,
             },
+            ServerMessage::Selection {
+                author: UserId::parse("u1").unwrap(),
+                ids: vec![StrokeId::parse("s1").unwrap()],
+            },
             ServerMessage::Cursor {
                 author: UserId::parse("u1").unwrap(),
                 x: 3.0,
@@ -1875,6 +1907,17 @@ mod tests {
             stroke: stroke("s", many),
         };
         assert_eq!(message.validate().unwrap_err().code, ErrorCode::Invalid);
+        let selection = |count: usize| ClientMessage::Selection {
+            ids: (0..count)
+                .map(|i| StrokeId::parse(&format!("s{i}")).unwrap())
+                .collect(),
+        };
+        assert!(selection(limits::MAX_SELECTION_IDS).validate().is_ok());
+        let error = selection(limits::MAX_SELECTION_IDS + 1)
+            .validate()
+            .unwrap_err();
+        assert_eq!(error.code, ErrorCode::Invalid);
+        assert_eq!(error.message, "a selection names at most 1000 strokes");
     }
 
     #[test]

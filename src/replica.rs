@@ -404,6 +404,9 @@ pub struct Replica {
     /// handles a connection's messages in order), so nothing flickers back.
     drafts: HashMap<UserId, Vec<Stroke>>,
     cursors: HashMap<UserId, RemoteCursor>,
+    /// What other people have selected, by person (a list: few people, and
+    /// a map type would bring its own code into the WebAssembly).
+    others_selected: Vec<(UserId, Vec<StrokeId>)>,
     /// How long a remote cursor glides ([`CURSOR_GLIDE_MS`] or 0).
     glide_ms: f64,
     selection: Vec<StrokeId>,
@@ -445,6 +448,7 @@ impl Replica {
             previews: HashMap::new(),
             drafts: HashMap::new(),
             cursors: HashMap::new(),
+            others_selected: Vec::new(),
             glide_ms: CURSOR_GLIDE_MS,
             selection: Vec::new(),
             link: Link::Offline,
@@ -918,6 +922,13 @@ impl Replica {
                 redraw: self.drafts.remove(&author).is_some(),
                 ..Changed::default()
             },
+            ServerMessage::Selection { author, ids } => {
+                self.others_selected.retain(|(user, _)| *user != author);
+                if !ids.is_empty() {
+                    self.others_selected.push((author, ids));
+                }
+                Changed::redraw()
+            }
             ServerMessage::Cursor {
                 author,
                 x,
@@ -949,6 +960,7 @@ impl Replica {
                 // own code into the WebAssembly, for a rare message.)
                 let here = |user: &UserId| people.iter().any(|p| &p.user == user);
                 self.cursors.retain(|user, _| here(user));
+                self.others_selected.retain(|(user, _)| here(user));
                 self.drafts.retain(|user, _| here(user));
                 self.previews.retain(|_, preview| here(&preview.author));
                 Changed {
@@ -1265,6 +1277,22 @@ impl Replica {
     }
 
     /// The box around the selection's shapes, in world coordinates.
+    /// What each other person has selected, as the boxes of those items
+    /// shown here (items gone from the board are left out).
+    pub fn others_selections<'a>(
+        &'a self,
+        local: &'a Local<'_>,
+    ) -> impl Iterator<Item = (&'a UserId, Vec<Rect>)> + 'a {
+        self.others_selected.iter().map(move |(user, ids)| {
+            let boxes = ids
+                .iter()
+                .filter_map(|id| self.shown(id, local))
+                .filter_map(geometry::shape_box)
+                .collect();
+            (user, boxes)
+        })
+    }
+
     pub fn selection_box(&self, local: &Local<'_>) -> Option<Rect> {
         self.selection
             .iter()

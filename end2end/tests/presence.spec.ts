@@ -1,7 +1,7 @@
 // Working together on one board, beyond drawing: the laser pointer (and,
 // as issue 12 goes on, following, others' selections).
 import { test, expect } from "@playwright/test";
-import { around, ink, shoot, twoPeople } from "./helpers";
+import { around, drag, ink, pick, shoot, twoPeople } from "./helpers";
 
 test("a laser trail shows on the other page, fades within a second, and is never stored", async ({ browser }) => {
   const { alice, bob } = await twoPeople(browser);
@@ -29,4 +29,33 @@ test("a laser trail shows on the other page, fades within a second, and is never
   await expect(alice.getByTestId("connection-status")).toHaveText("connected");
   await alice.waitForTimeout(300);
   expect(await ink(alice)).toBe(0);
+});
+
+test("what one person selects is outlined on the other page, in their colour, with their name", async ({ browser }) => {
+  const { alice, bob } = await twoPeople(browser);
+  await pick(alice, "Rectangle");
+  await drag(alice, [400, 300], [600, 420]);
+  await expect.poll(() => ink(bob, around(500, 300, 4))).toBeGreaterThan(0);
+  // Left of the rectangle, where the dashed outline goes (5 px out).
+  const outline = { x: 390, y: 330, w: 8, h: 60 };
+  const label = { x: 395, y: 272, w: 40, h: 18 };
+  expect(await ink(bob, outline, "overlay-canvas")).toBe(0);
+
+  await pick(alice, "Select");
+  await alice.mouse.click(400, 360);
+  await expect(alice.getByRole("group", { name: "Arrange" })).toBeVisible();
+  await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBeGreaterThan(20);
+  await expect.poll(() => ink(bob, label, "overlay-canvas")).toBeGreaterThan(50);
+  await shoot(bob, "others-selection");
+  await bob.emulateMedia({ colorScheme: "dark" });
+  await shoot(bob, "others-selection-dark");
+
+  // Deselected: the outline goes.
+  await alice.keyboard.press("Escape");
+  await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBe(0);
+  // Selected again, then Alice leaves: it goes with her.
+  await alice.mouse.click(400, 360);
+  await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBeGreaterThan(20);
+  await alice.context().close();
+  await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBe(0);
 });

@@ -105,6 +105,8 @@ pub struct Engine {
     pub(super) draft_dirty: bool,
     pub(super) draft_out: bool,
     pub(super) cursor_unsent: Option<(f32, f32)>,
+    /// The selection as others were last told of it (`flush_selection`).
+    selection_sent: Vec<StrokeId>,
     /// This tab's laser trail, and the pointer holding the laser down.
     pub(super) laser: Trail,
     pub(super) lasering: Option<i32>,
@@ -241,6 +243,7 @@ impl EngineHandle {
             draft_dirty: false,
             draft_out: false,
             cursor_unsent: None,
+            selection_sent: Vec::new(),
             laser: Trail::default(),
             lasering: None,
             cursor_sent_at: 0.0,
@@ -736,6 +739,8 @@ impl Engine {
         let (width, height, _) = self.size;
         let view = (width > 0.0 && height > 0.0).then(|| self.view.visible((width, height)));
         self.hello_key = self.key.clone();
+        // A new connection: the others know no selection of this tab.
+        self.selection_sent.clear();
         let hello = self.replica.connect(
             Some(self.name_to_use()).filter(|name| !name.is_empty()),
             view,
@@ -1084,6 +1089,7 @@ impl Engine {
         self.flush_preview();
         self.flush_draft();
         self.flush_cursor(now);
+        self.flush_selection();
         let view_changed = self.dirty || self.cursors_gliding();
         // The board layer also paints what is out of sight, a little each
         // frame (and the rest of a snapshot is merged); that alone leaves
@@ -1157,6 +1163,23 @@ impl Engine {
         self.draft_dirty = false;
         if std::mem::take(&mut self.draft_out) {
             self.send(&ClientMessage::DraftEnd);
+        }
+    }
+
+    /// Tells the others what is selected here, when it changed (by any
+    /// path: a click, a marquee, a paste, a delete). Only while live: the
+    /// selection is sent again after every welcome.
+    fn flush_selection(&mut self) {
+        if !self.replica.is_live() {
+            return;
+        }
+        let selection = self.replica.selection();
+        let shown = &selection[..selection.len().min(limits::MAX_SELECTION_IDS)];
+        if shown != self.selection_sent.as_slice() {
+            self.selection_sent = shown.to_vec();
+            self.send(&ClientMessage::Selection {
+                ids: self.selection_sent.clone(),
+            });
         }
     }
 
@@ -1299,6 +1322,13 @@ impl Engine {
         let me = self.replica.user();
         if let Some((_, color)) = people.iter().find(|(p, _)| &p.user == me) {
             render::draw_trail(ctx, &on_screen(&self.laser), color);
+        }
+        for (user, boxes) in self.replica.others_selections(&local).filter(|_| !past) {
+            let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {
+                continue;
+            };
+            let boxes: Vec<Rect> = boxes.iter().map(to_screen).collect();
+            render::draw_others_selection(ctx, &boxes, color, &crate::ui::display_name(person));
         }
         for (user, cursor) in self.replica.cursors().filter(|_| !past) {
             let Some((person, color)) = people.iter().find(|(p, _)| &p.user == user) else {

@@ -154,6 +154,41 @@ pub fn draw_marquee(ctx: &CanvasRenderingContext2d, screen: &Rect) {
 /// overlap, and a short run looks as smooth as a fade.
 const TRAIL_RUN: usize = 6;
 
+/// Someone else's selection (screen boxes of its items): each item outlined
+/// in their colour, dashed, and their name above the first.
+pub fn draw_others_selection(
+    ctx: &CanvasRenderingContext2d,
+    boxes: &[Rect],
+    color: &str,
+    name: &str,
+) {
+    let Some(first) = boxes.first() else {
+        return;
+    };
+    ctx.set_global_alpha(1.0);
+    ctx.set_stroke_style_str(color);
+    ctx.set_line_width(2.0);
+    let dash = js_sys::Array::of2(&6.0.into(), &4.0.into());
+    let _ = ctx.set_line_dash(&dash);
+    let pad = 5.0;
+    for screen in boxes {
+        ctx.stroke_rect(
+            f64::from(screen.min_x) - pad,
+            f64::from(screen.min_y) - pad,
+            f64::from(screen.width()) + 2.0 * pad,
+            f64::from(screen.height()) + 2.0 * pad,
+        );
+    }
+    let _ = ctx.set_line_dash(&js_sys::Array::new());
+    draw_label(
+        ctx,
+        f64::from(first.min_x) - pad,
+        f64::from(first.min_y) - pad - 20.0,
+        color,
+        name,
+    );
+}
+
 /// A piece of a laser trail on screen: from, to, opacity.
 pub type TrailSegment = ((f64, f64), (f64, f64), f32);
 
@@ -207,18 +242,23 @@ pub fn draw_cursor(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, 
     ctx.close_path();
     ctx.fill();
     ctx.stroke();
+    draw_label(ctx, x + 12.0, y + 20.0, color, name);
+}
+
+/// A person's name in white on their colour, its top-left at (x, y).
+fn draw_label(ctx: &CanvasRenderingContext2d, x: f64, y: f64, color: &str, name: &str) {
     if name.is_empty() {
         return;
     }
+    ctx.set_fill_style_str(color);
     ctx.set_font(&format!("600 12px {TEXT_FONT}"));
     ctx.set_text_baseline("middle");
     let width = ctx.measure_text(name).map(|m| m.width()).unwrap_or(60.0);
-    let (lx, ly) = (x + 12.0, y + 20.0);
     ctx.begin_path();
-    let _ = ctx.round_rect_with_f64(lx, ly, width + 12.0, 20.0, 6.0);
+    let _ = ctx.round_rect_with_f64(x, y, width + 12.0, 20.0, 6.0);
     ctx.fill();
     ctx.set_fill_style_str("#ffffff");
-    let _ = ctx.fill_text(name, lx + 6.0, ly + 10.5);
+    let _ = ctx.fill_text(name, x + 6.0, y + 10.5);
 }
 
 fn midpoint(a: &Point, b: &Point) -> (f64, f64) {

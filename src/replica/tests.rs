@@ -81,6 +81,18 @@ impl FakeServer {
     }
 }
 
+/// The people list once everyone else has left.
+fn only_me_here() -> ServerMessage {
+    ServerMessage::Presence {
+        count: 1,
+        people: vec![Person {
+            user: user("me"),
+            name: String::new(),
+            viewer: false,
+        }],
+    }
+}
+
 fn welcomed(server: &FakeServer) -> Replica {
     let mut replica = Replica::new(user("me"), "t".into());
     replica.connect(None, None, None);
@@ -354,17 +366,7 @@ fn previews_grow_until_their_stroke_is_stored_and_leave_with_their_author() {
         },
         0.0,
     );
-    let left = replica.on_server(
-        ServerMessage::Presence {
-            count: 1,
-            people: vec![Person {
-                user: user("me"),
-                name: String::new(),
-                viewer: false,
-            }],
-        },
-        0.0,
-    );
+    let left = replica.on_server(only_me_here(), 0.0);
     assert_eq!(left.presence, Some(1));
     assert_eq!(replica.previews().count(), 0);
     assert_eq!(replica.cursors().count(), 0);
@@ -442,6 +444,48 @@ fn a_laser_held_down_leaves_a_trail_that_fades() {
         200.0 + crate::laser::LASER_FADE_MS
     );
     assert_eq!(other.trail.segments(1_200.0).count(), 0);
+}
+
+#[test]
+fn others_selections_are_outlined_until_changed_emptied_or_their_owner_leaves() {
+    let mut server = FakeServer::new();
+    let add_a = server.other_adds(stroke("a", 0.0, 0.0, 1.0));
+    let add_b = server.other_adds(stroke("b", 100.0, 50.0, 2.0));
+    let mut replica = welcomed(&FakeServer::new());
+    replica.on_server(add_a, 0.0);
+    replica.on_server(add_b, 0.0);
+    let selected = |replica: &Replica| -> Vec<(String, Vec<Rect>)> {
+        replica
+            .others_selections(&Local::default())
+            .map(|(user, boxes)| (user.as_str().to_owned(), boxes))
+            .collect()
+    };
+    let selection = |author: &str, ids: &[&str]| ServerMessage::Selection {
+        author: user(author),
+        ids: ids.iter().map(|raw| id(raw)).collect(),
+    };
+    // An item not on the board (yet, or any more) is left out.
+    let changed = replica.on_server(selection("other", &["a", "gone"]), 0.0);
+    assert!(changed.redraw);
+    let box_of = |raw: &str| {
+        geometry::shape_box(replica.board().get(&id(raw)).expect("on the board")).expect("a box")
+    };
+    let (a, b) = (box_of("a"), box_of("b"));
+    assert_eq!(selected(&replica), [("other".to_owned(), vec![a])]);
+    // A new selection replaces the old one; a second person has their own.
+    replica.on_server(selection("other", &["a", "b"]), 0.0);
+    replica.on_server(selection("third", &["b"]), 0.0);
+    assert_eq!(
+        selected(&replica),
+        [
+            ("other".to_owned(), vec![a, b]),
+            ("third".to_owned(), vec![b])
+        ]
+    );
+    // Emptied, it is gone; so is the selection of someone who left.
+    replica.on_server(selection("other", &[]), 0.0);
+    replica.on_server(only_me_here(), 0.0);
+    assert!(selected(&replica).is_empty());
 }
 
 #[test]

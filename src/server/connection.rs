@@ -346,7 +346,8 @@ impl Connection {
                     | ClientMessage::Draft { .. }
                     | ClientMessage::DraftEnd
                     | ClientMessage::Cursor { .. }
-                    | ClientMessage::Profile { .. }) => {
+                    | ClientMessage::Profile { .. }
+                    | ClientMessage::Selection { .. }) => {
                         metrics().frames_in.add(Lane::Ephemeral, 1);
                         RoomCommand::Ephemeral {
                             conn: self.id,

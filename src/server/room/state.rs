@@ -808,6 +808,7 @@ impl RoomState {
                 y,
                 laser,
             },
+            ClientMessage::Selection { ids } => ServerMessage::Selection { author, ids },
             ClientMessage::Profile { name } => {
                 // Not relayed as such: the people list carries names.
                 client.name = name;

@@ -133,6 +133,7 @@ fn kind(message: &ServerMessage) -> &'static str {
         ServerMessage::Draft { .. } => "draft",
         ServerMessage::DraftEnd { .. } => "draft_end",
         ServerMessage::Cursor { .. } => "cursor",
+        ServerMessage::Selection { .. } => "selection",
         ServerMessage::History { .. } => "history",
         ServerMessage::Version { .. } => "version",
         ServerMessage::Ops { .. } => "ops",
@@ -960,6 +961,30 @@ fn people_lists_are_throttled_while_a_crowd_arrives() {
         .filter(|p| matches!(p, Payload::Roster(r) if r.people.len() == 50))
         .count();
     assert_eq!(rosters, 1);
+}
+
+#[test]
+fn a_selection_goes_to_the_others_with_its_author() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+    let ids = vec![
+        StrokeId::parse("s1").unwrap(),
+        StrokeId::parse("s2").unwrap(),
+    ];
+    h.handle(Event::Ephemeral(
+        1,
+        ClientMessage::Selection { ids: ids.clone() },
+    ));
+    assert_eq!(
+        bob.received(),
+        [ServerMessage::Selection {
+            author: UserId::parse("alice").unwrap(),
+            ids,
+        }]
+    );
+    assert!(alice.kinds().is_empty(), "not sent back to its author");
 }
 
 #[test]
