@@ -31,6 +31,7 @@
 //! - [`history`]: a board's history grouped into sessions for the history
 //!   panel.
 //! - [`laser`]: the laser pointer's fading trail.
+//! - [`announce`]: what others did, summed up in words for screen readers.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
 //!
@@ -55,6 +56,7 @@
 //! - `render`: drawing items and overlays on the 2D canvas;
 //! - `storage`: session and local storage (user id, recent boards, name).
 
+pub mod announce;
 pub mod app;
 pub mod board;
 pub mod coverage;

@@ -36,6 +36,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::announce::Announcer;
 use crate::board::Board;
 use crate::geometry::{self, Rect};
 use crate::laser::Trail;
@@ -407,6 +408,8 @@ pub struct Replica {
     /// What other people have selected, by person (a list: few people, and
     /// a map type would bring its own code into the WebAssembly).
     others_selected: Vec<(UserId, Vec<StrokeId>)>,
+    /// Others' changes as they arrive live, to be said in words.
+    announcer: Announcer,
     /// How long a remote cursor glides ([`CURSOR_GLIDE_MS`] or 0).
     glide_ms: f64,
     selection: Vec<StrokeId>,
@@ -449,6 +452,7 @@ impl Replica {
             drafts: HashMap::new(),
             cursors: HashMap::new(),
             others_selected: Vec::new(),
+            announcer: Announcer::default(),
             glide_ms: CURSOR_GLIDE_MS,
             selection: Vec::new(),
             link: Link::Offline,
@@ -524,6 +528,11 @@ impl Replica {
 
     pub fn cursors(&self) -> impl Iterator<Item = (&UserId, &RemoteCursor)> {
         self.cursors.iter()
+    }
+
+    /// Others' changes not yet said in words.
+    pub fn announcer(&mut self) -> &mut Announcer {
+        &mut self.announcer
     }
 
     /// When the last remote cursor's glide ends and its laser trail has
@@ -879,6 +888,11 @@ impl Replica {
                         op.seq
                     ))
                 } else {
+                    // Said to screen readers: what others do live (not the
+                    // operations a welcome catches up on).
+                    if op.author != self.user && op.seq > self.board.seq() {
+                        self.announcer.record(&op.author, &op.change);
+                    }
                     self.apply(op)
                 }
             }

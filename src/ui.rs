@@ -311,6 +311,8 @@ pub struct BoardUi {
     pub guest: RwSignal<String>,
     /// Operations drawn or requested here that the server has not stored yet.
     pub unsaved: RwSignal<usize>,
+    /// What others did lately, for screen readers ("Ada added 3 items").
+    pub announcement: RwSignal<String>,
     /// A short message for the user (errors, "link copied"), if any.
     pub notice: RwSignal<Option<String>>,
     /// The zoom factor, for the zoom indicator.
@@ -348,6 +350,7 @@ impl BoardUi {
             name: RwSignal::new(String::new()),
             guest: RwSignal::new(String::new()),
             unsaved: RwSignal::new(0),
+            announcement: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
             zoom: RwSignal::new(1.0),
             selected: RwSignal::new(0),

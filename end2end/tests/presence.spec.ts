@@ -1,7 +1,7 @@
 // Working together on one board, beyond drawing: the laser pointer (and,
 // as issue 12 goes on, following, others' selections).
 import { test, expect } from "@playwright/test";
-import { around, drag, ink, pick, shoot, twoPeople } from "./helpers";
+import { around, drag, ink, pick, scribble, shoot, twoPeople } from "./helpers";
 
 test("a laser trail shows on the other page, fades within a second, and is never stored", async ({ browser }) => {
   const { alice, bob } = await twoPeople(browser);
@@ -58,4 +58,18 @@ test("what one person selects is outlined on the other page, in their colour, wi
   await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBeGreaterThan(20);
   await alice.context().close();
   await expect.poll(() => ink(bob, outline, "overlay-canvas")).toBe(0);
+});
+
+test("what others do is announced to screen readers, summed up and at most every two seconds", async ({ browser }) => {
+  const { alice, bob } = await twoPeople(browser);
+  const name = await alice.locator("#display-name").getAttribute("placeholder");
+  const said = bob.getByTestId("announcements");
+  await expect(said).toHaveAttribute("aria-live", "polite");
+  await expect(said).toHaveText("");
+  await scribble(alice, 300, 300, 200);
+  await expect(said).toHaveText(`${name} added 1 item`);
+  await alice.keyboard.press("Control+z");
+  await expect(said).toHaveText(`${name} undid a change`, { timeout: 5_000 });
+  // Alice hears nothing of her own.
+  await expect(alice.getByTestId("announcements")).toHaveText("");
 });

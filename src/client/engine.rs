@@ -105,6 +105,8 @@ pub struct Engine {
     pub(super) draft_dirty: bool,
     pub(super) draft_out: bool,
     pub(super) cursor_unsent: Option<(f32, f32)>,
+    /// An announcement of others' changes is scheduled (`announce_later`).
+    announcing: bool,
     /// The selection as others were last told of it (`flush_selection`).
     selection_sent: Vec<StrokeId>,
     /// This tab's laser trail, and the pointer holding the laser down.
@@ -243,6 +245,7 @@ impl EngineHandle {
             draft_dirty: false,
             draft_out: false,
             cursor_unsent: None,
+            announcing: false,
             selection_sent: Vec::new(),
             laser: Trail::default(),
             lasering: None,
@@ -485,6 +488,7 @@ impl EngineHandle {
                 self.with(|engine| {
                     let changed = engine.replica.on_server(message, js_sys::Date::now());
                     engine.reflect(changed);
+                    engine.announce_later();
                     if refusal {
                         engine.read_refused();
                     }
@@ -1164,6 +1168,30 @@ impl Engine {
         if std::mem::take(&mut self.draft_out) {
             self.send(&ClientMessage::DraftEnd);
         }
+    }
+
+    /// Schedules the next announcement of others' changes, if one waits
+    /// and none is scheduled (at most one every two seconds).
+    fn announce_later(&mut self) {
+        if self.announcing || !self.replica.announcer().has_news() {
+            return;
+        }
+        let Some(handle) = self.handle() else {
+            return;
+        };
+        self.announcing = true;
+        let wait = self.replica.announcer().wait_ms(js_sys::Date::now());
+        later(&handle, wait as u32, |engine| {
+            engine.announcing = false;
+            let people = engine.ui.people.get_untracked();
+            let name = |user: &UserId| match people.iter().find(|p| &p.user == user) {
+                Some(person) => crate::ui::display_name(person),
+                None => crate::ui::guest_name(user.as_str()),
+            };
+            if let Some(words) = engine.replica.announcer().speak(js_sys::Date::now(), name) {
+                engine.ui.announcement.set(words);
+            }
+        });
     }
 
     /// Tells the others what is selected here, when it changed (by any

@@ -273,6 +273,10 @@ fn Board(link: BoardLink) -> impl IntoView {
             <HistoryPanel ui engine=slot/>
             <ShortcutHelp ui/>
 
+            // What others do, said to screen readers (`announce`).
+            <div class="visually-hidden" aria-live="polite" data-testid="announcements">
+                {move || ui.announcement.get()}
+            </div>
             <div class="toast" role="status" aria-live="polite" class:visible=move || ui.notice.read().is_some()>
                 {move || ui.notice.get().unwrap_or_default()}
             </div>

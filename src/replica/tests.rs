@@ -489,6 +489,27 @@ fn others_selections_are_outlined_until_changed_emptied_or_their_owner_leaves() 
 }
 
 #[test]
+fn what_others_do_live_is_said_and_what_a_welcome_catches_up_on_is_not() {
+    let mut server = FakeServer::new();
+    let before = server.other_adds(stroke("old", 0.0, 0.0, 1.0));
+    let mut replica = welcomed(&server);
+    // Applied again (a repeat): nothing to say.
+    replica.on_server(before, 0.0);
+    assert!(!replica.announcer().has_news());
+    let live = server.other_adds(stroke("new", 0.0, 0.0, 2.0));
+    replica.on_server(live, 0.0);
+    // This tab's own operation is not news to it.
+    let mine = replica.submit(Request::AddStroke(stroke("mine", 5.0, 5.0, 3.0)));
+    let own = server.commit(&user("me"), &mine.send[0]);
+    replica.on_server(own, 0.0);
+    let name = |user: &UserId| user.as_str().to_uppercase();
+    assert_eq!(
+        replica.announcer().speak(0.0, name).as_deref(),
+        Some("OTHER added 1 item")
+    );
+}
+
+#[test]
 fn cursors_jump_when_motion_is_reduced() {
     let replica = cursor_moved(0.0);
     let (_, cursor) = replica.cursors().next().expect("a cursor");
