@@ -89,9 +89,9 @@ pub struct Engine {
     /// The confirmed board as painted (see `board_layer`).
     board_layer: BoardLayer,
     pub(super) gesture: Gesture,
-    /// Touch pointers on the canvas, by id, in screen coordinates (for pinch).
-    /// Fingers on the canvas (pointer id, where): two at most matter, so
-    /// a list (a map type would add its own code to the WebAssembly).
+    /// Fingers on the canvas (pointer id, where in screen coordinates, for
+    /// a pinch): two at most matter, so a list (a map type would add its
+    /// own code to the WebAssembly).
     pub(super) touches: Vec<(i32, (f64, f64))>,
     pub(super) view: View,
     /// The pointer in screen coordinates, while it is over the canvas.
@@ -118,7 +118,8 @@ pub struct Engine {
     wake: Option<futures_channel::oneshot::Sender<()>>,
     pub(super) dirty: bool,
     /// When the canvas last showed remote cursors (`Date.now()`, ms):
-    /// frames are due until it is past every cursor's glide.
+    /// frames are due until it is past every cursor's glide and every
+    /// laser trail's fading.
     cursors_drawn_at: f64,
     /// The system asks for reduced motion: cursors jump, replays show
     /// their operations at once.
@@ -1072,14 +1073,14 @@ impl Engine {
             || self.draft_dirty
             || self.cursor_unsent.is_some()
             || self.gesture.has_unsent_preview()
-            || self.cursors_gliding()
+            || self.overlay_moving()
             || self.board_layer.has_work()
             || self.replica.merging()
     }
 
     /// Whether a remote cursor has not yet been drawn where its glide ends,
     /// or a laser trail (anyone's) is still fading.
-    fn cursors_gliding(&self) -> bool {
+    fn overlay_moving(&self) -> bool {
         let settled = self
             .replica
             .cursors_settle_at()
@@ -1094,7 +1095,7 @@ impl Engine {
         self.flush_draft();
         self.flush_cursor(now);
         self.flush_selection();
-        let view_changed = self.dirty || self.cursors_gliding();
+        let view_changed = self.dirty || self.overlay_moving();
         // The board layer also paints what is out of sight, a little each
         // frame (and the rest of a snapshot is merged); that alone leaves
         // the visible canvas as it is.
