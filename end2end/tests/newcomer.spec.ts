@@ -135,3 +135,44 @@ test("three guests go by three different friendly names, kept by their browsers"
   await pages[1].getByRole("button", { name: "People on this board" }).click();
   await expect(pages[1].getByRole("list", { name: "People on this board" }).locator("li", { hasText: "(you)" })).toContainText(kept!);
 });
+
+test("the keyboard alone creates, selects, moves, resizes and deletes items", async ({ browser }) => {
+  const page = await openBoard(browser, await freshBoard(browser));
+  const arrange = page.getByRole("group", { name: "Arrange" });
+  // A rectangle at the view's centre (640, 400): 160 × 100, selected.
+  await page.keyboard.press("r");
+  await page.keyboard.press("Enter");
+  await expect(arrange).toBeVisible();
+  await expect(page.getByRole("button", { name: "Select", exact: true })).toHaveAttribute("aria-pressed", "true");
+  await expect.poll(() => ink(page, around(560, 400, 3))).toBeGreaterThan(0);
+  await expect.poll(() => ink(page, around(720, 400, 3))).toBeGreaterThan(0);
+  // Moved 100 px right with Shift+arrows.
+  for (let i = 0; i < 10; i++) await page.keyboard.press("Shift+ArrowRight");
+  await expect.poll(() => ink(page, around(560, 400, 3))).toBe(0);
+  await expect.poll(() => ink(page, around(820, 400, 3))).toBeGreaterThan(0);
+  // Grown 50 px wider from its right edge with Alt+Shift+arrows.
+  for (let i = 0; i < 5; i++) await page.keyboard.press("Alt+Shift+ArrowRight");
+  await expect.poll(() => ink(page, around(820, 400, 3))).toBe(0);
+  await expect.poll(() => ink(page, around(870, 400, 3))).toBeGreaterThan(0);
+  await expect.poll(() => ink(page, around(660, 400, 3))).toBeGreaterThan(0);
+  // Deleted.
+  await page.keyboard.press("Delete");
+  await expect(arrange).toBeHidden();
+  await expect.poll(() => ink(page)).toBe(0);
+  // A text, typed at the centre.
+  await page.keyboard.press("t");
+  await page.keyboard.press("Enter");
+  const editor = page.getByTestId("text-editor");
+  await expect(editor).toBeFocused();
+  await page.keyboard.type("Hello");
+  await page.keyboard.press("Escape");
+  await expect(editor).toHaveCount(0);
+  await expect.poll(() => ink(page, { x: 600, y: 360, w: 120, h: 80 })).toBeGreaterThan(50);
+  // Enter on a focused toolbar button presses the button; it places nothing.
+  await page.getByRole("button", { name: "Ellipse", exact: true }).focus();
+  const before = await ink(page);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("button", { name: "Ellipse", exact: true })).toHaveAttribute("aria-pressed", "true");
+  await page.waitForTimeout(300);
+  expect(await ink(page)).toBe(before);
+});

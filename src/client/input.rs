@@ -67,6 +67,14 @@ fn coalesced(event: &PointerEvent) -> Vec<PointerEvent> {
     vec![event.clone()]
 }
 
+/// Whether a key event is for a focused button or link (Enter presses it).
+fn on_control(event: &KeyboardEvent) -> bool {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "BUTTON" | "A"))
+}
+
 /// Whether an event comes from a text field or a dialog, where keys and
 /// clipboard events belong to the field, not to the board.
 pub(super) fn typing_in_field(event: &web_sys::Event) -> bool {
@@ -216,8 +224,16 @@ impl Engine {
                     "arrowup" => (0.0, -step),
                     _ => (0.0, step),
                 };
-                return self.nudge_selection(dx, dy);
+                // With Alt, the selection grows or shrinks from its
+                // bottom-right corner instead of moving.
+                return match event.alt_key() {
+                    true => self.resize_selection_by(dx, dy),
+                    false => self.nudge_selection(dx, dy),
+                };
             }
+            // Enter on the board (not on a button) places what the tool
+            // makes at the view's centre: drawing from the keyboard.
+            (false, false, "enter") if !on_control(event) => return self.place_at_centre(),
             (false, false, key) => match Tool::from_shortcut(key) {
                 Some(tool) => self.choose_tool(tool),
                 None => return false,
@@ -397,6 +413,55 @@ impl Engine {
                 };
             }
         }
+    }
+
+    /// A shape of the tool's kind (160 × 100 screen pixels), or a text
+    /// editor, at the view's centre; a shape is then selected, with the
+    /// select tool, so the arrow keys move it and Alt+arrows resize it.
+    fn place_at_centre(&mut self) -> bool {
+        let tool = self.ui.tool.get_untracked();
+        let (width, height, _) = self.size;
+        let (x, y) = self.world((width / 2.0, height / 2.0));
+        if tool == Tool::Text {
+            self.open_text_editor_at((x, y));
+            return true;
+        }
+        let Some(kind) = tool.shape_kind() else {
+            return false;
+        };
+        let (half_w, half_h) = (
+            (80.0 / self.view.zoom) as f32,
+            (50.0 / self.view.zoom) as f32,
+        );
+        let corners = vec![
+            Point::new(x - half_w, y - half_h, Point::DEFAULT_PRESSURE),
+            Point::new(x + half_w, y + half_h, Point::DEFAULT_PRESSURE),
+        ];
+        let stroke = self.new_stroke(kind, corners);
+        let id = stroke.id.clone();
+        self.submit(Request::AddStroke(stroke));
+        self.ui.tool.set(Tool::Select);
+        self.select(vec![id]);
+        true
+    }
+
+    /// Grows (or shrinks) the selection by screen pixels from its
+    /// bottom-right corner, as dragging that handle would.
+    fn resize_selection_by(&mut self, dx: f64, dy: f64) -> bool {
+        let Some(from) = self.selection_box() else {
+            return false;
+        };
+        let zoom = self.view.zoom as f32;
+        let mut to = from;
+        to.max_x = (from.max_x + dx as f32 / zoom).max(from.min_x + 1.0);
+        to.max_y = (from.max_y + dy as f32 / zoom).max(from.min_y + 1.0);
+        let resized: Vec<Stroke> = self
+            .selected_strokes()
+            .iter()
+            .map(|s| geometry::resized(s, &from, &to))
+            .collect();
+        self.submit_batched(resized, true);
+        true
     }
 
     fn lift_laser(&mut self, pointer_id: i32) {

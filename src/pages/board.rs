@@ -539,6 +539,8 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
         ("Duplicate selection", "Ctrl/⌘ + D"),
         ("Copy, cut, paste", "Ctrl/⌘ + C, X, V"),
         ("Nudge selection", "Arrow keys (Shift: 10×)"),
+        ("Resize selection", "Alt + arrow keys"),
+        ("Place a shape or text in the middle", "Enter"),
         ("Select all", "Ctrl/⌘ + A"),
         ("Bring to front / send to back", "] / ["),
         ("Bring forward / send backward", "Ctrl/⌘ + ] / ["),
