@@ -75,3 +75,38 @@ for (const theme of ["light", "dark"] as const) {
     expect(violations).toEqual([]);
   });
 }
+
+test("every control the Tab key reaches shows that it has the focus", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const page = await openBoard(browser, url);
+  await scribble(page, 300, 300, 100);
+  const seen: string[] = [];
+  const unmarked: string[] = [];
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press("Tab");
+    // Marked: an outline, or a ring (box shadow) it does not have
+    // without the focus.
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return null;
+      const look = () => {
+        const style = getComputedStyle(el);
+        const outline = style.outlineStyle !== "none" && style.outlineWidth !== "0px";
+        return { outline, shadow: style.boxShadow };
+      };
+      const name = `${el.tagName.toLowerCase()} ${el.getAttribute("aria-label") ?? el.textContent?.trim().slice(0, 30) ?? ""}`;
+      const withFocus = look();
+      el.blur();
+      const without = look();
+      el.focus();
+      return { name, marked: withFocus.outline || withFocus.shadow !== without.shadow };
+    });
+    if (!focused) continue;
+    if (seen.includes(focused.name)) break; // round the page once
+    seen.push(focused.name);
+    if (!focused.marked) unmarked.push(focused.name);
+  }
+  // The toolbar, the menu button, people, share, zoom, undo and redo at least.
+  expect(seen.length).toBeGreaterThan(15);
+  expect(unmarked).toEqual([]);
+});
