@@ -17,14 +17,13 @@ pub const LASER_FADE_MS: f64 = 1_000.0;
 /// second's worth; this bounds a trail fed faster than it fades).
 const MAX_POINTS: usize = 256;
 
-/// Where someone's laser has been, with when (milliseconds, on whatever
-/// clock the caller passes in).
+/// Where someone's laser has been: x, y, when (milliseconds, on whatever
+/// clock the caller passes in), and whether the point continues the one
+/// before it (the laser was held down in between) or starts a new stroke
+/// of light.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Trail {
-    points: VecDeque<(f32, f32, f64)>,
-    /// Whether the next point continues the last one (the laser was held
-    /// down in between) or starts a new stroke of light.
-    joined: VecDeque<bool>,
+    points: VecDeque<(f32, f32, f64, bool)>,
 }
 
 impl Trail {
@@ -34,11 +33,8 @@ impl Trail {
         self.prune(now);
         if self.points.len() == MAX_POINTS {
             self.points.pop_front();
-            self.joined.pop_front();
         }
-        let continues = continues && !self.points.is_empty();
-        self.points.push_back((x, y, now));
-        self.joined.push_back(continues);
+        self.points.push_back((x, y, now, continues));
     }
 
     /// Drops the points that have faded out by `now`.
@@ -46,23 +42,21 @@ impl Trail {
         while self
             .points
             .front()
-            .is_some_and(|&(_, _, at)| now - at >= LASER_FADE_MS)
+            .is_some_and(|&(_, _, at, _)| now - at >= LASER_FADE_MS)
         {
             self.points.pop_front();
-            self.joined.pop_front();
-        }
-        if let Some(first) = self.joined.front_mut() {
-            *first = false;
         }
     }
 
     /// The segments still shown at `now`: from, to, and opacity (0..=1).
     pub fn segments(&self, now: f64) -> impl Iterator<Item = ((f32, f32), (f32, f32), f32)> + '_ {
+        // A segment joins a point to the one before it; the first point
+        // kept has none before it, whatever it was joined to.
         self.points
             .iter()
-            .zip(self.points.iter().skip(1).zip(self.joined.iter().skip(1)))
-            .filter(|(_, (_, joined))| **joined)
-            .filter_map(move |(&(x0, y0, _), (&(x1, y1, at), _))| {
+            .zip(self.points.iter().skip(1))
+            .filter(|(_, &(_, _, _, joined))| joined)
+            .filter_map(move |(&(x0, y0, _, _), &(x1, y1, at, _))| {
                 let opacity = (1.0 - (now - at) / LASER_FADE_MS) as f32;
                 (opacity > 0.0).then_some(((x0, y0), (x1, y1), opacity))
             })
@@ -72,7 +66,7 @@ impl Trail {
     pub fn fades_out_at(&self) -> f64 {
         self.points
             .back()
-            .map_or(f64::NEG_INFINITY, |&(_, _, at)| at + LASER_FADE_MS)
+            .map_or(f64::NEG_INFINITY, |&(_, _, at, _)| at + LASER_FADE_MS)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1297,21 +1297,24 @@ impl Replica {
         &'a self,
         local: &'a Local<'_>,
     ) -> impl Iterator<Item = (&'a UserId, Vec<Rect>)> + 'a {
-        self.others_selected.iter().map(move |(user, ids)| {
-            let boxes = ids
-                .iter()
-                .filter_map(|id| self.shown(id, local))
-                .filter_map(geometry::shape_box)
-                .collect();
-            (user, boxes)
-        })
+        self.others_selected
+            .iter()
+            .map(move |(user, ids)| (user, self.shown_boxes(ids, local).collect()))
+    }
+
+    /// The boxes of the items named in `ids` that are shown here.
+    fn shown_boxes<'a>(
+        &'a self,
+        ids: &'a [StrokeId],
+        local: &'a Local<'_>,
+    ) -> impl Iterator<Item = Rect> + 'a {
+        ids.iter()
+            .filter_map(|id| self.shown(id, local))
+            .filter_map(geometry::shape_box)
     }
 
     pub fn selection_box(&self, local: &Local<'_>) -> Option<Rect> {
-        self.selection
-            .iter()
-            .filter_map(|id| self.shown(id, local))
-            .filter_map(geometry::shape_box)
+        self.shown_boxes(&self.selection, local)
             .reduce(|a, b| a.union(&b))
     }
 
