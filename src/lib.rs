@@ -31,6 +31,8 @@
 //! - [`history`]: a board's history grouped into sessions for the history
 //!   panel.
 //! - [`laser`]: the laser pointer's fading trail.
+//! - [`follow`]: following someone's view and being followed (who, where,
+//!   when the next view goes out, the follower's glide).
 //! - [`announce`]: what others did, summed up in words for screen readers.
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
@@ -62,6 +64,7 @@ pub mod board;
 pub mod coverage;
 pub mod decimal;
 pub mod exchange;
+pub mod follow;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod geometry;

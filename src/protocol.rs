@@ -730,6 +730,9 @@ pub struct Person {
     /// Came through a view link: watches, changes nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub viewer: bool,
+    /// Whose view this person follows, if anyone's (see `follow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following: Option<UserId>,
 }
 
 /// Characters of an access token (a view link's token, an edit key): 128
@@ -846,6 +849,20 @@ pub enum ClientMessage {
     Selection {
         ids: Vec<StrokeId>,
     },
+    /// Ephemeral: the sender follows `user`'s view from now on (none:
+    /// follows nobody). Shown to everyone as `following` in `presence`.
+    Follow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
+    },
+    /// Ephemeral: the part of the board the sender shows now (sent while
+    /// someone follows them, at most ten a second); followers show it too.
+    View {
+        area: Rect,
+    },
+    /// Ephemeral: "bring everyone to me": everyone else starts following
+    /// the sender's view.
+    Summon,
     AddStroke {
         op_id: OpId,
         stroke: Stroke,
@@ -959,6 +976,9 @@ impl ClientMessage {
                 }
                 ids.iter().try_for_each(StrokeId::validate)
             }
+            ClientMessage::Follow { user } => user.as_ref().map_or(Ok(()), UserId::validate),
+            ClientMessage::View { area } => validate_view(area),
+            ClientMessage::Summon => Ok(()),
             ClientMessage::AddStroke { op_id, stroke } => {
                 op_id.validate()?;
                 stroke.validate()
@@ -1034,7 +1054,10 @@ impl ClientMessage {
             | ClientMessage::DraftEnd
             | ClientMessage::Cursor { .. }
             | ClientMessage::Profile { .. }
-            | ClientMessage::Selection { .. } => None,
+            | ClientMessage::Selection { .. }
+            | ClientMessage::Follow { .. }
+            | ClientMessage::View { .. }
+            | ClientMessage::Summon => None,
         }
     }
 
@@ -1060,7 +1083,10 @@ impl ClientMessage {
             | ClientMessage::DraftEnd
             | ClientMessage::Cursor { .. }
             | ClientMessage::Profile { .. }
-            | ClientMessage::Selection { .. } => None,
+            | ClientMessage::Selection { .. }
+            | ClientMessage::Follow { .. }
+            | ClientMessage::View { .. }
+            | ClientMessage::Summon => None,
         }
     }
 
@@ -1480,6 +1506,11 @@ pub enum ServerMessage {
     DraftEnd { author: UserId },
     /// Ephemeral: the items someone has selected now.
     Selection { author: UserId, ids: Vec<StrokeId> },
+    /// Ephemeral: the part of the board someone shows now (sent while
+    /// someone follows them).
+    View { author: UserId, area: Rect },
+    /// Ephemeral: someone asks everyone else to follow their view.
+    Summon { author: UserId },
     /// Ephemeral: someone's pointer moved (`laser`: their laser pointer is
     /// held down there).
     Cursor {
@@ -1625,6 +1656,14 @@ mod tests {
                 ],
             },
             ClientMessage::Selection { ids: Vec::new() },
+            ClientMessage::Follow {
+                user: Some(UserId::parse("u2").unwrap()),
+            },
+            ClientMessage::Follow { user: None },
+            ClientMessage::View {
+                area: Rect::from_corners((-10.0, 0.0), (1270.0, 800.5)),
+            },
+            ClientMessage::Summon,
             ClientMessage::AddStrokes {
                 op_id: OpId::parse("o6").unwrap(),
                 strokes: vec![
@@ -1779,7 +1818,15 @@ mod tests {
                     user: UserId::parse("u1").unwrap(),
                     name: "Ada".into(),
                     viewer: false,
+                    following: Some(UserId::parse("u2").unwrap()),
                 }],
+            },
+            ServerMessage::View {
+                author: UserId::parse("u1").unwrap(),
+                area: Rect::from_corners((-10.0, 0.0), (1270.0, 800.5)),
+            },
+            ServerMessage::Summon {
+                author: UserId::parse("u1").unwrap(),
             },
             ServerMessage::Draft {
                 author: UserId::parse("u1").unwrap(),
@@ -2080,6 +2127,7 @@ mod tests {
                 user: UserId::parse(&format!("user{i}")).unwrap(),
                 name: String::new(),
                 viewer: false,
+                following: None,
             })
             .collect();
         let colors = person_colors(&people);

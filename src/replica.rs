@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use crate::announce::Announcer;
 use crate::board::Board;
+use crate::follow::Follow;
 use crate::geometry::{self, Rect};
 use crate::laser::Trail;
 use crate::protocol::{
@@ -410,6 +411,8 @@ pub struct Replica {
     others_selected: Vec<(UserId, Vec<StrokeId>)>,
     /// Others' changes as they arrive live, to be said in words.
     announcer: Announcer,
+    /// Whose view this tab follows, and who follows this person.
+    follow: Follow,
     /// How long a remote cursor glides ([`CURSOR_GLIDE_MS`] or 0).
     glide_ms: f64,
     selection: Vec<StrokeId>,
@@ -453,6 +456,7 @@ impl Replica {
             cursors: HashMap::new(),
             others_selected: Vec::new(),
             announcer: Announcer::default(),
+            follow: Follow::default(),
             glide_ms: CURSOR_GLIDE_MS,
             selection: Vec::new(),
             link: Link::Offline,
@@ -476,6 +480,19 @@ impl Replica {
     /// Who this replica speaks for.
     pub fn user(&self) -> &UserId {
         &self.user
+    }
+
+    /// Whom this tab follows, where they were last, who follows this person.
+    pub fn follow(&self) -> &Follow {
+        &self.follow
+    }
+
+    /// Follows `leader`'s view from now on (none, or this tab's own person:
+    /// nobody's); `true` if that changed anything. The engine tells the
+    /// server (it compares with what it sent, as for the selection).
+    pub fn follow_view_of(&mut self, leader: Option<UserId>) -> bool {
+        let leader = leader.filter(|leader| *leader != self.user);
+        self.follow.start(leader)
     }
 
     /// The number of the past version shown instead of the board, if one is.
@@ -968,7 +985,16 @@ impl Replica {
                 cursor.lasering = laser;
                 Changed::redraw()
             }
+            ServerMessage::View { author, area } => Changed {
+                redraw: self.follow.on_view(&author, area),
+                ..Changed::default()
+            },
+            ServerMessage::Summon { author } => Changed {
+                redraw: self.follow.on_summon(&self.user, author),
+                ..Changed::default()
+            },
             ServerMessage::Presence { count, people } => {
+                self.follow.on_presence(&self.user, &people);
                 // Someone who left (or whose instance died) leaves nothing
                 // behind. (A search of the list: a set type would bring its
                 // own code into the WebAssembly, for a rare message.)

@@ -305,6 +305,8 @@ pub struct BoardUi {
     pub people: RwSignal<Vec<Person>>,
     /// This tab's user id (empty until the engine starts).
     pub me: RwSignal<String>,
+    /// Whose view this tab follows (their user id; empty: nobody's).
+    pub following: RwSignal<String>,
     /// This person's display name (empty: none chosen).
     pub name: RwSignal<String>,
     /// The name this browser goes by while none is chosen (a guest name).
@@ -347,6 +349,7 @@ impl BoardUi {
             presence: RwSignal::new(1),
             people: RwSignal::new(Vec::new()),
             me: RwSignal::new(String::new()),
+            following: RwSignal::new(String::new()),
             name: RwSignal::new(String::new()),
             guest: RwSignal::new(String::new()),
             unsaved: RwSignal::new(0),
@@ -395,6 +398,7 @@ mod tests {
             user: crate::protocol::UserId::from_trusted("u1".to_owned()),
             name: String::new(),
             viewer: false,
+            following: None,
         };
         assert_eq!(display_name(&person), names[0]);
         let named = Person {

@@ -82,11 +82,25 @@ impl View {
     /// with a margin, never zoomed in beyond 100 %.
     pub fn fitting(content: &Rect, size: (f64, f64)) -> Self {
         const MARGIN: f64 = 48.0;
+        Self::centred_on(content, size, MARGIN, 1.0)
+    }
+
+    /// The view that shows `area` (someone else's view) whole and centred
+    /// in a canvas of `size`, at the zoom that makes it just fit.
+    pub fn showing(area: &Rect, size: (f64, f64)) -> Self {
+        Self::centred_on(area, size, 0.0, MAX_ZOOM)
+    }
+
+    fn centred_on(content: &Rect, size: (f64, f64), margin: f64, most_zoom: f64) -> Self {
         let width = f64::from(content.width()).max(1.0);
         let height = f64::from(content.height()).max(1.0);
-        let zoom = ((size.0 - 2.0 * MARGIN) / width)
-            .min((size.1 - 2.0 * MARGIN) / height)
-            .clamp(MIN_ZOOM, 1.0);
+        // Not `clamp`: with a bound that is not a constant, its check of the
+        // bounds formats `f64`s for its panic message, which brings the
+        // standard library's float formatting into the WebAssembly.
+        let zoom = ((size.0 - 2.0 * margin) / width)
+            .min((size.1 - 2.0 * margin) / height)
+            .min(most_zoom)
+            .max(MIN_ZOOM);
         let (cx, cy) = content.center();
         Self {
             origin: (
@@ -142,5 +156,20 @@ mod tests {
         let (cx, cy) = view.to_screen((2000.0, 1500.0));
         assert!((cx - 400.0).abs() < 1e-6 && (cy - 300.0).abs() < 1e-6);
         assert!(view.visible((800.0, 600.0)).contains_rect(&content));
+    }
+
+    #[test]
+    fn showing_someones_view_fits_it_edge_to_edge() {
+        // A leader's 1600 × 900 view on an 800 × 600 follower: half the
+        // zoom, the whole width, centred vertically.
+        let area = Rect::from_corners((100.0, 50.0), (1700.0, 950.0));
+        let view = View::showing(&area, (800.0, 600.0));
+        assert!((view.zoom - 0.5).abs() < 1e-9);
+        let (cx, cy) = view.to_screen((900.0, 500.0));
+        assert!((cx - 400.0).abs() < 1e-6 && (cy - 300.0).abs() < 1e-6);
+        assert!(view.visible((800.0, 600.0)).contains_rect(&area));
+        // A tiny area is shown at most at the highest zoom.
+        let dot = Rect::from_corners((0.0, 0.0), (2.0, 2.0));
+        assert_eq!(View::showing(&dot, (800.0, 600.0)).zoom, MAX_ZOOM);
     }
 }

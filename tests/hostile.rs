@@ -737,15 +737,37 @@ async fn a_viewer_watches_live_but_every_change_it_tries_is_refused() {
             other => panic!("{attempt:?} was not refused: {other:?}"),
         }
     }
-    viewer.send(&preview_of(&stroke("v8", 1.0), 2)).await;
-    assert_eq!(
-        error_code(
-            &viewer
-                .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
-                .await
-        ),
-        ErrorCode::Forbidden
-    );
+    // Nor may it draw, or bring everyone to its view.
+    for ephemeral in [preview_of(&stroke("v8", 1.0), 2), ClientMessage::Summon] {
+        viewer.send(&ephemeral).await;
+        assert_eq!(
+            error_code(
+                &viewer
+                    .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+                    .await
+            ),
+            ErrorCode::Forbidden,
+            "{ephemeral:?}"
+        );
+    }
+    // It may follow someone, and be followed.
+    viewer
+        .send(&ClientMessage::Follow {
+            user: Some(user("alice")),
+        })
+        .await;
+    alice
+        .recv_matching(|m| {
+            matches!(m, ServerMessage::Presence { people, .. }
+                if people.iter().any(|p| p.user.as_str() == "vera"
+                    && p.following.as_ref().is_some_and(|f| f.as_str() == "alice")))
+        })
+        .await;
+    let area = whiteboard::geometry::Rect::from_corners((0.0, 0.0), (640.0, 480.0));
+    viewer.send(&ClientMessage::View { area }).await;
+    alice
+        .recv_matching(|m| matches!(m, ServerMessage::View { author, area: seen } if author.as_str() == "vera" && *seen == area))
+        .await;
     // It may look back: history reads pass.
     viewer
         .send(&ClientMessage::History {

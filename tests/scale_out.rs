@@ -322,6 +322,27 @@ async fn strokes_previews_and_presence_cross_instances() {
         |m| matches!(m, ServerMessage::Cursor { author, laser: true, .. } if author.as_str() == "alice"),
     )
     .await;
+    // So do who follows whom, the leader's view and a summon.
+    bob.send(&ClientMessage::Follow {
+        user: Some(user("alice")),
+    })
+    .await;
+    alice
+        .recv_matching(|m| {
+            matches!(m, ServerMessage::Presence { people, .. }
+                if people.iter().any(|p| p.user.as_str() == "bob"
+                    && p.following.as_ref().is_some_and(|f| f.as_str() == "alice")))
+        })
+        .await;
+    let area = whiteboard::geometry::Rect::from_corners((-5.0, 0.0), (635.0, 480.0));
+    alice.send(&ClientMessage::View { area }).await;
+    bob.recv_matching(|m| matches!(m, ServerMessage::View { author, area: seen } if author.as_str() == "alice" && *seen == area))
+        .await;
+    alice.send(&ClientMessage::Summon).await;
+    bob.recv_matching(
+        |m| matches!(m, ServerMessage::Summon { author } if author.as_str() == "alice"),
+    )
+    .await;
 
     let live = stroke("live", 3.0);
     alice

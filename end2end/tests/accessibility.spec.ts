@@ -1,25 +1,7 @@
 // axe-core over every page and dialog, in the light and the dark theme: no
 // serious or critical violation may remain. Lesser ones are printed.
-import { test, expect, Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
-import { drag, freshBoard, openBoard, pick, scribble } from "./helpers";
-
-/** Scans the page as it is now; returns the serious and critical findings. */
-async function scan(page: Page, what: string): Promise<string[]> {
-  const results = await new AxeBuilder({ page })
-    // A control's name holds its visible text (WCAG 2.5.3): axe's rule
-    // for it is marked experimental, so it is asked for by name.
-    .options({ rules: { "label-content-name-mismatch": { enabled: true } } })
-    .analyze();
-  const found = results.violations.map((violation) => ({
-    line: `${what}: ${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes
-      .map((node) => node.target.join(" "))
-      .join(", ")}`,
-    bad: violation.impact === "serious" || violation.impact === "critical",
-  }));
-  for (const { line, bad } of found) if (!bad) console.log(`(minor) ${line}`);
-  return found.filter(({ bad }) => bad).map(({ line }) => line);
-}
+import { test, expect } from "@playwright/test";
+import { drag, freshBoard, openBoard, pick, scan, scribble } from "./helpers";
 
 for (const theme of ["light", "dark"] as const) {
   test(`no serious accessibility violation anywhere, ${theme} theme`, async ({ browser }) => {

@@ -1,5 +1,6 @@
 // Helpers shared by the Playwright specs.
 import { expect, Browser, Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -294,4 +295,21 @@ export async function seedStrokes(raw: Page, count: number) {
     return Promise.all(sent);
   }, count);
   expect(answers.filter((a) => a !== "ack")).toEqual([]);
+}
+
+/** axe-core over the page as it is now; returns the serious and critical findings (lesser ones are printed). */
+export async function scan(page: Page, what: string): Promise<string[]> {
+  const results = await new AxeBuilder({ page })
+    // A control's name holds its visible text (WCAG 2.5.3): axe's rule
+    // for it is marked experimental, so it is asked for by name.
+    .options({ rules: { "label-content-name-mismatch": { enabled: true } } })
+    .analyze();
+  const found = results.violations.map((violation) => ({
+    line: `${what}: ${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes
+      .map((node) => node.target.join(" "))
+      .join(", ")}`,
+    bad: violation.impact === "serious" || violation.impact === "critical",
+  }));
+  for (const { line, bad } of found) if (!bad) console.log(`(minor) ${line}`);
+  return found.filter(({ bad }) => bad).map(({ line }) => line);
 }

@@ -1,5 +1,5 @@
-// Working together on one board, beyond drawing: the laser pointer (and,
-// as issue 12 goes on, following, others' selections).
+// Working together on one board, beyond drawing: the laser pointer,
+// others' selections, announcements (following: follow.spec.ts).
 import { test, expect } from "@playwright/test";
 import { around, drag, ink, pick, scribble, shoot, twoPeople } from "./helpers";
 

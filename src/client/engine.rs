@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use futures_channel::mpsc::UnboundedSender;
-use leptos::prelude::{GetUntracked, Set};
+use leptos::prelude::{GetUntracked, Set, WithUntracked};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
@@ -37,6 +37,8 @@ use super::board_layer::{set_view_transform, BoardLayer, PAINT_BUDGET_MS};
 use super::offline::{Keeper, BOARD_INTERVAL_MS, BOARD_INTERVAL_PACKINGS, PACKED_PER_SLICE};
 use super::render::{self, context_2d};
 use super::storage;
+use crate::decimal::Decimal;
+use crate::follow::ViewSender;
 use crate::geometry::{self, Rect};
 use crate::gesture::Gesture;
 use crate::laser::Trail;
@@ -109,6 +111,14 @@ pub struct Engine {
     announcing: bool,
     /// The selection as others were last told of it (`flush_selection`).
     selection_sent: Vec<StrokeId>,
+    /// Whom the server was last told this tab follows (`flush_follow`).
+    follow_sent: Option<UserId>,
+    /// When this tab's view goes out to its followers (`flush_view`), and
+    /// the count of new followers it last sent a view for.
+    views: ViewSender,
+    arrivals_seen: u64,
+    /// When the view last glided towards the leader's (`Date.now()`, ms).
+    glided_at: f64,
     /// This tab's laser trail, and the pointer holding the laser down.
     pub(super) laser: Trail,
     pub(super) lasering: Option<i32>,
@@ -248,6 +258,10 @@ impl EngineHandle {
             cursor_unsent: None,
             announcing: false,
             selection_sent: Vec::new(),
+            follow_sent: None,
+            views: ViewSender::default(),
+            arrivals_seen: 0,
+            glided_at: 0.0,
             laser: Trail::default(),
             lasering: None,
             cursor_sent_at: 0.0,
@@ -366,6 +380,15 @@ impl EngineHandle {
     /// Applies the toolbar's current style to the selected items.
     pub fn restyle_selection(&self, property: StyleProperty) {
         self.with(|e| e.restyle_selection(property));
+    }
+
+    /// Follows `user`'s view, or stops following them (see [`Engine::follow`]).
+    pub fn follow(&self, user: String) {
+        self.with(|e| e.follow(&user));
+    }
+
+    pub fn summon(&self) {
+        self.with(Engine::summon);
     }
 
     /// Changes this person's display name (remembered in the browser).
@@ -744,8 +767,11 @@ impl Engine {
         let (width, height, _) = self.size;
         let view = (width > 0.0 && height > 0.0).then(|| self.view.visible((width, height)));
         self.hello_key = self.key.clone();
-        // A new connection: the others know no selection of this tab.
+        // A new connection: the others know no selection of this tab,
+        // nor whom it follows, nor its view.
         self.selection_sent.clear();
+        self.follow_sent = None;
+        self.views.forget();
         let hello = self.replica.connect(
             Some(self.name_to_use()).filter(|name| !name.is_empty()),
             view,
@@ -976,13 +1002,22 @@ impl Engine {
 
     // ---- view ----
 
+    /// Pans or zooms as this person asked, which ends following anyone.
     pub(super) fn set_view(&mut self, change: impl FnOnce(&mut View)) {
+        self.replica.follow_view_of(None);
+        self.show_view(change);
+    }
+
+    fn show_view(&mut self, change: impl FnOnce(&mut View)) {
         change(&mut self.view);
         self.view_moved_at = js_sys::Date::now();
         self.ui.zoom.set(self.view.zoom);
         // The dot grid moves and scales with the board.
-        let grid = 24.0 * self.view.zoom;
+        // (Written by `Decimal`: an `f64` formatted with `{}` would bring
+        // the standard library's float formatting into the WebAssembly.)
+        let grid = Decimal(24.0 * self.view.zoom);
         let (x, y) = self.view.to_screen((0.0, 0.0));
+        let (x, y) = (Decimal(x), Decimal(y));
         let style = self.canvas.style();
         let _ = style.set_property("background-size", &format!("{grid}px {grid}px"));
         let _ = style.set_property("background-position", &format!("{x}px {y}px"));
@@ -1076,6 +1111,101 @@ impl Engine {
             || self.overlay_moving()
             || self.board_layer.has_work()
             || self.replica.merging()
+            || self.follow_moving()
+    }
+
+    // ---- following ----
+
+    /// Follows `user`'s view, or stops if this tab follows them already
+    /// (the people list's buttons toggle); an empty `user` stops.
+    pub(super) fn follow(&mut self, user: &str) {
+        let leader = UserId::parse(user)
+            .ok()
+            .filter(|user| self.replica.follow().leader() != Some(user));
+        self.replica.follow_view_of(leader);
+        // A frame tells the page (and the server, when connected).
+        self.dirty = true;
+    }
+
+    /// "Bring everyone to me".
+    pub(super) fn summon(&mut self) {
+        if !self.view_only() {
+            self.send(&ClientMessage::Summon);
+            self.views.forget();
+        }
+    }
+
+    /// Whether frames must keep coming for following: the view still glides
+    /// towards the leader's, a view is owed to followers, or the server and
+    /// the page are yet to hear whom this tab follows.
+    fn follow_moving(&self) -> bool {
+        let (w, h, _) = self.size;
+        let follow = self.replica.follow();
+        let gliding = follow
+            .area()
+            .is_some_and(|area| View::showing(&area, (w, h)) != self.view);
+        let owed = follow.followers() > 0
+            && self.replica.is_live()
+            && self.views.owes(&self.view.visible((w, h)));
+        let untold = self.replica.is_live() && follow.leader() != self.follow_sent.as_ref();
+        gliding || owed || untold
+    }
+
+    /// Tells the server whom this tab follows when that changed (by a
+    /// click, Escape, a pan, a summon, the leader leaving), and the page.
+    fn flush_follow(&mut self) {
+        let leader = self.replica.follow().leader();
+        if leader != self.follow_sent.as_ref() && self.replica.is_live() {
+            self.follow_sent = leader.cloned();
+            self.send(&ClientMessage::Follow {
+                user: self.follow_sent.clone(),
+            });
+        }
+        let shown = leader.map_or("", UserId::as_str);
+        if self
+            .ui
+            .following
+            .with_untracked(|following| following != shown)
+        {
+            self.ui.following.set(shown.to_owned());
+        }
+    }
+
+    /// Sends this tab's view while someone follows it: at once to a new
+    /// follower, then when it changes, at most ten a second.
+    fn flush_view(&mut self, now: f64) {
+        let follow = self.replica.follow();
+        if follow.arrivals() != self.arrivals_seen {
+            self.arrivals_seen = follow.arrivals();
+            self.views.forget();
+        }
+        if follow.followers() == 0 || !self.replica.is_live() {
+            return;
+        }
+        let (w, h, _) = self.size;
+        if let Some(area) = self.views.take(self.view.visible((w, h)), now) {
+            self.send(&ClientMessage::View { area });
+        }
+    }
+
+    /// Moves the view a frame's share of the way to the leader's (all the
+    /// way when motion should be reduced).
+    fn glide_to_leader(&mut self, now: f64) {
+        let (w, h, _) = self.size;
+        let Some(area) = self.replica.follow().area() else {
+            return;
+        };
+        let target = View::showing(&area, (w, h));
+        let elapsed = match self.reduced_motion {
+            true => f64::INFINITY,
+            // A frame's worth after a pause (the first view to follow).
+            false => (now - self.glided_at).min(50.0),
+        };
+        self.glided_at = now;
+        if target != self.view {
+            let next = crate::follow::glide(&self.view, &target, (w, h), elapsed);
+            self.show_view(|view| *view = next);
+        }
     }
 
     /// Whether a remote cursor has not yet been drawn where its glide ends,
@@ -1095,6 +1225,9 @@ impl Engine {
         self.flush_draft();
         self.flush_cursor(now);
         self.flush_selection();
+        self.flush_follow();
+        self.glide_to_leader(now);
+        self.flush_view(now);
         let view_changed = self.dirty || self.overlay_moving();
         // The board layer also paints what is out of sight, a little each
         // frame (and the rest of a snapshot is merged); that alone leaves

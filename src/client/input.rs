@@ -201,6 +201,9 @@ impl Engine {
             (false, _, "escape") if self.replica.past().is_some() => {
                 self.leave_past();
             }
+            (false, _, "escape") if self.replica.follow().leader().is_some() => {
+                self.follow("");
+            }
             (false, _, "escape") => {
                 self.abandon_gesture();
                 self.select(Vec::new());

@@ -17,6 +17,7 @@ use std::f64::consts::TAU;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use crate::decimal::Decimal;
 use crate::exchange::TEXT_FONT;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
 use crate::protocol::{Point, Stroke, StrokeKind, StrokeStyle};
@@ -86,7 +87,7 @@ pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64, sc
         StrokeKind::Text => {
             let size = f64::from(stroke.font_size.unwrap_or(16.0));
             ctx.set_fill_style_str(stroke.style.color.as_str());
-            ctx.set_font(&format!("{size}px {TEXT_FONT}"));
+            ctx.set_font(&format!("{}px {TEXT_FONT}", Decimal(size)));
             ctx.set_text_baseline("top");
             let line_height = size * f64::from(TEXT_LINE_HEIGHT);
             // Centre the glyphs in their line box, as the editor does.

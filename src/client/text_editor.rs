@@ -22,7 +22,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
 use leptos::prelude::GetUntracked;
 
 use super::engine::{Engine, EngineHandle, TextField};
-use crate::decimal::dec;
+use crate::decimal::{dec, Decimal};
 use crate::exchange::TEXT_FONT;
 use crate::geometry::TEXT_LINE_HEIGHT;
 use crate::protocol::{limits, Point, Stroke, StrokeId, StrokeKind};
@@ -55,7 +55,8 @@ impl TextField for TextEditor {
     fn place(&self, view: &View) {
         let anchor = self.stroke.points[0];
         let (x, y) = view.to_screen((f64::from(anchor.x), f64::from(anchor.y)));
-        let size = f64::from(self.stroke.font_size.unwrap_or(16.0)) * view.zoom;
+        let (x, y) = (Decimal(x), Decimal(y));
+        let size = Decimal(f64::from(self.stroke.font_size.unwrap_or(16.0)) * view.zoom);
         let style = self.element.style();
         let _ = style.set_property("left", &format!("{x}px"));
         let _ = style.set_property("top", &format!("{y}px"));

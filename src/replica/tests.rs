@@ -89,6 +89,7 @@ fn only_me_here() -> ServerMessage {
             user: user("me"),
             name: String::new(),
             viewer: false,
+            following: None,
         }],
     }
 }
@@ -486,6 +487,58 @@ fn others_selections_are_outlined_until_changed_emptied_or_their_owner_leaves() 
     replica.on_server(selection("other", &[]), 0.0);
     replica.on_server(only_me_here(), 0.0);
     assert!(selected(&replica).is_empty());
+}
+
+#[test]
+fn a_summon_follows_its_author_whose_views_move_the_view_until_they_leave() {
+    let server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let area = Rect::from_corners((10.0, 20.0), (650.0, 500.0));
+    let view = |author: &str| ServerMessage::View {
+        author: user(author),
+        area,
+    };
+    // Views of someone not followed change nothing.
+    assert!(!replica.on_server(view("ada"), 0.0).redraw);
+    assert_eq!(replica.follow().area(), None);
+    // Nor does one's own summon (another tab of the same person).
+    replica.on_server(ServerMessage::Summon { author: user("me") }, 0.0);
+    assert_eq!(replica.follow().leader(), None);
+    assert!(!replica.follow_view_of(Some(user("me"))), "not oneself");
+    let changed = replica.on_server(
+        ServerMessage::Summon {
+            author: user("ada"),
+        },
+        0.0,
+    );
+    assert!(changed.redraw);
+    assert_eq!(replica.follow().leader(), Some(&user("ada")));
+    assert!(replica.on_server(view("ada"), 0.0).redraw);
+    assert_eq!(replica.follow().area(), Some(area));
+    // Ada and Bob follow this person; then Ada leaves, and following ends.
+    let person = |id: &str, following: Option<&str>| Person {
+        user: user(id),
+        name: String::new(),
+        viewer: false,
+        following: following.map(user),
+    };
+    replica.on_server(
+        ServerMessage::Presence {
+            count: 3,
+            people: vec![
+                person("ada", Some("me")),
+                person("bob", Some("me")),
+                person("me", Some("ada")),
+            ],
+        },
+        0.0,
+    );
+    assert_eq!(replica.follow().followers(), 2);
+    assert_eq!(replica.follow().leader(), Some(&user("ada")));
+    replica.on_server(only_me_here(), 0.0);
+    assert_eq!(replica.follow().leader(), None);
+    assert_eq!(replica.follow().area(), None);
+    assert_eq!(replica.follow().followers(), 0);
 }
 
 #[test]

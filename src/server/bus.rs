@@ -347,6 +347,7 @@ mod tests {
                     user: UserId::parse("alice").unwrap(),
                     name: "Alice".into(),
                     viewer: false,
+                    following: None,
                 }],
                 seq: 42,
             }),

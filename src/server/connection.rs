@@ -298,7 +298,10 @@ impl Connection {
                     && !message.is_read()
                     && !matches!(
                         message,
-                        ClientMessage::Cursor { .. } | ClientMessage::Profile { .. }
+                        ClientMessage::Cursor { .. }
+                            | ClientMessage::Profile { .. }
+                            | ClientMessage::Follow { .. }
+                            | ClientMessage::View { .. }
                     ) =>
             {
                 let op_id = message.op_id().cloned();
@@ -347,7 +350,10 @@ impl Connection {
                     | ClientMessage::DraftEnd
                     | ClientMessage::Cursor { .. }
                     | ClientMessage::Profile { .. }
-                    | ClientMessage::Selection { .. }) => {
+                    | ClientMessage::Selection { .. }
+                    | ClientMessage::Follow { .. }
+                    | ClientMessage::View { .. }
+                    | ClientMessage::Summon) => {
                         metrics().frames_in.add(Lane::Ephemeral, 1);
                         RoomCommand::Ephemeral {
                             conn: self.id,

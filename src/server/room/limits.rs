@@ -193,6 +193,7 @@ mod tests {
             user: UserId::parse(id).unwrap(),
             name: String::new(),
             viewer: false,
+            following: None,
         };
         let people = [person("ada"), person("bob")];
         let limits = BoardLimits {

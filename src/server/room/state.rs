@@ -215,6 +215,8 @@ struct Client {
     name: String,
     /// Came through a view link (its connection lets no change through).
     viewer: bool,
+    /// Whose view this connection follows (`follow`), for the people list.
+    following: Option<UserId>,
     /// The edit key it joined with (see [`Access::lets_edit`]).
     key: Option<String>,
     /// The protocol version it speaks: older than [`HISTORY_SINCE`], it
@@ -439,7 +441,14 @@ impl Jitter {
 fn distinct(people: impl Iterator<Item = Person>) -> Vec<Person> {
     let mut people: Vec<Person> = people.collect();
     people.sort();
-    people.dedup_by(|later, earlier| later.user == earlier.user);
+    people.dedup_by(|later, earlier| {
+        let same = later.user == earlier.user;
+        // Someone following in one of their tabs is shown following.
+        if same && earlier.following.is_none() {
+            earlier.following = later.following.take();
+        }
+        same
+    });
     people
 }
 
@@ -809,9 +818,18 @@ impl RoomState {
                 laser,
             },
             ClientMessage::Selection { ids } => ServerMessage::Selection { author, ids },
+            ClientMessage::View { area } => ServerMessage::View { author, area },
+            ClientMessage::Summon => ServerMessage::Summon { author },
             ClientMessage::Profile { name } => {
                 // Not relayed as such: the people list carries names.
                 client.name = name;
+                self.people_changed();
+                return;
+            }
+            ClientMessage::Follow { user } => {
+                // Also carried by the people list. Following oneself is
+                // following nobody.
+                client.following = user.filter(|leader| *leader != author);
                 self.people_changed();
                 return;
             }
@@ -846,6 +864,7 @@ impl RoomState {
                 user: request.user.clone(),
                 name: request.name.clone(),
                 viewer: request.viewer,
+                following: None,
             });
             people.sort();
         }
@@ -918,6 +937,7 @@ impl RoomState {
                 user: request.user,
                 name: request.name,
                 viewer: request.viewer,
+                following: None,
                 key: request.key,
                 protocol: request.protocol,
                 reading: false,
@@ -1137,6 +1157,7 @@ impl RoomState {
             user: c.user.clone(),
             name: c.name.clone(),
             viewer: c.viewer,
+            following: c.following.clone(),
         }))
     }
 

@@ -134,6 +134,8 @@ fn kind(message: &ServerMessage) -> &'static str {
         ServerMessage::DraftEnd { .. } => "draft_end",
         ServerMessage::Cursor { .. } => "cursor",
         ServerMessage::Selection { .. } => "selection",
+        ServerMessage::View { .. } => "view",
+        ServerMessage::Summon { .. } => "summon",
         ServerMessage::History { .. } => "history",
         ServerMessage::Version { .. } => "version",
         ServerMessage::Ops { .. } => "ops",
@@ -806,6 +808,7 @@ fn people_on_other_instances_count_until_their_roster_expires() {
             user: UserId::parse("zoe").unwrap(),
             name: "Zoe".into(),
             viewer: false,
+            following: None,
         }],
         seq: 0,
     };
@@ -985,6 +988,73 @@ fn a_selection_goes_to_the_others_with_its_author() {
         }]
     );
     assert!(alice.kinds().is_empty(), "not sent back to its author");
+}
+
+#[test]
+fn who_follows_whom_is_in_the_people_list_and_views_and_summons_are_relayed() {
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let mut bob = h.join(2, "bob");
+    h.drain(&mut [&mut alice, &mut bob]);
+    let user = |id: &str| UserId::parse(id).unwrap();
+    let following = |client: &mut Client| {
+        client
+            .received()
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::Presence { people, .. } => Some(
+                    people
+                        .into_iter()
+                        .map(|p| (p.user.as_str().to_owned(), p.following))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .last()
+    };
+    h.handle(Event::Ephemeral(
+        2,
+        ClientMessage::Follow {
+            user: Some(user("alice")),
+        },
+    ));
+    h.advance(PRESENCE_INTERVAL);
+    let expected = vec![
+        ("alice".to_owned(), None),
+        ("bob".to_owned(), Some(user("alice"))),
+    ];
+    assert_eq!(following(&mut alice), Some(expected.clone()));
+    assert_eq!(following(&mut bob), Some(expected));
+
+    // The leader's view goes to the others with its author.
+    let area = crate::geometry::Rect::from_corners((-10.0, 0.0), (790.0, 600.0));
+    h.handle(Event::Ephemeral(1, ClientMessage::View { area }));
+    assert_eq!(
+        bob.received(),
+        [ServerMessage::View {
+            author: user("alice"),
+            area,
+        }]
+    );
+    assert!(alice.kinds().is_empty(), "not sent back to its author");
+    h.handle(Event::Ephemeral(1, ClientMessage::Summon));
+    assert_eq!(
+        bob.received(),
+        [ServerMessage::Summon {
+            author: user("alice"),
+        }]
+    );
+
+    // Following oneself is following nobody; so is following none.
+    h.handle(Event::Ephemeral(
+        2,
+        ClientMessage::Follow {
+            user: Some(user("bob")),
+        },
+    ));
+    h.advance(PRESENCE_INTERVAL);
+    let nobody = vec![("alice".to_owned(), None), ("bob".to_owned(), None)];
+    assert_eq!(following(&mut alice), Some(nobody));
 }
 
 #[test]
