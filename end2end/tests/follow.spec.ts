@@ -137,3 +137,23 @@ test("bring everyone to me: the others follow until each pans away, and leaving 
   await alice.context().close();
   await expect(carol.getByTestId("following")).toBeHidden();
 });
+
+test("with reduced motion, a follower's view jumps to the leader's and lands there", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const context = await browser.newContext({ reducedMotion: "reduce" });
+  const bob = await context.newPage();
+  await bob.goto(url);
+  await expect(bob.getByTestId("connection-status")).toHaveText("connected");
+  await pick(alice, "Rectangle");
+  await drag(alice, [400, 300], [600, 420]);
+  await expect.poll(() => inkBounds(bob)).not.toBeNull();
+  const aliceName = (await alice.locator("#display-name").getAttribute("placeholder"))!;
+  await openPeople(bob);
+  await bob.getByRole("button", { name: `Follow ${aliceName}` }).click();
+  await bob.keyboard.press("Escape");
+  await pan(alice, 120, -60);
+  await alice.keyboard.press("-");
+  await showsAsOn(bob, alice);
+  await expect(bob.getByTestId("zoom-level")).toHaveText(await alice.getByTestId("zoom-level").innerText());
+});
