@@ -1127,11 +1127,10 @@ impl Engine {
         self.dirty = true;
     }
 
-    /// "Bring everyone to me".
+    /// "Bring everyone to me" (the view goes out once they follow).
     pub(super) fn summon(&mut self) {
         if !self.view_only() {
             self.send(&ClientMessage::Summon);
-            self.views.forget();
         }
     }
 

@@ -538,7 +538,7 @@ fn PeoplePanel(ui: BoardUi, engine: EngineSlot, open: RwSignal<bool>) -> impl In
                                 ),
                             };
                             format!(
-                                r#"<li><span class="avatar" style="--person: {color}" aria-hidden="true"></span><span class="who"><span class="person-name">{name}{you}{viewing}</span>{follows}</span>{button}</li>"#
+                                r#"<li><span class="avatar" style="--person: {color}" aria-hidden="true"></span><span class="who"><span class="line"><span class="person-name">{name}</span>{you}{viewing}</span>{follows}</span>{button}</li>"#
                             )
                         })
                         .collect::<String>()
