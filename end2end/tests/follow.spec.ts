@@ -125,6 +125,9 @@ test("following tracks the leader's pan and zoom, everyone sees it, and a pan or
   await showsAsOn(bob, alice);
   await bob.keyboard.press("Escape");
   await expect(bob.getByTestId("following")).toBeHidden();
+  // Three pages hold three sockets: the server lets one address hold 64,
+  // and the specs after this one open pages of their own.
+  for (const page of [alice, bob, carol]) await page.context().close();
 });
 
 test("bring everyone to me: the others follow until each pans away, and leaving ends it", async ({ browser }) => {
@@ -149,4 +152,5 @@ test("bring everyone to me: the others follow until each pans away, and leaving 
   // When Alice leaves, Carol stops following.
   await alice.context().close();
   await expect(carol.getByTestId("following")).toBeHidden();
+  for (const page of [bob, carol]) await page.context().close();
 });
