@@ -46,9 +46,10 @@ impl Follow {
         self.leader.as_ref()
     }
 
-    /// The part of the board the leader showed last.
+    /// The part of the board the leader showed last (none while nobody is
+    /// followed: [`Self::start`] forgets it).
     pub fn area(&self) -> Option<Rect> {
-        self.area.filter(|_| self.leader.is_some())
+        self.area
     }
 
     /// How many others follow this person's view.
