@@ -16,11 +16,13 @@ start_test_services
 cd "$ROOT"
 log "cargo fmt --check"
 cargo fmt --check
+rustfmt --check --edition 2021 patches/wasm-streams/src/lib.rs
 
 log "cargo clippy (server)"
 cargo clippy --features ssr --all-targets -- -D warnings
 log "cargo clippy (WASM client)"
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p wasm-streams --target wasm32-unknown-unknown -- -D warnings
 
 log "cargo test (unit, store contract, server integration, two instances over Redis and MongoDB)"
 cargo test --features ssr
