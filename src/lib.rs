@@ -34,6 +34,8 @@
 //! - [`follow`]: following someone's view and being followed (who, where,
 //!   when the next view goes out, the follower's glide).
 //! - [`announce`]: what others did, summed up in words for screen readers.
+//! - [`image`]: images' names (the SHA-256 of their bytes) and which files
+//!   are taken as images (by their first bytes; SVG is refused).
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
 //!   with the canvas engine.
 //!
@@ -43,6 +45,7 @@
 //!   out; its decisions are `room::state::RoomState`, a synchronous state
 //!   machine, and the task around it does the I/O;
 //! - `store` (seam) with `redb_store` (embedded, on disk) and `mongo_store`;
+//! - `images`: uploading and serving images (`/b/{id}/images`, `/images/{id}`);
 //! - `bus` (seam) with `LocalBus` (in-process) and `redis_bus`;
 //! - `metrics`: the counters behind `GET /metrics`;
 //! - `http`, `error`, `config`, `shutdown`: the HTTP surface and process lifecycle.
@@ -70,6 +73,7 @@ pub mod fuzzing;
 pub mod geometry;
 pub mod gesture;
 pub mod history;
+pub mod image;
 pub mod laser;
 pub mod pages;
 pub mod protocol;

@@ -9,12 +9,16 @@ use std::sync::Arc;
 
 use common::{mongodb_uri, unique_database};
 use whiteboard::board::Board;
+use whiteboard::image::{ImageId, ImageType};
 use whiteboard::protocol::{
     BoardId, Change, Color, OpId, Operation, Point, Stroke, StrokeId, StrokeStyle, UserId,
 };
+use whiteboard::server::images::hash;
 use whiteboard::server::mongo_store::MongoStore;
 use whiteboard::server::redb_store::RedbStore;
-use whiteboard::server::store::{board_at, last_made_before, Access, Store, StoreError};
+use whiteboard::server::store::{
+    board_at, last_made_before, Access, Store, StoreError, StoredImage, IMAGE_PART_BYTES,
+};
 
 fn board(name: &str) -> BoardId {
     BoardId::parse(&format!("contract-{name}-000000")).unwrap()
@@ -170,7 +174,40 @@ async fn check_contract(store: Arc<dyn Store>) {
         vec![op(1), huge, op(3)]
     );
 
+    check_images(&*store).await;
+
     store.flush().await.unwrap();
+}
+
+/// A PNG-signed image of `size` bytes whose content depends on `seed`.
+fn image(size: usize, seed: u8) -> (ImageId, StoredImage) {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..size - bytes.len()).map(|i| (i as u8).wrapping_mul(31) ^ seed));
+    let image = StoredImage {
+        kind: ImageType::Png,
+        bytes,
+    };
+    (hash(&image.bytes), image)
+}
+
+/// Images: stored once under their id, read back whole at any size.
+async fn check_images(store: &dyn Store) {
+    let (big_id, big) = image(2 * IMAGE_PART_BYTES + 12_345, 1);
+    assert_eq!(store.image(&big_id).await.unwrap(), None);
+    store.put_image(&big_id, &big).await.unwrap();
+    assert_eq!(store.image(&big_id).await.unwrap().as_ref(), Some(&big));
+    // Storing it again (another upload of the same bytes) changes nothing.
+    store.put_image(&big_id, &big).await.unwrap();
+    assert_eq!(store.image(&big_id).await.unwrap().as_ref(), Some(&big));
+    // Images are independent, whatever their size.
+    let (small_id, mut small) = image(100, 2);
+    small.kind = ImageType::Gif;
+    store.put_image(&small_id, &small).await.unwrap();
+    assert_eq!(store.image(&small_id).await.unwrap(), Some(small));
+    assert_eq!(store.image(&big_id).await.unwrap(), Some(big));
+    let (exact_id, exact) = image(IMAGE_PART_BYTES, 3);
+    store.put_image(&exact_id, &exact).await.unwrap();
+    assert_eq!(store.image(&exact_id).await.unwrap(), Some(exact));
 }
 
 /// A board of `strokes` operations of 2,000 points each (about 42 KiB of
@@ -391,6 +428,38 @@ async fn mongo_store_fulfils_the_contract() {
         .await
         .unwrap();
     check_contract(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn mongo_store_keeps_an_image_once_in_parts_below_the_document_limit() {
+    use mongodb::bson::doc;
+    let Some(uri) = mongodb_uri() else { return };
+    let database = unique_database("images");
+    let store = MongoStore::connect(&uri, &database).await.unwrap();
+    let (id, big) = image(5 * IMAGE_PART_BYTES / 2, 7);
+    // Two instances store the same image at once, then once more.
+    let other = MongoStore::connect(&uri, &database).await.unwrap();
+    let (first, second) = tokio::join!(store.put_image(&id, &big), other.put_image(&id, &big));
+    first.unwrap();
+    second.unwrap();
+    store.put_image(&id, &big).await.unwrap();
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let parts = client
+        .database(&database)
+        .collection::<mongodb::bson::Document>("image_parts");
+    let mut sizes = Vec::new();
+    let mut cursor = parts.find(doc! { "image": id.as_str() }).await.unwrap();
+    while cursor.advance().await.unwrap() {
+        let part = cursor.deserialize_current().unwrap();
+        sizes.push(part.get_binary_generic("data").unwrap().len());
+    }
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        vec![IMAGE_PART_BYTES / 2, IMAGE_PART_BYTES, IMAGE_PART_BYTES],
+        "three parts, each stored once"
+    );
+    assert_eq!(other.image(&id).await.unwrap(), Some(big));
 }
 
 #[tokio::test]

@@ -34,24 +34,31 @@ pub struct Budgets {
 }
 
 /// Link requests one address may make at once before it has to wait.
-const LINK_REQUEST_BURST: f64 = 10.0;
-/// Addresses whose link requests are remembered; past that, those whose
+pub const LINK_REQUEST_BURST: f64 = 10.0;
+/// Image uploads one address may make at once (a pasted or dropped batch)
+/// before it has to wait.
+pub const IMAGE_UPLOAD_BURST: f64 = 20.0;
+/// Addresses whose requests are remembered; past that, those whose
 /// bucket has filled up again (they asked nothing for a while) are
 /// forgotten, so a flood from many addresses costs bounded memory.
 const REMEMBERED_ADDRESSES: usize = 10_000;
 
-/// How often each client address may ask for a board's links (each request
-/// may write to the store), shared by all of this instance's requests.
+/// How often each client address may make one kind of HTTP request that
+/// writes to the store (asking for a board's links, uploading an image),
+/// shared by all of this instance's requests of that kind.
 #[derive(Debug, Clone)]
-pub struct LinkRequests {
+pub struct RequestsPerAddress {
     per_second: f64,
+    burst: f64,
     buckets: Arc<Mutex<HashMap<IpAddr, TokenBucket>>>,
 }
 
-impl LinkRequests {
-    pub fn new(per_minute: u32) -> Self {
+impl RequestsPerAddress {
+    /// `per_minute` requests, of which `burst` may come at once.
+    pub fn new(per_minute: u32, burst: f64) -> Self {
         Self {
             per_second: f64::from(per_minute) / 60.0,
+            burst,
             buckets: Arc::default(),
         }
     }
@@ -67,7 +74,7 @@ impl LinkRequests {
         }
         buckets
             .entry(address)
-            .or_insert_with(|| TokenBucket::new(self.per_second, LINK_REQUEST_BURST, now))
+            .or_insert_with(|| TokenBucket::new(self.per_second, self.burst, now))
             .take(1.0, now)
     }
 }
@@ -299,7 +306,7 @@ mod tests {
     #[test]
     fn link_requests_are_counted_per_address_and_idle_addresses_forgotten() {
         let start = Instant::now();
-        let links = LinkRequests::new(60);
+        let links = RequestsPerAddress::new(60, LINK_REQUEST_BURST);
         let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         let burst = LINK_REQUEST_BURST as usize;
         assert_eq!((0..20).filter(|_| links.admit(a, start)).count(), burst);

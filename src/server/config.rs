@@ -95,6 +95,20 @@ pub struct Config {
     )]
     pub link_requests_per_minute: u32,
 
+    /// The largest image that may be uploaded, in bytes (10 MiB by
+    /// default). Larger ones are refused with 413.
+    #[arg(long, env = "WHITEBOARD_MAX_IMAGE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_image_bytes: usize,
+
+    /// Image uploads (`POST /b/{id}/images`) one client address may make
+    /// per minute; bursts of twenty pass. More are answered 429.
+    #[arg(
+        long,
+        env = "WHITEBOARD_IMAGE_UPLOADS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub image_uploads_per_minute: u32,
+
     /// Distinct people (not tabs) one board may have on it, counted across
     /// instances; one more is refused at `hello` (`limit_reached`).
     #[arg(long, env = "WHITEBOARD_PEOPLE_PER_BOARD", default_value_t = 500)]

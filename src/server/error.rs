@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
+use crate::image::{ImageRefusal, InvalidImageId};
 use crate::protocol::ProtocolError;
 
 #[derive(Debug, Error)]
@@ -22,6 +23,18 @@ pub enum AppError {
     StaleEditLink,
     #[error("the board's links were being changed elsewhere at the same time; try again")]
     AccessContended,
+    #[error("too many image uploads from this address; try again in a minute")]
+    TooManyImageUploads,
+    #[error("the image is larger than this server takes ({0} bytes at most)")]
+    ImageTooLarge(usize),
+    #[error("{0}")]
+    ImageRefused(ImageRefusal),
+    #[error("the upload broke off: {0}")]
+    UploadBrokenOff(String),
+    #[error("{0}")]
+    InvalidImageId(InvalidImageId),
+    #[error("no image has this id")]
+    ImageNotFound,
     #[error("the store failed: {0}")]
     Store(String),
 }
@@ -31,9 +44,13 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::InvalidBoardId(_) => StatusCode::BAD_REQUEST,
             AppError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::TooManyConnections(_) | AppError::TooManyLinkRequests => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            AppError::TooManyConnections(_)
+            | AppError::TooManyLinkRequests
+            | AppError::TooManyImageUploads => StatusCode::TOO_MANY_REQUESTS,
+            AppError::ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::ImageRefused(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::UploadBrokenOff(_) | AppError::InvalidImageId(_) => StatusCode::BAD_REQUEST,
+            AppError::ImageNotFound => StatusCode::NOT_FOUND,
             AppError::ForeignOrigin => StatusCode::FORBIDDEN,
             AppError::StaleEditLink => StatusCode::FORBIDDEN,
             AppError::AccessContended => StatusCode::CONFLICT,

@@ -70,7 +70,7 @@ pub async fn view_websocket(
 }
 
 /// Refuses a page of another site (see [`super::security`]).
-fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     match state.allowed_origins.allow(headers) {
         true => Ok(()),
         false => Err(AppError::ForeignOrigin),
@@ -85,13 +85,20 @@ async fn board_of_view(state: &AppState, token: &str) -> Result<Option<BoardId>,
     state.store.board_of_view(token).await.map_err(store_error)
 }
 
-fn store_error(error: StoreError) -> AppError {
+pub(super) fn store_error(error: StoreError) -> AppError {
     AppError::Store(error.to_string())
 }
 
 /// The request header that carries the edit key of the caller's edit link
 /// (`/b/{id}#k={key}`; a fragment never reaches the server by itself).
 const EDIT_KEY_HEADER: &str = "x-edit-key";
+
+/// The caller's edit key, if the request carries one.
+pub(super) fn edit_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(EDIT_KEY_HEADER)
+        .and_then(|value| value.to_str().ok())
+}
 
 /// How often a change of a board's access tokens is tried when another
 /// instance changed them in between (each try reads them afresh).
@@ -113,9 +120,7 @@ async fn change_access(
     let board = &BoardId::parse(id).map_err(AppError::InvalidBoardId)?;
     check_origin(state, headers)?;
     check_link_budget(state, peer, headers)?;
-    let key = headers
-        .get(EDIT_KEY_HEADER)
-        .and_then(|value| value.to_str().ok());
+    let key = edit_key(headers);
     for _ in 0..ACCESS_ATTEMPTS {
         let access = state.store.access(board).await.map_err(store_error)?;
         if !access.lets_edit(key) {
@@ -181,7 +186,7 @@ pub async fn edit_link(
 }
 
 /// The client's address: the peer's, or the proxy's word for it.
-fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+pub(super) fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     match state.trust_forwarded_for {
         true => forwarded_for(headers).unwrap_or(peer.ip()),
         false => peer.ip(),

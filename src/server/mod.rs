@@ -13,6 +13,7 @@ pub mod connection;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod images;
 pub mod metrics;
 pub mod mongo_store;
 pub mod redb_store;
@@ -35,7 +36,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use self::budget::{Addresses, Budgets, LinkRequests};
+use self::budget::{
+    Addresses, Budgets, RequestsPerAddress, IMAGE_UPLOAD_BURST, LINK_REQUEST_BURST,
+};
 use self::bus::{Bus, BusError, InstanceId, LocalBus};
 use self::config::Config;
 use self::hub::Hub;
@@ -89,7 +92,11 @@ pub struct AppState {
     /// Connections per client address, on this instance.
     pub addresses: Addresses,
     /// Requests for a board's links per client address, on this instance.
-    pub link_requests: LinkRequests,
+    pub link_requests: RequestsPerAddress,
+    /// Image uploads per client address, on this instance.
+    pub image_uploads: RequestsPerAddress,
+    /// What an uploaded image may weigh, and how many are read at once.
+    pub image_limits: images::Limits,
     /// Whether a client's address is the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
     /// Which pages may open a board's WebSocket.
@@ -211,7 +218,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             connections_per_address: config.connections_per_address,
         },
         addresses: Addresses::default(),
-        link_requests: LinkRequests::new(config.link_requests_per_minute),
+        link_requests: RequestsPerAddress::new(config.link_requests_per_minute, LINK_REQUEST_BURST),
+        image_uploads: RequestsPerAddress::new(config.image_uploads_per_minute, IMAGE_UPLOAD_BURST),
+        image_limits: images::Limits::new(config.max_image_bytes),
         trust_forwarded_for: config.trust_forwarded_for,
         allowed_origins: AllowedOrigins::parse(&config.allowed_origins),
     };
@@ -230,6 +239,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .route("/v/{token}", get(page))
         .route("/b/{id}/view-link", axum::routing::post(http::view_link))
         .route("/b/{id}/edit-link", axum::routing::post(http::edit_link))
+        .route("/b/{id}/images", axum::routing::post(images::upload))
+        .route("/images/{id}", get(images::serve))
         .route("/new", get(http::new_board))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))

@@ -24,6 +24,13 @@
 //!   seq, version, index, parts, history, data}`, unique by `(board,
 //!   version, index)`. `history` marks a version kept for history (one each
 //!   `history_every` operations): later writes leave those alone.
+//! - `images`: one document per image, `{_id: image id, type, bytes,
+//!   parts, created_at}`, written after its parts, so an image found there
+//!   is whole.
+//! - `image_parts`: an image's bytes in parts of [`IMAGE_PART_BYTES`],
+//!   `{image, index, data}`, unique by `(image, index)`. Two instances
+//!   storing one image at once write the same parts (an image's id is the
+//!   hash of its bytes): whichever part is there first stays.
 //!
 //! Several instances may snapshot one board at once (a rolling restart
 //! closes and reopens its room on two of them, at the same sequence
@@ -54,8 +61,11 @@ use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::store::{encode_snapshot, Access, Store, StoreError, StoredBoard};
+use super::store::{
+    encode_snapshot, Access, Store, StoreError, StoredBoard, StoredImage, IMAGE_PART_BYTES,
+};
 use crate::board::Board;
+use crate::image::{ImageId, ImageType};
 use crate::protocol::{BoardId, Operation};
 
 /// Snapshot chunk size: 1 MiB of JSON per document.
@@ -93,6 +103,8 @@ pub struct MongoStore {
     boards: Collection<Document>,
     chunks: Collection<Document>,
     op_parts: Collection<Document>,
+    images: Collection<Document>,
+    image_parts: Collection<Document>,
     description: String,
     /// Last sequence number known to be stored per board, to refuse gaps
     /// without a round trip; refreshed from the database when in doubt.
@@ -147,6 +159,8 @@ impl MongoStore {
             boards: database.collection("boards"),
             chunks: database.collection("snapshot_parts"),
             op_parts: database.collection("op_parts"),
+            images: database.collection("images"),
+            image_parts: database.collection("image_parts"),
             description: format!(
                 "MongoDB at {} (database {})",
                 super::redact_credentials(uri),
@@ -218,6 +232,19 @@ impl MongoStore {
             .options(IndexOptions::builder().name("board_seq".to_owned()).build())
             .build();
         self.chunks.create_index(by_seq).await.map_err(backend)?;
+        let image_parts = IndexModel::builder()
+            .keys(doc! { "image": 1, "index": 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("image_index_unique".to_owned())
+                    .build(),
+            )
+            .build();
+        self.image_parts
+            .create_index(image_parts)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -809,6 +836,83 @@ impl Store for MongoStore {
             .map_err(backend)?;
         meta.map(|meta| BoardId::parse(meta.get_str("_id").map_err(corrupt)?).map_err(corrupt))
             .transpose()
+    }
+
+    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError> {
+        let stored = self
+            .images
+            .find_one(doc! { "_id": id.as_str() })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(backend)?;
+        if stored.is_some() {
+            return Ok(());
+        }
+        let parts: Vec<Document> = image
+            .bytes
+            .chunks(IMAGE_PART_BYTES)
+            .enumerate()
+            .map(|(index, part)| {
+                doc! {
+                    "image": id.as_str(),
+                    "index": index as i32,
+                    "data": Binary { subtype: BinarySubtype::Generic, bytes: part.to_vec() },
+                }
+            })
+            .collect();
+        let count = parts.len() as i64;
+        // Unordered: a part another upload of the same image stored already
+        // is refused as a duplicate, and the others still go in.
+        match self.image_parts.insert_many(parts).ordered(false).await {
+            Ok(_) => {}
+            Err(error) if is_duplicate_key(&error) => {}
+            Err(error) => return Err(backend(error)),
+        }
+        let meta = doc! {
+            "_id": id.as_str(),
+            "type": image.kind.mime(),
+            "bytes": image.bytes.len() as i64,
+            "parts": count,
+            "created_at": DateTime::now(),
+        };
+        match self.images.insert_one(meta).await {
+            Ok(_) => Ok(()),
+            Err(error) if is_duplicate_key(&error) => Ok(()),
+            Err(error) => Err(backend(error)),
+        }
+    }
+
+    async fn image(&self, id: &ImageId) -> Result<Option<StoredImage>, StoreError> {
+        let Some(meta) = self
+            .images
+            .find_one(doc! { "_id": id.as_str() })
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let mime = meta.get_str("type").map_err(corrupt)?;
+        let kind = ImageType::from_mime(mime)
+            .ok_or_else(|| corrupt(format!("image {id} has type {mime}")))?;
+        let size = meta.get_i64("bytes").map_err(corrupt)?;
+        let count = meta.get_i64("parts").map_err(corrupt)?;
+        let parts: Vec<Document> = self
+            .image_parts
+            .find(doc! { "image": id.as_str(), "index": { "$lt": count } })
+            .sort(doc! { "index": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let bytes = joined_data(&parts)?;
+        if parts.len() as i64 != count || bytes.len() as i64 != size {
+            return Err(corrupt(format!(
+                "image {id} has {} of its {size} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(Some(StoredImage { kind, bytes }))
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

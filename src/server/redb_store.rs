@@ -24,7 +24,14 @@
 //! - `snapshot_history`: key `(board id, seq)` → JSON of the Board, the
 //!   snapshots kept for history (one each `history_every` operations);
 //! - `access`: key board id → `(view token, edit key)`, empty for none;
-//! - `view_links`: key view token → board id.
+//! - `view_links`: key view token → board id;
+//! - `images`: key image id → `(media type, bytes, parts)`, written after
+//!   its parts, so an image found there is whole;
+//! - `image_parts`: key `(image id, index)` → up to
+//!   [`IMAGE_PART_BYTES`] of the image.
+//!
+//! An image is stored in a write transaction of its own (like access
+//! changes): rare, and the writer's transactions open no tables for it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
@@ -32,8 +39,11 @@ use std::sync::{mpsc, Arc};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::store::{encode_snapshot, Access, Store, StoreError, StoredBoard};
+use super::store::{
+    encode_snapshot, Access, Store, StoreError, StoredBoard, StoredImage, IMAGE_PART_BYTES,
+};
 use crate::board::Board;
+use crate::image::{ImageId, ImageType};
 use crate::protocol::{BoardId, Operation};
 
 const OPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("ops");
@@ -41,6 +51,8 @@ const SNAPSHOTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("sna
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("snapshot_history");
 const ACCESS: TableDefinition<&str, (&str, &str)> = TableDefinition::new("access");
 const VIEW_LINKS: TableDefinition<&str, &str> = TableDefinition::new("view_links");
+const IMAGES: TableDefinition<&str, (&str, u64, u32)> = TableDefinition::new("images");
+const IMAGE_PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("image_parts");
 
 /// File name inside the data directory.
 pub const FILE_NAME: &str = "whiteboard.redb";
@@ -116,6 +128,8 @@ impl RedbStore {
         txn.open_table(HISTORY).map_err(backend)?;
         txn.open_table(ACCESS).map_err(backend)?;
         txn.open_table(VIEW_LINKS).map_err(backend)?;
+        txn.open_table(IMAGES).map_err(backend)?;
+        txn.open_table(IMAGE_PARTS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         let db = Arc::new(db);
         let (writes, queue) = mpsc::channel();
@@ -504,6 +518,61 @@ impl Store for RedbStore {
                     BoardId::parse(board.value()).map_err(|e| StoreError::Corrupt(e.to_string()))
                 })
                 .transpose()
+        })
+        .await
+    }
+
+    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError> {
+        let (id, image) = (id.clone(), image.clone());
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut images = txn.open_table(IMAGES).map_err(backend)?;
+                if images.get(id.as_str()).map_err(backend)?.is_some() {
+                    return Ok(());
+                }
+                let mut parts = txn.open_table(IMAGE_PARTS).map_err(backend)?;
+                let mut count = 0u32;
+                for (index, part) in (0..).zip(image.bytes.chunks(IMAGE_PART_BYTES)) {
+                    parts.insert((id.as_str(), index), part).map_err(backend)?;
+                    count = index + 1;
+                }
+                let size = image.bytes.len() as u64;
+                images
+                    .insert(id.as_str(), (image.kind.mime(), size, count))
+                    .map_err(backend)?;
+            }
+            txn.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn image(&self, id: &ImageId) -> Result<Option<StoredImage>, StoreError> {
+        let id = id.clone();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let images = txn.open_table(IMAGES).map_err(backend)?;
+            let Some(entry) = images.get(id.as_str()).map_err(backend)? else {
+                return Ok(None);
+            };
+            let (mime, size, count) = entry.value();
+            let kind = ImageType::from_mime(mime)
+                .ok_or_else(|| StoreError::Corrupt(format!("image {id} has type {mime}")))?;
+            let parts = txn.open_table(IMAGE_PARTS).map_err(backend)?;
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            for part in parts
+                .range((id.as_str(), 0)..(id.as_str(), count))
+                .map_err(backend)?
+            {
+                bytes.extend_from_slice(part.map_err(backend)?.1.value());
+            }
+            if bytes.len() as u64 != size {
+                return Err(StoreError::Corrupt(format!(
+                    "image {id} has {} of its {size} bytes",
+                    bytes.len()
+                )));
+            }
+            Ok(Some(StoredImage { kind, bytes }))
         })
         .await
     }

@@ -29,6 +29,11 @@
 //!   at any sequence number is the newest kept snapshot at or before it
 //!   plus the operations after that ([`board_at`]), never the whole log
 //!   for a point after the first kept snapshot.
+//! - images: `put_image` stores an image's bytes under their id (the
+//!   caller hashed them), once: storing it again changes nothing; `image`
+//!   reads them back whole, of any size up to the upload limit, stored in
+//!   parts of at most [`IMAGE_PART_BYTES`]; an image is found only once
+//!   all of it is stored.
 //! - forgetting (`forget_before`): the newest history snapshot at or before
 //!   the version named stays, with everything after it; the operations up
 //!   to it and the older snapshots go. Every version from that snapshot on
@@ -40,6 +45,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::board::Board;
+use crate::image::{ImageId, ImageType};
 use crate::protocol::{BoardId, Operation};
 
 #[derive(Debug, Clone, Error)]
@@ -148,6 +154,17 @@ pub async fn last_made_before(
     Ok(older)
 }
 
+/// Images are stored in parts of at most this many bytes: far below
+/// MongoDB's 16 MiB document limit, and no redb value larger than this.
+pub const IMAGE_PART_BYTES: usize = 1024 * 1024;
+
+/// An image's bytes and their type, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    pub kind: ImageType,
+    pub bytes: Vec<u8>,
+}
+
 /// A board as stored: the newest snapshot (if any) and the operations after it.
 #[derive(Debug, Default)]
 pub struct StoredBoard {
@@ -234,6 +251,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The board whose view link carries `token`.
     async fn board_of_view(&self, token: &str) -> Result<Option<BoardId>, StoreError>;
+
+    /// Stores `image` under `id`, the SHA-256 of its bytes, unless an image
+    /// is stored under it already (its bytes are the same).
+    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError>;
+
+    /// The image stored under `id`, if all of it is.
+    async fn image(&self, id: &ImageId) -> Result<Option<StoredImage>, StoreError>;
 
     /// Makes everything written so far durable; called on shutdown.
     async fn flush(&self) -> Result<(), StoreError>;

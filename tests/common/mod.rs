@@ -630,3 +630,122 @@ pub fn json_field(body: &str, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in {body}"))
         .to_owned()
 }
+
+/// An HTTP response read whole: status, headers (names in lowercase) and
+/// body bytes.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// How a request's body goes out.
+pub enum Body<'a> {
+    /// With `Content-Length`.
+    Sized(&'a [u8]),
+    /// In chunks of `Transfer-Encoding: chunked`, with no length declared.
+    Chunked(&'a [u8]),
+}
+
+/// `method path` with `headers` and `body` over HTTP/1.1, read whole. The
+/// server may answer before it has read the whole body (a refusal): what
+/// it says is read even if sending the rest failed.
+pub fn http_exchange(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let _sent = match body {
+        Body::Sized(bytes) => {
+            head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+            stream
+                .write_all(head.as_bytes())
+                .and_then(|()| stream.write_all(bytes))
+        }
+        Body::Chunked(bytes) => {
+            head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+            let mut sent = stream.write_all(head.as_bytes());
+            for chunk in bytes.chunks(16 * 1024) {
+                sent = sent
+                    .and_then(|()| write!(stream, "{:x}\r\n", chunk.len()))
+                    .and_then(|()| stream.write_all(chunk))
+                    .and_then(|()| stream.write_all(b"\r\n"));
+            }
+            sent.and_then(|()| stream.write_all(b"0\r\n\r\n"))
+        }
+    };
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "no response head in {:?}",
+                String::from_utf8_lossy(&response)
+            )
+        });
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let mut body = response[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The data of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    while let Some(end) = body.windows(2).position(|window| window == b"\r\n") {
+        let size = std::str::from_utf8(&body[..end])
+            .ok()
+            .and_then(|size| usize::from_str_radix(size.split(';').next()?.trim(), 16).ok())
+            .expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        data.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 2 + size + 2..];
+    }
+    data
+}
