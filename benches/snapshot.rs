@@ -66,8 +66,8 @@ fn main() {
 
         // Version 3: grouped once per board version; each join cuts its
         // parts for its view (here a screen at the origin) from the groups.
-        let (grouped, body) = board.snapshot_grouped();
-        let encode = best_of(|| board.snapshot_grouped().1.len());
+        let (grouped, body) = board.snapshot_grouped(false);
+        let encode = best_of(|| board.snapshot_grouped(false).1.len());
         let view = Rect::from_corners((0.0, 0.0), (1280.0, 800.0));
         let cut = best_of(|| grouped.parts(Some(&view)).len());
         let plans = grouped.parts(Some(&view));

@@ -22,6 +22,7 @@
 //! first, [`Board::roll_back`] takes the batch back in memory, touching only
 //! what the batch changed, instead of reloading the board from the store.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::geometry;
 use crate::protocol::{
     limits, BoardSnapshot, Change, ErrorCode, OpId, Operation, Point, ProtocolError, Request,
-    SnapshotStroke, Stroke, StrokeId, UserId,
+    SnapshotStroke, Stroke, StrokeId, StrokeKind, UserId,
 };
 use crate::sorting;
 
@@ -104,8 +105,9 @@ const KEEPS_HISTORY: bool = cfg!(feature = "ssr");
 const COUNTS_BYTES: bool = cfg!(feature = "ssr");
 
 /// An estimate of what an item weighs in memory and in the store: its
-/// points (three `f32`s each), its id and text, and a fixed part for the
-/// rest. It counts toward the bytes a board may hold
+/// points (three `f32`s each), its id, text and image id (not the image:
+/// its bytes are stored once for every board that shows it), and a fixed
+/// part for the rest. It counts toward the bytes a board may hold
 /// (`--board-bytes`), so it must only depend on the item.
 pub fn item_bytes(stroke: &Stroke) -> usize {
     const FIXED: usize = 64;
@@ -113,6 +115,10 @@ pub fn item_bytes(stroke: &Stroke) -> usize {
         + stroke.points.len() * 12
         + stroke.id.as_str().len()
         + stroke.text.as_ref().map_or(0, String::len)
+        + stroke
+            .image
+            .as_ref()
+            .map_or(0, |image| image.as_str().len())
 }
 
 /// The run being recorded in `journal`, if any. Never one in the browser's
@@ -249,8 +255,30 @@ impl Board {
         }
     }
 
+    /// Its items as a snapshot carries them: with `placeholders`, image
+    /// items as a client older than [`crate::protocol::IMAGES_SINCE`] gets
+    /// them ([`Stroke::as_placeholder`]); copied only if there are any.
+    fn snapshot_strokes(&self, placeholders: bool) -> Cow<'_, [Arc<SnapshotStroke>]> {
+        let is_image = |item: &Arc<SnapshotStroke>| item.stroke.kind == StrokeKind::Image;
+        if !placeholders || !self.strokes.iter().any(is_image) {
+            return Cow::Borrowed(&self.strokes);
+        }
+        let items = self
+            .strokes
+            .iter()
+            .map(|item| match item.stroke.as_placeholder() {
+                Cow::Borrowed(_) => Arc::clone(item),
+                Cow::Owned(stroke) => Arc::new(SnapshotStroke {
+                    stroke,
+                    visible: item.visible,
+                }),
+            });
+        Cow::Owned(items.collect())
+    }
+
     /// The wire form of this board ([`Board::snapshot`]) as JSON, encoded
-    /// straight from the board instead of from a copy of it.
+    /// straight from the board instead of from a copy of it (protocol
+    /// version 1: image items as placeholders).
     pub fn snapshot_json(&self) -> Box<serde_json::value::RawValue> {
         #[derive(Serialize)]
         struct Borrowed<'a> {
@@ -259,23 +287,28 @@ impl Board {
         }
         let json = serde_json::to_string(&Borrowed {
             seq: self.seq,
-            strokes: &self.strokes,
+            strokes: &self.snapshot_strokes(true),
         })
         .expect("boards always serialise");
         serde_json::value::RawValue::from_string(json).expect("serde_json wrote valid JSON")
     }
 
     /// The board packed for a protocol version 2 welcome (see
-    /// [`crate::protocol::packed`]).
+    /// [`crate::protocol::packed`]; image items as placeholders).
     pub fn snapshot_packed(&self) -> Vec<u8> {
-        crate::protocol::packed::encode(self.seq, &self.strokes)
+        crate::protocol::packed::encode(self.seq, &self.snapshot_strokes(true))
     }
 
     /// The board packed for a protocol version 3 welcome, grouped by where
     /// its items paint, and the groups' bytes (see
-    /// [`crate::protocol::packed::Grouped`]).
-    pub fn snapshot_grouped(&self) -> (crate::protocol::packed::Grouped, Vec<u8>) {
-        crate::protocol::packed::Grouped::new(self.seq, self.top_z, &self.strokes, |item| {
+    /// [`crate::protocol::packed::Grouped`]); with `placeholders`, image
+    /// items as clients older than version 5 get them.
+    pub fn snapshot_grouped(
+        &self,
+        placeholders: bool,
+    ) -> (crate::protocol::packed::Grouped, Vec<u8>) {
+        let strokes = self.snapshot_strokes(placeholders);
+        crate::protocol::packed::Grouped::new(self.seq, self.top_z, &strokes, |item| {
             item.visible
                 .then(|| crate::scene::paint_bounds(&item.stroke))
                 .flatten()
@@ -284,8 +317,12 @@ impl Board {
 
     /// The board packed as [`Board::snapshot_grouped`] does, in one group:
     /// for a snapshot sent or kept in one part.
-    pub fn snapshot_whole(&self) -> (crate::protocol::packed::Grouped, Vec<u8>) {
-        crate::protocol::packed::Grouped::whole(self.seq, self.top_z, &self.strokes)
+    pub fn snapshot_whole(
+        &self,
+        placeholders: bool,
+    ) -> (crate::protocol::packed::Grouped, Vec<u8>) {
+        let strokes = self.snapshot_strokes(placeholders);
+        crate::protocol::packed::Grouped::whole(self.seq, self.top_z, &strokes)
     }
 
     /// Starts recording what operations change, so that [`Board::roll_back`]

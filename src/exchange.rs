@@ -22,7 +22,7 @@ use thiserror::Error;
 
 use crate::decimal::dec;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
-use crate::protocol::{Point, Stroke, StrokeId, StrokeKind};
+use crate::protocol::{Point, Stroke, StrokeId, StrokeKind, IMAGE_PLACEHOLDER_FILL};
 
 /// The `format` field of a board file.
 pub const FORMAT: &str = "whiteboard";
@@ -221,6 +221,14 @@ fn freehand_svg(stroke: &Stroke, out: &mut String) {
     out.push_str("</g>\n");
 }
 
+/// The fill of a closed shape; the grey of its placeholder for an image.
+pub fn fill_of(stroke: &Stroke) -> Option<&str> {
+    match stroke.kind {
+        StrokeKind::Image => Some(IMAGE_PLACEHOLDER_FILL),
+        _ => stroke.fill.as_ref().map(|fill| fill.as_str()),
+    }
+}
+
 /// One item as SVG.
 fn item_svg(stroke: &Stroke, out: &mut String) {
     let Some(shape) = geometry::shape_box(stroke) else {
@@ -228,7 +236,9 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
     };
     match stroke.kind {
         StrokeKind::Freehand => freehand_svg(stroke, out),
-        StrokeKind::Rectangle => {
+        // Images are exported as the grey boxes the browser shows them as,
+        // until it draws them.
+        StrokeKind::Rectangle | StrokeKind::Image => {
             let _ = writeln!(
                 out,
                 r#"<rect x="{}" y="{}" width="{}" height="{}" {}/>"#,
@@ -236,7 +246,7 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
                 dec(shape.min_y),
                 dec(shape.width()),
                 dec(shape.height()),
-                paint_attributes(stroke, stroke.fill.as_ref().map(|f| f.as_str()))
+                paint_attributes(stroke, fill_of(stroke))
             );
         }
         StrokeKind::Ellipse => {

@@ -95,7 +95,7 @@ impl<'a> Script<'a> {
             .map(|_| Point::new(self.coordinate(), self.coordinate(), 0.5))
             .collect();
         let mut stroke = Stroke::freehand(id, style, points);
-        stroke.kind = match self.below(6) {
+        stroke.kind = match self.below(7) {
             0 => StrokeKind::Rectangle,
             1 => StrokeKind::Ellipse,
             2 => StrokeKind::Arrow,
@@ -104,6 +104,10 @@ impl<'a> Script<'a> {
                     Some(["note", "", " ", "long text"][usize::from(self.below(4))].into());
                 stroke.font_size = Some(20.0);
                 StrokeKind::Text
+            }
+            4 => {
+                stroke.image = Some(crate::image::ImageId::from_digest(&[self.byte(); 32]));
+                StrokeKind::Image
             }
             _ => StrokeKind::Freehand,
         };

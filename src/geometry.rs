@@ -256,7 +256,9 @@ pub fn outline(stroke: &Stroke) -> Vec<Segment> {
     };
     match stroke.kind {
         StrokeKind::Freehand | StrokeKind::Line => polyline(&xy),
-        StrokeKind::Rectangle | StrokeKind::Text => polyline(&rect_corners(&shape)),
+        StrokeKind::Rectangle | StrokeKind::Text | StrokeKind::Image => {
+            polyline(&rect_corners(&shape))
+        }
         StrokeKind::Ellipse => polyline(&ellipse_points(&shape)),
         StrokeKind::Arrow => {
             let (start, end) = (xy[0], xy[xy.len() - 1]);
@@ -273,7 +275,7 @@ fn inside_area(stroke: &Stroke, p: (f32, f32)) -> bool {
         return false;
     };
     match stroke.kind {
-        StrokeKind::Text => shape.contains_point(p),
+        StrokeKind::Text | StrokeKind::Image => shape.contains_point(p),
         StrokeKind::Rectangle if stroke.fill.is_some() => shape.contains_point(p),
         StrokeKind::Ellipse if stroke.fill.is_some() => {
             let (cx, cy) = shape.center();
@@ -375,7 +377,7 @@ pub fn constrain(kind: StrokeKind, start: (f32, f32), end: (f32, f32)) -> (f32, 
             };
             (start.0 + length * ux, start.1 + length * uy)
         }
-        StrokeKind::Freehand | StrokeKind::Text => end,
+        StrokeKind::Freehand | StrokeKind::Text | StrokeKind::Image => end,
     }
 }
 

@@ -23,6 +23,7 @@
 //! `fill`, `opacity`, `z`, `text`, `font_size`) all have defaults, so a
 //! freehand stroke is written exactly as it was before they existed.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,7 @@ use thiserror::Error;
 
 use crate::decimal::dec;
 use crate::geometry::Rect;
+pub use crate::image::ImageId;
 
 pub mod packed;
 pub(crate) mod tag_first;
@@ -42,7 +44,8 @@ use tag_first::tag_first_serde;
 /// Version 3 sends it in parts, what is in the `hello`'s view first.
 /// Version 4 adds history: operations carry when and by whom they were
 /// made, clients may read the board's history and restore or name versions.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// Version 5 adds image items (`kind` `image`).
+pub const PROTOCOL_VERSION: u32 = 5;
 /// The oldest version the server still answers (with JSON snapshots).
 pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
 /// The first version whose snapshots are packed.
@@ -53,6 +56,12 @@ pub const SNAPSHOT_PARTS_SINCE: u32 = 3;
 /// `restore` and `name_version` (older clients get those as `undo` and
 /// `erase` of nothing, which do the same to their board).
 pub const HISTORY_SINCE: u32 = 4;
+/// The first version that knows image items: older clients get each as a
+/// grey rectangle of the same box ([`Stroke::as_placeholder`]), and may not
+/// turn one into anything else.
+pub const IMAGES_SINCE: u32 = 5;
+/// What older clients see of an image item: a rectangle filled with this.
+pub const IMAGE_PLACEHOLDER_FILL: &str = "#e9ecef";
 
 /// Limits that bound what one client can make the server hold or relay.
 pub mod limits {
@@ -387,13 +396,23 @@ pub enum StrokeKind {
     Line,
     Arrow,
     Text,
+    /// An uploaded image (see `image`), stretched over its box.
+    Image,
 }
 
 /// Read from its name by hand: serde's derive for this enum (a visitor
 /// for names, bytes and indexes) weighed 1.4 KB of the WebAssembly bundle.
 impl<'de> Deserialize<'de> for StrokeKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const NAMES: &[&str] = &["freehand", "rectangle", "ellipse", "line", "arrow", "text"];
+        const NAMES: &[&str] = &[
+            "freehand",
+            "rectangle",
+            "ellipse",
+            "line",
+            "arrow",
+            "text",
+            "image",
+        ];
         let name = String::deserialize(deserializer)?;
         Ok(match name.as_str() {
             "freehand" => StrokeKind::Freehand,
@@ -402,6 +421,7 @@ impl<'de> Deserialize<'de> for StrokeKind {
             "line" => StrokeKind::Line,
             "arrow" => StrokeKind::Arrow,
             "text" => StrokeKind::Text,
+            "image" => StrokeKind::Image,
             _ => return Err(serde::de::Error::unknown_variant(&name, NAMES)),
         })
     }
@@ -471,6 +491,10 @@ pub struct Stroke {
     /// Font size of a `text` item, in board units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_size: Option<f32>,
+    /// The image an `image` item shows: the id its upload was answered
+    /// with (`/images/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageId>,
 }
 
 /// Every field a stroke object may have, as read; defaults as [`Stroke`]
@@ -494,6 +518,9 @@ struct StrokeFields {
     text: Option<String>,
     #[serde(default)]
     font_size: Option<f32>,
+    /// Checked by `Stroke::validate` (see [`ImageId::unchecked`]).
+    #[serde(default)]
+    image: Option<String>,
     #[serde(default)]
     visible: Option<bool>,
 }
@@ -513,6 +540,7 @@ impl StrokeFields {
             z: self.z,
             text: self.text,
             font_size: self.font_size,
+            image: self.image.map(ImageId::unchecked),
         };
         (stroke, self.visible)
     }
@@ -553,6 +581,7 @@ impl Stroke {
             z: 0.0,
             text: None,
             font_size: None,
+            image: None,
         }
     }
 
@@ -588,6 +617,15 @@ impl Stroke {
                 limits::MAX_Z
             )));
         }
+        if self.image.is_some() != (self.kind == StrokeKind::Image) {
+            return Err(ProtocolError::invalid(
+                "an image item needs image, and only image items have it",
+            ));
+        }
+        if let Some(image) = &self.image {
+            ImageId::parse(image.as_str())
+                .map_err(|error| ProtocolError::invalid(error.to_string()))?;
+        }
         match (self.kind, &self.text, self.font_size) {
             (StrokeKind::Text, Some(text), Some(size)) => {
                 if text.trim().is_empty() || text.len() > limits::MAX_TEXT_BYTES {
@@ -613,6 +651,19 @@ impl Stroke {
                 "only text items have text and font_size",
             )),
         }
+    }
+
+    /// What a client older than [`IMAGES_SINCE`] gets of an image item: a
+    /// rectangle over the same box, filled grey; other items as they are.
+    pub fn as_placeholder(&self) -> Cow<'_, Stroke> {
+        if self.kind != StrokeKind::Image {
+            return Cow::Borrowed(self);
+        }
+        let mut placeholder = self.clone();
+        placeholder.kind = StrokeKind::Rectangle;
+        placeholder.image = None;
+        placeholder.fill = Color::parse(IMAGE_PLACEHOLDER_FILL).ok();
+        Cow::Owned(placeholder)
     }
 
     /// The same stroke shifted by `(dx, dy)`.
@@ -1231,14 +1282,19 @@ impl Change {
     }
 
     /// The same change for a client speaking `protocol`: one older than
-    /// [`HISTORY_SINCE`] gets a restore as the `undo` of nothing (`target`
-    /// 0) that shows, hides and sets the same, and a version's name as an
-    /// `erase` of nothing. `None` if it is fine as it is.
+    /// [`IMAGES_SINCE`] gets image items as placeholders
+    /// ([`Stroke::as_placeholder`]); one older than [`HISTORY_SINCE`] also
+    /// gets a restore as the `undo` of nothing (`target` 0) that shows,
+    /// hides and sets the same, and a version's name as an `erase` of
+    /// nothing. `None` if it is fine as it is.
     pub fn for_protocol(&self, protocol: u32) -> Option<Change> {
+        let placeholders = (protocol < IMAGES_SINCE)
+            .then(|| self.with_placeholders())
+            .flatten();
         if protocol >= HISTORY_SINCE {
-            return None;
+            return placeholders;
         }
-        match self {
+        match placeholders.as_ref().unwrap_or(self) {
             Change::Restore {
                 show, hide, set, ..
             } => Some(Change::Undo {
@@ -1250,7 +1306,45 @@ impl Change {
             Change::NameVersion { .. } => Some(Change::Erase {
                 stroke_ids: Vec::new(),
             }),
-            _ => None,
+            _ => placeholders,
+        }
+    }
+
+    /// The same change with its image items as placeholders, if it has any.
+    fn with_placeholders(&self) -> Option<Change> {
+        if !self.strokes().iter().any(|s| s.kind == StrokeKind::Image) {
+            return None;
+        }
+        let mut change = self.clone();
+        for stroke in change.strokes_mut() {
+            if let Cow::Owned(placeholder) = stroke.as_placeholder() {
+                *stroke = placeholder;
+            }
+        }
+        Some(change)
+    }
+
+    /// The items it carries whole (added, updated, or set back by an undo,
+    /// a redo or a restore).
+    pub fn strokes(&self) -> &[Stroke] {
+        match self {
+            Change::AddStroke { stroke } => std::slice::from_ref(stroke),
+            Change::AddStrokes { strokes } | Change::Update { strokes } => strokes,
+            Change::Undo { set, .. } | Change::Redo { set, .. } | Change::Restore { set, .. } => {
+                set
+            }
+            Change::Erase { .. } | Change::Clear { .. } | Change::NameVersion { .. } => &[],
+        }
+    }
+
+    fn strokes_mut(&mut self) -> &mut [Stroke] {
+        match self {
+            Change::AddStroke { stroke } => std::slice::from_mut(stroke),
+            Change::AddStrokes { strokes } | Change::Update { strokes } => strokes,
+            Change::Undo { set, .. } | Change::Redo { set, .. } | Change::Restore { set, .. } => {
+                set
+            }
+            Change::Erase { .. } | Change::Clear { .. } | Change::NameVersion { .. } => &mut [],
         }
     }
 }
@@ -2118,6 +2212,90 @@ mod tests {
             ErrorCode::Invalid,
         );
         assert_code(r#"{"type":"cursor","x":1e30,"y":0}"#, ErrorCode::Invalid);
+    }
+
+    fn image() -> Stroke {
+        let mut image = shape(StrokeKind::Image, &[(10.0, 20.0), (330.0, 260.0)]);
+        image.image = Some(ImageId::from_digest(&[7; 32]));
+        image
+    }
+
+    #[test]
+    fn an_image_item_names_its_image_and_only_it_does() {
+        assert!(image().validate().is_ok());
+        let json = serde_json::to_string(&image()).unwrap();
+        assert!(
+            json.contains(&format!(r#""image":"{}""#, "07".repeat(32))),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Stroke>(&json).unwrap(), image());
+        let mut without = image();
+        without.image = None;
+        assert_eq!(without.validate().unwrap_err().code, ErrorCode::Invalid);
+        let mut rectangle = image();
+        rectangle.kind = StrokeKind::Rectangle;
+        assert_eq!(rectangle.validate().unwrap_err().code, ErrorCode::Invalid);
+        let mut one_point = image();
+        one_point.points.truncate(1);
+        assert!(one_point.validate().is_err());
+        // An id that is not a SHA-256 in hex is refused.
+        let bad = json.replace(&"07".repeat(32), "../../etc/passwd");
+        let message = format!(r#"{{"type":"add_stroke","op_id":"o1","stroke":{bad}}}"#);
+        assert_eq!(
+            ClientMessage::decode(&message).unwrap_err().code,
+            ErrorCode::Invalid
+        );
+    }
+
+    #[test]
+    fn clients_before_version_5_get_image_items_as_grey_rectangles() {
+        let placeholder = image().as_placeholder().into_owned();
+        assert_eq!(placeholder.kind, StrokeKind::Rectangle);
+        assert_eq!(placeholder.image, None);
+        assert_eq!(
+            placeholder.fill.as_ref().map(Color::as_str),
+            Some(IMAGE_PLACEHOLDER_FILL)
+        );
+        assert_eq!(
+            (&placeholder.id, &placeholder.points),
+            (&image().id, &image().points)
+        );
+        assert!(placeholder.validate().is_ok());
+        let other = shape(StrokeKind::Ellipse, &[(0.0, 0.0), (1.0, 1.0)]);
+        assert!(matches!(other.as_placeholder(), Cow::Borrowed(_)));
+
+        let add = Change::AddStrokes {
+            strokes: vec![other.clone(), image()],
+        };
+        assert_eq!(
+            add.for_protocol(IMAGES_SINCE),
+            None,
+            "version 5 reads it as it is"
+        );
+        let Some(Change::AddStrokes { strokes }) = add.for_protocol(IMAGES_SINCE - 1) else {
+            panic!("version 4 gets its own");
+        };
+        assert_eq!(
+            strokes,
+            vec![other.clone(), image().as_placeholder().into_owned()]
+        );
+        // Older still: a restore that sets an image back is an undo of nothing
+        // that sets its placeholder.
+        let restore = Change::Restore {
+            version: 3,
+            show: Vec::new(),
+            hide: Vec::new(),
+            set: vec![image()],
+        };
+        let Some(Change::Undo { target: 0, set, .. }) = restore.for_protocol(HISTORY_SINCE - 1)
+        else {
+            panic!("version 3 gets an undo");
+        };
+        assert_eq!(set[0].kind, StrokeKind::Rectangle);
+        let erase = Change::Erase {
+            stroke_ids: vec![image().id],
+        };
+        assert_eq!(erase.for_protocol(HISTORY_SINCE), None);
     }
 
     #[test]

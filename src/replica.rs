@@ -404,8 +404,9 @@ pub struct Replica {
     /// Other people's work in progress. A draft ends with `draft_end`, which
     /// the server relays after the operation that committed it (one room
     /// handles a connection's messages in order), so nothing flickers back.
-    drafts: HashMap<UserId, Vec<Stroke>>,
-    cursors: HashMap<UserId, RemoteCursor>,
+    /// (By person in lists, as `others_selected` below.)
+    drafts: Vec<(UserId, Vec<Stroke>)>,
+    cursors: Vec<(UserId, RemoteCursor)>,
     /// What other people have selected, by person (a list: few people, and
     /// a map type would bring its own code into the WebAssembly).
     others_selected: Vec<(UserId, Vec<StrokeId>)>,
@@ -452,8 +453,8 @@ impl Replica {
             board: Board::new(),
             pending: Vec::new(),
             previews: HashMap::new(),
-            drafts: HashMap::new(),
-            cursors: HashMap::new(),
+            drafts: Vec::new(),
+            cursors: Vec::new(),
             others_selected: Vec::new(),
             announcer: Announcer::default(),
             follow: Follow::default(),
@@ -544,7 +545,7 @@ impl Replica {
     }
 
     pub fn cursors(&self) -> impl Iterator<Item = (&UserId, &RemoteCursor)> {
-        self.cursors.iter()
+        self.cursors.iter().map(|(user, cursor)| (user, cursor))
     }
 
     /// Others' changes not yet said in words.
@@ -558,8 +559,8 @@ impl Replica {
     /// frame is never drawn leaves the pointer short of where it stopped).
     pub fn cursors_settle_at(&self) -> f64 {
         self.cursors
-            .values()
-            .map(|c| c.until.max(c.trail.fades_out_at()))
+            .iter()
+            .map(|(_, c)| c.until.max(c.trail.fades_out_at()))
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
@@ -946,13 +947,18 @@ impl Replica {
                 ..Changed::default()
             },
             ServerMessage::Draft { author, strokes } => {
-                self.drafts.insert(author, strokes);
+                self.drafts.retain(|(user, _)| *user != author);
+                self.drafts.push((author, strokes));
                 Changed::redraw()
             }
-            ServerMessage::DraftEnd { author } => Changed {
-                redraw: self.drafts.remove(&author).is_some(),
-                ..Changed::default()
-            },
+            ServerMessage::DraftEnd { author } => {
+                let drafts = self.drafts.len();
+                self.drafts.retain(|(user, _)| *user != author);
+                Changed {
+                    redraw: self.drafts.len() != drafts,
+                    ..Changed::default()
+                }
+            }
             ServerMessage::Selection { author, ids } => {
                 self.others_selected.retain(|(user, _)| *user != author);
                 if !ids.is_empty() {
@@ -967,14 +973,22 @@ impl Replica {
                 laser,
             } => {
                 let glide_ms = self.glide_ms;
-                let cursor = self.cursors.entry(author).or_insert_with(|| RemoteCursor {
-                    from: (x, y),
-                    to: (x, y),
-                    since: now,
-                    until: now,
-                    trail: Trail::default(),
-                    lasering: false,
-                });
+                let at = match self.cursors.iter().position(|(user, _)| *user == author) {
+                    Some(at) => at,
+                    None => {
+                        let cursor = RemoteCursor {
+                            from: (x, y),
+                            to: (x, y),
+                            since: now,
+                            until: now,
+                            trail: Trail::default(),
+                            lasering: false,
+                        };
+                        self.cursors.push((author, cursor));
+                        self.cursors.len() - 1
+                    }
+                };
+                let cursor = &mut self.cursors[at].1;
                 cursor.from = cursor.position(now);
                 cursor.to = (x, y);
                 cursor.since = now;
@@ -999,9 +1013,9 @@ impl Replica {
                 // behind. (A search of the list: a set type would bring its
                 // own code into the WebAssembly, for a rare message.)
                 let here = |user: &UserId| people.iter().any(|p| &p.user == user);
-                self.cursors.retain(|user, _| here(user));
+                self.cursors.retain(|(user, _)| here(user));
                 self.others_selected.retain(|(user, _)| here(user));
-                self.drafts.retain(|user, _| here(user));
+                self.drafts.retain(|(user, _)| here(user));
                 self.previews.retain(|_, preview| here(&preview.author));
                 Changed {
                     redraw: true,
@@ -1472,8 +1486,8 @@ impl Replica {
         // Later entries win: this tab's gesture over other people's drafts.
         let live: Vec<&Stroke> = self
             .drafts
-            .values()
-            .flatten()
+            .iter()
+            .flat_map(|(_, strokes)| strokes)
             .chain(local.strokes.iter().copied())
             .collect();
         overlay(&mut strokes, live, true);
@@ -1501,7 +1515,12 @@ impl Replica {
             .hidden
             .iter()
             .copied()
-            .chain(self.drafts.values().flatten().map(|s| &s.id))
+            .chain(
+                self.drafts
+                    .iter()
+                    .flat_map(|(_, strokes)| strokes)
+                    .map(|s| &s.id),
+            )
             .chain(local.strokes.iter().map(|s| &s.id))
             .chain(
                 self.pending
@@ -1527,7 +1546,7 @@ impl Replica {
             hidden: &nothing_hidden,
         };
         let mut live: Vec<&Stroke> = layer.pending_shown();
-        live.extend(self.drafts.values().flatten());
+        live.extend(self.drafts.iter().flat_map(|(_, strokes)| strokes));
         live.extend(local.strokes.iter().copied());
         let mut seen = HashSet::new();
         live.reverse();
@@ -1544,7 +1563,7 @@ impl Replica {
             .iter()
             .rev()
             .copied()
-            .chain(self.drafts.values().flatten())
+            .chain(self.drafts.iter().flat_map(|(_, strokes)| strokes))
             .find(|s| &s.id == id);
         live.or_else(|| {
             let (board, pending) = self.layer_parts();

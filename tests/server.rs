@@ -191,14 +191,14 @@ async fn version_1_gets_the_snapshot_as_json_and_version_2_packed_the_same() {
 
     let mut future = Client::open(server.addr, &board, user("future")).await;
     future
-        .send_raw(r#"{"type":"hello","protocol":5,"user":"future"}"#)
+        .send_raw(r#"{"type":"hello","protocol":6,"user":"future"}"#)
         .await;
     match future.recv_message().await {
         ServerMessage::Error {
             code: ErrorCode::UnsupportedVersion,
             message,
             ..
-        } => assert!(message.contains("1 to 4"), "{message}"),
+        } => assert!(message.contains("1 to 5"), "{message}"),
         other => panic!("expected unsupported_version, got {other:?}"),
     }
     assert_eq!(future.closed().await, Some(close_code::POLICY_VIOLATION));
@@ -781,5 +781,64 @@ async fn metrics_count_connections_boards_frames_and_store_appends() {
             "connections not counted down"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn image_items_reach_version_5_as_they_are_and_older_clients_as_placeholders() {
+    let (_dir, server) = start_server();
+    let board = board_id("image-items");
+    let (mut alice, _) = Client::join(server.addr, &board, "alice", None).await;
+    let (mut bob, _) = Client::join(server.addr, &board, "bob", None).await;
+    let mut old = Client::open(server.addr, &board, user("old")).await;
+    old.send_raw(r#"{"type":"hello","protocol":4,"user":"old"}"#)
+        .await;
+    old.recv_matching(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+
+    let id = "5a".repeat(32);
+    let image = format!(
+        r##"{{"id":"img","kind":"image","color":"#1e1e1e","width":2,"points":[[10,20,0.5],[330,260,0.5]],"image":"{id}"}}"##
+    );
+    alice
+        .send_raw(&format!(
+            r#"{{"type":"add_stroke","op_id":"op-img","stroke":{image}}}"#
+        ))
+        .await;
+    let added = |message: ServerMessage| match message {
+        ServerMessage::Op { op } => match op.change {
+            Change::AddStroke { stroke } => stroke,
+            other => panic!("expected the image added, got {other:?}"),
+        },
+        other => panic!("expected an op, got {other:?}"),
+    };
+    let is_op = |m: &ServerMessage| matches!(m, ServerMessage::Op { .. });
+    let seen = added(bob.recv_matching(is_op).await);
+    assert_eq!(seen.kind, StrokeKind::Image);
+    assert_eq!(seen.image.as_ref().map(|i| i.as_str()), Some(id.as_str()));
+    let placeholder = added(old.recv_matching(is_op).await);
+    assert_eq!(placeholder.kind, StrokeKind::Rectangle);
+    assert_eq!(placeholder.image, None);
+    assert_eq!(placeholder.points, seen.points);
+    assert_eq!(
+        placeholder.fill.as_ref().map(Color::as_str),
+        Some(whiteboard::protocol::IMAGE_PLACEHOLDER_FILL)
+    );
+
+    // An image id that is not one is refused before anything happens.
+    let forged = image
+        .replace(&id, "../../etc/passwd")
+        .replace("img", "img2");
+    alice
+        .send_raw(&format!(
+            r#"{{"type":"add_stroke","op_id":"op-forged","stroke":{forged}}}"#
+        ))
+        .await;
+    match alice
+        .recv_matching(|m| matches!(m, ServerMessage::Error { .. }))
+        .await
+    {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::Invalid),
+        _ => unreachable!(),
     }
 }

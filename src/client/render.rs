@@ -58,15 +58,17 @@ pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64, sc
     let (x0, y0) = (f64::from(shape.min_x), f64::from(shape.min_y));
     let (w, h) = (f64::from(shape.width()), f64::from(shape.height()));
     match stroke.kind {
-        StrokeKind::Rectangle | StrokeKind::Ellipse => {
+        // This client does not draw images yet: a grey box holds the
+        // place, as clients older than protocol version 5 show it.
+        StrokeKind::Rectangle | StrokeKind::Ellipse | StrokeKind::Image => {
             ctx.begin_path();
-            if stroke.kind == StrokeKind::Rectangle {
+            if stroke.kind != StrokeKind::Ellipse {
                 ctx.rect(x0, y0, w, h);
             } else {
                 let _ = ctx.ellipse(x0 + w / 2.0, y0 + h / 2.0, w / 2.0, h / 2.0, 0.0, 0.0, TAU);
             }
-            if let Some(fill) = &stroke.fill {
-                ctx.set_fill_style_str(fill.as_str());
+            if let Some(fill) = crate::exchange::fill_of(stroke) {
+                ctx.set_fill_style_str(fill);
                 ctx.fill();
             }
             ctx.stroke();

@@ -25,7 +25,7 @@ use thiserror::Error;
 use crate::geometry::Rect;
 
 use super::{
-    BoardSnapshot, Color, Point, SnapshotStroke, Stroke, StrokeId, StrokeKind, StrokeStyle,
+    BoardSnapshot, Color, ImageId, Point, SnapshotStroke, Stroke, StrokeId, StrokeKind, StrokeStyle,
 };
 
 /// The first four bytes of a packed snapshot; the digit is the layout's
@@ -175,6 +175,10 @@ fn write_stroke(
     if let Some(font_size) = stroke.font_size {
         out.f32(font_size);
     }
+    // An image item always has its image (the kind says so: no flag).
+    if let Some(image) = &stroke.image {
+        out.str(image.as_str());
+    }
     out.varint(stroke.points.len() as u64);
     if in_centi {
         for column in hundredths.chunks(stroke.points.len().max(1)) {
@@ -260,6 +264,10 @@ fn read_stroke(input: &mut Reader<'_>, colours: &[Color]) -> Result<SnapshotStro
     }
     if flags & flag::FONT_SIZE != 0 {
         stroke.font_size = Some(input.f32(AT)?);
+    }
+    if kind == StrokeKind::Image {
+        stroke.image =
+            Some(ImageId::parse(input.str(AT)?).map_err(|_| PackedError::Invalid("image id"))?);
     }
     const POINTS: &str = "a stroke's points";
     let in_centi = flags & flag::CENTI != 0;
@@ -738,6 +746,7 @@ fn kind_code(kind: StrokeKind) -> u8 {
         StrokeKind::Line => 3,
         StrokeKind::Arrow => 4,
         StrokeKind::Text => 5,
+        StrokeKind::Image => 6,
     }
 }
 
@@ -749,6 +758,7 @@ fn kind_from_code(code: u8) -> Result<StrokeKind, PackedError> {
         3 => StrokeKind::Line,
         4 => StrokeKind::Arrow,
         5 => StrokeKind::Text,
+        6 => StrokeKind::Image,
         _ => return Err(PackedError::Invalid("stroke kind")),
     })
 }

@@ -863,7 +863,7 @@ fn notices_start_with_a_capital_and_leave_the_rest_alone() {
 /// A version 3 welcome for `view`: the welcome announcing the parts, and
 /// their bytes as the binary frames bring them.
 fn welcome_in_parts(server: &FakeServer, view: Option<Rect>) -> (ServerMessage, Vec<u8>) {
-    let (grouped, body) = server.board.snapshot_grouped();
+    let (grouped, body) = server.board.snapshot_grouped(false);
     let plans = grouped.parts(view.as_ref());
     let bytes = packed::joined(&plans, &body);
     let parts = plans.iter().map(|p| p.len() as u64).collect();
@@ -1244,7 +1244,7 @@ fn an_item_of_the_rest_changed_before_the_scene_takes_it_in_keeps_its_place() {
 /// The `version` message and its snapshot's bytes for `board`, as the
 /// room's history read sends them.
 fn version_of(board: &Board) -> (ServerMessage, Vec<u8>) {
-    let (grouped, body) = board.snapshot_grouped();
+    let (grouped, body) = board.snapshot_grouped(false);
     let plans = grouped.parts(None);
     let bytes = packed::joined(&plans, &body);
     let message = ServerMessage::Version {

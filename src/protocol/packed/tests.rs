@@ -66,6 +66,15 @@ fn every_kind_of_item() -> Vec<SnapshotStroke> {
     text.stroke.font_size = Some(24.0);
     text.stroke.z = -0.0;
     items.push(text);
+    let mut image = item(
+        "image",
+        "#1e1e1e",
+        &[(400.0, 100.0, 0.5), (720.5, 340.25, 0.5)],
+    );
+    image.stroke.kind = StrokeKind::Image;
+    image.stroke.image = Some(ImageId::from_digest(&[0x5a; 32]));
+    image.stroke.opacity = 0.5;
+    items.push(image);
     items
 }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use axum::extract::ws::Message;
 
-use super::state::part_frames;
-use crate::protocol::{BoardId, ErrorCode, ProtocolError, ServerMessage};
+use super::state::{for_protocol, part_frames};
+use crate::protocol::{BoardId, ErrorCode, ProtocolError, ServerMessage, IMAGES_SINCE};
 use crate::server::store::{self, Store, FORGOTTEN};
 
 /// A history read, bounded by the room against what is stored.
@@ -23,11 +23,17 @@ use crate::server::store::{self, Store, FORGOTTEN};
 pub enum HistoryRead {
     /// Summaries of the operations numbered `after + 1 ..= upto`.
     Page { after: u64, upto: u64 },
-    /// The board as it was after operation `seq`.
-    BoardAt { seq: u64 },
+    /// The board as it was after operation `seq`, for a client speaking
+    /// `protocol` (older than 5: image items as placeholders).
+    BoardAt { seq: u64, protocol: u32 },
     /// The operations numbered `after + 1 ..= upto`, whole, up to
-    /// [`OPS_PAGE_BYTES`] of them.
-    Ops { after: u64, upto: u64 },
+    /// [`OPS_PAGE_BYTES`] of them, as a client speaking `protocol` reads
+    /// them.
+    Ops {
+        after: u64,
+        upto: u64,
+        protocol: u32,
+    },
 }
 
 /// An `ops` answer stops adding operations past this many bytes of JSON
@@ -60,7 +66,11 @@ pub async fn answer(
             let entries = ops.iter().map(|op| op.summary()).collect();
             Ok(vec![text(&ServerMessage::History { entries })])
         }
-        HistoryRead::Ops { after, upto } => {
+        HistoryRead::Ops {
+            after,
+            upto,
+            protocol,
+        } => {
             let ops = store
                 .ops_between(&board, after, upto)
                 .await
@@ -68,17 +78,19 @@ pub async fn answer(
             if ops.first().is_some_and(|op| op.seq != after + 1) {
                 return Err(ProtocolError::invalid(FORGOTTEN));
             }
-            Ok(vec![ops_page(&ops)])
+            Ok(vec![ops_page(&for_protocol(ops, protocol))])
         }
-        HistoryRead::BoardAt { seq } => {
+        HistoryRead::BoardAt { seq, protocol } => {
             let version = store::board_at(store.as_ref(), &board, seq)
                 .await
                 .map_err(unavailable)?;
-            let encoded = tokio::task::spawn_blocking(move || version_frames(seq, &version))
-                .await
-                .map_err(|error| {
-                    ProtocolError::new(ErrorCode::StorageUnavailable, error.to_string())
-                })?;
+            let placeholders = protocol < IMAGES_SINCE;
+            let encoded =
+                tokio::task::spawn_blocking(move || version_frames(seq, &version, placeholders))
+                    .await
+                    .map_err(|error| {
+                        ProtocolError::new(ErrorCode::StorageUnavailable, error.to_string())
+                    })?;
             Ok(encoded)
         }
     }
@@ -86,8 +98,8 @@ pub async fn answer(
 
 /// A `version` message and the binary frames of its snapshot: packed as
 /// for a version 3 welcome, in one part of one group (no view to favour).
-fn version_frames(seq: u64, version: &crate::board::Board) -> Vec<Message> {
-    let (grouped, body) = version.snapshot_whole();
+fn version_frames(seq: u64, version: &crate::board::Board, placeholders: bool) -> Vec<Message> {
+    let (grouped, body) = version.snapshot_whole(placeholders);
     let plans = grouped.parts(None);
     let frames = part_frames(&plans, &body.into());
     let header = ServerMessage::Version {

@@ -58,7 +58,7 @@ use crate::board::Board;
 use crate::protocol::packed::PartPlan;
 use crate::protocol::{
     close_code, limits, BoardId, Change, ClientMessage, EncodedWelcome, ErrorCode, OpId, Operation,
-    Person, ProtocolError, Request, ServerMessage, StrokeId, UserId, HISTORY_SINCE,
+    Person, ProtocolError, Request, ServerMessage, StrokeId, UserId, HISTORY_SINCE, IMAGES_SINCE,
 };
 use crate::server::bus::{BusEvent, InstanceId, Payload, Roster};
 use crate::server::metrics::{metrics, Lane};
@@ -219,8 +219,9 @@ struct Client {
     following: Option<UserId>,
     /// The edit key it joined with (see [`Access::lets_edit`]).
     key: Option<String>,
-    /// The protocol version it speaks: older than [`HISTORY_SINCE`], it
-    /// gets restores and names as operations it knows.
+    /// The protocol version it speaks: older than [`IMAGES_SINCE`], it gets
+    /// image items as placeholders; older than [`HISTORY_SINCE`], restores
+    /// and names as operations it knows.
     protocol: u32,
     /// Whether a history read of this client's is running.
     reading: bool,
@@ -406,13 +407,30 @@ fn snapshot_frame_bytes(len: usize) -> usize {
 }
 
 /// Operations as a client speaking `protocol` reads them.
-fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
-    if protocol >= HISTORY_SINCE {
+pub(crate) fn for_protocol(ops: Vec<Operation>, protocol: u32) -> Vec<Operation> {
+    if protocol >= IMAGES_SINCE {
         return ops;
     }
     ops.into_iter()
         .map(|op| op.for_protocol(protocol).unwrap_or(op))
         .collect()
+}
+
+/// A `draft` frame with its image items as placeholders, if it is one
+/// and has any (what clients older than [`IMAGES_SINCE`] get).
+fn draft_with_placeholders(frame: &Frame) -> Option<Frame> {
+    // The tag comes first (see `tag_first`): other frames are not decoded.
+    if !frame.starts_with(r#"{"type":"draft""#) || !frame.contains(r#""kind":"image""#) {
+        return None;
+    }
+    let ServerMessage::Draft { author, strokes } = ServerMessage::decode(frame).ok()? else {
+        return None;
+    };
+    let strokes = strokes
+        .iter()
+        .map(|stroke| stroke.as_placeholder().into_owned())
+        .collect();
+    Some(encode(&ServerMessage::Draft { author, strokes }))
 }
 
 /// A restore whose version could not be read (named, so it is resent).
@@ -836,8 +854,21 @@ impl RoomState {
             _ => return,
         };
         let frame = encode(&outgoing);
-        self.deliver(frame.clone(), Some(conn), Lane::Ephemeral);
+        self.deliver_live(&frame, Some(conn));
         self.publish(Payload::Live(frame));
+    }
+
+    /// Sends an ephemeral frame to every local client except `except`: a
+    /// `draft` with image items goes to clients older than
+    /// [`IMAGES_SINCE`] with placeholders instead (decoded only then).
+    fn deliver_live(&mut self, frame: &Frame, except: Option<ConnectionId>) {
+        let older_here = self.clients.values().any(|c| c.protocol < IMAGES_SINCE);
+        let placeholders = older_here.then(|| draft_with_placeholders(frame)).flatten();
+        let older: Vec<(u32, Frame)> = placeholders
+            .map(|frame| (IMAGES_SINCE, frame))
+            .into_iter()
+            .collect();
+        self.deliver_each(frame, &older, except, Lane::Ephemeral);
     }
 
     /// Welcomes a join: `missed` are the operations after its `last_seq`, or
@@ -1045,15 +1076,16 @@ impl RoomState {
     /// Sends a frame to every local client except `except`, dropping clients
     /// whose queue is full or closed.
     fn deliver(&mut self, frame: Frame, except: Option<ConnectionId>, lane: Lane) {
-        self.deliver_each(&frame, None, except, lane);
+        self.deliver_each(&frame, &[], except, lane);
     }
 
-    /// Like [`Self::deliver`], with `older` (if any) instead of `frame` for
-    /// clients speaking a version older than [`HISTORY_SINCE`].
+    /// Like [`Self::deliver`], with frames for older clients: a client
+    /// speaking a version below `v` of the first `(v, frame)` of `older`
+    /// that applies gets that frame instead (lowest `v` first).
     fn deliver_each(
         &mut self,
         frame: &Frame,
-        older: Option<&Frame>,
+        older: &[(u32, Frame)],
         except: Option<ConnectionId>,
         lane: Lane,
     ) {
@@ -1063,10 +1095,10 @@ impl RoomState {
             if Some(conn) == except {
                 continue;
             }
-            let frame = match older {
-                Some(older) if client.protocol < HISTORY_SINCE => older,
-                _ => frame,
-            };
+            let frame = older
+                .iter()
+                .find(|(below, _)| client.protocol < *below)
+                .map_or(frame, |(_, older)| older);
             match client.outbox.try_send(Message::Text(frame.clone())) {
                 Ok(()) => queued += 1,
                 Err(error) => gone.push((conn, error)),
@@ -1303,7 +1335,7 @@ impl RoomState {
                 }
             }
             // Ephemeral frames go to the clients as they came.
-            Payload::Live(frame) => self.deliver(frame, None, Lane::Ephemeral),
+            Payload::Live(frame) => self.deliver_live(&frame, None),
             Payload::AccessChanged => self.read_access(),
             Payload::Op(frame) => match ServerMessage::decode(&frame) {
                 // During a store outage the board is not the stored one; the
@@ -1770,14 +1802,19 @@ impl RoomState {
     /// Keeps a stored operation for reconnects and sends it (`frame`) to
     /// every local client.
     fn deliver_stored(&mut self, op: Operation, frame: Frame) {
-        let older = op
-            .for_protocol(HISTORY_SINCE - 1)
-            .map(|op| encode(&ServerMessage::Op { op }));
+        // What clients of each older version read, where it differs.
+        let older: Vec<(u32, Frame)> = [HISTORY_SINCE, IMAGES_SINCE]
+            .into_iter()
+            .filter_map(|below| {
+                let op = op.for_protocol(below - 1)?;
+                Some((below, encode(&ServerMessage::Op { op })))
+            })
+            .collect();
         self.recent.push_back(op);
         if self.recent.len() > RECENT_OPS {
             self.recent.pop_front();
         }
-        self.deliver_each(&frame, older.as_ref(), None, Lane::Durable);
+        self.deliver_each(&frame, &older, None, Lane::Durable);
     }
 
     /// Milliseconds since the Unix epoch now, by the room's clock.
@@ -1820,8 +1857,12 @@ impl RoomState {
             ClientMessage::Ops { after, limit } => HistoryRead::Ops {
                 after,
                 upto: after.saturating_add(u64::from(limit)).min(stored),
+                protocol: client.protocol,
             },
-            ClientMessage::BoardAt { seq } if seq <= stored => HistoryRead::BoardAt { seq },
+            ClientMessage::BoardAt { seq } if seq <= stored => HistoryRead::BoardAt {
+                seq,
+                protocol: client.protocol,
+            },
             ClientMessage::BoardAt { seq } => {
                 let error = ProtocolError::invalid(format!(
                     "there is no version {seq}: the board is at {stored}"

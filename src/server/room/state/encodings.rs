@@ -21,28 +21,36 @@ use serde_json::value::RawValue;
 
 use crate::board::Board;
 use crate::protocol::packed::Grouped;
-use crate::protocol::{PACKED_SNAPSHOTS_SINCE, SNAPSHOT_PARTS_SINCE};
+use crate::protocol::{IMAGES_SINCE, PACKED_SNAPSHOTS_SINCE, SNAPSHOT_PARTS_SINCE};
 
 /// A join that waited for an encoding takes it with the operations since
 /// if there are this many or fewer (more would make a welcome's text
 /// long); otherwise the board is encoded again.
 pub const MAX_OPS_AFTER_ENCODING: u64 = 500;
 
-/// How a welcome's snapshot is encoded, by protocol version.
+/// How a welcome's snapshot is encoded, by protocol version. Versions
+/// before 5 get image items as placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Version 1: JSON in the welcome.
     Json,
     /// Version 2: packed, in binary frames.
     Packed,
-    /// Version 3: packed and grouped by place, cut in parts per view.
+    /// Versions 3 and 4: packed and grouped by place, cut in parts per view.
+    GroupedPlaceholders,
+    /// Version 5: as 3, with image items.
     Grouped,
 }
 
 impl Format {
+    /// Formats there are (the size of [`Encodings`]'s table).
+    const COUNT: usize = 4;
+
     pub fn of(protocol: u32) -> Self {
-        if protocol >= SNAPSHOT_PARTS_SINCE {
+        if protocol >= IMAGES_SINCE {
             Self::Grouped
+        } else if protocol >= SNAPSHOT_PARTS_SINCE {
+            Self::GroupedPlaceholders
         } else if protocol >= PACKED_SNAPSHOTS_SINCE {
             Self::Packed
         } else {
@@ -65,6 +73,7 @@ pub enum Encoding {
 pub struct Encoded {
     pub epoch: u64,
     pub seq: u64,
+    pub format: Format,
     pub encoding: Encoding,
 }
 
@@ -74,23 +83,17 @@ impl Encoded {
         let encoding = match format {
             Format::Json => Encoding::Json(Arc::from(board.snapshot_json())),
             Format::Packed => Encoding::Packed(Bytes::from(board.snapshot_packed())),
-            Format::Grouped => {
-                let (grouped, body) = board.snapshot_grouped();
+            Format::Grouped | Format::GroupedPlaceholders => {
+                let placeholders = format == Format::GroupedPlaceholders;
+                let (grouped, body) = board.snapshot_grouped(placeholders);
                 Encoding::Grouped(Arc::new(grouped), Bytes::from(body))
             }
         };
         Self {
             epoch,
             seq: board.seq(),
+            format,
             encoding,
-        }
-    }
-
-    fn format(&self) -> Format {
-        match self.encoding {
-            Encoding::Json(_) => Format::Json,
-            Encoding::Packed(_) => Format::Packed,
-            Encoding::Grouped(..) => Format::Grouped,
         }
     }
 }
@@ -101,7 +104,7 @@ pub struct Encodings {
     /// Encodings of the board as it is since the last [`Self::forget`].
     epoch: u64,
     /// The newest in each format, by [`Format`].
-    newest: [Option<Encoded>; 3],
+    newest: [Option<Encoded>; Format::COUNT],
     /// The format being encoded, if any (one at a time).
     pub in_flight: Option<Format>,
 }
@@ -136,7 +139,7 @@ impl Encodings {
             return;
         }
         self.in_flight = None;
-        let slot = &mut self.newest[encoded.format() as usize];
+        let slot = &mut self.newest[encoded.format as usize];
         if slot.as_ref().is_none_or(|known| known.seq < encoded.seq) {
             *slot = Some(encoded);
         }

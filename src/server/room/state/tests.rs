@@ -698,7 +698,7 @@ fn version_3_gets_its_view_first_from_one_encoding_shared_by_all() {
     let first = packed::decode_part(&bytes[..parts[0] as usize]).unwrap();
     assert!(first.strokes.is_empty(), "nothing paints there");
     assert_eq!(packed::assemble(&bytes, &parts).unwrap(), expected);
-    let encoded = |h: &Harness| match h.room.encodings.get(Format::Grouped) {
+    let encoded = |h: &Harness| match h.room.encodings.get(Format::GroupedPlaceholders) {
         Some((_, Encoding::Grouped(grouped, _))) => Some(grouped),
         _ => None,
     };
@@ -1545,13 +1545,29 @@ fn history_reads_are_bounded_by_what_is_stored_and_one_per_client_at_a_time() {
     assert_eq!(alice.received(), [page]);
     assert!(carol.received().is_empty());
     let effects = h.handle(Event::Read(1, ClientMessage::BoardAt { seq: 3 }));
-    assert_eq!(reads(&effects), [(1, &HistoryRead::BoardAt { seq: 3 })]);
+    assert_eq!(
+        reads(&effects),
+        [(
+            1,
+            &HistoryRead::BoardAt {
+                seq: 3,
+                protocol: PROTOCOL_VERSION
+            }
+        )]
+    );
     // Operations to replay stop at what is stored.
     h.handle(Event::ReadDone(1, Ok(Vec::new())));
     let effects = h.handle(Event::Read(1, ClientMessage::Ops { after: 8, limit: 5 }));
     assert_eq!(
         reads(&effects),
-        [(1, &HistoryRead::Ops { after: 8, upto: 10 })]
+        [(
+            1,
+            &HistoryRead::Ops {
+                after: 8,
+                upto: 10,
+                protocol: PROTOCOL_VERSION
+            }
+        )]
     );
 }
 
@@ -1591,4 +1607,116 @@ fn a_room_runs_a_few_history_reads_at_once_and_older_clients_none() {
             ..
         }]
     ));
+}
+
+/// An image item, and what a client older than version 5 sees of it.
+fn image_item(id: &str) -> (Stroke, Stroke) {
+    let mut image = stroke(id);
+    image.kind = crate::protocol::StrokeKind::Image;
+    image.points = vec![Point::new(0.0, 0.0, 0.5), Point::new(320.0, 240.0, 0.5)];
+    image.image = Some(crate::image::ImageId::from_digest(&[9; 32]));
+    // Where the room puts the first item of an empty board.
+    image.z = 1.0;
+    let placeholder = image.as_placeholder().into_owned();
+    (image, placeholder)
+}
+
+#[test]
+fn clients_before_version_5_get_image_items_as_placeholders_everywhere() {
+    use crate::protocol::IMAGES_SINCE;
+    let (image, placeholder) = image_item("img");
+    let mut h = Harness::new();
+    let mut alice = h.join(1, "alice");
+    let (mut bob, _, _) = h.join_speaking(2, "bob", None, IMAGES_SINCE - 1);
+    h.advance(Duration::from_secs(1));
+    h.drain(&mut [&mut alice, &mut bob]);
+
+    // A draft (an image being moved): bob gets the placeholder.
+    let draft = |strokes| ClientMessage::Draft { strokes };
+    h.handle(Event::Ephemeral(3, draft(vec![image.clone()])));
+    let author = |name: &str| UserId::parse(name).unwrap();
+    let (mut carol, _, _) = h.join_speaking(3, "carol", None, PROTOCOL_VERSION);
+    h.advance(Duration::from_secs(1));
+    h.drain(&mut [&mut alice, &mut bob, &mut carol]);
+    h.handle(Event::Ephemeral(3, draft(vec![image.clone()])));
+    assert_eq!(
+        alice.received(),
+        [ServerMessage::Draft {
+            author: author("carol"),
+            strokes: vec![image.clone()],
+        }]
+    );
+    assert_eq!(
+        bob.received(),
+        [ServerMessage::Draft {
+            author: author("carol"),
+            strokes: vec![placeholder.clone()],
+        }]
+    );
+
+    // The operation that adds it.
+    h.handle(Event::Submit((
+        1,
+        op_id("op-img"),
+        Request::AddStroke(image.clone()),
+    )));
+    h.store_ok();
+    let added = |client: &mut Client| {
+        client
+            .received()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::Op { op } => Some(op.change),
+                _ => None,
+            })
+    };
+    assert_eq!(
+        added(&mut carol),
+        Some(Change::AddStroke {
+            stroke: image.clone()
+        })
+    );
+    assert_eq!(
+        added(&mut bob),
+        Some(Change::AddStroke {
+            stroke: placeholder.clone()
+        })
+    );
+
+    // Welcomes: each version from its own encoding.
+    let snapshot_of = |client: &mut Client| {
+        client
+            .received()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::Welcome { snapshot, .. } => snapshot,
+                _ => None,
+            })
+    };
+    let (mut dora, _, _) = h.join_speaking(4, "dora", None, IMAGES_SINCE - 1);
+    let (mut eve, _, _) = h.join_speaking(5, "eve", None, PROTOCOL_VERSION);
+    let stroke_of = |snapshot: Option<crate::protocol::BoardSnapshot>| {
+        snapshot.expect("a snapshot").strokes[0].stroke.clone()
+    };
+    assert_eq!(stroke_of(snapshot_of(&mut dora)), placeholder);
+    assert_eq!(stroke_of(snapshot_of(&mut eve)), image);
+    let (mut first, _, _) = h.join_speaking(6, "first", None, 1);
+    assert_eq!(stroke_of(snapshot_of(&mut first)), placeholder);
+
+    // Bob cannot turn the image into his rectangle for everyone.
+    let mut moved = placeholder.translated(10.0, 0.0);
+    moved.fill = None;
+    h.handle(Event::Submit((
+        2,
+        op_id("op-move"),
+        Request::Update(vec![moved]),
+    )));
+    assert!(bob.received().iter().any(|message| matches!(
+        message,
+        ServerMessage::Error {
+            code: ErrorCode::Rejected,
+            ..
+        }
+    )));
+    assert_eq!(h.room.board.get_visible(&image.id), Some(&image));
 }
