@@ -591,7 +591,7 @@ impl Stroke {
         let (min, max) = self.kind.point_count();
         if !(min..=max).contains(&self.points.len()) {
             return Err(ProtocolError::invalid(if min == max {
-                format!("a {:?} stroke has exactly {min} point(s)", self.kind).to_ascii_lowercase()
+                format!("{:?} strokes have exactly {min} point(s)", self.kind).to_ascii_lowercase()
             } else {
                 format!("a stroke needs {min} to {max} points")
             }));

@@ -321,3 +321,41 @@ async fn history_older_than_the_days_kept_is_forgotten_when_the_board_opens() {
     let listed = history_page(&mut ada, None, 100).await;
     assert_eq!(listed.iter().map(|e| e.seq).collect::<Vec<_>>(), [10]);
 }
+
+#[tokio::test]
+async fn a_version_4_client_reads_image_items_back_as_placeholders() {
+    let (_dir, server) = start_server();
+    let board = board_id("history-images");
+    let mut ada = join_named(server.addr, &board, "ada", "Ada", PROTOCOL_VERSION).await;
+    let mut old = join_named(server.addr, &board, "old", "Old", 4).await;
+    let mut image = stroke("img", 0.0);
+    image.kind = whiteboard::protocol::StrokeKind::Image;
+    image.points = vec![
+        whiteboard::protocol::Point::new(0.0, 0.0, 0.5),
+        whiteboard::protocol::Point::new(320.0, 240.0, 0.5),
+    ];
+    image.image = Some(whiteboard::image::ImageId::from_digest(&[3; 32]));
+    ada.commit(add_stroke("a1", image.clone())).await;
+    ada.commit(add_stroke("a2", stroke("s2", 9.0))).await;
+
+    let kind_at = |snapshot: &BoardSnapshot| snapshot.strokes[0].stroke.kind;
+    assert_eq!(
+        kind_at(&version(&mut ada, 1).await),
+        whiteboard::protocol::StrokeKind::Image
+    );
+    let seen = version(&mut old, 1).await;
+    assert_eq!(kind_at(&seen), whiteboard::protocol::StrokeKind::Rectangle);
+    assert_eq!(seen.strokes[0].stroke.image, None);
+    old.send(&ClientMessage::Ops { after: 0, limit: 2 }).await;
+    let ServerMessage::Ops { ops } = old
+        .recv_matching(|m| matches!(m, ServerMessage::Ops { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    let Change::AddStroke { stroke } = &ops[0].change else {
+        panic!("{:?}", ops[0]);
+    };
+    assert_eq!(stroke.kind, whiteboard::protocol::StrokeKind::Rectangle);
+    assert_eq!(stroke.points, image.points);
+}
