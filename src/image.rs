@@ -8,8 +8,8 @@
 //! document that can carry scripts and links, and served from this origin
 //! it could run them.
 //!
-//! Shared: the server checks uploads with it; the browser can name the
-//! refusal before it uploads.
+//! Shared: the server checks uploads with it, and image items on the board
+//! name their image by [`ImageId`].
 
 use std::fmt;
 
