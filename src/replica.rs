@@ -400,7 +400,11 @@ pub struct Replica {
     user: UserId,
     board: Board,
     pending: Vec<Pending>,
-    previews: HashMap<StrokeId, RemotePreview>,
+    /// Strokes others are drawing, by stroke id: a list, searched from the
+    /// end, where the stroke a frame continues usually is (at most 8 open
+    /// per person, the server's limit; a map type would bring its own code
+    /// into the WebAssembly).
+    previews: Vec<(StrokeId, RemotePreview)>,
     /// Other people's work in progress. A draft ends with `draft_end`, which
     /// the server relays after the operation that committed it (one room
     /// handles a connection's messages in order), so nothing flickers back.
@@ -452,7 +456,7 @@ impl Replica {
             user,
             board: Board::new(),
             pending: Vec::new(),
-            previews: HashMap::new(),
+            previews: Vec::new(),
             drafts: Vec::new(),
             cursors: Vec::new(),
             others_selected: Vec::new(),
@@ -540,8 +544,14 @@ impl Replica {
         &self.selection
     }
 
+    /// Forgets the preview of `stroke`; whether there was one.
+    fn end_preview(&mut self, stroke: &StrokeId) -> bool {
+        let at = self.previews.iter().rposition(|(id, _)| id == stroke);
+        at.map(|at| self.previews.remove(at)).is_some()
+    }
+
     pub fn previews(&self) -> impl Iterator<Item = &RemotePreview> {
-        self.previews.values()
+        self.previews.iter().map(|(_, preview)| preview)
     }
 
     pub fn cursors(&self) -> impl Iterator<Item = (&UserId, &RemoteCursor)> {
@@ -925,15 +935,19 @@ impl Replica {
                 if self.board.contains(&stroke) {
                     return Changed::default();
                 }
-                let shown = &mut self
-                    .previews
-                    .entry(stroke)
-                    .or_insert_with(|| RemotePreview {
-                        author,
-                        style: StrokeStyle { color, width },
-                        points: Vec::new(),
-                    })
-                    .points;
+                let at = match self.previews.iter().rposition(|(id, _)| *id == stroke) {
+                    Some(at) => at,
+                    None => {
+                        let preview = RemotePreview {
+                            author,
+                            style: StrokeStyle { color, width },
+                            points: Vec::new(),
+                        };
+                        self.previews.push((stroke, preview));
+                        self.previews.len() - 1
+                    }
+                };
+                let shown = &mut self.previews[at].1.points;
                 // No stroke is longer; a sender that goes on is ignored
                 // rather than kept without bound.
                 if shown.len() + points.len() > limits::MAX_STROKE_POINTS {
@@ -943,7 +957,7 @@ impl Replica {
                 Changed::redraw()
             }
             ServerMessage::PreviewEnd { stroke, .. } => Changed {
-                redraw: self.previews.remove(&stroke).is_some(),
+                redraw: self.end_preview(&stroke),
                 ..Changed::default()
             },
             ServerMessage::Draft { author, strokes } => {
@@ -1016,7 +1030,7 @@ impl Replica {
                 self.cursors.retain(|(user, _)| here(user));
                 self.others_selected.retain(|(user, _)| here(user));
                 self.drafts.retain(|(user, _)| here(user));
-                self.previews.retain(|_, preview| here(&preview.author));
+                self.previews.retain(|(_, preview)| here(&preview.author));
                 Changed {
                     redraw: true,
                     presence: Some(count),
@@ -1105,7 +1119,7 @@ impl Replica {
         self.scene.touch_change(&op.change);
         match &op.change {
             Change::AddStroke { stroke } => {
-                self.previews.remove(&stroke.id);
+                self.end_preview(&stroke.id);
             }
             Change::Erase { .. } | Change::Clear { .. } | Change::Restore { .. } => {
                 let board = &self.board;
