@@ -1,7 +1,7 @@
 // axe-core over every page and dialog, in the light and the dark theme: no
 // serious or critical violation may remain. Lesser ones are printed.
-import { test, expect } from "@playwright/test";
-import { drag, freshBoard, openBoard, pick, scan, scribble } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, drag, freshBoard, openBoard, pick, scan, scribble } from "./helpers";
 
 for (const theme of ["light", "dark"] as const) {
   test(`no serious accessibility violation anywhere, ${theme} theme`, async ({ browser }) => {

@@ -1,8 +1,8 @@
 // Two people on one board, in a real Chromium, against the real server.
-import { test, expect } from "@playwright/test";
+import { expect } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, blocked, freshBoard, ink, newBoardUrl, openBoard, pixelAt, scribble, clearBoard } from "./helpers";
+import { test, SCREENSHOT_DIR, blocked, freshBoard, ink, newBoardUrl, openBoard, pixelAt, scribble, clearBoard } from "./helpers";
 
 test("the landing page creates boards and remembers them", async ({ page }) => {
   const url = await newBoardUrl(page);

@@ -2,8 +2,8 @@
 // or be brought along by "bring everyone to me"; your view tracks theirs,
 // pan and zoom, until you pan yourself or press Escape. Everyone sees who
 // follows whom.
-import { test, expect, Browser, Page } from "@playwright/test";
-import { drag, freshBoard, inkBounds, openBoard, pick, scan, shoot } from "./helpers";
+import { expect, Browser, Page } from "@playwright/test";
+import { test, drag, freshBoard, inkBounds, openBoard, pick, scan, shoot } from "./helpers";
 
 /** Alice, Bob and Carol on one fresh board; Alice has drawn a rectangle. */
 async function threePeople(browser: Browser) {
@@ -125,9 +125,6 @@ test("following tracks the leader's pan and zoom, everyone sees it, and a pan or
   await showsAsOn(bob, alice);
   await bob.keyboard.press("Escape");
   await expect(bob.getByTestId("following")).toBeHidden();
-  // Three pages hold three sockets: the server lets one address hold 64,
-  // and the specs after this one open pages of their own.
-  for (const page of [alice, bob, carol]) await page.context().close();
 });
 
 test("bring everyone to me: the others follow until each pans away, and leaving ends it", async ({ browser }) => {
@@ -152,5 +149,4 @@ test("bring everyone to me: the others follow until each pans away, and leaving 
   // When Alice leaves, Carol stops following.
   await alice.context().close();
   await expect(carol.getByTestId("following")).toBeHidden();
-  for (const page of [bob, carol]) await page.context().close();
 });

@@ -1,8 +1,25 @@
 // Helpers shared by the Playwright specs.
-import { expect, Browser, Page } from "@playwright/test";
+import { test as base, expect, Browser, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import * as fs from "node:fs";
 import * as path from "node:path";
+
+/**
+ * Playwright's `test`, closing every browser context a test opened when it
+ * ends. Each open board page holds a WebSocket, and the server lets one
+ * address hold only 64 at once (`--connections-per-address`): pages a test
+ * left open would make a later spec's page fail to connect, depending on
+ * the order specs run in. Every spec imports `test` from here.
+ */
+export const test = base.extend<{ closeContexts: void }>({
+  closeContexts: [
+    async ({ browser }, use) => {
+      await use();
+      await Promise.all(browser.contexts().map((context) => context.close()));
+    },
+    { auto: true },
+  ],
+});
 
 /** Screenshots worth looking at land here (and in the test's output dir). */
 export const SCREENSHOT_DIR = path.resolve(__dirname, "..", "screenshots");

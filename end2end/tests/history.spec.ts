@@ -1,8 +1,8 @@
 // Version history: scrub the timeline to an earlier state, replay it,
 // restore it for everyone, and name a version.
-import { test, expect, Page } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, blocked, ink, scribble, thirds, twoPeople } from "./helpers";
+import { test, SCREENSHOT_DIR, blocked, ink, scribble, thirds, twoPeople } from "./helpers";
 
 /** Picks an item of the board menu. */
 async function fromMenu(page: Page, item: string) {

@@ -1,9 +1,9 @@
 // Shapes, text, selection, pan and zoom, cursors, export and import: two
 // people on one board in a real Chromium, against the real server.
-import { test, expect, Page } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { around, blocked, canvasHash, drag, freshBoard, ink, openBoard, pick, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, shoot, staleChannels, twoPeople } from "./helpers";
+import { test, around, blocked, canvasHash, drag, freshBoard, ink, openBoard, pick, pixelAt, rawSocket, scribble, seedStrokes, settledCanvas, settledInkBounds, shoot, staleChannels, twoPeople } from "./helpers";
 
 
 /** Places a text with the text tool and commits it with Escape. */

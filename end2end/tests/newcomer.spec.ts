@@ -2,8 +2,8 @@
 // should be now: menus that close, a wheel that zooms in steps, a
 // selection that a new tool leaves alone, resize cursors, cursors that
 // arrive, and guests with names.
-import { test, expect } from "@playwright/test";
-import { around, drag, freshBoard, ink, openBoard, pick, pixelAt, shoot, twoPeople } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, around, drag, freshBoard, ink, openBoard, pick, pixelAt, shoot, twoPeople } from "./helpers";
 
 test("the board menu closes with Escape or a click elsewhere, which draws nothing", async ({ browser }) => {
   const page = await openBoard(browser, await freshBoard(browser));

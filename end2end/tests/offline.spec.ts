@@ -1,9 +1,9 @@
 // Offline that survives a reload: the page loads from the service worker,
 // the board and the unsent strokes from IndexedDB, and when the network
 // comes back everything is sent once, in order.
-import { test, expect, Browser, BrowserContext, Page } from "@playwright/test";
+import { expect, Browser, BrowserContext, Page } from "@playwright/test";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, freshBoard, openBoard, scribble, thirds } from "./helpers";
+import { test, SCREENSHOT_DIR, freshBoard, openBoard, scribble, thirds } from "./helpers";
 
 const OFFLINE = "offline — changes are kept on this device";
 

@@ -1,7 +1,7 @@
 // Working together on one board, beyond drawing: the laser pointer,
 // others' selections, announcements (following: follow.spec.ts).
-import { test, expect } from "@playwright/test";
-import { around, drag, ink, pick, scribble, shoot, twoPeople } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, around, drag, ink, pick, scribble, shoot, twoPeople } from "./helpers";
 
 test("a laser trail shows on the other page, fades within a second, and is never stored", async ({ browser }) => {
   const { alice, bob } = await twoPeople(browser);

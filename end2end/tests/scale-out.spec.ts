@@ -1,10 +1,10 @@
 // Two pages on two server instances that share Redis and MongoDB, both
 // reaching them through nginx (docs/deploy/nginx.conf), as people would.
-import { test, expect, Browser, Page } from "@playwright/test";
+import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
-import { drag, ink } from "./helpers";
+import { test, drag, ink } from "./helpers";
 
 const portA = process.env.E2E_PORT_A;
 const portB = process.env.E2E_PORT_B;

@@ -1,9 +1,9 @@
 // Sharing a board: its view link watches and changes nothing; a new edit
 // link locks out everyone who came with the old one.
-import { test, expect, Browser, Page } from "@playwright/test";
+import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SCREENSHOT_DIR, blocked, freshBoard, ink, openBoard, scribble, watchSecurityPolicy } from "./helpers";
+import { test, SCREENSHOT_DIR, blocked, freshBoard, ink, openBoard, scribble, watchSecurityPolicy } from "./helpers";
 
 /** A page in a context that may use the clipboard, live on `url`. */
 async function withClipboard(browser: Browser, url: string): Promise<Page> {
