@@ -32,6 +32,9 @@ const total = ([a, b]: [number, number]) => a + b;
  */
 async function twoInstances(browser: Browser): Promise<{ alice: Page; bob: Page }> {
   const board = crypto.randomBytes(16).toString("base64url");
+  // The pages of the test before were closed as it ended (helpers.ts); the
+  // instances see their sockets go a moment later. Counting starts at none.
+  await expect.poll(async () => total(await connections())).toBe(0);
   const open = async () => {
     const before = await connections();
     const page = await (await browser.newContext()).newPage();
