@@ -1326,7 +1326,7 @@ impl Change {
 
     /// The items it carries whole (added, updated, or set back by an undo,
     /// a redo or a restore).
-    pub fn strokes(&self) -> &[Stroke] {
+    fn strokes(&self) -> &[Stroke] {
         match self {
             Change::AddStroke { stroke } => std::slice::from_ref(stroke),
             Change::AddStrokes { strokes } | Change::Update { strokes } => strokes,

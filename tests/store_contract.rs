@@ -194,19 +194,19 @@ fn image(size: usize, seed: u8) -> (ImageId, StoredImage) {
 async fn check_images(store: &dyn Store) {
     let (big_id, big) = image(2 * IMAGE_PART_BYTES + 12_345, 1);
     assert_eq!(store.image(&big_id).await.unwrap(), None);
-    store.put_image(&big_id, &big).await.unwrap();
+    store.put_image(&big_id, big.clone()).await.unwrap();
     assert_eq!(store.image(&big_id).await.unwrap().as_ref(), Some(&big));
     // Storing it again (another upload of the same bytes) changes nothing.
-    store.put_image(&big_id, &big).await.unwrap();
+    store.put_image(&big_id, big.clone()).await.unwrap();
     assert_eq!(store.image(&big_id).await.unwrap().as_ref(), Some(&big));
     // Images are independent, whatever their size.
     let (small_id, mut small) = image(100, 2);
     small.kind = ImageType::Gif;
-    store.put_image(&small_id, &small).await.unwrap();
+    store.put_image(&small_id, small.clone()).await.unwrap();
     assert_eq!(store.image(&small_id).await.unwrap(), Some(small));
     assert_eq!(store.image(&big_id).await.unwrap(), Some(big));
     let (exact_id, exact) = image(IMAGE_PART_BYTES, 3);
-    store.put_image(&exact_id, &exact).await.unwrap();
+    store.put_image(&exact_id, exact.clone()).await.unwrap();
     assert_eq!(store.image(&exact_id).await.unwrap(), Some(exact));
 }
 
@@ -439,10 +439,13 @@ async fn mongo_store_keeps_an_image_once_in_parts_below_the_document_limit() {
     let (id, big) = image(5 * IMAGE_PART_BYTES / 2, 7);
     // Two instances store the same image at once, then once more.
     let other = MongoStore::connect(&uri, &database).await.unwrap();
-    let (first, second) = tokio::join!(store.put_image(&id, &big), other.put_image(&id, &big));
+    let (first, second) = tokio::join!(
+        store.put_image(&id, big.clone()),
+        other.put_image(&id, big.clone())
+    );
     first.unwrap();
     second.unwrap();
-    store.put_image(&id, &big).await.unwrap();
+    store.put_image(&id, big.clone()).await.unwrap();
     let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
     let parts = client
         .database(&database)

@@ -10,6 +10,7 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::budget::RequestsPerAddress;
 use super::connection;
 use super::error::AppError;
 use super::store::{Access, StoreError};
@@ -93,11 +94,21 @@ pub(super) fn store_error(error: StoreError) -> AppError {
 /// (`/b/{id}#k={key}`; a fragment never reaches the server by itself).
 const EDIT_KEY_HEADER: &str = "x-edit-key";
 
-/// The caller's edit key, if the request carries one.
-pub(super) fn edit_key(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The board's access tokens, for a caller whose edit key (or none, before
+/// the edit link was rotated) lets them edit it.
+pub(super) async fn editor_access(
+    state: &AppState,
+    board: &BoardId,
+    headers: &HeaderMap,
+) -> Result<Access, AppError> {
+    let key = headers
         .get(EDIT_KEY_HEADER)
-        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.to_str().ok());
+    let access = state.store.access(board).await.map_err(store_error)?;
+    match access.lets_edit(key) {
+        true => Ok(access),
+        false => Err(AppError::StaleEditLink),
+    }
 }
 
 /// How often a change of a board's access tokens is tried when another
@@ -120,12 +131,8 @@ async fn change_access(
     let board = &BoardId::parse(id).map_err(AppError::InvalidBoardId)?;
     check_origin(state, headers)?;
     check_link_budget(state, peer, headers)?;
-    let key = edit_key(headers);
     for _ in 0..ACCESS_ATTEMPTS {
-        let access = state.store.access(board).await.map_err(store_error)?;
-        if !access.lets_edit(key) {
-            return Err(AppError::StaleEditLink);
-        }
+        let access = editor_access(state, board, headers).await?;
         let Some(changed) = change(&access)? else {
             return Ok((board.clone(), access));
         };
@@ -186,7 +193,7 @@ pub async fn edit_link(
 }
 
 /// The client's address: the peer's, or the proxy's word for it.
-pub(super) fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     match state.trust_forwarded_for {
         true => forwarded_for(headers).unwrap_or(peer.ip()),
         false => peer.ip(),
@@ -199,14 +206,22 @@ fn check_link_budget(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<(), AppError> {
-    let address = client_address(state, peer, headers);
-    match state
-        .link_requests
-        .admit(address, tokio::time::Instant::now())
-    {
+    match admitted(state, &state.link_requests, peer, headers) {
         true => Ok(()),
         false => Err(AppError::TooManyLinkRequests),
     }
+}
+
+/// Whether the client's address may make one more request of the kind
+/// `requests` counts.
+pub(super) fn admitted(
+    state: &AppState,
+    requests: &RequestsPerAddress,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> bool {
+    let address = client_address(state, peer, headers);
+    requests.admit(address, tokio::time::Instant::now())
 }
 
 /// Upgrades to a board's channel (the page's origin was checked) if the
@@ -370,6 +385,10 @@ pub struct SiteCaching {
     pub prefix: String,
 }
 
+/// How what never changes meaning is cached (hashed site files, images):
+/// for a year, without asking again.
+pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// Adds `Cache-Control` to the site's files: a name with a content hash
 /// never changes meaning, so browsers keep it for a year without asking;
 /// plain names must be revalidated, or a new release would meet old code.
@@ -380,7 +399,7 @@ pub async fn cache_site_files(
 ) -> Response {
     if uri.path().starts_with(&caching.prefix) && response.status().is_success() {
         let policy = if caching.hashed {
-            "public, max-age=31536000, immutable"
+            IMMUTABLE
         } else {
             "no-cache"
         };

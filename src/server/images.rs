@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::error::AppError;
-use super::http::{check_origin, client_address, edit_key, store_error};
+use super::http::{admitted, check_origin, editor_access, store_error, IMMUTABLE};
 use super::store::StoredImage;
 use super::AppState;
 use crate::image::{ImageId, ImageType};
@@ -36,9 +36,6 @@ use crate::protocol::BoardId;
 /// Uploads whose bodies are read at once, on this instance: each holds up
 /// to `--max-image-bytes` in memory until it is stored; more wait.
 const UPLOADS_READ_AT_ONCE: usize = 4;
-
-/// How an image is cached: its address names its bytes, forever.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// What is served as an image may run nothing, even opened on its own.
 const IMAGE_POLICY: &str = "default-src 'none'; sandbox";
@@ -70,17 +67,10 @@ pub async fn upload(
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>), AppError> {
     let board = BoardId::parse(&board).map_err(AppError::InvalidBoardId)?;
     check_origin(&state, &headers)?;
-    let address = client_address(&state, peer, &headers);
-    if !state
-        .image_uploads
-        .admit(address, tokio::time::Instant::now())
-    {
+    if !admitted(&state, &state.image_uploads, peer, &headers) {
         return Err(AppError::TooManyImageUploads);
     }
-    let access = state.store.access(&board).await.map_err(store_error)?;
-    if !access.lets_edit(edit_key(&headers)) {
-        return Err(AppError::StaleEditLink);
-    }
+    editor_access(&state, &board, &headers).await?;
     let max = state.image_limits.max_bytes;
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -103,7 +93,7 @@ pub async fn upload(
     let image = StoredImage { kind, bytes };
     state
         .store
-        .put_image(&id, &image)
+        .put_image(&id, image)
         .await
         .map_err(store_error)?;
     tracing::debug!(%board, image = %id, size, "image stored");

@@ -68,8 +68,10 @@ use crate::board::Board;
 use crate::image::{ImageId, ImageType};
 use crate::protocol::{BoardId, Operation};
 
-/// Snapshot chunk size: 1 MiB of JSON per document.
+/// Snapshot chunk size: 1 MiB of JSON per document (images are cut the
+/// same way, so no part of one is larger than the store contract allows).
 pub const CHUNK_BYTES: usize = 1024 * 1024;
+const _: () = assert!(CHUNK_BYTES <= IMAGE_PART_BYTES);
 /// Operations whose JSON is longer than this are stored in parts.
 pub const OP_INLINE_BYTES: usize = 4 * CHUNK_BYTES;
 /// How long an operation waits for a reachable server before failing (so
@@ -838,7 +840,7 @@ impl Store for MongoStore {
             .transpose()
     }
 
-    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError> {
+    async fn put_image(&self, id: &ImageId, image: StoredImage) -> Result<(), StoreError> {
         let stored = self
             .images
             .find_one(doc! { "_id": id.as_str() })
@@ -848,18 +850,7 @@ impl Store for MongoStore {
         if stored.is_some() {
             return Ok(());
         }
-        let parts: Vec<Document> = image
-            .bytes
-            .chunks(IMAGE_PART_BYTES)
-            .enumerate()
-            .map(|(index, part)| {
-                doc! {
-                    "image": id.as_str(),
-                    "index": index as i32,
-                    "data": Binary { subtype: BinarySubtype::Generic, bytes: part.to_vec() },
-                }
-            })
-            .collect();
+        let parts = part_documents(&image.bytes, &doc! { "image": id.as_str() });
         let count = parts.len() as i64;
         // Unordered: a part another upload of the same image stored already
         // is refused as a duplicate, and the others still go in.

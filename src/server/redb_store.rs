@@ -522,8 +522,8 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError> {
-        let (id, image) = (id.clone(), image.clone());
+    async fn put_image(&self, id: &ImageId, image: StoredImage) -> Result<(), StoreError> {
+        let id = id.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(backend)?;
             {

@@ -254,7 +254,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores `image` under `id`, the SHA-256 of its bytes, unless an image
     /// is stored under it already (its bytes are the same).
-    async fn put_image(&self, id: &ImageId, image: &StoredImage) -> Result<(), StoreError>;
+    async fn put_image(&self, id: &ImageId, image: StoredImage) -> Result<(), StoreError>;
 
     /// The image stored under `id`, if all of it is.
     async fn image(&self, id: &ImageId) -> Result<Option<StoredImage>, StoreError>;

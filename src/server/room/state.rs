@@ -1802,9 +1802,10 @@ impl RoomState {
     /// Keeps a stored operation for reconnects and sends it (`frame`) to
     /// every local client.
     fn deliver_stored(&mut self, op: Operation, frame: Frame) {
-        // What clients of each older version read, where it differs.
+        // What clients of each older version here read, where it differs.
         let older: Vec<(u32, Frame)> = [HISTORY_SINCE, IMAGES_SINCE]
             .into_iter()
+            .filter(|below| self.clients.values().any(|c| c.protocol < *below))
             .filter_map(|below| {
                 let op = op.for_protocol(below - 1)?;
                 Some((below, encode(&ServerMessage::Op { op })))
