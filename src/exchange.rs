@@ -13,7 +13,9 @@
 //! Strokes are listed in drawing order (bottom first). Importing gives every
 //! stroke a fresh id and stacks the imported strokes on top of the board in
 //! the same order, so a file can be imported into any board, any number of
-//! times.
+//! times. An export also carries the bytes of the images its items show
+//! (`images`, as `data:` URLs), which an import uploads again: the file
+//! restores them on any server. The SVG export embeds them the same way.
 
 use std::fmt::Write as _;
 
@@ -22,6 +24,7 @@ use thiserror::Error;
 
 use crate::decimal::dec;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
+use crate::image::ImageId;
 use crate::protocol::{Point, Stroke, StrokeId, StrokeKind, IMAGE_PLACEHOLDER_FILL};
 
 /// The `format` field of a board file.
@@ -38,6 +41,33 @@ pub struct BoardFile {
     pub format: String,
     pub version: u32,
     pub strokes: Vec<Stroke>,
+    /// The bytes of images the items show (a copy to the clipboard leaves
+    /// them out: the server it is pasted on has them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<FileImage>,
+}
+
+/// An image a board file carries: its id and its bytes as a `data:` URL
+/// (`data:image/png;base64,…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileImage {
+    pub id: String,
+    pub data: String,
+}
+
+impl FileImage {
+    /// Its bytes, base64, if `data` is a base64 `data:` URL of an image.
+    pub fn base64(&self) -> Option<&str> {
+        // Split at characters, not a string: a string search adds its own
+        // code to the WebAssembly.
+        let (media, rest) = self.data.strip_prefix("data:image/")?.split_once(';')?;
+        let base64 = rest.strip_prefix("base64,")?;
+        let plain = |text: &str, extra: &[u8]| {
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        (plain(media, b"+-.") && plain(base64, b"+/=")).then_some(base64)
+    }
 }
 
 /// Why a file could not be imported; nothing was changed.
@@ -55,6 +85,8 @@ pub enum ImportError {
     TooLarge,
     #[error("item {index} is invalid: {reason}")]
     InvalidStroke { index: usize, reason: String },
+    #[error("image {index} is invalid: an image is an id and a base64 data: URL")]
+    InvalidImage { index: usize },
 }
 
 impl BoardFile {
@@ -64,6 +96,7 @@ impl BoardFile {
             format: FORMAT.to_owned(),
             version: VERSION,
             strokes,
+            images: Vec::new(),
         }
     }
 
@@ -92,6 +125,11 @@ impl BoardFile {
                 index,
                 reason: e.message,
             })?;
+        }
+        for (index, image) in file.images.iter().enumerate() {
+            if ImageId::parse(&image.id).is_err() || image.base64().is_none() {
+                return Err(ImportError::InvalidImage { index });
+            }
         }
         Ok(file)
     }
@@ -229,15 +267,29 @@ pub fn fill_of(stroke: &Stroke) -> Option<&str> {
     }
 }
 
-/// One item as SVG.
-fn item_svg(stroke: &Stroke, out: &mut String) {
+/// One item as SVG; `image`: the bytes of an image item's image.
+fn item_svg(stroke: &Stroke, image: Option<&FileImage>, out: &mut String) {
     let Some(shape) = geometry::shape_box(stroke) else {
         return;
     };
     match stroke.kind {
         StrokeKind::Freehand => freehand_svg(stroke, out),
-        // Images are exported as the grey boxes the browser shows them as,
-        // until it draws them.
+        StrokeKind::Image if image.is_some_and(|image| image.base64().is_some()) => {
+            if let Some(image) = image {
+                let _ = writeln!(
+                    out,
+                    r#"<image href="{}" x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none"{}/>"#,
+                    escape_xml(&image.data),
+                    dec(shape.min_x),
+                    dec(shape.min_y),
+                    dec(shape.width()),
+                    dec(shape.height()),
+                    opacity_attribute(stroke)
+                );
+            }
+        }
+        // An image whose bytes are not here is the grey box the browser
+        // shows until they arrive.
         StrokeKind::Rectangle | StrokeKind::Image => {
             let _ = writeln!(
                 out,
@@ -299,7 +351,9 @@ fn item_svg(stroke: &Stroke, out: &mut String) {
 
 /// A standalone SVG document of `strokes` (in drawing order) on a white
 /// background, showing `area` (world coordinates).
-pub fn to_svg(strokes: &[&Stroke], area: &Rect) -> String {
+/// The items `strokes` over `area`, as an SVG document; image items show
+/// the bytes `images` carries for them (a grey box for those it does not).
+pub fn to_svg(strokes: &[&Stroke], area: &Rect, images: &[FileImage]) -> String {
     let mut out = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}">
 <rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#ffffff"/>
@@ -310,7 +364,11 @@ pub fn to_svg(strokes: &[&Stroke], area: &Rect) -> String {
         h = dec(area.height()),
     );
     for stroke in strokes {
-        item_svg(stroke, &mut out);
+        let image = stroke
+            .image
+            .as_ref()
+            .and_then(|id| images.iter().find(|image| image.id == id.as_str()));
+        item_svg(stroke, image, &mut out);
     }
     out.push_str("</svg>\n");
     out
@@ -410,7 +468,11 @@ mod tests {
     fn svg_has_every_item_and_escapes_text() {
         let strokes = every_kind();
         let refs: Vec<&Stroke> = strokes.iter().collect();
-        let svg = to_svg(&refs, &Rect::from_corners((-10.0, -10.0), (200.0, 200.0)));
+        let svg = to_svg(
+            &refs,
+            &Rect::from_corners((-10.0, -10.0), (200.0, 200.0)),
+            &[],
+        );
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.contains(r#"viewBox="-10 -10 210 210""#));
         assert!(svg.contains("<rect x=\"0\" y=\"0\" width=\"50\" height=\"40\""));
@@ -421,5 +483,69 @@ mod tests {
         assert!(!svg.contains("<b>"));
         assert_eq!(svg.matches("<tspan").count(), 2);
         assert!(svg.trim_end().ends_with("</svg>"));
+    }
+
+    /// A 1×1 PNG as a `data:` URL.
+    const PNG_DATA: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+    fn image_item(image: &str) -> Stroke {
+        let mut item = item("i", StrokeKind::Image, &[(10.0, 20.0), (70.0, 50.0)]);
+        item.image = Some(ImageId::parse(image).unwrap());
+        item
+    }
+
+    #[test]
+    fn a_file_carries_its_images_and_the_svg_shows_them() {
+        let (shown, missing) = ("a".repeat(64), "b".repeat(64));
+        let mut file = BoardFile::new(vec![image_item(&shown), image_item(&missing)]);
+        file.images.push(FileImage {
+            id: shown.clone(),
+            data: PNG_DATA.to_owned(),
+        });
+        let parsed = BoardFile::parse(&file.to_json()).expect("a valid file");
+        assert_eq!(parsed, file);
+        assert!(
+            !BoardFile::new(vec![image_item(&shown)])
+                .to_json()
+                .contains("images"),
+            "a file without image bytes says nothing of them"
+        );
+
+        let refs: Vec<&Stroke> = file.strokes.iter().collect();
+        let area = Rect::from_corners((0.0, 0.0), (100.0, 100.0));
+        let svg = to_svg(&refs, &area, &file.images);
+        assert_eq!(svg.matches("<image ").count(), 1, "{svg}");
+        assert!(svg.contains(&format!(
+            r#"<image href="{PNG_DATA}" x="10" y="20" width="60" height="30" preserveAspectRatio="none"/>"#
+        )));
+        assert!(
+            svg.contains(r##"fill="#e9ecef""##),
+            "the image without bytes is a grey box: {svg}"
+        );
+    }
+
+    #[test]
+    fn a_file_image_is_an_id_and_base64_bytes() {
+        let id = "a".repeat(64);
+        let with = |id: &str, data: &str| {
+            let mut file = BoardFile::new(vec![image_item(&"a".repeat(64))]);
+            file.images.push(FileImage {
+                id: id.to_owned(),
+                data: data.to_owned(),
+            });
+            BoardFile::parse(&file.to_json())
+        };
+        assert!(with(&id, PNG_DATA).is_ok());
+        let refused = Err(ImportError::InvalidImage { index: 0 });
+        assert_eq!(with("not-an-id", PNG_DATA), refused);
+        for data in [
+            "https://example.com/a.png",
+            "data:text/html;base64,PGI+",
+            "data:image/png,raw",
+            "data:image/svg+xml;base64,PHN2Zz4=\"><script>",
+            "data:image/png;base64,iVBOR w0",
+        ] {
+            assert_eq!(with(&id, data), refused, "{data}");
+        }
     }
 }

@@ -131,7 +131,15 @@ pub enum ImageRefusal {
     Svg,
     #[error("this is not a PNG, JPEG, WebP or GIF image")]
     NotAnImage,
+    #[error("the image's size cannot be read: the file is damaged")]
+    Unreadable,
+    #[error("the image is larger than {MAX_IMAGE_SIDE} pixels on a side")]
+    TooManyPixels,
 }
+
+/// The most pixels an image may have on a side: a browser decodes every
+/// pixel of what it draws (4 bytes each), whatever the file weighs.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
 
 /// Whether `bytes` start like an SVG document: after any byte order mark
 /// and white space, an XML declaration, a comment, a doctype or `<svg`

@@ -614,7 +614,7 @@ impl Stroke {
         if !self.z.is_finite() || self.z.abs() > limits::MAX_Z {
             return Err(ProtocolError::invalid(format!(
                 "z must be finite and within ±{}",
-                limits::MAX_Z
+                limits::MAX_Z as u64
             )));
         }
         if self.image.is_some() != (self.kind == StrokeKind::Image) {
@@ -1681,6 +1681,47 @@ pub mod close_code {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_error_says_what_it_found_in_serdes_words() {
+        // serde_json is patched to write these itself (patches/serde_json):
+        // the words must stay those serde writes.
+        let said = |frame: &str| ClientMessage::decode(frame).unwrap_err().message;
+        let cases = [
+            (
+                r#"{"type":"cursor","x":"left","y":1}"#,
+                r#"string "left", expected f32"#,
+            ),
+            (
+                r#"{"type":"cursor","x":true,"y":1}"#,
+                "boolean `true`, expected f32",
+            ),
+            (
+                r#"{"type":"profile","name":1.5}"#,
+                "floating point `1.5`, expected a string",
+            ),
+            (
+                r#"{"type":"profile","name":7}"#,
+                "integer `7`, expected a string",
+            ),
+            (
+                r#"{"type":"profile","name":-7}"#,
+                "integer `-7`, expected a string",
+            ),
+            (
+                r#"{"type":"profile","name":null}"#,
+                "null, expected a string",
+            ),
+            (
+                r#"{"type":"profile","name":[]}"#,
+                "sequence, expected a string",
+            ),
+            (r#"{"type":"profile","name":{}}"#, "map, expected a string"),
+        ];
+        for (frame, found) in cases {
+            assert_eq!(said(frame), format!("invalid type: {found}"), "{frame}");
+        }
+    }
 
     fn stroke(id: &str, points: Vec<Point>) -> Stroke {
         Stroke::freehand(

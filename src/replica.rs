@@ -40,6 +40,7 @@ use crate::announce::Announcer;
 use crate::board::Board;
 use crate::follow::Follow;
 use crate::geometry::{self, Rect};
+use crate::image::ImageId;
 use crate::laser::Trail;
 use crate::protocol::{
     limits, Change, ClientMessage, ErrorCode, HistoryEntry, OpId, Operation, Person, Point,
@@ -1594,6 +1595,19 @@ impl Replica {
     /// (a welcome, a clear): the slow case worth timing.
     pub fn scene_rebuild_due(&self) -> bool {
         self.scene.rebuild
+    }
+
+    /// Paints the board's items that show `image` again at the next sync:
+    /// its bytes arrived, and the board layer drew grey boxes for them.
+    /// (Live items are drawn every frame anyway.)
+    pub fn repaint_image(&mut self, image: &ImageId) {
+        let board = self.past.as_ref().unwrap_or(&self.board);
+        let showing = board
+            .visible_strokes()
+            .filter(|stroke| stroke.image.as_ref() == Some(image));
+        self.scene
+            .touched
+            .extend(showing.map(|stroke| stroke.id.clone()));
     }
 
     /// Brings the board layer's scene up to date with the board, the

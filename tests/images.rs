@@ -37,9 +37,10 @@ fn download(server: &ServerProcess, path: &str, headers: &[(&str, &str)]) -> Htt
     http_exchange(server.addr, "GET", path, headers, Body::Sized(b""))
 }
 
-/// A PNG-signed file of `size` bytes.
+/// A file of `size` bytes that starts as [`PNG`] does (signature and
+/// header: a 1×1 image).
 fn png_of(size: usize) -> Vec<u8> {
-    let mut bytes = PNG[..8].to_vec();
+    let mut bytes = PNG[..33].to_vec();
     bytes.resize(size, 7);
     bytes
 }
@@ -64,6 +65,11 @@ fn check_images(mut server: ServerProcess, restart: impl FnOnce() -> ServerProce
     assert_eq!(id, PNG_ID);
     assert_eq!(json_field(&body, "url"), format!("/images/{id}"));
     assert_eq!(json_field(&body, "type"), "image/png");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(
+        (answer["width"].as_u64(), answer["height"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     // Served as it was, for good.
     let served = download(&server, &format!("/images/{id}"), &[]);
@@ -118,6 +124,19 @@ fn check_images(mut server: ServerProcess, restart: impl FnOnce() -> ServerProce
         disguised.text()
     );
     assert_eq!(upload(&server, &board, b"", None).status, 415);
+    // A PNG cut off before its size; one wider than a browser should decode.
+    let cut = upload(&server, &board, &PNG[..12], None);
+    assert_eq!(cut.status, 415);
+    assert!(cut.text().contains("damaged"), "{}", cut.text());
+    let mut wide = PNG.to_vec();
+    wide[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    let refused = upload(&server, &board, &wide, None);
+    assert_eq!(refused.status, 415);
+    assert!(
+        refused.text().contains("16384 pixels"),
+        "{}",
+        refused.text()
+    );
 
     // Up to the limit, not one byte more, whether the length is declared
     // or not.

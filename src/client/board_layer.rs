@@ -27,6 +27,7 @@
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
+use super::images::Images;
 use super::render::{self, context_2d};
 use crate::coverage::{Coverage, PixelRect};
 use crate::geometry::Rect;
@@ -156,6 +157,8 @@ pub struct BoardLayer {
     /// were written back: resuming it needs no read of the canvas (a
     /// view's worth of pixels, each time it resumes).
     held: Option<BitmapCopy>,
+    /// The images image items show.
+    images: Images,
 }
 
 /// A region's items in drawing order, and how far painting them got.
@@ -191,7 +194,7 @@ impl Plan {
 }
 
 impl BoardLayer {
-    pub fn new() -> Result<Self, JsValue> {
+    pub fn new(images: Images) -> Result<Self, JsValue> {
         let document = web_sys::window()
             .and_then(|w| w.document())
             .ok_or_else(|| JsValue::from_str("no document"))?;
@@ -208,6 +211,7 @@ impl BoardLayer {
             plan: None,
             rasteriser: Rasteriser::default(),
             held: None,
+            images,
         })
     }
 
@@ -427,7 +431,7 @@ impl BoardLayer {
                     ctx.save();
                     clip_to(ctx, &painted);
                     set_bitmap_transform(ctx, frame);
-                    render::draw_item(ctx, stroke, 1.0, frame.scale());
+                    render::draw_item(ctx, stroke, 1.0, frame.scale(), &self.images);
                     ctx.restore();
                 }
             }
@@ -565,7 +569,7 @@ impl BoardLayer {
             if let Some(copy) = copy.take() {
                 copy.write(&ctx);
             }
-            render::draw_item(&ctx, stroke, 1.0, frame.scale());
+            render::draw_item(&ctx, stroke, 1.0, frame.scale(), &self.images);
             (cleared, recorded) = (false, true);
         }
         if let Some(copy) = copy {

@@ -7,6 +7,7 @@
 //! browser, or read in a text editor. Pasted items get fresh ids, are
 //! centred under the pointer (or next to where they were copied from), go on
 //! top, and become the selection: one `add_strokes` per batch, undoable.
+//! Pasted image files are added as images (`image_upload`).
 
 use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
@@ -14,6 +15,7 @@ use wasm_bindgen::JsCast;
 use web_sys::ClipboardEvent;
 
 use super::engine::{Engine, EngineHandle};
+use super::export::files_of;
 use super::input::typing_in_field;
 use crate::exchange::BoardFile;
 use crate::geometry;
@@ -67,10 +69,19 @@ impl Engine {
     }
 
     fn on_paste(&mut self, event: &ClipboardEvent) {
-        let Some(text) = event
-            .clipboard_data()
-            .and_then(|data| data.get_data("text/plain").ok())
-        else {
+        let data = event.clipboard_data();
+        // Images (a screenshot, "Copy image") go up as image items.
+        let files = files_of(data.as_ref().and_then(|data| data.files()));
+        if !files.is_empty() {
+            event.prevent_default();
+            // Outside this event's hold on the engine.
+            if let Some(handle) = self.handle() {
+                let at = self.hover;
+                wasm_bindgen_futures::spawn_local(async move { handle.insert_images(files, at) });
+            }
+            return;
+        }
+        let Some(text) = data.and_then(|data| data.get_data("text/plain").ok()) else {
             return;
         };
         // Anything else on the clipboard is not ours to interpret.

@@ -34,6 +34,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use super::board_layer::{set_view_transform, BoardLayer, PAINT_BUDGET_MS};
+use super::images::Images;
 use super::offline::{Keeper, BOARD_INTERVAL_MS, BOARD_INTERVAL_PACKINGS, PACKED_PER_SLICE};
 use super::render::{self, context_2d};
 use super::storage;
@@ -90,6 +91,8 @@ pub struct Engine {
     pub(super) replica: Replica,
     /// The confirmed board as painted (see `board_layer`).
     board_layer: BoardLayer,
+    /// The images image items show, as loaded (shared with `board_layer`).
+    pub(super) images: Images,
     pub(super) gesture: Gesture,
     /// Fingers on the canvas (pointer id, where in screen coordinates, for
     /// a pinch): two at most matter, so a list (a map type would add its
@@ -229,11 +232,12 @@ impl EngineHandle {
         ui.me.set(user.as_str().to_owned());
         ui.name.set(storage::display_name().unwrap_or_default());
         ui.guest.set(storage::guest_name());
-        let reduced_motion = prefers_reduced_motion();
+        let reduced_motion = prefers("(prefers-reduced-motion: reduce)");
         let mut replica = Replica::new(user, storage::random_hex(6));
         if reduced_motion {
             replica.set_glide(0.0);
         }
+        let images = Images::new(prefers("(prefers-color-scheme: dark)"));
         let engine = Engine {
             link,
             key,
@@ -245,7 +249,8 @@ impl EngineHandle {
             overlay_ctx,
             ui,
             replica,
-            board_layer: BoardLayer::new()?,
+            board_layer: BoardLayer::new(images.clone())?,
+            images,
             gesture: Gesture::Idle,
             touches: Vec::new(),
             view: View::default(),
@@ -285,6 +290,12 @@ impl EngineHandle {
                 this: this.clone(),
                 ..engine
             })
+        });
+        let arrived_for = Rc::downgrade(&engine);
+        engine.borrow().images.on_arrival(move |image| {
+            if let Some(engine) = arrived_for.upgrade() {
+                EngineHandle(engine).with(|e| e.image_arrived(&image));
+            }
         });
         Ok(EngineHandle(engine))
     }
@@ -820,8 +831,12 @@ impl Engine {
     /// A past version is shown (history): only restoring it or naming a
     /// version changes the board then; anything else says so instead.
     fn looking_back(&self, request: &Request) -> bool {
-        let past = self.replica.past().is_some()
-            && !matches!(request, Request::Restore { .. } | Request::NameVersion(_));
+        !matches!(request, Request::Restore { .. } | Request::NameVersion(_)) && self.past_shown()
+    }
+
+    /// A past version is shown: says that it cannot be changed.
+    pub(super) fn past_shown(&self) -> bool {
+        let past = self.replica.past().is_some();
         if past {
             self.ui.notice.set(Some(
                 "This is a past version: restore it, or go back to now to change the board".into(),
@@ -1360,6 +1375,7 @@ impl Engine {
 
     /// Draws `strokes` with the view transform `view` on a canvas of `size`.
     pub(super) fn paint(
+        &self,
         ctx: &CanvasRenderingContext2d,
         strokes: &[(Cow<'_, Stroke>, bool)],
         view: &View,
@@ -1377,7 +1393,7 @@ impl Engine {
         let scale = set_view_transform(ctx, view, size);
         for (stroke, confirmed) in strokes {
             let alpha = if *confirmed { 1.0 } else { UNCONFIRMED_ALPHA };
-            render::draw_item(ctx, stroke, alpha, scale);
+            render::draw_item(ctx, stroke, alpha, scale, &self.images);
         }
     }
 
@@ -1433,7 +1449,7 @@ impl Engine {
         let scale = set_view_transform(ctx, &self.view, self.size);
         let local = local(&self.gesture, self.editor.as_deref());
         for stroke in self.replica.live_strokes(&local) {
-            render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA, scale);
+            render::draw_item(ctx, stroke, UNCONFIRMED_ALPHA, scale, &self.images);
         }
         // A past version shows nobody's live work.
         let past = self.replica.past().is_some();
@@ -1504,10 +1520,10 @@ impl Engine {
     }
 }
 
-/// Whether the system asks for reduced motion (`prefers-reduced-motion`).
-fn prefers_reduced_motion() -> bool {
+/// Whether the page matches `media_query` (reduced motion, the dark theme).
+fn prefers(media_query: &str) -> bool {
     web_sys::window()
-        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok())
+        .and_then(|window| window.match_media(media_query).ok())
         .flatten()
         .is_some_and(|query| query.matches())
 }

@@ -2,24 +2,33 @@
 //!
 //! Exports save what the board shows, pending changes included: PNG of the
 //! whole board or of the current view (rendered again on a canvas of its own,
-//! with the same code as the screen, on white), SVG and JSON via
-//! [`crate::exchange`]. Import reads a JSON file the user picks and adds its
-//! items as new, undoable `add_strokes` operations.
+//! with the same code as the screen, on white, once the images it shows
+//! are loaded), SVG and JSON via
+//! [`crate::exchange`], with the bytes of the images they show (fetched
+//! from the server, which the browser has cached). Import reads a JSON file
+//! the user picks, uploads the images it carries, and adds its items as
+//! new, undoable `add_strokes` operations.
 
 use std::borrow::Cow;
 
 use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{File, FileList, HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement};
 
 use super::engine::{Engine, EngineHandle};
 use super::render::context_2d;
-use crate::exchange::{self, BoardFile};
+use super::share::{field, post_for};
+use crate::exchange::{self, BoardFile, FileImage};
 use crate::geometry::{self, Rect};
+use crate::image::ImageId;
 use crate::protocol::{Stroke, StrokeId};
 use crate::ui::BoardLink;
 use crate::view::View;
+
+/// A file export of shown strokes with their images' bytes.
+type FileExport = fn(&mut Engine, Vec<Stroke>, Vec<FileImage>) -> Result<(), JsValue>;
 
 /// Space around the content in whole-board exports, in board units.
 const EXPORT_MARGIN: f32 = 32.0;
@@ -96,6 +105,19 @@ impl Engine {
 
     fn export_png(&mut self, whole_board: bool) -> Result<(), JsValue> {
         let strokes = self.shown_strokes();
+        // An image still loading would be a grey box: it is asked for now
+        // (if it was not), and the export waits for another go. One that
+        // failed to load stays the grey box it is on screen.
+        let loading = strokes
+            .iter()
+            .filter_map(|stroke| self.images.element(stroke.image.as_ref()?))
+            .any(|image| !image.complete());
+        if loading {
+            self.ui.notice.set(Some(
+                "The board's images are still loading; export again in a moment".into(),
+            ));
+            return Ok(());
+        }
         let (view, width, height) = if whole_board {
             let Some(area) = Self::content_area(&strokes) else {
                 self.ui.notice.set(Some("The board is empty".into()));
@@ -117,58 +139,115 @@ impl Engine {
         let ctx = context_2d(&canvas)?;
         let shown: Vec<(Cow<'_, Stroke>, bool)> =
             strokes.iter().map(|s| (Cow::Borrowed(s), true)).collect();
-        Engine::paint(&ctx, &shown, &view, (width, height, scale), Some("#ffffff"));
+        let inverted = self.images.set_inverted(false);
+        self.paint(&ctx, &shown, &view, (width, height, scale), Some("#ffffff"));
+        self.images.set_inverted(inverted);
         let url = canvas.to_data_url_with_type("image/png")?;
         let suffix = if whole_board { "" } else { "-view" };
         download(&url, &format!("{}{suffix}.png", self.file_stem()))
     }
 
-    fn export_svg(&mut self) -> Result<(), JsValue> {
-        let strokes = self.shown_strokes();
+    fn export_svg(&mut self, strokes: Vec<Stroke>, images: Vec<FileImage>) -> Result<(), JsValue> {
         let Some(area) = Self::content_area(&strokes) else {
             self.ui.notice.set(Some("The board is empty".into()));
             return Ok(());
         };
         let refs: Vec<&Stroke> = strokes.iter().collect();
-        let svg = exchange::to_svg(&refs, &area);
+        let svg = exchange::to_svg(&refs, &area, &images);
         download_text(&svg, "image/svg+xml", &format!("{}.svg", self.file_stem()))
     }
 
-    fn export_json(&mut self) -> Result<(), JsValue> {
-        let strokes = self.shown_strokes();
+    fn export_json(&mut self, strokes: Vec<Stroke>, images: Vec<FileImage>) -> Result<(), JsValue> {
         if strokes.is_empty() {
             self.ui.notice.set(Some("The board is empty".into()));
             return Ok(());
         }
-        let json = BoardFile::new(strokes).to_json();
+        let mut file = BoardFile::new(strokes);
+        file.images = images;
         download_text(
-            &json,
+            &file.to_json(),
             "application/json",
             &format!("{}.json", self.file_stem()),
         )
     }
 
-    /// Adds the items of a board file on top of the board and selects them.
-    fn import_text(&mut self, text: &str) {
-        match BoardFile::parse(text) {
-            Ok(file) => {
-                let top = self.top_z();
-                let strokes = file.into_new_strokes(|| StrokeId::from_trusted(self.new_id()), top);
-                let count = strokes.len();
-                let ids = strokes.iter().map(|s| s.id.clone()).collect();
-                self.submit_batched(strokes, false);
-                self.ui.tool.set(crate::ui::Tool::Select);
-                self.select(ids);
-                self.zoom_to_fit();
-                let noun = if count == 1 { "item" } else { "items" };
-                self.ui.notice.set(Some(format!("Imported {count} {noun}")));
-            }
-            Err(error) => self
-                .ui
-                .notice
-                .set(Some(format!("Could not import: {error}"))),
+    /// Adds the items of a board file (its images uploaded) on top of the
+    /// board and selects them.
+    fn import_file(&mut self, file: BoardFile) {
+        let top = self.top_z();
+        let strokes = file.into_new_strokes(|| StrokeId::from_trusted(self.new_id()), top);
+        let count = strokes.len();
+        let ids = strokes.iter().map(|s| s.id.clone()).collect();
+        self.submit_batched(strokes, false);
+        self.ui.tool.set(crate::ui::Tool::Select);
+        self.select(ids);
+        self.zoom_to_fit();
+        let noun = if count == 1 { "item" } else { "items" };
+        self.ui.notice.set(Some(format!("Imported {count} {noun}")));
+    }
+}
+
+/// The bytes of the images `strokes` show, fetched from the server (the
+/// browser has them cached) as a board file carries them. An image that
+/// cannot be fetched is left out: it exports as a grey box.
+async fn file_images(strokes: &[Stroke]) -> Vec<FileImage> {
+    let mut images: Vec<FileImage> = Vec::new();
+    for id in strokes.iter().filter_map(|s| s.image.as_ref()) {
+        // A board shows a handful of images: a search is cheaper here
+        // than a sort (its own code in the WebAssembly) or a set.
+        if images.iter().any(|image| image.id == id.as_str()) {
+            continue;
+        }
+        if let Some(data) = data_url(id).await {
+            let id = id.as_str().to_owned();
+            images.push(FileImage { id, data });
         }
     }
+    images
+}
+
+/// Image `id`'s bytes as a `data:` URL.
+async fn data_url(id: &ImageId) -> Option<String> {
+    let fetched = web_sys::window()?.fetch_with_str(&["/images/", id.as_str()].concat());
+    let response: web_sys::Response = JsFuture::from(fetched).await.ok()?.dyn_into().ok()?;
+    let mime = response.headers().get("content-type").ok()??;
+    if !response.ok() || !mime.starts_with("image/") {
+        return None;
+    }
+    let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+    // The browser's base64 (`btoa`) takes a "binary string": one character
+    // per byte.
+    let binary: String = js_sys::Uint8Array::new(&buffer)
+        .to_vec()
+        .into_iter()
+        .map(char::from)
+        .collect();
+    let base64 = web_sys::window()?.btoa(&binary).ok()?;
+    Some(format!("data:{mime};base64,{base64}"))
+}
+
+/// The bytes of base64 text, by the browser's `atob` (a "binary string").
+fn decode_base64(base64: &str) -> Option<Vec<u8>> {
+    let binary = web_sys::window()?.atob(base64).ok()?;
+    binary.chars().map(|c| u8::try_from(c).ok()).collect()
+}
+
+/// Uploads the images a board file carries to `board`: what went wrong,
+/// if anything did (the file is then not imported).
+async fn upload_images(board: &str, key: Option<&str>, file: &BoardFile) -> Result<(), String> {
+    let path = format!("/b/{board}/images");
+    for (index, image) in file.images.iter().enumerate() {
+        let bytes = image
+            .base64()
+            .and_then(decode_base64)
+            .ok_or_else(|| format!("image {index} is not base64"))?;
+        let body = js_sys::Uint8Array::from(bytes.as_slice());
+        let answer = post_for(&path, key, Some(&body)).await?;
+        if field(&answer, "id").as_string().as_deref() != Some(image.id.as_str()) {
+            return Err(format!("image {index} is not what its id says"));
+        }
+    }
+    Ok(())
 }
 
 impl EngineHandle {
@@ -194,50 +273,103 @@ impl EngineHandle {
         self.report(result);
     }
 
+    /// Runs a file export of what is shown now with the bytes of its
+    /// images, once they are fetched.
+    fn export_with_images(&self, run: FileExport) {
+        let mut shown = None;
+        self.export(|e| {
+            shown = Some(e.shown_strokes());
+            Ok(())
+        });
+        let Some(strokes) = shown else {
+            return;
+        };
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let images = file_images(&strokes).await;
+            let result = handle.with(|e| run(e, strokes, images));
+            handle.report(result);
+        });
+    }
+
     pub fn export_png(&self, whole_board: bool) {
         self.export(|e| e.export_png(whole_board));
     }
 
     pub fn export_svg(&self) {
-        self.export(Engine::export_svg);
+        self.export_with_images(Engine::export_svg);
     }
 
     pub fn export_json(&self) {
-        self.export(Engine::export_json);
+        self.export_with_images(Engine::export_json);
     }
 
     /// Asks for a JSON file and imports it.
     pub fn import_json(&self) {
-        let Some(document) = document() else {
-            return;
-        };
-        let Ok(input) = document
-            .create_element("input")
-            .and_then(|e| e.dyn_into::<HtmlInputElement>().map_err(JsValue::from))
-        else {
-            return;
-        };
-        input.set_type("file");
-        input.set_accept(".json,application/json");
         let handle = self.clone();
-        let picked = input.clone();
-        let on_change = Closure::once_into_js(move || {
-            let Some(file) = picked.files().and_then(|files| files.get(0)) else {
-                return;
-            };
-            wasm_bindgen_futures::spawn_local(async move {
-                let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
-                match text.ok().and_then(|t| t.as_string()) {
-                    Some(text) => {
-                        handle.with(|e| e.import_text(&text));
+        pick_files(
+            ".json,application/json",
+            false,
+            Box::new(move |files| {
+                let Some(file) = files.into_iter().next() else {
+                    return;
+                };
+                wasm_bindgen_futures::spawn_local(async move {
+                    let text = JsFuture::from(file.text()).await;
+                    let imported = match text.ok().and_then(|t| t.as_string()) {
+                        Some(text) => handle.import(&text).await,
+                        None => Err("the file could not be read".to_owned()),
+                    };
+                    if let Err(error) = imported {
+                        let notice = format!("Could not import: {error}");
+                        handle.with(|e| e.ui.notice.set(Some(notice)));
                     }
-                    None => {
-                        handle.with(|e| e.ui.notice.set(Some("Could not read the file".into())));
-                    }
-                }
-            });
-        });
-        let _ = input.add_event_listener_with_callback("change", on_change.unchecked_ref());
-        input.click();
+                });
+            }),
+        );
     }
+
+    /// Imports a board file's text: its images first, then its items.
+    async fn import(&self, text: &str) -> Result<(), String> {
+        let file = BoardFile::parse(text).map_err(|error| error.to_string())?;
+        let target = self.with(|e| match &e.link {
+            BoardLink::Edit(board) => Some((board.to_string(), e.key.clone())),
+            BoardLink::View(_) => None,
+        });
+        let (board, key) = target
+            .flatten()
+            .ok_or("this link can only view the board")?;
+        upload_images(&board, key.as_deref(), &file).await?;
+        self.with(|e| e.import_file(file));
+        Ok(())
+    }
+}
+
+/// Asks for files of the types `accept` lists (one, or any number) and
+/// gives them to `then`.
+pub(super) fn pick_files(accept: &str, multiple: bool, then: Box<dyn FnOnce(Vec<File>)>) {
+    let Some(document) = document() else {
+        return;
+    };
+    let Ok(input) = document
+        .create_element("input")
+        .and_then(|e| e.dyn_into::<HtmlInputElement>().map_err(JsValue::from))
+    else {
+        return;
+    };
+    input.set_type("file");
+    input.set_accept(accept);
+    input.set_multiple(multiple);
+    let picked = input.clone();
+    let on_change = Closure::once_into_js(move || then(files_of(picked.files())));
+    let _ = input.add_event_listener_with_callback("change", on_change.unchecked_ref());
+    input.click();
+}
+
+/// The files of a pick, a paste or a drop.
+pub(super) fn files_of(list: Option<FileList>) -> Vec<File> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|at| list.get(at)).collect()
 }

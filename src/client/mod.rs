@@ -2,8 +2,8 @@
 //!
 //! The engine (`engine`) drives the shared replica and gesture machine and
 //! owns the canvases; everything that talks to the browser's event sources
-//! (`input`, `text_editor`, `clipboard`, `export`, `share`, `socket`,
-//! `history`, `offline`) is an adapter
+//! (`input`, `text_editor`, `clipboard`, `export`, `image_upload`, `share`,
+//! `socket`, `history`, `offline`) is an adapter
 //! that imports the engine and reaches it through `EngineHandle`, never the
 //! other way round. [`start`] wires them together.
 
@@ -12,6 +12,8 @@ mod clipboard;
 pub mod engine;
 mod export;
 mod history;
+mod image_upload;
+mod images;
 mod input;
 mod offline;
 mod render;
@@ -44,6 +46,7 @@ pub fn start(
     let handle = EngineHandle::new(link, key, canvas, overlay, ui)?;
     handle.install_listeners()?;
     handle.install_clipboard_listeners()?;
+    handle.install_drop_listener()?;
     offline::watch_page(&handle);
     handle.resize();
     let connecting = handle.clone();

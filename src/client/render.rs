@@ -17,11 +17,15 @@ use std::f64::consts::TAU;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::images::Images;
 use crate::decimal::Decimal;
 use crate::exchange::TEXT_FONT;
 use crate::geometry::{self, pressure_width, Rect, TEXT_LINE_HEIGHT};
 use crate::protocol::{Point, Stroke, StrokeKind, StrokeStyle};
 
+/// What makes an image look as it is on a canvas the dark theme shows
+/// inverted (the style sheet's `invert(93%) hue-rotate(180deg)`).
+const INVERTED: &str = "invert(100%) hue-rotate(180deg)";
 /// Selection and marquee colour.
 const ACCENT: &str = "#6965db";
 /// Side of a resize handle, in screen pixels.
@@ -40,8 +44,15 @@ pub fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d
 }
 
 /// Draws any item; `alpha` multiplies the item's own opacity, `scale` is
-/// the device pixels a board unit takes (the level of detail).
-pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64, scale: f64) {
+/// the device pixels a board unit takes (the level of detail). An image
+/// item whose image is not loaded yet (`images`) is drawn as a grey box.
+pub fn draw_item(
+    ctx: &CanvasRenderingContext2d,
+    stroke: &Stroke,
+    alpha: f64,
+    scale: f64,
+    images: &Images,
+) {
     let alpha = alpha * f64::from(stroke.opacity);
     if stroke.kind == StrokeKind::Freehand {
         draw_stroke(ctx, &stroke.style, &stroke.points, alpha, scale);
@@ -57,9 +68,19 @@ pub fn draw_item(ctx: &CanvasRenderingContext2d, stroke: &Stroke, alpha: f64, sc
     ctx.set_line_join("round");
     let (x0, y0) = (f64::from(shape.min_x), f64::from(shape.min_y));
     let (w, h) = (f64::from(shape.width()), f64::from(shape.height()));
+    let image = stroke.image.as_ref().and_then(|id| images.loaded(id));
     match stroke.kind {
-        // This client does not draw images yet: a grey box holds the
-        // place, as clients older than protocol version 5 show it.
+        StrokeKind::Image if image.is_some() => {
+            if let Some(image) = image {
+                if images.inverted() {
+                    ctx.set_filter(INVERTED);
+                }
+                let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(&image, x0, y0, w, h);
+                ctx.set_filter("none");
+            }
+        }
+        // Until its image is loaded, an image item is the grey box clients
+        // older than protocol version 5 show.
         StrokeKind::Rectangle | StrokeKind::Ellipse | StrokeKind::Image => {
             ctx.begin_path();
             if stroke.kind != StrokeKind::Ellipse {

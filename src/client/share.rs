@@ -62,13 +62,20 @@ fn origin() -> String {
     href[..path_at].to_owned()
 }
 
-/// `POST path` with the edit key: the text field `field` of the JSON
-/// answer, or what went wrong, in words for a notice.
-async fn post_for(path: &str, key: Option<&str>, field: &str) -> Result<String, &'static str> {
+/// `POST path` with the edit key and `body`: the JSON answer, or what went
+/// wrong, in words for a notice (the server's own, when it refused).
+pub(super) async fn post_for(
+    path: &str,
+    key: Option<&str>,
+    body: Option<&JsValue>,
+) -> Result<JsValue, String> {
     let asked = async {
         let window = web_sys::window().ok_or(JsValue::NULL)?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
+        if let Some(body) = body {
+            init.set_body(body);
+        }
         let headers = web_sys::Headers::new()?;
         if let Some(key) = key {
             headers.set("X-Edit-Key", key)?;
@@ -79,18 +86,28 @@ async fn post_for(path: &str, key: Option<&str>, field: &str) -> Result<String, 
                 .await?
                 .unchecked_into();
         if !response.ok() {
-            return Ok(Err("the server refused; try again"));
+            let said = JsFuture::from(response.text()?).await?.as_string();
+            return Ok(Err(said
+                .filter(|said| !said.is_empty())
+                .unwrap_or_else(|| "the server refused; try again".to_owned())));
         }
-        let body = JsFuture::from(response.json()?).await?;
-        Ok::<_, JsValue>(
-            js_sys::Reflect::get(&body, &JsValue::from_str(field))?
-                .as_string()
-                .ok_or("the server's answer was not one"),
-        )
+        Ok::<_, JsValue>(Ok(JsFuture::from(response.json()?).await?))
     };
     asked
         .await
-        .unwrap_or(Err("the server could not be reached"))
+        .unwrap_or_else(|_| Err("the server could not be reached".to_owned()))
+}
+
+/// The field `name` of a JSON answer, if there is one.
+pub(super) fn field(answer: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(answer, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The text field `name` of a JSON answer.
+fn text_field(answer: &JsValue, name: &str) -> Result<String, String> {
+    field(answer, name)
+        .as_string()
+        .ok_or_else(|| "the server's answer was not one".to_owned())
 }
 
 /// The path of the link `what` asks for, and the new edit key if it made
@@ -99,7 +116,7 @@ async fn path_for(
     link: &BoardLink,
     key: Option<&str>,
     what: Share,
-) -> Result<(String, Option<String>), &'static str> {
+) -> Result<(String, Option<String>), String> {
     let board = match link {
         BoardLink::View(token) => return Ok((format!("/v/{token}"), None)),
         BoardLink::Edit(board) => board,
@@ -107,12 +124,16 @@ async fn path_for(
     match what {
         Share::ThisLink => Ok((edit_path(board, key), None)),
         Share::ViewLink => {
-            let token = post_for(&format!("/b/{board}/view-link"), key, "token").await?;
+            let token = text_field(
+                &post_for(&format!("/b/{board}/view-link"), key, None).await?,
+                "token",
+            )?;
             Ok((format!("/v/{token}"), None))
         }
         Share::NewEditLink => {
-            let key = post_for(&format!("/b/{board}/edit-link"), key, "key").await?;
-            validate_token(&key).map_err(|_| "the server's answer was not one")?;
+            let answer = post_for(&format!("/b/{board}/edit-link"), key, None).await?;
+            let key = text_field(&answer, "key")?;
+            validate_token(&key).map_err(|_| "the server's answer was not one".to_owned())?;
             storage::set_edit_key(board.as_str(), &key);
             show_edit_key(&key);
             Ok((edit_path(board, Some(&key)), Some(key)))
@@ -141,14 +162,13 @@ impl EngineHandle {
                 }
             });
             let notice = match made {
-                Ok((path, new_key)) => {
-                    copy(format!("{}{path}", origin()))
-                        .await
-                        .map(|()| match new_key {
-                            Some(_) => "New edit link copied; the old one no longer works",
-                            None => "Link copied",
-                        })
-                }
+                Ok((path, new_key)) => copy(format!("{}{path}", origin()))
+                    .await
+                    .map(|()| match new_key {
+                        Some(_) => "New edit link copied; the old one no longer works",
+                        None => "Link copied",
+                    })
+                    .map_err(str::to_owned),
                 Err(error) => Err(error),
             };
             ui.notice.set(Some(match notice {

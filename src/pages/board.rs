@@ -78,6 +78,7 @@ impl EngineSlot {
         export_svg,
         export_json,
         import_json,
+        insert_image,
         share(what: Share),
         history(action: HistoryAction),
     );
@@ -773,6 +774,7 @@ enum MenuAction {
     ExportSvg,
     ExportJson,
     ImportJson,
+    InsertImage,
     CopyViewLink,
     NewEditLink,
     Shortcuts,
@@ -784,7 +786,7 @@ enum MenuAction {
 /// (`separated` starts a group; `edit-only` ones a view link's page hides),
 /// action. One list rendered by one view, which weighs far less in the
 /// WebAssembly than a view per item.
-const MENU: [(&str, &str, &str, MenuAction); 10] = [
+const MENU: [(&str, &str, &str, MenuAction); 11] = [
     (icons::CLOCK, "Version history", "", MenuAction::History),
     (
         icons::DOWNLOAD,
@@ -805,6 +807,12 @@ const MENU: [(&str, &str, &str, MenuAction); 10] = [
         "Import JSON…",
         "edit-only",
         MenuAction::ImportJson,
+    ),
+    (
+        icons::IMAGE,
+        "Insert image…",
+        "edit-only",
+        MenuAction::InsertImage,
     ),
     (
         icons::EYE,
@@ -839,6 +847,7 @@ impl EngineSlot {
             MenuAction::ExportSvg => self.export_svg(),
             MenuAction::ExportJson => self.export_json(),
             MenuAction::ImportJson => self.import_json(),
+            MenuAction::InsertImage => self.insert_image(),
             MenuAction::CopyViewLink => self.share(Share::ViewLink),
             MenuAction::NewEditLink => self.rotate_edit_link(),
             MenuAction::Shortcuts => ui.help_open.set(true),

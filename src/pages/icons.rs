@@ -36,6 +36,8 @@ pub const REFRESH: &str =
 pub const CLOCK: &str = "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 2";
 pub const DOWNLOAD: &str = "M12 4v11M7 10l5 5 5-5M5 20h14";
 pub const UPLOAD: &str = "M12 16V5M7 10l5-5 5 5M5 20h14";
+pub const IMAGE: &str =
+    "M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zM9 7a2 2 0 1 0 0 4 2 2 0 0 0 0-4zM21 15l-5-5L5 21";
 pub const KEYBOARD: &str = "M4 6h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1zM7 10h.01M11 10h.01M15 10h.01M8 14h8";
 
 pub fn people() -> impl IntoView {

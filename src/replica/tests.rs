@@ -3,7 +3,7 @@
 //! room sends back. No socket, no browser.
 
 use super::*;
-use crate::protocol::{packed, BoardId, Color};
+use crate::protocol::{packed, BoardId, Color, StrokeKind};
 
 fn id(raw: &str) -> StrokeId {
     StrokeId::parse(raw).expect("valid id")
@@ -703,6 +703,56 @@ fn the_scene_repaints_only_what_changed() {
     // A clear, pending or confirmed, starts the layer over.
     replica.submit(Request::Clear);
     assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+}
+
+#[test]
+fn an_arrived_image_repaints_the_items_showing_it() {
+    let mut server = FakeServer::new();
+    let mut replica = welcomed(&server);
+    let image = |raw: &str, bytes: &str, x: f32| {
+        let mut item = Stroke::new(
+            id(raw),
+            StrokeKind::Image,
+            style(),
+            vec![Point::new(x, 0.0, 0.5), Point::new(x + 40.0, 30.0, 0.5)],
+        );
+        item.image = Some(ImageId::parse(&bytes.repeat(64)).expect("valid image id"));
+        item
+    };
+    for item in [
+        image("a", "a", 0.0),
+        image("b", "b", 100.0),
+        image("c", "a", 200.0),
+    ] {
+        replica.on_server(server.other_adds(item), 0.0);
+    }
+    replica.on_server(server.other_adds(stroke("d", 0.0, 0.0, 5.0)), 0.0);
+    assert_eq!(replica.sync_scene(&Local::default()), SceneUpdate::Rebuilt);
+
+    replica.repaint_image(&ImageId::parse(&"a".repeat(64)).expect("valid image id"));
+    let SceneUpdate::Damaged(damage) = replica.sync_scene(&Local::default()) else {
+        panic!("the items showing the image are damaged");
+    };
+    let left_edges: Vec<f32> = damage
+        .iter()
+        .map(|damage| match damage {
+            Damage::Area(area) => area.min_x.round(),
+            Damage::Above(id) => panic!("{id:?} is not new"),
+        })
+        .collect();
+    assert_eq!(
+        left_edges.len(),
+        4,
+        "a and c, each where it was and where it is: {damage:?}"
+    );
+    assert!(left_edges
+        .iter()
+        .all(|x| *x < 0.0 || (195.0..200.0).contains(x)));
+    assert_eq!(
+        replica.sync_scene(&Local::default()),
+        SceneUpdate::Unchanged,
+        "once"
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ use super::error::AppError;
 use super::http::{admitted, check_origin, editor_access, store_error, IMMUTABLE};
 use super::store::StoredImage;
 use super::AppState;
-use crate::image::{ImageId, ImageType};
+use crate::image::{ImageId, ImageRefusal, ImageType, MAX_IMAGE_SIDE};
 use crate::protocol::BoardId;
 
 /// Uploads whose bodies are read at once, on this instance: each holds up
@@ -57,7 +57,8 @@ impl Limits {
 }
 
 /// `POST /b/{id}/images`: stores the body as an image for an editor of the
-/// board, and answers 201 with `{"id", "url", "type", "bytes"}`.
+/// board, and answers 201 with `{"id", "url", "type", "bytes", "width",
+/// "height"}`.
 pub async fn upload(
     Path(board): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -86,6 +87,7 @@ pub async fn upload(
         .map_err(|_| AppError::Store("the server is shutting down".into()))?;
     let bytes = read_body(body, max).await?;
     let kind = ImageType::sniff(&bytes).map_err(AppError::ImageRefused)?;
+    let (width, height) = dimensions(&bytes).map_err(AppError::ImageRefused)?;
     let (id, bytes) = tokio::task::spawn_blocking(move || (hash(&bytes), bytes))
         .await
         .map_err(|error| AppError::Store(error.to_string()))?;
@@ -102,8 +104,22 @@ pub async fn upload(
         "url": format!("/images/{id}"),
         "type": kind.mime(),
         "bytes": size,
+        "width": width,
+        "height": height,
     });
     Ok((StatusCode::CREATED, axum::Json(answer)))
+}
+
+/// An image's width and height in pixels, read from its header: one that
+/// has none, or more than [`MAX_IMAGE_SIDE`] on a side, is refused.
+fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageRefusal> {
+    let size = imagesize::blob_size(bytes).map_err(|_| ImageRefusal::Unreadable)?;
+    let side = |pixels: usize| u32::try_from(pixels).unwrap_or(u32::MAX);
+    match (side(size.width), side(size.height)) {
+        (0, _) | (_, 0) => Err(ImageRefusal::Unreadable),
+        (width, height) if width.max(height) > MAX_IMAGE_SIDE => Err(ImageRefusal::TooManyPixels),
+        sides => Ok(sides),
+    }
 }
 
 /// The body's bytes, if there are at most `max` (a body sent without a
@@ -177,6 +193,37 @@ mod tests {
         assert_eq!(
             hash(b"abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    /// A PNG's signature and header chunk (its checksum not checked).
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        bytes.extend(width.to_be_bytes());
+        bytes.extend(height.to_be_bytes());
+        bytes.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        bytes
+    }
+
+    #[test]
+    fn an_image_is_as_large_as_its_header_says_within_limits() {
+        assert_eq!(dimensions(&png_header(300, 200)), Ok((300, 200)));
+        let gif = b"GIF89a\x40\x01\xc8\x00\x80\x00\x00";
+        assert_eq!(dimensions(gif), Ok((320, 200)));
+        let widest = MAX_IMAGE_SIDE;
+        assert_eq!(dimensions(&png_header(widest, 1)), Ok((widest, 1)));
+        assert_eq!(
+            dimensions(&png_header(1, widest + 1)),
+            Err(ImageRefusal::TooManyPixels)
+        );
+        assert_eq!(
+            dimensions(&png_header(0, 10)),
+            Err(ImageRefusal::Unreadable)
+        );
+        assert_eq!(
+            dimensions(&png_header(300, 200)[..12]),
+            Err(ImageRefusal::Unreadable),
+            "cut off before its size"
         );
     }
 }

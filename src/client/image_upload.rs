@@ -1,0 +1,148 @@
+//! Adapter: images put on the board by paste, by drop onto the canvas or
+//! from the board menu's "Insert image…".
+//!
+//! Each file is uploaded (`POST /b/{id}/images`, see `server::images`,
+//! which answers with its size) and added as an image item where it was
+//! dropped or pasted (or in the view's middle), fitted into the view, on
+//! top, selected, undoable. Its bytes load when it is first drawn. The server decides what is an
+//! image (by its bytes, within its size limit): its refusal is shown in its
+//! own words, and nothing is added.
+
+use leptos::prelude::Set;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DragEvent, File};
+
+use super::engine::{Engine, EngineHandle};
+use super::export::{files_of, pick_files};
+use super::share::{field, post_for};
+use crate::image::ImageId;
+use crate::protocol::{Point, StrokeKind};
+use crate::ui::{BoardLink, Tool};
+
+/// An image larger than this share of the view is shrunk to fit it.
+const FIT_IN_VIEW: f64 = 0.8;
+/// Several images added at once are stepped by this much, in screen pixels.
+const STEP: f64 = 24.0;
+/// What the file picker offers (the server takes these four).
+const ACCEPTED: &str = "image/png,image/jpeg,image/webp,image/gif";
+
+impl EngineHandle {
+    /// Lets images be dropped onto the canvas.
+    pub(super) fn install_drop_listener(&self) -> Result<(), JsValue> {
+        let canvas = self.0.borrow().canvas.clone();
+        let handle = self.clone();
+        // One listener for both events: without `dragover` taking the
+        // event, the browser would open a dropped file in the tab.
+        // Taking any `Event` shares its closure glue with other listeners.
+        let on_drag = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            event.prevent_default();
+            let event: &DragEvent = event.unchecked_ref();
+            if event.type_() == "drop" {
+                let files = files_of(event.data_transfer().and_then(|data| data.files()));
+                let at = (f64::from(event.offset_x()), f64::from(event.offset_y()));
+                handle.insert_images(files, Some(at));
+            }
+        });
+        for name in ["dragover", "drop"] {
+            canvas.add_event_listener_with_callback(name, on_drag.as_ref().unchecked_ref())?;
+        }
+        on_drag.forget();
+        Ok(())
+    }
+
+    /// Asks for image files and adds them in the view's middle.
+    pub fn insert_image(&self) {
+        let handle = self.clone();
+        pick_files(
+            ACCEPTED,
+            true,
+            Box::new(move |files| handle.insert_images(files, None)),
+        );
+    }
+
+    /// Uploads `files`, one after another, and adds each as an image item
+    /// around `at` (a point on the canvas; its middle when none).
+    pub(super) fn insert_images(&self, files: Vec<File>, at: Option<(f64, f64)>) {
+        let target = self.with(|engine| match &engine.link {
+            BoardLink::Edit(board) if !engine.view_only() && !engine.past_shown() => {
+                let middle = (engine.size.0 / 2.0, engine.size.1 / 2.0);
+                Some((board.clone(), engine.key.clone(), at.unwrap_or(middle)))
+            }
+            _ => None,
+        });
+        let Some((board, key, at)) = target.flatten().filter(|_| !files.is_empty()) else {
+            return;
+        };
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let path = format!("/b/{board}/images");
+            let mut added = 0.0;
+            for file in files {
+                let step = added * STEP;
+                match upload(&path, key.as_deref(), &file).await {
+                    Ok((image, size)) => {
+                        handle.with(|e| e.add_image(image, size, (at.0 + step, at.1 + step)));
+                        added += 1.0;
+                    }
+                    Err(error) => {
+                        let notice = format!("Could not add {}: {error}", file.name());
+                        handle.with(|e| e.ui.notice.set(Some(notice)));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Uploads `file`: its id and its size in pixels, as the server read them.
+async fn upload(
+    path: &str,
+    key: Option<&str>,
+    file: &File,
+) -> Result<(ImageId, (f64, f64)), String> {
+    let answer = post_for(path, key, Some(file)).await?;
+    let id = field(&answer, "id")
+        .as_string()
+        .and_then(|id| ImageId::parse(&id).ok());
+    let size = (
+        field(&answer, "width").as_f64(),
+        field(&answer, "height").as_f64(),
+    );
+    match (id, size) {
+        (Some(id), (Some(width), Some(height))) => Ok((id, (width, height))),
+        _ => Err("the server's answer was not one".to_owned()),
+    }
+}
+
+impl Engine {
+    /// Adds image `image`, `size` pixels large, as an item centred on
+    /// `at` (a point on the canvas): as large as it is, unless that is more
+    /// than [`FIT_IN_VIEW`] of the view. It goes on top and is selected.
+    fn add_image(&mut self, image: ImageId, size: (f64, f64), at: (f64, f64)) {
+        let (width, height) = (size.0.max(1.0), size.1.max(1.0));
+        let fit = FIT_IN_VIEW / self.view.zoom;
+        let scale = (fit * self.size.0 / width)
+            .min(fit * self.size.1 / height)
+            .min(1.0);
+        let (half_width, half_height) =
+            ((width * scale / 2.0) as f32, (height * scale / 2.0) as f32);
+        let (x, y) = self.world(at);
+        let corners = vec![
+            Point::new(x - half_width, y - half_height, 0.5),
+            Point::new(x + half_width, y + half_height, 0.5),
+        ];
+        let mut item = self.new_stroke(StrokeKind::Image, corners);
+        item.image = Some(image);
+        let ids = vec![item.id.clone()];
+        self.submit_batched(vec![item], false);
+        self.choose_tool(Tool::Select);
+        self.select(ids);
+    }
+
+    /// Image `image`'s bytes arrived: the items showing it are drawn again.
+    pub(super) fn image_arrived(&mut self, image: &ImageId) {
+        self.replica.repaint_image(image);
+        self.dirty = true;
+    }
+}
