@@ -1,6 +1,6 @@
 // axe-core over every page and dialog, in the light and the dark theme: no
 // serious or critical violation may remain. Lesser ones are printed.
-import { expect } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import { test, drag, freshBoard, openBoard, pick, scan, scribble } from "./helpers";
 
 for (const theme of ["light", "dark"] as const) {
@@ -58,10 +58,8 @@ for (const theme of ["light", "dark"] as const) {
   });
 }
 
-test("every control the Tab key reaches shows that it has the focus", async ({ browser }) => {
-  const url = await freshBoard(browser);
-  const page = await openBoard(browser, url);
-  await scribble(page, 300, 300, 100);
+/** Tabs once round the page: the controls reached, and those that did not show the focus. */
+async function tabRound(page: Page): Promise<{ seen: string[]; unmarked: string[] }> {
   const seen: string[] = [];
   const unmarked: string[] = [];
   for (let i = 0; i < 80; i++) {
@@ -88,7 +86,30 @@ test("every control the Tab key reaches shows that it has the focus", async ({ b
     seen.push(focused.name);
     if (!focused.marked) unmarked.push(focused.name);
   }
+  return { seen, unmarked };
+}
+
+test("every control the Tab key reaches shows that it has the focus", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const page = await openBoard(browser, url);
+  await scribble(page, 300, 300, 100);
+  const { seen, unmarked } = await tabRound(page);
   // The toolbar, the menu button, people, share, zoom, undo and redo at least.
   expect(seen.length).toBeGreaterThan(15);
   expect(unmarked).toEqual([]);
 });
+
+for (const colorScheme of ["light", "dark"] as const) {
+  test(`the start page's controls show the focus too (${colorScheme})`, async ({ browser }) => {
+    const context = await browser.newContext({ colorScheme });
+    const page = await context.newPage();
+    // A board opened before, so the recent list has a link and its button.
+    await page.goto(await freshBoard(browser));
+    await expect(page.getByTestId("connection-status")).toHaveText("connected");
+    await page.goto("/");
+    await expect(page.getByRole("button", { name: "New board", exact: true })).toBeVisible();
+    const { seen, unmarked } = await tabRound(page);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(unmarked).toEqual([]);
+  });
+}

@@ -4,9 +4,10 @@
 //! Each file is uploaded (`POST /b/{id}/images`, see `server::images`,
 //! which answers with its size) and added as an image item where it was
 //! dropped or pasted (or in the view's middle), fitted into the view, on
-//! top, selected, undoable. Its bytes load when it is first drawn. The server decides what is an
-//! image (by its bytes, within its size limit): its refusal is shown in its
-//! own words, and nothing is added.
+//! top, selected, undoable; its bytes load when it is first drawn
+//! (`images`). The server decides what is an image (by its bytes, within
+//! its limits): its refusal is shown in its own words, and nothing is
+//! added.
 
 use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
@@ -64,6 +65,10 @@ impl EngineHandle {
     /// Uploads `files`, one after another, and adds each as an image item
     /// around `at` (a point on the canvas; its middle when none).
     pub(super) fn insert_images(&self, files: Vec<File>, at: Option<(f64, f64)>) {
+        // A drop of text or links brings no files: nothing to say.
+        if files.is_empty() {
+            return;
+        }
         let target = self.with(|engine| match &engine.link {
             BoardLink::Edit(board) if !engine.view_only() && !engine.past_shown() => {
                 let middle = (engine.size.0 / 2.0, engine.size.1 / 2.0);
@@ -71,7 +76,7 @@ impl EngineHandle {
             }
             _ => None,
         });
-        let Some((board, key, at)) = target.flatten().filter(|_| !files.is_empty()) else {
+        let Some((board, key, at)) = target.flatten() else {
             return;
         };
         let handle = self.clone();

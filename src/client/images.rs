@@ -1,4 +1,4 @@
-//! The images image items show, as the browser loaded them: one
+//! The images that image items show, as the browser loaded them: one
 //! `HtmlImageElement` per image id, shared by the board layer, the live
 //! drawing and the PNG export.
 //!

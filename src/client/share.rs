@@ -7,7 +7,9 @@
 //! board, so the board reopens from the start page's list; the address is
 //! put back with it, so that copying the address bar copies the edit link.
 //! The view link and a new edit link are asked of the server (`POST
-//! /b/{id}/view-link`, `/b/{id}/edit-link`) with the key in `X-Edit-Key`.
+//! /b/{id}/view-link`, `/b/{id}/edit-link`) with the key in `X-Edit-Key`;
+//! image uploads go the same way ([`post_for`], from `image_upload` and
+//! `export`).
 
 use leptos::prelude::Set;
 use wasm_bindgen::{JsCast, JsValue};

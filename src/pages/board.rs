@@ -649,6 +649,7 @@ fn ShortcutHelp(ui: BoardUi) -> impl IntoView {
         ("Delete selection", "Delete"),
         ("Duplicate selection", "Ctrl/⌘ + D"),
         ("Copy, cut, paste", "Ctrl/⌘ + C, X, V"),
+        ("Add an image", "Ctrl/⌘ + V, or drop a file"),
         ("Nudge selection", "Arrow keys (Shift: 10×)"),
         ("Resize selection", "Alt + arrow keys"),
         ("Place a shape or text in the middle", "Enter"),
