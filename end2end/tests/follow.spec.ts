@@ -20,7 +20,7 @@ async function threePeople(browser: Browser) {
   for (const page of [bob, carol]) await expect.poll(() => inkBounds(page)).not.toBeNull();
   const aliceName = (await alice.locator("#display-name").getAttribute("placeholder"))!;
   const bobName = (await bob.locator("#display-name").getAttribute("placeholder"))!;
-  return { alice, bob, carol, aliceName, bobName };
+  return { alice, bob, carol, aliceName, bobName, url };
 }
 
 async function openPeople(page: Page) {
@@ -150,3 +150,82 @@ test("bring everyone to me: the others follow until each pans away, and leaving 
   await alice.context().close();
   await expect(carol.getByTestId("following")).toBeHidden();
 });
+
+test("the focus never leaves a Follow button while people come and go", async ({ browser }) => {
+  const { bob, aliceName, url } = await threePeople(browser);
+  await openPeople(bob);
+  const follow = bob.getByRole("button", { name: `Follow ${aliceName}` });
+  await follow.focus();
+  // Every frame, where the focus is: the list is rebuilt as HTML when
+  // anyone joins or leaves, and the button it was on is made anew.
+  await bob.evaluate(() => {
+    const w = window as unknown as { lostFrames: number };
+    w.lostFrames = 0;
+    const watch = () => {
+      if (!document.activeElement?.hasAttribute("data-follow")) w.lostFrames++;
+      requestAnimationFrame(watch);
+    };
+    requestAnimationFrame(watch);
+  });
+  const dave = await openBoard(browser, url);
+  await expect(bob.locator(".people-list li")).toHaveCount(4);
+  await dave.context().close();
+  await expect(bob.locator(".people-list li")).toHaveCount(3);
+  await expect(follow).toBeFocused();
+  expect(await bob.evaluate(() => (window as unknown as { lostFrames: number }).lostFrames)).toBe(0);
+});
+
+for (const motion of ["reduce", "no-preference"] as const) {
+  test(`a follower's view ${motion === "reduce" ? "jumps to the leader's with reduced motion" : "glides to the leader's"}`, async ({ browser }) => {
+    const url = await freshBoard(browser);
+    const alice = await openBoard(browser, url);
+    const bob = await (await browser.newContext({ reducedMotion: motion })).newPage();
+    await bob.goto(url);
+    await expect(bob.getByTestId("connection-status")).toHaveText("connected");
+    await pick(alice, "Rectangle");
+    await drag(alice, [400, 300], [600, 420]);
+    await pick(alice, "Hand");
+    await expect.poll(() => inkBounds(bob)).not.toBeNull();
+    const aliceName = (await alice.locator("#display-name").getAttribute("placeholder"))!;
+    await openPeople(bob);
+    const follow = bob.getByRole("button", { name: `Follow ${aliceName}` });
+    await follow.click();
+    await settledOnFollow(bob, follow, aliceName);
+    await bob.keyboard.press("Escape");
+    await showsAsOn(bob, alice);
+
+    // Every frame, where the rectangle's left edge is on Bob's canvas.
+    const before = (await rectangleOn(bob))![0];
+    await bob.evaluate(() => {
+      const w = window as unknown as { edges: number[] };
+      w.edges = [];
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="board-canvas"]')!;
+      const ctx = canvas.getContext("2d")!;
+      const watch = () => {
+        const row = ctx.getImageData(0, Math.round(360 * (canvas.width / canvas.clientWidth)), canvas.width, 1).data;
+        let edge = -1;
+        for (let i = 3; i < row.length; i += 4) {
+          if (row[i] > 0) {
+            edge = Math.round((i - 3) / 4 / (canvas.width / canvas.clientWidth));
+            break;
+          }
+        }
+        w.edges.push(edge);
+        requestAnimationFrame(watch);
+      };
+      requestAnimationFrame(watch);
+    });
+    await pan(alice, -300, 0);
+    await showsAsOn(bob, alice);
+    await bob.waitForTimeout(300);
+    const after = (await rectangleOn(bob))![0];
+    expect(Math.abs(after - before)).toBeGreaterThan(250);
+    const edges = await bob.evaluate(() => (window as unknown as { edges: number[] }).edges);
+    const between = edges.filter((x) => Math.abs(x - before) > 2 && Math.abs(x - after) > 2);
+    if (motion === "reduce") {
+      expect(between).toEqual([]);
+    } else {
+      expect(between.length).toBeGreaterThan(0);
+    }
+  });
+}

@@ -581,8 +581,10 @@ fn place_focus(ui: BoardUi) {
             }
         };
         // Effects run before the views they share signals with are
-        // rebuilt: look for the button once they are.
-        request_animation_frame(move || {
+        // rebuilt: look for the button once they are, in a task queued
+        // after theirs, before the page is painted again (a frame later,
+        // the focus would be off the list for a frame).
+        wasm_bindgen_futures::spawn_local(async move {
             let target = document.query_selector(&selector).ok().flatten();
             if let Some(target) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
                 let _ = target.focus();
