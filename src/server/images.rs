@@ -87,10 +87,13 @@ pub async fn upload(
         .map_err(|_| AppError::Store("the server is shutting down".into()))?;
     let bytes = read_body(body, max).await?;
     let kind = ImageType::sniff(&bytes).map_err(AppError::ImageRefused)?;
-    let (width, height) = dimensions(&bytes).map_err(AppError::ImageRefused)?;
-    let (id, bytes) = tokio::task::spawn_blocking(move || (hash(&bytes), bytes))
-        .await
-        .map_err(|error| AppError::Store(error.to_string()))?;
+    // Both read the whole body at worst (a JPEG's size can come after
+    // everything else), so neither runs on the runtime's threads.
+    let (id, sides, bytes) =
+        tokio::task::spawn_blocking(move || (hash(&bytes), dimensions(&bytes), bytes))
+            .await
+            .map_err(|error| AppError::Store(error.to_string()))?;
+    let (width, height) = sides.map_err(AppError::ImageRefused)?;
     let size = bytes.len();
     let image = StoredImage { kind, bytes };
     state
