@@ -18,8 +18,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, FileList, HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement};
 
 use super::engine::{Engine, EngineHandle};
+use super::image_upload::upload;
 use super::render::context_2d;
-use super::share::{field, post_for};
 use crate::exchange::{self, BoardFile, FileImage};
 use crate::geometry::{self, Rect};
 use crate::image::ImageId;
@@ -232,18 +232,18 @@ fn decode_base64(base64: &str) -> Option<Vec<u8>> {
     binary.chars().map(|c| u8::try_from(c).ok()).collect()
 }
 
-/// Uploads the images a board file carries to `board`: what went wrong,
-/// if anything did (the file is then not imported).
-async fn upload_images(board: &str, key: Option<&str>, file: &BoardFile) -> Result<(), String> {
-    let path = format!("/b/{board}/images");
+/// Uploads the images a board file carries to `path` (see
+/// [`Engine::upload_target`]): what went wrong, if anything did (the file
+/// is then not imported).
+async fn upload_images(path: &str, key: Option<&str>, file: &BoardFile) -> Result<(), String> {
     for (index, image) in file.images.iter().enumerate() {
         let bytes = image
             .base64()
             .and_then(decode_base64)
             .ok_or_else(|| format!("image {index} is not base64"))?;
         let body = js_sys::Uint8Array::from(bytes.as_slice());
-        let answer = post_for(&path, key, Some(&body)).await?;
-        if field(&answer, "id").as_string().as_deref() != Some(image.id.as_str()) {
+        let (id, _) = upload(path, key, &body).await?;
+        if id.as_str() != image.id {
             return Err(format!("image {index} is not what its id says"));
         }
     }
@@ -332,14 +332,11 @@ impl EngineHandle {
     /// Imports a board file's text: its images first, then its items.
     async fn import(&self, text: &str) -> Result<(), String> {
         let file = BoardFile::parse(text).map_err(|error| error.to_string())?;
-        let target = self.with(|e| match &e.link {
-            BoardLink::Edit(board) => Some((board.to_string(), e.key.clone())),
-            BoardLink::View(_) => None,
-        });
-        let (board, key) = target
+        let (path, key) = self
+            .with(|e| e.upload_target())
             .flatten()
-            .ok_or("this link can only view the board")?;
-        upload_images(&board, key.as_deref(), &file).await?;
+            .ok_or_else(|| "this link can only view the board".to_owned())?;
+        upload_images(&path, key.as_deref(), &file).await?;
         self.with(|e| e.import_file(file));
         Ok(())
     }

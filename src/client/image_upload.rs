@@ -69,19 +69,20 @@ impl EngineHandle {
         if files.is_empty() {
             return;
         }
-        let target = self.with(|engine| match &engine.link {
-            BoardLink::Edit(board) if !engine.view_only() && !engine.past_shown() => {
-                let middle = (engine.size.0 / 2.0, engine.size.1 / 2.0);
-                Some((board.clone(), engine.key.clone(), at.unwrap_or(middle)))
+        let target = self.with(|engine| {
+            if engine.view_only() || engine.past_shown() {
+                return None;
             }
-            _ => None,
+            let middle = (engine.size.0 / 2.0, engine.size.1 / 2.0);
+            engine
+                .upload_target()
+                .map(|(path, key)| (path, key, at.unwrap_or(middle)))
         });
-        let Some((board, key, at)) = target.flatten() else {
+        let Some((path, key, at)) = target.flatten() else {
             return;
         };
         let handle = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let path = format!("/b/{board}/images");
             let mut added = 0.0;
             for file in files {
                 let step = added * STEP;
@@ -100,13 +101,15 @@ impl EngineHandle {
     }
 }
 
-/// Uploads `file`: its id and its size in pixels, as the server read them.
-async fn upload(
+/// Uploads an image's bytes (a `File`, or a `Uint8Array`) to `path` (see
+/// [`Engine::upload_target`]): its id and its size in pixels, as the server
+/// read them.
+pub(super) async fn upload(
     path: &str,
     key: Option<&str>,
-    file: &File,
+    bytes: &JsValue,
 ) -> Result<(ImageId, (f64, f64)), String> {
-    let answer = post_for(path, key, Some(file)).await?;
+    let answer = post_for(path, key, Some(bytes)).await?;
     let id = field(&answer, "id")
         .as_string()
         .and_then(|id| ImageId::parse(&id).ok());
@@ -121,6 +124,15 @@ async fn upload(
 }
 
 impl Engine {
+    /// Where this page uploads images (`/b/{id}/images`) and the edit key
+    /// it sends; none on a view link's page.
+    pub(super) fn upload_target(&self) -> Option<(String, Option<String>)> {
+        match &self.link {
+            BoardLink::Edit(board) => Some((format!("/b/{board}/images"), self.key.clone())),
+            BoardLink::View(_) => None,
+        }
+    }
+
     /// Adds image `image`, `size` pixels large, as an item centred on
     /// `at` (a point on the canvas): as large as it is, unless that is more
     /// than [`FIT_IN_VIEW`] of the view. It goes on top and is selected.
