@@ -34,6 +34,8 @@
 //! - [`follow`]: following someone's view and being followed (who, where,
 //!   when the next view goes out, the follower's glide).
 //! - [`announce`]: what others did, summed up in words for screen readers.
+//! - [`item_list`]: every item in words, for the item list (keys, the
+//!   window of options written out).
 //! - [`image`]: images' names (the SHA-256 of their bytes) and which files
 //!   are taken as images (by their first bytes; SVG is refused).
 //! - [`app`], [`pages`], [`ui`]: the Leptos views and the signals they share
@@ -74,6 +76,7 @@ pub mod geometry;
 pub mod gesture;
 pub mod history;
 pub mod image;
+pub mod item_list;
 pub mod laser;
 pub mod pages;
 pub mod protocol;

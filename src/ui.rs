@@ -325,6 +325,8 @@ pub struct BoardUi {
     pub help_open: RwSignal<bool>,
     /// Whether the history panel is open.
     pub history_open: RwSignal<bool>,
+    /// Whether the item list is open.
+    pub items_open: RwSignal<bool>,
     /// A past version is shown instead of the board (the page hides its
     /// tools; the engine keeps which one, and sets the panel's slider).
     pub looking_back: RwSignal<bool>,
@@ -359,6 +361,7 @@ impl BoardUi {
             selected: RwSignal::new(0),
             help_open: RwSignal::new(false),
             history_open: RwSignal::new(false),
+            items_open: RwSignal::new(false),
             looking_back: RwSignal::new(false),
             history_html: RwSignal::new(String::new()),
             viewer,

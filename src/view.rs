@@ -91,6 +91,17 @@ impl View {
         Self::centred_on(area, size, 0.0, MAX_ZOOM)
     }
 
+    /// This view if it shows `area` whole; else the view centred on it, at
+    /// this zoom or, if it does not fit, zoomed out until it does (the item
+    /// list brings an item into view with it).
+    pub fn bringing_into_view(&self, area: &Rect, size: (f64, f64)) -> Self {
+        const MARGIN: f64 = 48.0;
+        if self.visible(size).contains_rect(area) {
+            return *self;
+        }
+        Self::centred_on(area, size, MARGIN, self.zoom)
+    }
+
     fn centred_on(content: &Rect, size: (f64, f64), margin: f64, most_zoom: f64) -> Self {
         let width = f64::from(content.width()).max(1.0);
         let height = f64::from(content.height()).max(1.0);
@@ -156,6 +167,24 @@ mod tests {
         let (cx, cy) = view.to_screen((2000.0, 1500.0));
         assert!((cx - 400.0).abs() < 1e-6 && (cy - 300.0).abs() < 1e-6);
         assert!(view.visible((800.0, 600.0)).contains_rect(&content));
+    }
+
+    #[test]
+    fn bringing_into_view_moves_only_when_needed_and_keeps_the_zoom_if_it_fits() {
+        let mut view = View::default();
+        view.zoom_at(2.0, (0.0, 0.0));
+        let size = (800.0, 600.0);
+        let in_sight = Rect::from_corners((10.0, 10.0), (50.0, 50.0));
+        assert_eq!(view.bringing_into_view(&in_sight, size), view);
+        let far = Rect::from_corners((5000.0, 5000.0), (5100.0, 5050.0));
+        let moved = view.bringing_into_view(&far, size);
+        assert_eq!(moved.zoom, 2.0);
+        let (cx, cy) = moved.to_screen((5050.0, 5025.0));
+        assert!((cx - 400.0).abs() < 1e-6 && (cy - 300.0).abs() < 1e-6);
+        let huge = Rect::from_corners((0.0, 0.0), (4000.0, 100.0));
+        let zoomed_out = view.bringing_into_view(&huge, size);
+        assert!(zoomed_out.zoom < 0.2);
+        assert!(zoomed_out.visible(size).contains_rect(&huge));
     }
 
     #[test]

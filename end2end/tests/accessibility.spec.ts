@@ -1,7 +1,7 @@
 // axe-core over every page and dialog, in the light and the dark theme: no
 // serious or critical violation may remain. Lesser ones are printed.
 import { expect, Page } from "@playwright/test";
-import { test, drag, freshBoard, openBoard, pick, scan, scribble } from "./helpers";
+import { test, drag, freshBoard, openBoard, pick, scan, scribble, shoot } from "./helpers";
 
 for (const theme of ["light", "dark"] as const) {
   test(`no serious accessibility violation anywhere, ${theme} theme`, async ({ browser }) => {
@@ -17,7 +17,7 @@ for (const theme of ["light", "dark"] as const) {
     await expect(page.getByTestId("connection-status")).toHaveText("connected");
     // A board with items of every kind, one of them selected (the style
     // panel and its arrangement buttons show).
-    await scribble(page, 200, 250, 150);
+    await scribble(page, 300, 500, 150);
     await pick(page, "Rectangle");
     await drag(page, [450, 200], [600, 320]);
     await pick(page, "Text");
@@ -43,6 +43,17 @@ for (const theme of ["light", "dark"] as const) {
     await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
     violations.push(...(await scan(page, "keyboard shortcuts")));
     await page.keyboard.press("Escape");
+
+    await page.getByRole("button", { name: "Menu", exact: true }).click();
+    await page.getByRole("menuitem", { name: "Item list" }).click();
+    const items = page.getByRole("listbox", { name: "Items in drawing order" });
+    await expect(items).toBeFocused();
+    await expect(items.getByRole("option")).toHaveCount(3);
+    await expect(items.getByRole("option", { selected: true })).toHaveCount(1);
+    violations.push(...(await scan(page, "item list")));
+    await shoot(page, `item-list-${theme}`);
+    await page.keyboard.press("Escape");
+    await expect(items).toBeHidden();
 
     await page.getByRole("button", { name: "Menu", exact: true }).click();
     await page.getByRole("menuitem", { name: "Version history" }).click();

@@ -149,6 +149,10 @@ pub struct Engine {
     this: Weak<RefCell<Engine>>,
     /// What the history panel read and what it replays (`history`).
     pub(super) history: super::history::History,
+    /// The item list's active item and window (`item_list`), and whether
+    /// writing it anew is scheduled.
+    pub(super) item_list: crate::item_list::ItemList,
+    pub(super) items_due: bool,
     /// Where the board is kept on the device, once startup opened it
     /// (`offline`), and what was kept there.
     keeper: Option<Rc<Keeper>>,
@@ -178,7 +182,7 @@ struct Kept {
 /// Runs `work` on the engine in a task of its own, after `ms`
 /// milliseconds. (One closure type for every such task: each type is a
 /// copy of the timer's glue in the WebAssembly.)
-fn later(handle: &EngineHandle, ms: u32, work: fn(&mut Engine)) {
+pub(super) fn later(handle: &EngineHandle, ms: u32, work: fn(&mut Engine)) {
     let handle = handle.clone();
     gloo_timers::callback::Timeout::new(ms, move || {
         handle.with(work);
@@ -282,6 +286,8 @@ impl EngineHandle {
             size: (0.0, 0.0, 1.0),
             this: Weak::new(),
             history: Default::default(),
+            item_list: Default::default(),
+            items_due: false,
             keeper: None,
             kept: Kept::default(),
         };
@@ -625,6 +631,7 @@ impl Engine {
             None => {}
         }
         self.history_follows_board();
+        self.items_changed();
         self.show_counts();
         self.keep();
         self.dirty |= redraw;
@@ -927,6 +934,7 @@ impl Engine {
 
     pub(super) fn select(&mut self, ids: Vec<StrokeId>) {
         if self.replica.select(ids) {
+            self.items_changed();
             self.show_counts();
             self.show_style_of_selection();
             self.dirty = true;

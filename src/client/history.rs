@@ -95,9 +95,10 @@ impl EngineHandle {
 }
 
 impl Engine {
-    fn history_action(&mut self, action: HistoryAction) {
+    pub(super) fn history_action(&mut self, action: HistoryAction) {
         match action {
             HistoryAction::Open => {
+                self.ui.items_open.set(false);
                 self.ui.history_open.set(true);
                 self.history.page_seq = u64::MAX;
                 self.set_slider(None);

@@ -3,7 +3,7 @@
 //! The engine (`engine`) drives the shared replica and gesture machine and
 //! owns the canvases; everything that talks to the browser's event sources
 //! (`input`, `text_editor`, `clipboard`, `export`, `image_upload`, `share`,
-//! `socket`, `history`, `offline`) is an adapter
+//! `socket`, `history`, `item_list`, `offline`) is an adapter
 //! that imports the engine and reaches it through `EngineHandle`, never the
 //! other way round. [`start`] wires them together.
 
@@ -15,6 +15,7 @@ mod history;
 mod image_upload;
 mod images;
 mod input;
+mod item_list;
 mod offline;
 mod render;
 mod share;

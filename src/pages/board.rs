@@ -79,6 +79,8 @@ impl EngineSlot {
         export_json,
         import_json,
         insert_image,
+        toggle_items,
+        pick_item(id: String),
         share(what: Share),
         history(action: HistoryAction),
     );
@@ -96,6 +98,26 @@ impl EngineSlot {
                 self.with(EngineHandle::clear);
             }
         }
+    }
+
+    /// A key pressed in the item list's panel: the list's own keys (on the
+    /// list, not on the panel's Close button) go to the engine, and the
+    /// board's shortcuts do not see them.
+    fn item_key(&self, event: &leptos::ev::KeyboardEvent) {
+        #[cfg(feature = "hydrate")]
+        self.with(|engine| {
+            use wasm_bindgen::JsCast;
+            let on_list = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|target| target.class_name() == "items-list");
+            if on_list && engine.item_key(&event.key(), event.alt_key(), event.shift_key()) {
+                event.prevent_default();
+                event.stop_propagation();
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
     }
 
     fn rotate_edit_link(&self) {
@@ -275,6 +297,7 @@ fn Board(link: BoardLink) -> impl IntoView {
 
             <FollowingBanner ui engine=slot/>
             <HistoryPanel ui engine=slot/>
+            <ItemsPanel ui engine=slot/>
             <ShortcutHelp ui/>
 
             // What others do, said to screen readers (`announce`).
@@ -742,6 +765,38 @@ fn HistoryPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     }
 }
 
+/// The item list (the board menu's "Item list"): every item in words, in
+/// drawing order, as a listbox the keyboard works through. The options are
+/// HTML the engine writes (`client::item_list`); the list keeps the focus
+/// and names the active option in `aria-activedescendant`, so writing them
+/// anew never moves the focus. The rest is static markup too, with one
+/// listener for keys and one for clicks (lighter in the WebAssembly than a
+/// view per element).
+#[component]
+fn ItemsPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
+    const CONTENT: &str = concat!(
+        r#"<div class="help-header"><h2>Items</h2><button class="tool" data-action="close" aria-label="Close the item list" title="Close">✕</button></div>"#,
+        r#"<p class="muted items-keys" id="items-keys">↑ ↓ go through, Enter selects, Delete removes, Alt + arrows move (Shift: 10×), Esc closes</p>"#,
+        r#"<ul class="items-list" role="listbox" tabindex="0" aria-label="Items in drawing order" aria-describedby="items-keys"></ul>"#,
+    );
+    view! {
+        <section
+            class="items-panel"
+            class:hidden=move || !ui.items_open.get()
+            aria-label="Items"
+            on:keydown=move |event| engine.item_key(&event)
+            on:click=move |event| {
+                if let Some(id) = clicked_data(&event, "data-stroke") {
+                    engine.pick_item(id);
+                } else if clicked_data(&event, "data-action").is_some() {
+                    engine.toggle_items();
+                }
+            }
+            inner_html=CONTENT
+        ></section>
+    }
+}
+
 /// What a click in the history panel asks for: the `data-action` or
 /// `data-seq` of the control it hit.
 fn history_action(event: &leptos::ev::MouseEvent) -> Option<HistoryAction> {
@@ -778,6 +833,7 @@ enum MenuAction {
     ExportJson,
     ImportJson,
     InsertImage,
+    Items,
     CopyViewLink,
     NewEditLink,
     Shortcuts,
@@ -789,8 +845,9 @@ enum MenuAction {
 /// (`separated` starts a group; `edit-only` ones a view link's page hides),
 /// action. One list rendered by one view, which weighs far less in the
 /// WebAssembly than a view per item.
-const MENU: [(&str, &str, &str, MenuAction); 11] = [
+const MENU: [(&str, &str, &str, MenuAction); 12] = [
     (icons::CLOCK, "Version history", "", MenuAction::History),
+    (icons::LIST, "Item list", "", MenuAction::Items),
     (
         icons::DOWNLOAD,
         "Export PNG (whole board)",
@@ -851,6 +908,7 @@ impl EngineSlot {
             MenuAction::ExportJson => self.export_json(),
             MenuAction::ImportJson => self.import_json(),
             MenuAction::InsertImage => self.insert_image(),
+            MenuAction::Items => self.toggle_items(),
             MenuAction::CopyViewLink => self.share(Share::ViewLink),
             MenuAction::NewEditLink => self.rotate_edit_link(),
             MenuAction::Shortcuts => ui.help_open.set(true),

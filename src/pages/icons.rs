@@ -34,6 +34,8 @@ pub const REFRESH: &str =
     "M20 11a8 8 0 0 0-14.3-4.9L4 8M4 4v4h4M4 13a8 8 0 0 0 14.3 4.9L20 16M20 20v-4h-4";
 /// A clock: version history.
 pub const CLOCK: &str = "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 2";
+/// Lines with bullets: the item list.
+pub const LIST: &str = "M9 6h11M9 12h11M9 18h11M4.5 6h.01M4.5 12h.01M4.5 18h.01";
 pub const DOWNLOAD: &str = "M12 4v11M7 10l5 5 5-5M5 20h14";
 pub const UPLOAD: &str = "M12 16V5M7 10l5-5 5 5M5 20h14";
 pub const IMAGE: &str =
