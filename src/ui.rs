@@ -285,6 +285,30 @@ pub fn guest_name(seed: &str) -> String {
     format!("{adjective} {animal}")
 }
 
+/// What the selected items take from the style panel: the panel shows
+/// only those sections (an image takes none of them, only opacity).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stylable {
+    pub colour: bool,
+    pub fill: bool,
+    pub width: bool,
+    pub font_size: bool,
+}
+
+impl Stylable {
+    /// What items of these kinds take, together.
+    pub fn of(kinds: impl IntoIterator<Item = StrokeKind>) -> Self {
+        kinds.into_iter().fold(Self::default(), |mut can, kind| {
+            let drawn = !matches!(kind, StrokeKind::Image | StrokeKind::Text);
+            can.colour |= kind != StrokeKind::Image;
+            can.fill |= kind.is_closed();
+            can.width |= drawn;
+            can.font_size |= kind == StrokeKind::Text;
+            can
+        })
+    }
+}
+
 /// Eraser radius in screen pixels.
 pub const ERASER_RADIUS: f32 = 10.0;
 
@@ -319,8 +343,9 @@ pub struct BoardUi {
     pub notice: RwSignal<Option<String>>,
     /// The zoom factor, for the zoom indicator.
     pub zoom: RwSignal<f64>,
-    /// How many items are selected.
+    /// How many items are selected, and what they take from the style panel.
     pub selected: RwSignal<usize>,
+    pub stylable: RwSignal<Stylable>,
     /// Whether the keyboard shortcut help is open.
     pub help_open: RwSignal<bool>,
     /// Whether the history panel is open.
@@ -359,6 +384,7 @@ impl BoardUi {
             notice: RwSignal::new(None),
             zoom: RwSignal::new(1.0),
             selected: RwSignal::new(0),
+            stylable: RwSignal::new(Stylable::default()),
             help_open: RwSignal::new(false),
             history_open: RwSignal::new(false),
             items_open: RwSignal::new(false),
@@ -383,6 +409,20 @@ mod tests {
         }
         assert_eq!(Tool::from_shortcut("x"), None);
         assert_eq!(Tool::from_shortcut("pp"), None);
+    }
+
+    #[test]
+    fn the_style_panel_offers_what_the_selected_kinds_take() {
+        use StrokeKind::*;
+        assert_eq!(Stylable::of([Image]), Stylable::default());
+        let rectangle = Stylable::of([Rectangle]);
+        assert!(rectangle.colour && rectangle.fill && rectangle.width && !rectangle.font_size);
+        let text = Stylable::of([Text]);
+        assert!(text.colour && !text.fill && !text.width && text.font_size);
+        let line_and_image = Stylable::of([Line, Image]);
+        assert!(line_and_image.colour && line_and_image.width && !line_and_image.fill);
+        let all = Stylable::of([Freehand, Ellipse, Text, Arrow]);
+        assert!(all.colour && all.fill && all.width && all.font_size);
     }
 
     #[test]

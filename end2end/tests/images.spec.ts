@@ -123,6 +123,12 @@ test("an image pasted, dropped or picked reaches everyone, survives a reload and
   await expect.poll(async () => isRed(await pixelAt(alice, 350, 300))).toBe(true);
   expect(isBlue(await pixelAt(alice, 450, 300))).toBe(true);
   await expect(alice.getByRole("button", { name: "Select", exact: true })).toHaveAttribute("aria-pressed", "true");
+  // Selected, it offers only what an image takes: opacity and arrangement.
+  await expect(alice.getByRole("group", { name: "Arrange" })).toBeVisible();
+  await expect(alice.getByRole("slider", { name: "Opacity" })).toBeVisible();
+  for (const section of ["Colour", "Fill", "Stroke width", "Text size"]) {
+    await expect(alice.getByRole("group", { name: section })).toBeHidden();
+  }
   await expect.poll(async () => isPlaceholderGrey(await pixelAt(bob, 350, 300))).toBe(true);
   expect(isPlaceholderGrey(await pixelAt(bob, 450, 300))).toBe(true);
   await shoot(bob, "image-loading");
@@ -217,6 +223,19 @@ test("an image pasted, dropped or picked reaches everyone, survives a reload and
   await uploaded;
   await expect(dave.getByRole("status")).toHaveText("Imported 3 items");
   await expect.poll(() => redPixels(dave)).toBeGreaterThan(1_000);
+  // The same file pasted as text (an export opened in an editor and
+  // copied) uploads its image too, and lands selected.
+  const erin = await openBoard(browser, await freshBoard(browser));
+  const pasted = erin.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/images"));
+  await erin.mouse.move(640, 400);
+  await erin.evaluate((text) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", text);
+    window.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data }));
+  }, json.toString());
+  await pasted;
+  await expect.poll(() => redPixels(erin)).toBeGreaterThan(1_000);
+  await expect(erin.getByRole("group", { name: "Arrange" })).toBeVisible();
 
   // The dark theme shows the canvas inverted (lightness turned over, hues
   // kept), and images drawn inverted under it: dark red and dark blue stay
@@ -266,7 +285,7 @@ test("files the server does not take are refused with its reason, and add nothin
   (await twoColourPng(alice, 4, 4)).copy(huge);
   await insertViaMenu(alice, [write("huge.png", huge)]);
   await expect(alice.getByRole("status")).toHaveText(
-    "Could not add huge.png: the image is larger than this server takes (10485760 bytes at most)",
+    "Could not add huge.png: the image is larger than this server takes (10 MiB at most)",
   );
   await shoot(alice, "image-refused");
 

@@ -61,6 +61,10 @@ test("the item list names every item, and its keys select, move and delete them 
   await alice.keyboard.press("Enter");
   await expect(options.nth(0)).toHaveAttribute("aria-selected", "true");
   await expect(alice.getByRole("group", { name: "Arrange" })).toBeVisible();
+  // The style panel offers what a rectangle takes.
+  await expect(alice.getByRole("group", { name: "Fill" })).toBeVisible();
+  await expect(alice.getByRole("group", { name: "Stroke width" })).toBeVisible();
+  await expect(alice.getByRole("group", { name: "Text size" })).toBeHidden();
   await expect(alice.getByTestId("announcements")).toHaveText(/^Selected Rectangle, black, at 450, 200/);
   await expect(list).toBeFocused();
 

@@ -7,7 +7,8 @@
 //! browser, or read in a text editor. Pasted items get fresh ids, are
 //! centred under the pointer (or next to where they were copied from), go on
 //! top, and become the selection: one `add_strokes` per batch, undoable.
-//! Pasted image files are added as images (`image_upload`).
+//! Pasted image files are added as images (`image_upload`); a pasted board
+//! file that carries images' bytes (an export) uploads them first.
 
 use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
@@ -89,6 +90,26 @@ impl Engine {
             return;
         };
         event.prevent_default();
+        if file.images.is_empty() {
+            self.paste_file(file);
+            return;
+        }
+        // A board file with its images' bytes (an export pasted as text):
+        // they go up first, as in an import.
+        if let Some(handle) = self.handle() {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(error) = handle.with_images_uploaded(file, Engine::paste_file).await {
+                    let notice = format!("Could not paste: {error}");
+                    handle.with(|e| e.ui.notice.set(Some(notice)));
+                }
+            });
+        }
+    }
+
+    /// Adds a pasted board file's items with fresh ids, on top, centred
+    /// under the pointer (or beside where they were copied from), and
+    /// selects them.
+    fn paste_file(&mut self, file: BoardFile) {
         let top = self.top_z();
         let strokes = file.into_new_strokes(|| StrokeId::from_trusted(self.new_id()), top);
         let Some(bounds) = geometry::union_bounds(&strokes) else {

@@ -51,8 +51,8 @@ use crate::protocol::{
 use crate::replica::{kept, Changed, HistoryAnswer, Local, Replica, SnapshotProgress, TypedText};
 use crate::stacking::Restack;
 use crate::ui::{
-    with_colors, BoardLink, BoardUi, ConnectionStatus, StyleProperty, Tool, ERASER_RADIUS,
-    FONT_SIZES, PALETTE,
+    with_colors, BoardLink, BoardUi, ConnectionStatus, Stylable, StyleProperty, Tool,
+    ERASER_RADIUS, FONT_SIZES, PALETTE,
 };
 use crate::view::View;
 
@@ -149,10 +149,8 @@ pub struct Engine {
     this: Weak<RefCell<Engine>>,
     /// What the history panel read and what it replays (`history`).
     pub(super) history: super::history::History,
-    /// The item list's active item and window (`item_list`), and whether
-    /// writing it anew is scheduled.
-    pub(super) item_list: crate::item_list::ItemList,
-    pub(super) items_due: bool,
+    /// What the item list shows and has written (`item_list`).
+    pub(super) items: super::item_list::ItemsPanel,
     /// Where the board is kept on the device, once startup opened it
     /// (`offline`), and what was kept there.
     keeper: Option<Rc<Keeper>>,
@@ -286,8 +284,7 @@ impl EngineHandle {
             size: (0.0, 0.0, 1.0),
             this: Weak::new(),
             history: Default::default(),
-            item_list: Default::default(),
-            items_due: false,
+            items: Default::default(),
             keeper: None,
             kept: Kept::default(),
         };
@@ -942,9 +939,15 @@ impl Engine {
     }
 
     /// The style panel shows the style of the first selected item (and new
-    /// items get it too, as in other whiteboards).
+    /// items get it too, as in other whiteboards), and only the sections
+    /// the selected items take.
     fn show_style_of_selection(&self) {
-        let Some(first) = self.selected_strokes().into_iter().next() else {
+        let selected = self.selected_strokes();
+        let stylable = Stylable::of(selected.iter().map(|s| s.kind));
+        if self.ui.stylable.get_untracked() != stylable {
+            self.ui.stylable.set(stylable);
+        }
+        let Some(first) = selected.into_iter().next() else {
             return;
         };
         self.ui.color.set(first.style.color.as_str().to_owned());

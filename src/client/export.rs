@@ -332,12 +332,24 @@ impl EngineHandle {
     /// Imports a board file's text: its images first, then its items.
     async fn import(&self, text: &str) -> Result<(), String> {
         let file = BoardFile::parse(text).map_err(|error| error.to_string())?;
+        self.with_images_uploaded(file, Engine::import_file).await
+    }
+
+    /// Uploads the images a board file carries, then hands it to `then`
+    /// (an import, a paste): what went wrong, if anything did (`then` is
+    /// not called). One function type for both: each caller's future
+    /// would be a copy of this one in the WebAssembly.
+    pub(super) async fn with_images_uploaded(
+        &self,
+        file: BoardFile,
+        then: fn(&mut Engine, BoardFile),
+    ) -> Result<(), String> {
         let (path, key) = self
             .with(|e| e.upload_target())
             .flatten()
             .ok_or_else(|| "this link can only view the board".to_owned())?;
         upload_images(&path, key.as_deref(), &file).await?;
-        self.with(|e| e.import_file(file));
+        self.with(|e| then(e, file));
         Ok(())
     }
 }

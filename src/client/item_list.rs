@@ -1,9 +1,10 @@
 //! The item list's side of the engine. While the list is open, its options
 //! (HTML made by [`crate::item_list`]) are written into the page's listbox
 //! after every key, and at most every [`RENDER_INTERVAL_MS`] while the
-//! board changes. Its keys and clicks become what the board's own controls
-//! do: select an item (and bring it into view), remove it, move it; each
-//! said in the live region, as others' changes are.
+//! board changes (and only if they changed). Its keys and presses become
+//! what the board's own controls do: select an item (and bring it into
+//! view), remove it, move it; each said in the live region, as others'
+//! changes are.
 
 use leptos::prelude::{GetUntracked, Set};
 use wasm_bindgen::JsCast;
@@ -11,13 +12,26 @@ use web_sys::HtmlElement;
 
 use super::engine::{later, Engine, EngineHandle};
 use crate::geometry::visual_bounds;
-use crate::item_list::{describe, kind_name, option_id, place, ListKey};
+use crate::item_list::{describe, kind_name, option_id, place, ItemList, ListKey};
 use crate::protocol::{Stroke, StrokeId};
 use crate::ui::{HistoryAction, Tool};
 
 /// The list is written anew at most this often while the board changes
 /// (milliseconds): a busy board would otherwise rebuild it every frame.
 const RENDER_INTERVAL_MS: u32 = 200;
+
+/// What the engine keeps for the item list.
+#[derive(Default)]
+pub(super) struct ItemsPanel {
+    /// The active item and the window of options written out.
+    list: ItemList,
+    /// Writing the list anew is scheduled.
+    due: bool,
+    /// The options as last written: the same options are not written
+    /// again (someone's pointer moving changes nothing in the list, and a
+    /// row replaced under a press would lose the press).
+    written: String,
+}
 
 impl EngineHandle {
     /// Opens the item list, or closes it (the board menu's "Item list").
@@ -35,13 +49,13 @@ impl EngineHandle {
         true
     }
 
-    /// An option was clicked: its item becomes the active one, selected.
+    /// An option was pressed: its item becomes the active one, selected.
     pub fn pick_item(&self, id: String) {
         let Ok(id) = StrokeId::parse(&id) else {
             return;
         };
         self.with(|engine| {
-            engine.item_list.activate(id);
+            engine.items.list.activate(id);
             engine.item_key(ListKey::Select);
         });
     }
@@ -71,15 +85,15 @@ impl Engine {
     /// The board or the selection changed: the open list is written anew
     /// soon (once for everything that changes meanwhile).
     pub(super) fn items_changed(&mut self) {
-        if self.items_due || !self.ui.items_open.get_untracked() {
+        if self.items.due || !self.ui.items_open.get_untracked() {
             return;
         }
         let Some(handle) = self.handle() else {
             return;
         };
-        self.items_due = true;
+        self.items.due = true;
         later(&handle, RENDER_INTERVAL_MS, |engine| {
-            engine.items_due = false;
+            engine.items.due = false;
             engine.render_items(0);
         });
     }
@@ -89,18 +103,22 @@ impl Engine {
     /// descendant, scrolls it into the list's sight, and returns it.
     fn render_items(&mut self, step: isize) -> Option<Stroke> {
         let list = element(".items-list")?;
-        let mut item_list = std::mem::take(&mut self.item_list);
+        let mut item_list = std::mem::take(&mut self.items.list);
         let strokes = self.display_strokes();
         let items: Vec<&Stroke> = strokes.iter().map(|(s, _)| s.as_ref()).collect();
         item_list.step(&items, step);
-        list.set_inner_html(&item_list.render(&items, self.replica.selection()));
+        let html = item_list.render(&items, self.replica.selection());
         let active = item_list.active();
         let item = items
             .into_iter()
             .find(|item| Some(&item.id) == active)
             .cloned();
         drop(strokes);
-        self.item_list = item_list;
+        self.items.list = item_list;
+        if html != self.items.written {
+            list.set_inner_html(&html);
+            self.items.written = html;
+        }
         let Some(item) = item else {
             let _ = list.remove_attribute("aria-activedescendant");
             return None;

@@ -313,10 +313,11 @@ fn Board(link: BoardLink) -> impl IntoView {
 
 /// Colour, fill, width, text size, opacity and arrangement: shown while a
 /// drawing tool is active or something is selected. With a selection, every
-/// change applies to the selected items. The panel and its sections are
-/// always rendered and hidden by a class rather than made by a `Show`
-/// each: a view made later weighs about 1 KB of the compressed
-/// WebAssembly, a class toggle next to nothing.
+/// change applies to the selected items, and only the sections they take
+/// show (`Stylable`: for an image, only opacity and arrangement). The panel
+/// and its sections are always rendered and hidden by a class rather than
+/// made by a `Show` each: a view made later weighs about 1 KB of the
+/// compressed WebAssembly, a class toggle next to nothing.
 #[component]
 fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
     let tool = move || ui.tool.get();
@@ -328,9 +329,22 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
                 Tool::Pen | Tool::Rectangle | Tool::Ellipse | Tool::Line | Tool::Arrow | Tool::Text
             )
     };
-    let shows_fill = move || has_selection() || matches!(tool(), Tool::Rectangle | Tool::Ellipse);
-    let shows_width = move || has_selection() || tool() != Tool::Text;
-    let shows_font = move || has_selection() || tool() == Tool::Text;
+    // With a selection, what its items take (a drawing tool ends the
+    // selection); without, what the tool draws.
+    let can = move || ui.stylable.get();
+    let shows_colour = move || !has_selection() || can().colour;
+    let shows_fill = move || match has_selection() {
+        true => can().fill,
+        false => matches!(tool(), Tool::Rectangle | Tool::Ellipse),
+    };
+    let shows_width = move || match has_selection() {
+        true => can().width,
+        false => tool() != Tool::Text,
+    };
+    let shows_font = move || match has_selection() {
+        true => can().font_size,
+        false => tool() == Tool::Text,
+    };
     // A style change restyles the selection, if there is one.
     let changed = move |property: StyleProperty| {
         if ui.selected.get_untracked() > 0 {
@@ -340,7 +354,7 @@ fn StylePanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
 
     view! {
         <div class="style-panel" class:hidden=move || !visible() role="group" aria-label="Style">
-            <div class="panel-section" role="group" aria-label="Colour">
+            <div class="panel-section" class:hidden=move || !shows_colour() role="group" aria-label="Colour">
                 <span class="panel-label">"Stroke"</span>
                 <div class="swatches">
                     {PALETTE
@@ -785,10 +799,18 @@ fn ItemsPanel(ui: BoardUi, engine: EngineSlot) -> impl IntoView {
             class:hidden=move || !ui.items_open.get()
             aria-label="Items"
             on:keydown=move |event| engine.item_key(&event)
-            on:click=move |event| {
+            // An option is picked as it is pressed: the list may be
+            // written anew before the button comes up (someone else
+            // changed the board), and a click needs both on one element.
+            // (A tap on a touch screen presses too; a swipe to scroll
+            // does not.)
+            on:mousedown=move |event| {
                 if let Some(id) = clicked_data(&event, "data-stroke") {
                     engine.pick_item(id);
-                } else if clicked_data(&event, "data-action").is_some() {
+                }
+            }
+            on:click=move |event| {
+                if clicked_data(&event, "data-action").is_some() {
                     engine.toggle_items();
                 }
             }

@@ -26,7 +26,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::error::AppError;
+use super::error::{AppError, ByteSize};
 use super::http::{admitted, check_origin, editor_access, store_error, IMMUTABLE};
 use super::store::StoredImage;
 use super::AppState;
@@ -77,7 +77,7 @@ pub async fn upload(
         .get(CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max as u64) {
-        return Err(AppError::ImageTooLarge(max));
+        return Err(AppError::ImageTooLarge(ByteSize(max)));
     }
     let _reading = state
         .image_limits
@@ -133,7 +133,7 @@ async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, AppError> {
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|error| AppError::UploadBrokenOff(error.to_string()))?;
         if bytes.len() + chunk.len() > max {
-            return Err(AppError::ImageTooLarge(max));
+            return Err(AppError::ImageTooLarge(ByteSize(max)));
         }
         bytes.extend_from_slice(&chunk);
     }
