@@ -113,6 +113,23 @@ test("the item list names every item, and its keys select, move and delete them 
   await expect.poll(() => ink(alice)).toBeGreaterThan(0);
   await expect(options.nth(3)).toHaveAttribute("aria-selected", "true");
 
+  // Everything selected, then someone else erases the rectangle and the
+  // ellipse: the style panel stops offering a fill, which only they took.
+  await alice.keyboard.press("Control+a");
+  await expect(list.locator('[aria-selected="true"]')).toHaveCount(4);
+  await expect(alice.getByRole("group", { name: "Fill" })).toBeVisible();
+  await bobs.focus();
+  await bob.keyboard.press("Home");
+  await bob.keyboard.press("Delete");
+  await bob.keyboard.press("End");
+  await bob.keyboard.press("Delete");
+  await expect(options).toHaveCount(2);
+  await expect(list.locator('[aria-selected="true"]')).toHaveCount(2);
+  await expect(alice.getByRole("group", { name: "Fill" })).toBeHidden();
+  await expect(alice.getByRole("group", { name: "Text size" })).toBeVisible();
+  await expect(alice.getByRole("group", { name: "Stroke width" })).toBeVisible();
+  await list.focus();
+
   // Escape closes the list and gives the focus back to the menu button.
   await alice.keyboard.press("Escape");
   await expect(list).toBeHidden();

@@ -765,6 +765,9 @@ impl Engine {
         let selected = self.replica.selection().len();
         if self.ui.selected.get_untracked() != selected {
             self.ui.selected.set(selected);
+            // Fewer selected items (someone else erased some): the panel
+            // offers what the rest take.
+            self.show_stylable(&self.selected_strokes());
         }
     }
 
@@ -943,10 +946,7 @@ impl Engine {
     /// the selected items take.
     fn show_style_of_selection(&self) {
         let selected = self.selected_strokes();
-        let stylable = Stylable::of(selected.iter().map(|s| s.kind));
-        if self.ui.stylable.get_untracked() != stylable {
-            self.ui.stylable.set(stylable);
-        }
+        self.show_stylable(&selected);
         let Some(first) = selected.into_iter().next() else {
             return;
         };
@@ -961,6 +961,15 @@ impl Engine {
         }
         if first.kind.is_closed() {
             self.ui.fill.set(first.fill.map(|f| f.as_str().to_owned()));
+        }
+    }
+
+    /// What the style panel offers for the selection: what `selected`
+    /// take.
+    fn show_stylable(&self, selected: &[Stroke]) {
+        let stylable = Stylable::of(selected.iter().map(|s| s.kind));
+        if self.ui.stylable.get_untracked() != stylable {
+            self.ui.stylable.set(stylable);
         }
     }
 
