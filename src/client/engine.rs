@@ -629,7 +629,18 @@ impl Engine {
         }
         self.history_follows_board();
         self.items_changed();
+        // Selected items someone else erased leave the selection: the
+        // style panel then offers what the rest take. (A selection made
+        // here is shown by `select`.)
+        let pruned = self.replica.selection().len() != self.ui.selected.get_untracked();
         self.show_counts();
+        if pruned {
+            let selected = match self.replica.selection().is_empty() {
+                true => Vec::new(),
+                false => self.selected_strokes(),
+            };
+            self.show_stylable(&selected);
+        }
         self.keep();
         self.dirty |= redraw;
     }
@@ -765,9 +776,6 @@ impl Engine {
         let selected = self.replica.selection().len();
         if self.ui.selected.get_untracked() != selected {
             self.ui.selected.set(selected);
-            // Fewer selected items (someone else erased some): the panel
-            // offers what the rest take.
-            self.show_stylable(&self.selected_strokes());
         }
     }
 
