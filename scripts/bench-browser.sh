@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser benchmarks (end2end/bench/*.bench.ts) in Debian's Chromium
-# against a fresh release server: big-board (boards of 1k to 100k strokes)
-# and stroke-cost (what one stroke costs the canvas, without the app).
+# against a fresh release server: big-board (boards of 1k to 100k strokes),
+# images (the memory a board of large images holds) and stroke-cost (what
+# one stroke costs the canvas, without the app).
 #
 #   scripts/bench-browser.sh                          all of them, all sizes
 #   BENCH_SIZES=100000 scripts/bench-browser.sh       one size
@@ -39,9 +40,11 @@ trap cleanup EXIT
 
 port="$(free_port)"
 # The benchmark seeds its boards over a raw socket at full speed: lift the
-# per-connection budgets, or seeding 100,000 strokes meets `rate_limited`.
+# per-connection budgets, or seeding 100,000 strokes meets `rate_limited`
+# (and the image uploads' budget, or seeding 40 images meets 429).
 WHITEBOARD_DURABLE_PER_SEC=1000000 WHITEBOARD_EPHEMERAL_PER_SEC=1000000 \
   WHITEBOARD_EPHEMERAL_BYTES_PER_SEC=1000000000 WHITEBOARD_CONNECTIONS_PER_ADDRESS=1000000 \
+  WHITEBOARD_IMAGE_UPLOADS_PER_MINUTE=1000000 \
   LEPTOS_SITE_ROOT="${WHITEBOARD_SITE:-$ROOT/target/site}" "${WHITEBOARD_BIN:-$ROOT/target/release/whiteboard}" \
   --addr "127.0.0.1:$port" --data-dir "$WORK/data" --log warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -39,7 +39,7 @@ start_nginx "$SERVICES_DIR" "$E2E_PORT_LB" "127.0.0.1:$E2E_PORT_A" "127.0.0.1:$E
 
 # The benchmarks' tools must keep working; their figures come from long runs
 # (docs/benchmarks.md), not from these few seconds.
-log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), soak, cargo benches, browser benchmark at 1,000 strokes"
+log "benchmark smokes: stroke storm (one instance, two behind nginx, raw relay), soak, cargo benches, browser benchmarks at 1,000 strokes and 3 images"
 cargo build --release --features ssr --example storm --example relay --example soak
 # The benches share the release build with `ssr` (without it cargo would build
 # the library once more).
@@ -58,6 +58,6 @@ wait_for_port "$soak_port" whiteboard
   --warmup-boards 20 --boards 100 --warmup-tabs 10 --tabs 50
 kill "$soak_pid"
 wait "$soak_pid" || true
-BENCH_NO_BUILD=1 BENCH_SIZES=1000 BENCH_WINDOW_MS=500 "$ROOT/scripts/bench-browser.sh"
+BENCH_NO_BUILD=1 BENCH_SIZES=1000 BENCH_WINDOW_MS=500 BENCH_IMAGES=3 "$ROOT/scripts/bench-browser.sh"
 
 log "all tests passed"

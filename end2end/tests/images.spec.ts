@@ -6,21 +6,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { blocked, freshBoard, ink, openBoard, pixelAt, shoot, test } from "./helpers";
 
-/** A PNG, `w` × `h`, left half red and right half blue, made by the page. */
-async function twoColourPng(page: Page, w: number, h: number): Promise<Buffer> {
+/** A PNG, `w` × `h`, left half red and right half blue (or `right`), made by the page. */
+async function twoColourPng(page: Page, w: number, h: number, right = "#0000ff"): Promise<Buffer> {
   const base64 = await page.evaluate(
-    ([w, h]) => {
+    ([w, h, right]) => {
       const canvas = document.createElement("canvas");
       canvas.width = w;
       canvas.height = h;
       const ctx = canvas.getContext("2d")!;
       ctx.fillStyle = "#ff0000";
       ctx.fillRect(0, 0, w / 2, h);
-      ctx.fillStyle = "#0000ff";
+      ctx.fillStyle = right;
       ctx.fillRect(w / 2, 0, w / 2, h);
       return canvas.toDataURL("image/png").split(",")[1];
     },
-    [w, h],
+    [w, h, right] as const,
   );
   return Buffer.from(base64, "base64");
 }
@@ -166,22 +166,38 @@ test("an image pasted, dropped or picked reaches everyone, survives a reload and
   await expect.poll(async () => isRed(await pixelAt(bob, 350, 300))).toBe(true);
   expect(isBlue(await pixelAt(bob, 840, 500))).toBe(true);
 
-  // An export waits for images still loading (not a grey box in the file).
+  // An export waits for the images it shows, decoded for it (not the grey
+  // boxes a screen still waiting shows).
   let releaseCarol: () => void = () => {};
   const heldForCarol = new Promise<void>((resolve) => (releaseCarol = resolve));
   const carol = await (await browser.newContext()).newPage();
+  let carolAsked = 0;
   await carol.route("**/images/*", async (route) => {
+    carolAsked++;
     await heldForCarol;
     await route.continue();
   });
   await carol.goto(url);
   await expect(carol.getByTestId("connection-status")).toHaveText("connected");
+  await expect.poll(() => carolAsked).toBeGreaterThan(0);
+  const askedByScreen = carolAsked;
+  let carolDownloaded = false;
+  carol.on("download", () => (carolDownloaded = true));
   await carol.getByRole("button", { name: "Menu", exact: true }).click();
-  await carol.getByRole("menuitem", { name: "Export PNG (whole board)" }).click();
-  await expect(carol.getByRole("status")).toHaveText(
-    "The board's images are still loading; export again in a moment",
-  );
-  releaseCarol();
+  const [carolDownload] = await Promise.all([
+    carol.waitForEvent("download"),
+    (async () => {
+      await carol.getByRole("menuitem", { name: "Export PNG (current view)" }).click();
+      await expect.poll(() => carolAsked).toBeGreaterThan(askedByScreen);
+      expect(carolDownloaded).toBe(false);
+      expect(isPlaceholderGrey(await pixelAt(carol, 350, 300))).toBe(true);
+      releaseCarol();
+    })(),
+  ]);
+  const carolPng = fs.readFileSync((await carolDownload.path())!);
+  const [carolLeft, carolRight] = await pngPixels(carol, carolPng, [[350, 300], [450, 300]]);
+  expect(isRed(carolLeft)).toBe(true);
+  expect(isBlue(carolRight)).toBe(true);
 
   // The PNG export draws the images, read back by the browser.
   await alice.getByRole("button", { name: "Menu", exact: true }).click();
@@ -292,4 +308,58 @@ test("files the server does not take are refused with its reason, and add nothin
   await alice.waitForTimeout(300);
   expect(await ink(alice)).toBe(0);
   expect(await ink(bob)).toBe(0);
+});
+
+// The page keeps 64 megapixels of decoded images besides those in sight
+// (src/client/images.rs): past that, the least recently drawn are let go
+// of, and fetched again when they come back into sight.
+test("images out of sight are let go of past the memory budget, and come back", async ({ browser }) => {
+  const page = await openBoard(browser, await freshBoard(browser));
+  const asked = new Map<string, number>();
+  page.on("request", (request) => {
+    const id = request.url().match(/\/images\/([0-9a-f]{64})$/)?.[1];
+    if (id) asked.set(id, (asked.get(id) ?? 0) + 1);
+  });
+  // Five images of 4096 × 4096 (16 megapixels each), one a screen and
+  // more to the right of the other.
+  const rights = ["#0000ff", "#00ff00", "#ffff00", "#00ffff", "#ff00ff"];
+  const ids: string[] = [];
+  for (const [i, right] of rights.entries()) {
+    if (i > 0) await page.mouse.wheel(3000, 0);
+    await page.mouse.move(640, 400);
+    const png = await twoColourPng(page, 4096, 4096, right);
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/images") && r.request().method() === "POST"),
+      pasteFile(page, png, `large${i}.png`, "image/png"),
+    ]);
+    ids.push((await answer.json()).id);
+    await expect.poll(async () => isRed(await pixelAt(page, 560, 400))).toBe(true);
+  }
+  // Each was asked for once; the fifth made five times 16 megapixels, and
+  // the first, drawn least recently, was let go of.
+  for (const id of ids) expect(asked.get(id)).toBe(1);
+  // Back to the first: asked for again, and drawn.
+  await page.mouse.wheel(-12000, 0);
+  await expect.poll(() => asked.get(ids[0])).toBe(2);
+  await expect.poll(async () => isRed(await pixelAt(page, 560, 400))).toBe(true);
+  expect(isBlue(await pixelAt(page, 720, 400))).toBe(true);
+  // The second, now least recently drawn, went in its place; the others,
+  // still within the budget, were kept.
+  await page.mouse.wheel(3000, 0);
+  await expect.poll(() => asked.get(ids[1])).toBe(2);
+  await page.mouse.wheel(9000, 0);
+  await expect.poll(async () => isRed(await pixelAt(page, 560, 400))).toBe(true);
+  expect(asked.get(ids[4])).toBe(1);
+  // All five in sight (80 megapixels): the third, let go of when the
+  // second came back, comes back too, and none is let go of while in
+  // sight, however long ago it was drawn; so the view painted afresh (a
+  // zoom) asks for nothing.
+  await page.keyboard.press("Shift+!");
+  await expect.poll(() => asked.get(ids[2])).toBe(2);
+  await page.waitForTimeout(500);
+  const settled = ids.map((id) => asked.get(id));
+  await page.keyboard.press("-");
+  await page.keyboard.press("+");
+  await page.waitForTimeout(1000);
+  expect(ids.map((id) => asked.get(id))).toEqual(settled);
 });

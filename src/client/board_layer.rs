@@ -227,6 +227,12 @@ impl BoardLayer {
         }
     }
 
+    /// The board area the bitmap holds (the view and its margins), once
+    /// placed: what its painting may draw.
+    pub fn area(&self) -> Option<Rect> {
+        self.frame.map(|frame| frame.world_of(&frame.bitmap()))
+    }
+
     /// Whether the view is painted (placed, and nothing in sight pending).
     pub fn view_painted(&self) -> bool {
         self.frame.is_some() && !self.in_sight_pending()

@@ -90,7 +90,7 @@ pub struct Engine {
     /// The board, pending requests, other people's live work, the selection.
     pub(super) replica: Replica,
     /// The confirmed board as painted (see `board_layer`).
-    board_layer: BoardLayer,
+    pub(super) board_layer: BoardLayer,
     /// The images image items show, as loaded (shared with `board_layer`).
     pub(super) images: Images,
     pub(super) gesture: Gesture,

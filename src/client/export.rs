@@ -3,7 +3,7 @@
 //! Exports save what the board shows, pending changes included: PNG of the
 //! whole board or of the current view (rendered again on a canvas of its own,
 //! with the same code as the screen, on white, once the images it shows
-//! are loaded), SVG and JSON via
+//! are decoded for it), SVG and JSON via
 //! [`crate::exchange`], with the bytes of the images they show (fetched
 //! from the server, which the browser has cached). Import reads a JSON file
 //! the user picks, uploads the images it carries, and adds its items as
@@ -15,10 +15,13 @@ use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{File, FileList, HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement};
+use web_sys::{
+    File, FileList, HtmlAnchorElement, HtmlCanvasElement, HtmlInputElement, ImageBitmap,
+};
 
 use super::engine::{Engine, EngineHandle};
 use super::image_upload::upload;
+use super::images::{self, Images};
 use super::render::context_2d;
 use crate::exchange::{self, BoardFile, FileImage};
 use crate::geometry::{self, Rect};
@@ -103,21 +106,15 @@ impl Engine {
         geometry::union_bounds(strokes).map(|r| r.expand(EXPORT_MARGIN))
     }
 
-    fn export_png(&mut self, whole_board: bool) -> Result<(), JsValue> {
-        let strokes = self.shown_strokes();
-        // An image still loading would be a grey box: it is asked for now
-        // (if it was not), and the export waits for another go. One that
-        // failed to load stays the grey box it is on screen.
-        let loading = strokes
-            .iter()
-            .filter_map(|stroke| self.images.element(stroke.image.as_ref()?))
-            .any(|image| !image.complete());
-        if loading {
-            self.ui.notice.set(Some(
-                "The board's images are still loading; export again in a moment".into(),
-            ));
-            return Ok(());
-        }
+    /// Paints `strokes` on a canvas of their own and downloads it, with
+    /// `images` (decoded for the export: the screen's may be let go of
+    /// meanwhile).
+    fn export_png(
+        &mut self,
+        strokes: Vec<Stroke>,
+        images: Images,
+        whole_board: bool,
+    ) -> Result<(), JsValue> {
         let (view, width, height) = if whole_board {
             let Some(area) = Self::content_area(&strokes) else {
                 self.ui.notice.set(Some("The board is empty".into()));
@@ -139,9 +136,11 @@ impl Engine {
         let ctx = context_2d(&canvas)?;
         let shown: Vec<(Cow<'_, Stroke>, bool)> =
             strokes.iter().map(|s| (Cow::Borrowed(s), true)).collect();
-        let inverted = self.images.set_inverted(false);
+        // Drawn as they are (the screen's are drawn inverted in the dark
+        // theme), and closed once painted.
+        let screen = std::mem::replace(&mut self.images, images);
         self.paint(&ctx, &shown, &view, (width, height, scale), Some("#ffffff"));
-        self.images.set_inverted(inverted);
+        self.images = screen;
         let url = canvas.to_data_url_with_type("image/png")?;
         let suffix = if whole_board { "" } else { "-view" };
         download(&url, &format!("{}{suffix}.png", self.file_stem()))
@@ -204,6 +203,18 @@ async fn file_images(strokes: &[Stroke]) -> Vec<FileImage> {
         }
     }
     images
+}
+
+/// The images `strokes` show, decoded (once each). One that cannot be
+/// fetched or decoded exports as a grey box, as it shows on screen.
+async fn decoded_images(strokes: &[Stroke]) -> Images {
+    let mut decoded: Vec<(ImageId, Option<ImageBitmap>)> = Vec::new();
+    for id in strokes.iter().filter_map(|s| s.image.as_ref()) {
+        if !decoded.iter().any(|(known, _)| known == id) {
+            decoded.push((id.clone(), images::fetch(id).await));
+        }
+    }
+    Images::holding(decoded)
 }
 
 /// Image `id`'s bytes as a `data:` URL.
@@ -273,15 +284,20 @@ impl EngineHandle {
         self.report(result);
     }
 
-    /// Runs a file export of what is shown now with the bytes of its
-    /// images, once they are fetched.
-    fn export_with_images(&self, run: FileExport) {
+    /// What is shown now, to export, unless the board is still loading.
+    fn shown_for_export(&self) -> Option<Vec<Stroke>> {
         let mut shown = None;
         self.export(|e| {
             shown = Some(e.shown_strokes());
             Ok(())
         });
-        let Some(strokes) = shown else {
+        shown
+    }
+
+    /// Runs a file export of what is shown now with the bytes of its
+    /// images, once they are fetched.
+    fn export_with_images(&self, run: FileExport) {
+        let Some(strokes) = self.shown_for_export() else {
             return;
         };
         let handle = self.clone();
@@ -293,7 +309,15 @@ impl EngineHandle {
     }
 
     pub fn export_png(&self, whole_board: bool) {
-        self.export(|e| e.export_png(whole_board));
+        let Some(strokes) = self.shown_for_export() else {
+            return;
+        };
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let images = decoded_images(&strokes).await;
+            let result = handle.with(|e| e.export_png(strokes, images, whole_board));
+            handle.report(result);
+        });
     }
 
     pub fn export_svg(&self) {

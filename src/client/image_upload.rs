@@ -157,9 +157,23 @@ impl Engine {
         self.select(ids);
     }
 
-    /// Image `image`'s bytes arrived: the items showing it are drawn again.
+    /// Image `image`'s bytes arrived: the items showing it are drawn
+    /// again, and images past the memory budget are let go of, unless
+    /// the board layer may paint them (or it is this one, wherever its
+    /// items are: it would be asked for again at once).
     pub(super) fn image_arrived(&mut self, image: &ImageId) {
         self.replica.repaint_image(image);
         self.dirty = true;
+        if self.images.over_budget() {
+            let area = self.board_layer.area();
+            let kept: Vec<ImageId> = self.replica.with_layer(|layer, scene| {
+                area.map(|area| scene.in_area(&area))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|id| layer.get(id)?.image.clone())
+                    .collect()
+            });
+            self.images.evict(|id| id == image || kept.contains(id));
+        }
     }
 }

@@ -75,7 +75,7 @@ pub fn draw_item(
                 if images.inverted() {
                     ctx.set_filter(INVERTED);
                 }
-                let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(&image, x0, y0, w, h);
+                let _ = ctx.draw_image_with_image_bitmap_and_dw_and_dh(&image, x0, y0, w, h);
                 ctx.set_filter("none");
             }
         }
