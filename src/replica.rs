@@ -1465,8 +1465,46 @@ impl Replica {
     /// has confirmed the stroke as shown. Walks the whole board: for
     /// exports and whole-board commands, not for frames.
     pub fn display_strokes<'s>(&'s self, local: &Local<'s>) -> Vec<(Cow<'s, Stroke>, bool)> {
-        if let Some(past) = &self.past {
+        let mut strokes = self.board_with_pending();
+        if self.past.is_some() {
             // A past version is shown as it was: nothing live over it.
+            return strokes;
+        }
+        // Later entries win: this tab's gesture over other people's drafts.
+        let live: Vec<&Stroke> = self
+            .drafts
+            .iter()
+            .flat_map(|(_, strokes)| strokes)
+            .chain(local.strokes.iter().copied())
+            .collect();
+        overlay(&mut strokes, live, true);
+        if !local.hidden.is_empty() {
+            let hidden: HashSet<&StrokeId> = local.hidden.iter().copied().collect();
+            strokes.retain(|(s, _)| !hidden.contains(&s.id));
+        }
+        // Stable: equal keys keep the order the strokes were added in.
+        sorting::sort_by_key(&mut strokes, |(s, _)| (sorting::f64_key(s.z), 0));
+        strokes
+    }
+
+    /// The items as this tab has them, in drawing order: confirmed, with
+    /// pending requests laid over them, but not what anyone is still
+    /// drawing (the item list: a stroke is an item once it is finished).
+    /// Walks the whole board, as [`Self::display_strokes`] does.
+    pub fn settled_strokes(&self) -> Vec<(Cow<'_, Stroke>, bool)> {
+        let mut strokes = self.board_with_pending();
+        // The board is in drawing order; what pending requests add or
+        // restack is not.
+        if self.past.is_none() && !self.pending.is_empty() {
+            sorting::sort_by_key(&mut strokes, |(s, _)| (sorting::f64_key(s.z), 0));
+        }
+        strokes
+    }
+
+    /// The version shown's visible strokes (confirmed), with the pending
+    /// requests laid over the current one's, in no particular order.
+    fn board_with_pending(&self) -> Vec<(Cow<'_, Stroke>, bool)> {
+        if let Some(past) = &self.past {
             return past
                 .visible_strokes()
                 .map(|s| (Cow::Borrowed(s), true))
@@ -1498,20 +1536,6 @@ impl Replica {
                 _ => {}
             }
         }
-        // Later entries win: this tab's gesture over other people's drafts.
-        let live: Vec<&Stroke> = self
-            .drafts
-            .iter()
-            .flat_map(|(_, strokes)| strokes)
-            .chain(local.strokes.iter().copied())
-            .collect();
-        overlay(&mut strokes, live, true);
-        if !local.hidden.is_empty() {
-            let hidden: HashSet<&StrokeId> = local.hidden.iter().copied().collect();
-            strokes.retain(|(s, _)| !hidden.contains(&s.id));
-        }
-        // Stable: equal keys keep the order the strokes were added in.
-        sorting::sort_by_key(&mut strokes, |(s, _)| (sorting::f64_key(s.z), 0));
         strokes
     }
 

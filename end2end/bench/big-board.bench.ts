@@ -18,6 +18,9 @@
 //      mouse wheel, then zoomed out to the whole board (how long the key
 //      takes to show its next frame, and the frame rate after), the remote
 //      drawers still going;
+//      (and how busy the page's main thread is with three people
+//      pointing, then drawing, with the item list closed and open: printed
+//      on a line of its own);
 //   5. JS heap and WebAssembly memory of the page;
 //   6. how much of the board the page kept in IndexedDB (offline use), and
 //      the page opened again from it (a reload): when the kept board was
@@ -119,6 +122,19 @@ async function measure(page: Page, ms: number, during?: () => Promise<void>): Pr
   if (during) await during();
   else await page.waitForTimeout(ms);
   return measured(page, start, Infinity);
+}
+
+/** Main-thread milliseconds per second of the page's tasks over `ms` (Chromium's TaskDuration). */
+async function busyMsPerSecond(page: Page, ms: number): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const taskSeconds = async () =>
+    (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration")!.value;
+  const before = await taskSeconds();
+  await page.waitForTimeout(ms);
+  const after = await taskSeconds();
+  await cdp.detach();
+  return ((after - before) * 1000) / (ms / 1000);
 }
 
 /** The window from `start` (page time, ms) until `ms` later, once it is over. */
@@ -268,8 +284,8 @@ async function joinAtOnce(helper: Page, board: string, people: number, protocol:
 }
 
 /** Three remote people drawing and moving their cursors until stopped. */
-async function startRemoteDrawers(helper: Page, board: string) {
-  await helper.evaluate(async (board) => {
+async function startRemoteDrawers(helper: Page, board: string, drawing = true) {
+  await helper.evaluate(async ({ board, drawing }) => {
     const sockets: WebSocket[] = [];
     const timers: number[] = [];
     (window as any).__stopDrawers = () => {
@@ -300,6 +316,7 @@ async function startRemoteDrawers(helper: Page, board: string) {
                   points.push(...fresh);
                   const id = `bench-${person}-${stroke}`;
                   ws.send(JSON.stringify({ type: "cursor", x, y }));
+                  if (!drawing) return;
                   ws.send(JSON.stringify({ type: "preview", stroke: id, color: "#e03131", width: 3, points: fresh }));
                   if (points.length >= 120) {
                     ws.send(
@@ -319,7 +336,7 @@ async function startRemoteDrawers(helper: Page, board: string) {
           }),
       ),
     );
-  }, board);
+  }, { board, drawing });
 }
 
 /** The local user scribbles for `ms` with the pen; returns when done. */
@@ -468,7 +485,28 @@ test("big boards", async ({ browser }) => {
     console.log(`${size} strokes, after the open: ${merge}; the first second ${w(justOpened)}`);
 
     const idle = await measure(page, WINDOW_MS);
+    // How busy the page's main thread is with the item list closed and
+    // open (it is written anew from the whole board, at most every 200 ms,
+    // while what it shows changes), with three people moving their
+    // pointers, then drawing.
+    const busyWithList = async () => {
+      await page.waitForTimeout(300);
+      const closed = await busyMsPerSecond(page, WINDOW_MS);
+      await page.getByRole("button", { name: "Menu", exact: true }).click();
+      await page.getByRole("menuitem", { name: "Item list" }).click();
+      await page.waitForTimeout(300);
+      const open = await busyMsPerSecond(page, WINDOW_MS);
+      await page.keyboard.press("Escape");
+      return `${f(closed)} ms a second, ${f(open)} ms with the item list open`;
+    };
+    await startRemoteDrawers(helper, board, false);
+    const pointing = await busyWithList();
+    await helper.evaluate(() => (window as any).__stopDrawers());
     await startRemoteDrawers(helper, board);
+    const drawers = await busyWithList();
+    console.log(
+      `${size} strokes, the page's main thread busy: three people pointing ${pointing}; drawing ${drawers}`,
+    );
     await page.waitForTimeout(300);
     const busy = await measure(page, WINDOW_MS);
     await page.evaluate(() => ((window as any).__bench.measureInput = true));

@@ -942,7 +942,7 @@ impl Engine {
 
     pub(super) fn select(&mut self, ids: Vec<StrokeId>) {
         if self.replica.select(ids) {
-            self.items_changed();
+            self.items_selected();
             self.show_counts();
             self.show_style_of_selection();
             self.dirty = true;

@@ -656,6 +656,18 @@ fn what_is_shown_lays_pending_drafts_and_the_gesture_over_the_board() {
         .map(|(s, _)| s.id.as_str().to_owned())
         .collect();
     assert_eq!(shown, vec!["c"], "hidden by the eraser; c from the draft");
+    // The item list's: the pending requests laid over the board, in
+    // drawing order, but not what anyone is still drawing.
+    let settled: Vec<(String, f32, bool)> = replica
+        .settled_strokes()
+        .iter()
+        .map(|(s, confirmed)| (s.id.as_str().to_owned(), s.points[0].y, *confirmed))
+        .collect();
+    assert_eq!(
+        settled,
+        vec![("c".to_owned(), 0.0, true), ("b".to_owned(), 0.0, false)],
+        "c as confirmed, not as drawn; b restacked by its update"
+    );
 }
 
 #[test]
