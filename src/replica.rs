@@ -1429,18 +1429,22 @@ impl Replica {
         self.submit_batched(restacked, true)
     }
 
-    /// Changes every selected item with `restyle` and submits the result.
+    /// Changes every selected item with `restyle` and submits those it
+    /// changed.
     pub fn restyle_selection(
         &mut self,
         restyle: impl Fn(&mut Stroke),
         local: &Local<'_>,
     ) -> Changed {
+        // Only what the restyle changes: an item that does not take the
+        // property (a freehand stroke's fill) is left out of the update.
         let restyled: Vec<Stroke> = self
             .selected_strokes(local)
             .into_iter()
-            .map(|mut stroke| {
-                restyle(&mut stroke);
-                stroke
+            .filter_map(|stroke| {
+                let mut restyled = stroke.clone();
+                restyle(&mut restyled);
+                (restyled != stroke).then_some(restyled)
             })
             .collect();
         if restyled.is_empty() {

@@ -1027,15 +1027,18 @@ impl Engine {
             .get_untracked()
             .and_then(|f| Color::parse(&f).ok());
         let font_size = self.ui.font_size.get_untracked();
-        let restyle = |s: &mut Stroke| match property {
-            StyleProperty::Color => s.style.color = color.clone(),
-            StyleProperty::Width => s.style.width = width,
-            StyleProperty::Opacity => s.opacity = opacity,
-            StyleProperty::Fill if s.kind.is_closed() => s.fill = fill.clone(),
-            StyleProperty::FontSize if s.kind == StrokeKind::Text => {
-                s.font_size = Some(font_size);
+        // Each item takes what the style panel offers for its kind (an
+        // image no colour, a text no width), whatever else is selected.
+        let restyle = |s: &mut Stroke| {
+            let takes = Stylable::of([s.kind]);
+            match property {
+                StyleProperty::Color if takes.colour => s.style.color = color.clone(),
+                StyleProperty::Width if takes.width => s.style.width = width,
+                StyleProperty::Opacity => s.opacity = opacity,
+                StyleProperty::Fill if takes.fill => s.fill = fill.clone(),
+                StyleProperty::FontSize if takes.font_size => s.font_size = Some(font_size),
+                _ => {}
             }
-            StyleProperty::Fill | StyleProperty::FontSize => {}
         };
         let changed = self
             .replica

@@ -796,6 +796,9 @@ fn the_selection_follows_erasures_and_commands_on_it_become_requests() {
         panic!("one update: {:?}", changed.send);
     };
     assert!(strokes.iter().all(|s| s.style.width == 9.0));
+    // What changes nothing sends nothing (a width they already have).
+    let changed = replica.restyle_selection(|s| s.style.width = 9.0, &local);
+    assert!(changed.send.is_empty(), "{:?}", changed.send);
 
     replica.select(vec![id("a")]);
     let changed = replica.restack_selection(Restack::ToFront, &local);
