@@ -310,6 +310,32 @@ test("files the server does not take are refused with its reason, and add nothin
   expect(await ink(bob)).toBe(0);
 });
 
+// An image whose bytes could not be fetched (the network gone for a
+// moment) stays a grey box only until the page connects again.
+test("an image that could not be fetched is asked for again once the page reconnects", async ({ browser }) => {
+  const url = await freshBoard(browser);
+  const alice = await openBoard(browser, url);
+  const bob = await openBoard(browser, url);
+  let refused = 0;
+  await bob.route("**/images/*", async (route) => {
+    refused++;
+    await route.abort("internetdisconnected");
+  });
+  await alice.mouse.move(400, 300);
+  await pasteFile(alice, await twoColourPng(alice, 200, 100), "pasted.png", "image/png");
+  await expect.poll(async () => isRed(await pixelAt(alice, 350, 300))).toBe(true);
+  await expect.poll(() => refused).toBeGreaterThan(0);
+  await expect.poll(async () => isPlaceholderGrey(await pixelAt(bob, 350, 300))).toBe(true);
+  await bob.unroute("**/images/*");
+  await bob.context().setOffline(true);
+  await expect(bob.getByTestId("connection-status")).not.toHaveText("connected");
+  await bob.context().setOffline(false);
+  await expect(bob.getByTestId("connection-status")).toHaveText("connected", { timeout: 15_000 });
+  await expect.poll(async () => isRed(await pixelAt(bob, 350, 300))).toBe(true);
+  expect(isBlue(await pixelAt(bob, 450, 300))).toBe(true);
+  expect(refused).toBe(1);
+});
+
 // The page keeps 64 megapixels of decoded images besides those in sight
 // (src/client/images.rs): past that, the least recently drawn are let go
 // of, and fetched again when they come back into sight.

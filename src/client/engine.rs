@@ -610,6 +610,7 @@ impl Engine {
         }
         if connected {
             self.ui.status.set(ConnectionStatus::Connected);
+            self.retry_failed_images();
         }
         if let Some(count) = presence {
             self.ui.presence.set(count);

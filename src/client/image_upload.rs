@@ -157,6 +157,15 @@ impl Engine {
         self.select(ids);
     }
 
+    /// Connected (again): images whose bytes did not arrive before are
+    /// asked for again, by painting the items showing them.
+    pub(super) fn retry_failed_images(&mut self) {
+        for image in self.images.forget_failed() {
+            self.replica.repaint_image(&image);
+            self.dirty = true;
+        }
+    }
+
     /// Image `image`'s bytes arrived: the items showing it are drawn
     /// again, and images past the memory budget are let go of, unless
     /// the board layer may paint them (or it is this one, wherever its

@@ -52,7 +52,7 @@ enum Entry {
     /// Decoded, and when it was last drawn (the clock's count then).
     Ready { bitmap: ImageBitmap, drawn: u64 },
     /// Its bytes did not arrive or did not decode: drawn as the grey box
-    /// until the page is opened again.
+    /// until the page connects again ([`Images::forget_failed`]).
     Failed,
 }
 
@@ -163,6 +163,21 @@ impl Images {
         if let Some(tell) = self.0.on_arrival.get().cloned() {
             tell(id);
         }
+    }
+
+    /// Forgets the images whose bytes did not arrive (the network was
+    /// gone, the server restarting): they are asked for again when next
+    /// drawn. Their ids.
+    pub fn forget_failed(&self) -> Vec<ImageId> {
+        let mut forgotten = Vec::new();
+        self.0.entries.borrow_mut().retain(|(id, entry)| {
+            let failed = matches!(entry, Entry::Failed);
+            if failed {
+                forgotten.push(id.clone());
+            }
+            !failed
+        });
+        forgotten
     }
 
     /// Decoded pixels held now.
