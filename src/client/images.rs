@@ -67,7 +67,7 @@ struct Inner {
     /// (an export's images), nothing is asked for.
     on_arrival: OnceCell<OnArrival>,
     /// Draw images inverted: the canvas they go on is shown inverted.
-    inverted: Cell<bool>,
+    inverted: bool,
     /// Counts draws: what "least recently drawn" is measured in.
     clock: Cell<u64>,
 }
@@ -78,7 +78,7 @@ impl Images {
         Self(Rc::new(Inner {
             entries: RefCell::new(Vec::new()),
             on_arrival: OnceCell::new(),
-            inverted: Cell::new(inverted),
+            inverted,
             clock: Cell::new(0),
         }))
     }
@@ -105,7 +105,7 @@ impl Images {
 
     /// Whether images are drawn inverted.
     pub fn inverted(&self) -> bool {
-        self.0.inverted.get()
+        self.0.inverted
     }
 
     /// Whom to tell when an image's bytes arrive; from then on, images
