@@ -52,6 +52,11 @@ impl ImageId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where its bytes are served (`GET /images/{id}`, immutable).
+    pub fn path(&self) -> String {
+        ["/images/", self.as_str()].concat()
+    }
 }
 
 /// Written as its text.

@@ -219,7 +219,7 @@ async fn decoded_images(strokes: &[Stroke]) -> Images {
 
 /// Image `id`'s bytes as a `data:` URL.
 async fn data_url(id: &ImageId) -> Option<String> {
-    let fetched = web_sys::window()?.fetch_with_str(&["/images/", id.as_str()].concat());
+    let fetched = web_sys::window()?.fetch_with_str(&id.path());
     let response: web_sys::Response = JsFuture::from(fetched).await.ok()?.dyn_into().ok()?;
     let mime = response.headers().get("content-type").ok()??;
     if !response.ok() || !mime.starts_with("image/") {
@@ -269,29 +269,20 @@ impl EngineHandle {
         }
     }
 
-    /// Runs an export, unless the board is still loading: it holds only
-    /// the first part of its snapshot, and the export would miss the rest.
-    fn export(&self, run: impl FnOnce(&mut Engine) -> Result<(), JsValue>) {
-        let result = self.with(|e| {
+    /// What is shown now, to export, unless the board is still loading:
+    /// it holds only the first part of its snapshot, and the export would
+    /// miss the rest.
+    fn shown_for_export(&self) -> Option<Vec<Stroke>> {
+        self.with(|e| {
             if e.replica.is_partial() {
                 e.ui.notice.set(Some(
                     "The board is still loading; export again in a moment".into(),
                 ));
-                return Ok(());
+                return None;
             }
-            run(e)
-        });
-        self.report(result);
-    }
-
-    /// What is shown now, to export, unless the board is still loading.
-    fn shown_for_export(&self) -> Option<Vec<Stroke>> {
-        let mut shown = None;
-        self.export(|e| {
-            shown = Some(e.shown_strokes());
-            Ok(())
-        });
-        shown
+            Some(e.shown_strokes())
+        })
+        .flatten()
     }
 
     /// Runs a file export of what is shown now with the bytes of its

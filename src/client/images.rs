@@ -249,8 +249,7 @@ fn pixels_of(bitmap: &ImageBitmap) -> f64 {
 pub async fn fetch(id: &ImageId) -> Option<ImageBitmap> {
     let decoded = async {
         let window = web_sys::window().ok_or(JsValue::NULL)?;
-        let url = ["/images/", id.as_str()].concat();
-        let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&id.path()))
             .await?
             .unchecked_into();
         if !response.ok() {

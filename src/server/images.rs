@@ -104,7 +104,7 @@ pub async fn upload(
     tracing::debug!(%board, image = %id, size, "image stored");
     let answer = serde_json::json!({
         "id": id.as_str(),
-        "url": format!("/images/{id}"),
+        "url": id.path(),
         "type": kind.mime(),
         "bytes": size,
         "width": width,
